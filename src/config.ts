@@ -1,0 +1,234 @@
+import { z } from "zod";
+import { parseDuration } from "./durations.js";
+
+/**
+ * Every setting of payrecon, parsed once from the environment at start-up
+ * (CONTRACT §6). Nothing else reads `process.env`: `main` calls `loadConfig`
+ * and passes the result down, so tests can pass their own env.
+ */
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `"${text}" is not a duration like 500ms, 30s, 15m, 72h or 3d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === "" ? undefined : value.trim()));
+
+const booleanFlag = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .default("false")
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const ROLES = ["viewer", "operator", "ingester"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ApiToken {
+  role: Role;
+  token: string;
+}
+
+const apiTokens = z
+  .string()
+  .default("")
+  .transform((text, ctx): ApiToken[] => {
+    const tokens: ApiToken[] = [];
+    for (const pair of text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)) {
+      const colon = pair.indexOf(":");
+      const role = pair.slice(0, colon);
+      const token = pair.slice(colon + 1);
+      if (colon < 1 || !(ROLES as readonly string[]).includes(role) || token.length === 0) {
+        // Never echo the token itself: it is a secret.
+        ctx.addIssue({ code: "custom", message: `each entry must be role:token with role one of ${ROLES.join(", ")}` });
+        return z.NEVER;
+      }
+      tokens.push({ role: role as Role, token });
+    }
+    return tokens;
+  });
+
+/** `stripe:100,adyen:50` — per-gateway overrides of the amount tolerance. */
+const toleranceOverrides = z
+  .string()
+  .default("")
+  .transform((text, ctx): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const pair of text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)) {
+      const [gateway, value] = pair.split(":");
+      const amount = Number(value);
+      if (!gateway || !Number.isSafeInteger(amount) || amount < 0) {
+        ctx.addIssue({ code: "custom", message: `each entry must be gateway:minor_units, got "${pair}"` });
+        return z.NEVER;
+      }
+      out[gateway] = amount;
+    }
+    return out;
+  });
+
+const brokers = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined || text.trim() === "") return undefined;
+    const list = text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean);
+    for (const broker of list) {
+      if (!/^[^\s:]+:\d{1,5}$/.test(broker)) {
+        ctx.addIssue({ code: "custom", message: `"${broker}" is not host:port` });
+        return z.NEVER;
+      }
+    }
+    return list;
+  });
+
+const url = (what: string) =>
+  optionalText.refine((value) => value === undefined || URL.canParse(value), { message: `must be a ${what} URL` });
+
+export const configSchema = z
+  .object({
+    DATABASE_URL: url("postgres://"),
+    DATA_DIR: z.string().default("./.payrecon"),
+    KAFKA_BROKERS: brokers,
+    KAFKA_CLIENT_ID: z.string().min(1).default("payrecon"),
+    KAFKA_GROUP_ID: z.string().min(1).default("payrecon"),
+    KAFKA_SASL_MECHANISM: z.enum(["plain", "scram-sha-256", "scram-sha-512"]).optional(),
+    KAFKA_SASL_USERNAME: optionalText,
+    KAFKA_SASL_PASSWORD: optionalText,
+    KAFKA_SSL: booleanFlag,
+    TOPIC_EXPECTED: z.string().min(1).default("payments.expected"),
+    TOPIC_GATEWAY: z.string().min(1).default("gateway.events"),
+    TOPIC_BANK: z.string().min(1).default("bank.settlements"),
+    TOPIC_DLQ: z.string().min(1).default("payrecon.dlq"),
+    TOPIC_FINDINGS: z.string().min(1).default("payrecon.findings"),
+    HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HTTP_BODY_LIMIT: z.string().default("10mb"),
+    API_TOKENS: apiTokens,
+    HOLD_THRESHOLD: duration("72h"),
+    MATCH_WINDOW: duration("3d"),
+    UNMATCHED_GRACE: duration("24h"),
+    AMOUNT_TOLERANCE_MINOR: z.coerce.number().int().min(0).default(0),
+    AMOUNT_TOLERANCE_BY_GATEWAY: toleranceOverrides,
+    SWEEP_INTERVAL: duration("30s"),
+    ALERTMANAGER_URL: url("http(s)://"),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    KAFKA_BATCH_MAX_BYTES: positiveInt(4 * 1024 * 1024),
+    SHUTDOWN_TIMEOUT: duration("10s"),
+  })
+  .superRefine((env, ctx) => {
+    const saslSet = [env.KAFKA_SASL_MECHANISM, env.KAFKA_SASL_USERNAME, env.KAFKA_SASL_PASSWORD].filter(
+      (value) => value !== undefined,
+    ).length;
+    if (saslSet !== 0 && saslSet !== 3) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["KAFKA_SASL_MECHANISM"],
+        message: "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together",
+      });
+    }
+  });
+
+type Env = z.output<typeof configSchema>;
+
+export interface Config {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  kafka:
+    | {
+        brokers: string[];
+        clientId: string;
+        groupId: string;
+        ssl: boolean;
+        sasl:
+          | { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string }
+          | undefined;
+        batchMaxBytes: number;
+      }
+    | undefined;
+  topics: { expected: string; gateway: string; bank: string; dlq: string; findings: string };
+  http: { port: number; bodyLimit: string; tokens: ApiToken[] };
+  policy: ReconcilePolicy;
+  sweepIntervalMs: number;
+  shutdownTimeoutMs: number;
+  alertmanagerUrl: string | undefined;
+  logLevel: Env["LOG_LEVEL"];
+}
+
+/** The knobs of reconciliation; the pure core receives exactly this. */
+export interface ReconcilePolicy {
+  holdThresholdMs: number;
+  matchWindowMs: number;
+  unmatchedGraceMs: number;
+  amountToleranceMinor: number;
+  amountToleranceByGateway: Record<string, number>;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parse the environment; throws ConfigError with one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = issue?.path.join(".") || "environment";
+    throw new ConfigError(`invalid configuration: ${variable}: ${issue?.message ?? "invalid"}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    kafka: e.KAFKA_BROKERS
+      ? {
+          brokers: e.KAFKA_BROKERS,
+          clientId: e.KAFKA_CLIENT_ID,
+          groupId: e.KAFKA_GROUP_ID,
+          ssl: e.KAFKA_SSL,
+          sasl:
+            e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD
+              ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD }
+              : undefined,
+          batchMaxBytes: e.KAFKA_BATCH_MAX_BYTES,
+        }
+      : undefined,
+    topics: {
+      expected: e.TOPIC_EXPECTED,
+      gateway: e.TOPIC_GATEWAY,
+      bank: e.TOPIC_BANK,
+      dlq: e.TOPIC_DLQ,
+      findings: e.TOPIC_FINDINGS,
+    },
+    http: { port: e.HTTP_PORT, bodyLimit: e.HTTP_BODY_LIMIT, tokens: e.API_TOKENS },
+    policy: {
+      holdThresholdMs: e.HOLD_THRESHOLD,
+      matchWindowMs: e.MATCH_WINDOW,
+      unmatchedGraceMs: e.UNMATCHED_GRACE,
+      amountToleranceMinor: e.AMOUNT_TOLERANCE_MINOR,
+      amountToleranceByGateway: e.AMOUNT_TOLERANCE_BY_GATEWAY,
+    },
+    sweepIntervalMs: e.SWEEP_INTERVAL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    alertmanagerUrl: e.ALERTMANAGER_URL,
+    logLevel: e.LOG_LEVEL,
+  };
+}

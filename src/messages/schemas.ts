@@ -1,0 +1,209 @@
+import { z } from "zod";
+import { isCurrency } from "./currencies.js";
+
+/**
+ * The three input messages of CONTRACT §1, exactly. Every consumer and the
+ * HTTP ingest decode through these; a failure's message becomes the
+ * dead-letter reason, so each check says precisely what is wrong.
+ */
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A calendar date that exists (no 2026-02-30). */
+function isRealDate(text: string): boolean {
+  const match = DATE.exec(text);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+export const timestamp = z
+  .string()
+  .refine((text) => RFC3339.test(text) && isRealDate(text.slice(0, 10)) && !Number.isNaN(Date.parse(text)), {
+    message: "must be an RFC 3339 time with offset, e.g. 2026-11-20T10:00:00Z",
+  });
+
+export const calendarDate = z.string().refine(isRealDate, { message: "must be a date YYYY-MM-DD" });
+
+/** Integer minor units; JSON numbers only (strings, floats, NaN, exponents beyond 2^53 are rejected). */
+export const amountMinor = z
+  .number({ message: "must be an integer number of minor units" })
+  .refine(Number.isSafeInteger, { message: "must be a safe integer number of minor units (no decimals)" });
+export const positiveAmount = amountMinor.refine((n) => n > 0, { message: "must be greater than zero" });
+export const nonNegativeAmount = amountMinor.refine((n) => n >= 0, { message: "must not be negative" });
+
+export const currency = z.string().refine(isCurrency, { message: "must be an ISO 4217 currency code, e.g. EUR" });
+
+/** Identifiers: printable, bounded, never empty. */
+const identifier = z
+  .string()
+  .min(1, { message: "must not be empty" })
+  .max(200, { message: "must be at most 200 characters" })
+  .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), { message: "must not contain control characters" });
+const label = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, { message: "must be letters, digits, _ . -" });
+const freeText = z.string().max(2000);
+const nullableText = freeText.nullish().transform((value) => value ?? null);
+const metadata = z.record(z.string().max(200), z.unknown()).optional();
+
+export const installmentSchema = z.object({ amount_minor: positiveAmount, due_at: timestamp });
+
+export const expectedPaymentSchema = z
+  .object({
+    id: identifier,
+    direction: z.enum(["collection", "payout"]),
+    amount_minor: positiveAmount,
+    currency,
+    gateway: label,
+    reference: identifier,
+    counterparty: identifier.nullish().transform((value) => value ?? null),
+    created_at: timestamp,
+    due_at: timestamp,
+    installments: z.array(installmentSchema).min(1).max(1000).optional(),
+    metadata,
+    /** Added to the contract: orders amendments when present (higher wins). */
+    version: z.number().int().nonnegative().optional(),
+    cancelled: z.literal(false).optional(),
+  })
+  .superRefine((payment, ctx) => {
+    if (payment.installments) {
+      const sum = payment.installments.reduce((total, part) => total + part.amount_minor, 0);
+      if (sum !== payment.amount_minor) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["installments"],
+          message: `installment amounts sum to ${sum}, not amount_minor ${payment.amount_minor}`,
+        });
+      }
+    }
+    if (Date.parse(payment.due_at) < Date.parse(payment.created_at)) {
+      ctx.addIssue({ code: "custom", path: ["due_at"], message: "must not be before created_at" });
+    }
+  });
+
+export const cancellationSchema = z.object({
+  id: identifier,
+  cancelled: z.literal(true),
+  version: z.number().int().nonnegative().optional(),
+  cancelled_at: timestamp.optional(),
+  reason: freeText.optional(),
+});
+
+export const expectedMessageSchema = z.union([cancellationSchema, expectedPaymentSchema]);
+
+export const GATEWAY_EVENT_TYPES = [
+  "payment.authorized",
+  "payment.captured",
+  "payment.failed",
+  "payment.refunded",
+  "payment.chargeback",
+  "payout.submitted",
+  "payout.paid",
+  "payout.failed",
+  "payout.held",
+  "payout.released",
+  "payout.canceled",
+  "settlement.batch",
+] as const;
+export type GatewayEventType = (typeof GATEWAY_EVENT_TYPES)[number];
+
+const gatewayEventBase = {
+  event_id: identifier,
+  gateway: label,
+  occurred_at: timestamp,
+  currency,
+  metadata,
+};
+
+const paymentEventSchema = z.object({
+  ...gatewayEventBase,
+  type: z.enum(GATEWAY_EVENT_TYPES.filter((type) => type !== "settlement.batch") as [string, ...string[]]),
+  reference: identifier,
+  gateway_payment_id: identifier.nullish().transform((value) => value ?? null),
+  amount_minor: nonNegativeAmount,
+  failure_code: z
+    .string()
+    .max(100)
+    .nullish()
+    .transform((value) => value ?? null),
+  failure_message: nullableText,
+  hold_reason: z
+    .string()
+    .max(100)
+    .nullish()
+    .transform((value) => value ?? null),
+});
+
+const settlementBatchSchema = z
+  .object({
+    ...gatewayEventBase,
+    type: z.literal("settlement.batch"),
+    batch_id: identifier,
+    gross_minor: nonNegativeAmount,
+    fee_minor: nonNegativeAmount,
+    amount_minor: nonNegativeAmount,
+    expected_arrival: calendarDate,
+    references: z.array(identifier).min(1).max(10_000),
+  })
+  .superRefine((batch, ctx) => {
+    if (batch.gross_minor - batch.fee_minor !== batch.amount_minor) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["amount_minor"],
+        message: `net ${batch.amount_minor} is not gross ${batch.gross_minor} − fee ${batch.fee_minor}`,
+      });
+    }
+    if (new Set(batch.references).size !== batch.references.length) {
+      ctx.addIssue({ code: "custom", path: ["references"], message: "lists a reference twice" });
+    }
+  });
+
+export const gatewayEventSchema = z.discriminatedUnion("type", [settlementBatchSchema, paymentEventSchema]);
+
+export const RETURN_REASON = /^[A-Z0-9]{2,8}$/;
+
+export const bankEntrySchema = z
+  .object({
+    entry_id: identifier,
+    bank: label,
+    account: z.string().min(1).max(64),
+    direction: z.enum(["credit", "debit"]),
+    amount_minor: positiveAmount,
+    currency,
+    booking_date: calendarDate,
+    value_date: calendarDate,
+    status: z.enum(["booked", "pending", "returned"]),
+    end_to_end_id: identifier.nullish().transform((value) => value ?? null),
+    remittance_info: nullableText,
+    counterparty_name: z
+      .string()
+      .max(200)
+      .nullish()
+      .transform((value) => value ?? null),
+    return_reason: z
+      .string()
+      .regex(RETURN_REASON, { message: "must be a reason code like AC04" })
+      .nullish()
+      .transform((value) => value ?? null),
+    metadata,
+  })
+  .superRefine((entry, ctx) => {
+    if (entry.status === "returned" && entry.direction !== "credit") {
+      ctx.addIssue({ code: "custom", path: ["direction"], message: "a returned payout comes back as a credit" });
+    }
+  });
+
+export type ExpectedPayment = z.output<typeof expectedPaymentSchema>;
+export type Cancellation = z.output<typeof cancellationSchema>;
+export type ExpectedMessage = z.output<typeof expectedMessageSchema>;
+export type PaymentEvent = z.output<typeof paymentEventSchema>;
+export type SettlementBatch = z.output<typeof settlementBatchSchema>;
+export type GatewayEvent = z.output<typeof gatewayEventSchema>;
+export type BankEntry = z.output<typeof bankEntrySchema>;
+export type BankEntryInput = z.input<typeof bankEntrySchema>;
+export type GatewayEventInput = z.input<typeof gatewayEventSchema>;
