@@ -167,36 +167,35 @@ export const gatewayEventSchema = z.discriminatedUnion("type", [settlementBatchS
 
 export const RETURN_REASON = /^[A-Z0-9]{2,8}$/;
 
-export const bankEntrySchema = z
-  .object({
-    entry_id: identifier,
-    bank: label,
-    account: z.string().min(1).max(64),
-    direction: z.enum(["credit", "debit"]),
-    amount_minor: positiveAmount,
-    currency,
-    booking_date: calendarDate,
-    value_date: calendarDate,
-    status: z.enum(["booked", "pending", "returned"]),
-    end_to_end_id: identifier.nullish().transform((value) => value ?? null),
-    remittance_info: nullableText,
-    counterparty_name: z
-      .string()
-      .max(200)
-      .nullish()
-      .transform((value) => value ?? null),
-    return_reason: z
-      .string()
-      .regex(RETURN_REASON, { message: "must be a reason code like AC04" })
-      .nullish()
-      .transform((value) => value ?? null),
-    metadata,
-  })
-  .superRefine((entry, ctx) => {
-    if (entry.status === "returned" && entry.direction !== "credit") {
-      ctx.addIssue({ code: "custom", path: ["direction"], message: "a returned payout comes back as a credit" });
-    }
-  });
+/**
+ * `returned` is usually a payout that came back (a credit whose end_to_end_id is the
+ * payout reference); a debit with status `returned` is a collection the payer's bank
+ * took back (e.g. a SEPA direct debit return MD06).
+ */
+export const bankEntrySchema = z.object({
+  entry_id: identifier,
+  bank: label,
+  account: z.string().min(1).max(64),
+  direction: z.enum(["credit", "debit"]),
+  amount_minor: positiveAmount,
+  currency,
+  booking_date: calendarDate,
+  value_date: calendarDate,
+  status: z.enum(["booked", "pending", "returned"]),
+  end_to_end_id: identifier.nullish().transform((value) => value ?? null),
+  remittance_info: nullableText,
+  counterparty_name: z
+    .string()
+    .max(200)
+    .nullish()
+    .transform((value) => value ?? null),
+  return_reason: z
+    .string()
+    .regex(RETURN_REASON, { message: "must be a reason code like AC04" })
+    .nullish()
+    .transform((value) => value ?? null),
+  metadata,
+});
 
 export type ExpectedPayment = z.output<typeof expectedPaymentSchema>;
 export type Cancellation = z.output<typeof cancellationSchema>;

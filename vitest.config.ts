@@ -1,0 +1,30 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: the pure core runs without servers; integration tests share one
+// embedded PostgreSQL and one Kafka mock cluster started by the global setup,
+// each test taking its own database and topics so files can run in parallel.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/support/globalSetup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // Two cores run broker, database and daemon: keep file parallelism modest.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
