@@ -133,6 +133,8 @@ export const configSchema = z
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     KAFKA_BATCH_MAX_BYTES: positiveInt(4 * 1024 * 1024),
     SHUTDOWN_TIMEOUT: duration("10s"),
+    /** Set by the Docker build; shown in payrecon_build_info. */
+    BUILD_COMMIT: z.string().default("unknown"),
   })
   .superRefine((env, ctx) => {
     const saslSet = [env.KAFKA_SASL_MECHANISM, env.KAFKA_SASL_USERNAME, env.KAFKA_SASL_PASSWORD].filter(
@@ -171,6 +173,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   alertmanagerUrl: string | undefined;
   logLevel: Env["LOG_LEVEL"];
+  buildCommit: string;
 }
 
 /** The knobs of reconciliation; the pure core receives exactly this. */
@@ -230,5 +233,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     alertmanagerUrl: e.ALERTMANAGER_URL,
     logLevel: e.LOG_LEVEL,
+    buildCommit: e.BUILD_COMMIT,
   };
 }

@@ -96,7 +96,7 @@ export const cancellationSchema = z.object({
 
 export const expectedMessageSchema = z.union([cancellationSchema, expectedPaymentSchema]);
 
-export const GATEWAY_EVENT_TYPES = [
+export const PAYMENT_EVENT_TYPES = [
   "payment.authorized",
   "payment.captured",
   "payment.failed",
@@ -108,8 +108,8 @@ export const GATEWAY_EVENT_TYPES = [
   "payout.held",
   "payout.released",
   "payout.canceled",
-  "settlement.batch",
 ] as const;
+export const GATEWAY_EVENT_TYPES = [...PAYMENT_EVENT_TYPES, "settlement.batch"] as const;
 export type GatewayEventType = (typeof GATEWAY_EVENT_TYPES)[number];
 
 const gatewayEventBase = {
@@ -122,7 +122,7 @@ const gatewayEventBase = {
 
 const paymentEventSchema = z.object({
   ...gatewayEventBase,
-  type: z.enum(GATEWAY_EVENT_TYPES.filter((type) => type !== "settlement.batch") as [string, ...string[]]),
+  type: z.enum(PAYMENT_EVENT_TYPES),
   reference: identifier,
   gateway_payment_id: identifier.nullish().transform((value) => value ?? null),
   amount_minor: nonNegativeAmount,

@@ -1,0 +1,143 @@
+import type { GatewayEventInput, GatewayEventType } from "../messages/schemas.js";
+import { adyenItemSchema, adyenMoney, adyenNotificationItems, type ParsedAdyenItem } from "./adyenNotification.js";
+import { GatewayPayloadError, text, validated } from "./gatewayEvent.js";
+
+/**
+ * Adyen classic notifications → CONTRACT GatewayEvents, one result per item (pure).
+ * The bridge verifies each item with verifyAdyenHmac, publishes the events, dead-letters
+ * `invalid` items, and then answers `[accepted]` so Adyen stops re-sending the body.
+ *
+ * event_id is `${pspReference}:${eventCode}:${success}`: Adyen re-sends the very same
+ * item until acknowledged, and the same item always gives the same id (the dedupe key).
+ * reference is `merchantReference` (what we sent Adyen), or the payment's PSP reference
+ * when Adyen sends none, so the event still surfaces as unmatched instead of vanishing.
+ */
+
+export type AdyenItemResult =
+  | { kind: "event"; event: GatewayEventInput }
+  | { kind: "ignored"; eventCode: string; reason: string }
+  /** The item cannot become a CONTRACT event (missing amount, bad date…): dead-letter it. */
+  | { kind: "invalid"; eventCode: string; reason: string };
+
+export interface AdyenMapping {
+  items: Array<{ pspReference: string; result: AdyenItemResult }>;
+}
+
+type PaymentEventType = Exclude<GatewayEventType, "settlement.batch">;
+type Outcome = { type: PaymentEventType; failureCode?: string | null } | { ignore: string };
+
+const NO_MONEY_MOVED = "reported as not successful: nothing changed";
+const NO_REVERSAL_TYPE = "CONTRACT v1 has no event type that reverses a chargeback or refund";
+const DISPUTE_STAGE = "a dispute stage that moves no money (the CHARGEBACK item does)";
+
+/** What each eventCode means, given `success` (the item's code, reason and additional data). */
+const RULES: Record<string, (success: boolean, item: ParsedAdyenItem) => Outcome> = {
+  AUTHORISATION: (success, item) =>
+    success ? { type: "payment.authorized" } : { type: "payment.failed", failureCode: text(item.reason) },
+  CAPTURE: (success, item) =>
+    success ? { type: "payment.captured" } : { type: "payment.failed", failureCode: text(item.reason) },
+  CAPTURE_FAILED: (_success, item) => ({ type: "payment.failed", failureCode: text(item.reason) }),
+  REFUND: (success) => (success ? { type: "payment.refunded" } : { ignore: NO_MONEY_MOVED }),
+  CANCEL_OR_REFUND: (success, item) =>
+    success && item.additionalData?.modificationAction === "refund"
+      ? { type: "payment.refunded" }
+      : { ignore: "an authorisation cancelled (or a failed request): no money moved" },
+  CANCELLATION: () => ({ ignore: "authorisation cancelled, no money moved: cancel the expected payment upstream" }),
+  REFUND_FAILED: () => ({ ignore: `refund failed after success: ${NO_REVERSAL_TYPE}` }),
+  REFUNDED_REVERSED: () => ({ ignore: `refund reversed: ${NO_REVERSAL_TYPE}` }),
+  CHARGEBACK: (success, item) => chargeback(success, item),
+  SECOND_CHARGEBACK: (success, item) => chargeback(success, item),
+  CHARGEBACK_REVERSED: () => ({ ignore: `chargeback reversed, funds returned: ${NO_REVERSAL_TYPE}` }),
+  NOTIFICATION_OF_CHARGEBACK: () => ({ ignore: DISPUTE_STAGE }),
+  NOTIFICATION_OF_FRAUD: () => ({ ignore: DISPUTE_STAGE }),
+  REQUEST_FOR_INFORMATION: () => ({ ignore: DISPUTE_STAGE }),
+  PREARBITRATION_WON: () => ({ ignore: DISPUTE_STAGE }),
+  PREARBITRATION_LOST: () => ({ ignore: DISPUTE_STAGE }),
+  PAYOUT_THIRDPARTY: (success, item) =>
+    success ? { type: "payout.paid" } : { type: "payout.failed", failureCode: text(item.reason) },
+  // Declined by a reviewer on our side; Adyen usually gives no reason.
+  PAYOUT_DECLINE: (success, item) =>
+    success
+      ? { type: "payout.canceled", failureCode: text(item.reason) ?? "payout_declined" }
+      : { ignore: NO_MONEY_MOVED },
+  PAYOUT_EXPIRE: (success) =>
+    success ? { type: "payout.failed", failureCode: "payout_expired" } : { ignore: NO_MONEY_MOVED },
+  // A payout that was paid came back from the bank: CONTRACT says it moves to failed.
+  PAIDOUT_REVERSED: (success, item) =>
+    success ? { type: "payout.failed", failureCode: text(item.reason) } : { ignore: NO_MONEY_MOVED },
+};
+
+function chargeback(success: boolean, item: ParsedAdyenItem): Outcome {
+  if (!success) return { ignore: NO_MONEY_MOVED };
+  return { type: "payment.chargeback", failureCode: text(item.additionalData?.chargebackReasonCode) };
+}
+
+export function mapAdyenNotification(body: unknown): AdyenMapping {
+  const { live, items } = adyenNotificationItems(body);
+  return { items: items.map((raw) => mapItem(raw, live)) };
+}
+
+function mapItem(raw: unknown, live: boolean | null): AdyenMapping["items"][number] {
+  const fallbackPsp =
+    typeof raw === "object" && raw !== null ? text((raw as Record<string, unknown>).pspReference) : undefined;
+  const parsed = adyenItemSchema.safeParse(raw);
+  if (!parsed.success) {
+    const eventCode =
+      typeof raw === "object" && raw !== null ? (text((raw as Record<string, unknown>).eventCode) ?? "") : "";
+    const reason = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(item)"}: ${issue.message}`);
+    return { pspReference: fallbackPsp ?? "", result: { kind: "invalid", eventCode, reason: reason.join("; ") } };
+  }
+  const item = parsed.data;
+  const success = item.success === true || item.success === "true";
+  const rule = RULES[item.eventCode];
+  const outcome: Outcome = rule
+    ? rule(success, item)
+    : { ignore: "not a payment or payout fact that payrecon reconciles" };
+  if ("ignore" in outcome) {
+    return {
+      pspReference: item.pspReference,
+      result: { kind: "ignored", eventCode: item.eventCode, reason: outcome.ignore },
+    };
+  }
+  try {
+    return { pspReference: item.pspReference, result: { kind: "event", event: toEvent(item, success, outcome, live) } };
+  } catch (error) {
+    if (!(error instanceof GatewayPayloadError)) throw error;
+    return {
+      pspReference: item.pspReference,
+      result: { kind: "invalid", eventCode: item.eventCode, reason: error.message },
+    };
+  }
+}
+
+function toEvent(
+  item: ParsedAdyenItem,
+  success: boolean,
+  outcome: { type: PaymentEventType; failureCode?: string | null },
+  live: boolean | null,
+): GatewayEventInput {
+  if (!item.amount) throw new GatewayPayloadError(`adyen ${item.eventCode} ${item.pspReference} has no amount`);
+  const original = text(item.originalReference);
+  const failureCode = outcome.failureCode ?? null;
+  return validated({
+    event_id: `${item.pspReference}:${item.eventCode}:${success}`,
+    gateway: "adyen",
+    type: outcome.type,
+    reference: text(item.merchantReference) ?? original ?? item.pspReference,
+    // The payment's (or payout's) PSP reference: a modification names it as originalReference.
+    gateway_payment_id: original ?? item.pspReference,
+    ...adyenMoney(item.amount),
+    occurred_at: item.eventDate,
+    // Free-text reasons can outgrow the schema's 100 characters; the full text stays in the message.
+    failure_code: failureCode === null ? null : failureCode.slice(0, 100),
+    failure_message: outcome.type === "payment.chargeback" || failureCode !== null ? (text(item.reason) ?? null) : null,
+    metadata: {
+      psp_reference: item.pspReference,
+      original_reference: original ?? null,
+      event_code: item.eventCode,
+      merchant_account: item.merchantAccountCode ?? null,
+      payment_method: item.paymentMethod ?? null,
+      live,
+    },
+  });
+}

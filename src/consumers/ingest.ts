@@ -1,0 +1,247 @@
+import type pg from "pg";
+import {
+  type BankEntryRow,
+  type ExpectedVersionRow,
+  type GatewayEventRow,
+  insertBankEntries,
+  insertBatchReferences,
+  insertExpectedVersions,
+  insertGatewayEvents,
+  insertRejected,
+  recordFreshness,
+} from "../db/queries/facts.js";
+import { enqueueOutbox, type OutboxMessage } from "../db/queries/outbox.js";
+import { withTransaction } from "../db/transaction.js";
+import { type Metrics, observeEventTime } from "../metrics/registry.js";
+import { referenceKey, remittanceTokens } from "../reconcile/references.js";
+import { batchKey, emptyTouched, type TouchedFacts } from "../reconcile/touched.js";
+import { type Decoded, decodeMessage, type RawMessage } from "./decode.js";
+
+/**
+ * The one path from input messages to stored facts, shared by the Kafka
+ * consumer and HTTP ingest: decode, then in ONE transaction insert the new
+ * facts (set-based, idempotent), record rejections and their dead letters,
+ * and re-reconcile what the new facts touched.
+ */
+
+export interface ReconcileEffects {
+  /** Called after commit, so metrics only ever count committed changes. */
+  afterCommit(): void;
+}
+
+export type FactReconciler = (tx: pg.PoolClient, touched: TouchedFacts, now: Date) => Promise<ReconcileEffects>;
+
+export interface IngestDeps {
+  pool: pg.Pool;
+  metrics: Metrics;
+  topics: { dlq: string };
+  /** Dead letters go to Kafka only when Kafka is configured; they are always recorded in the database. */
+  deadLetterToKafka: boolean;
+  reconcile: FactReconciler;
+  now: () => Date;
+}
+
+export type LineStatus = "accepted" | "duplicate" | "rejected";
+
+export interface IngestResult {
+  lines: Array<{ status: LineStatus; reason?: string; detail?: string }>;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+type Accepted = Exclude<Decoded, { ok: false }>;
+
+function factKey(decoded: Accepted): string {
+  switch (decoded.kind) {
+    case "expected":
+      return `e\u0000${decoded.message.id}\u0000${decoded.hash.toString("hex")}`;
+    case "gateway":
+      return `g\u0000${decoded.message.gateway}\u0000${decoded.message.event_id}`;
+    case "bank":
+      return `b\u0000${decoded.message.bank}\u0000${decoded.message.entry_id}`;
+  }
+}
+
+function sourceOf(raw: RawMessage): string {
+  return raw.source === "kafka" ? `kafka:${raw.topic}/${raw.partition}/${raw.offset}` : `http:${raw.topic}`;
+}
+
+function cappedAt(time: string, now: Date): string {
+  // A producer's clock ahead of ours must not make a source look fresh for hours.
+  return Date.parse(time) > now.getTime() ? now.toISOString() : time;
+}
+
+export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Promise<IngestResult> {
+  const decoded = raws.map(decodeMessage);
+  const now = deps.now();
+  const expected: ExpectedVersionRow[] = [];
+  const events: GatewayEventRow[] = [];
+  const entries: BankEntryRow[] = [];
+  const freshness: { topic: string; source: string; lastEvent: string }[] = [];
+  const batchRefs: { gateway: string; batchId: string; referenceKey: string }[] = [];
+
+  for (const item of decoded) {
+    if (!item.ok) continue;
+    const source = sourceOf(item.raw);
+    if (item.kind === "expected") {
+      const message = item.message;
+      expected.push({
+        paymentId: message.id,
+        contentHash: item.hash,
+        version: message.version ?? null,
+        cancelled: message.cancelled === true,
+        body: message,
+        source,
+      });
+      if (message.cancelled !== true) {
+        freshness.push({
+          topic: item.raw.topic,
+          source: message.gateway,
+          lastEvent: cappedAt(message.created_at, now),
+        });
+      }
+    } else if (item.kind === "gateway") {
+      const event = item.message;
+      const isBatch = event.type === "settlement.batch";
+      events.push({
+        gateway: event.gateway,
+        eventId: event.event_id,
+        type: event.type,
+        reference: isBatch ? null : event.reference,
+        referenceKey: isBatch ? null : referenceKey(event.reference),
+        batchId: isBatch ? event.batch_id : null,
+        gatewayPaymentId: isBatch ? null : event.gateway_payment_id,
+        amountMinor: event.amount_minor,
+        currency: event.currency,
+        occurredAt: event.occurred_at,
+        failureCode: isBatch ? null : event.failure_code,
+        holdReason: isBatch ? null : event.hold_reason,
+        body: event,
+        source,
+      });
+      if (isBatch) {
+        for (const reference of event.references) {
+          batchRefs.push({ gateway: event.gateway, batchId: event.batch_id, referenceKey: referenceKey(reference) });
+        }
+      }
+      freshness.push({ topic: item.raw.topic, source: event.gateway, lastEvent: cappedAt(event.occurred_at, now) });
+    } else {
+      const entry = item.message;
+      entries.push({
+        bank: entry.bank,
+        entryId: entry.entry_id,
+        account: entry.account,
+        direction: entry.direction,
+        amountMinor: entry.amount_minor,
+        currency: entry.currency,
+        bookingDate: entry.booking_date,
+        valueDate: entry.value_date,
+        status: entry.status,
+        endToEndId: entry.end_to_end_id,
+        remittanceInfo: entry.remittance_info,
+        counterpartyName: entry.counterparty_name,
+        returnReason: entry.return_reason,
+        body: entry,
+        source,
+        tokens: remittanceTokens(entry.end_to_end_id, entry.remittance_info),
+      });
+      // Statements are files imported in bulk: their freshness is when they arrived.
+      freshness.push({ topic: item.raw.topic, source: entry.bank, lastEvent: now.toISOString() });
+    }
+  }
+
+  const rejectedItems = decoded.flatMap((item) => (item.ok ? [] : [item]));
+  const { fresh, effects } = await withTransaction(deps.pool, async (tx) => {
+    const newVersions = await insertExpectedVersions(tx, expected);
+    const newEvents = await insertGatewayEvents(tx, events);
+    await insertBatchReferences(
+      tx,
+      batchRefs.filter((ref) =>
+        newEvents.some((event) => event.batchId === ref.batchId && event.gateway === ref.gateway),
+      ),
+    );
+    const newEntries = await insertBankEntries(tx, entries);
+    const freshRejections = await insertRejected(
+      tx,
+      rejectedItems.map((item) => ({
+        source: item.raw.source,
+        topic: item.raw.topic,
+        partition: item.raw.partition,
+        offset: item.raw.offset,
+        key: item.raw.key,
+        value: item.raw.value ?? Buffer.alloc(0),
+        reason: item.reason,
+        detail: item.detail,
+      })),
+    );
+    if (deps.deadLetterToKafka) {
+      await enqueueOutbox(
+        tx,
+        freshRejections.map((index): OutboxMessage => {
+          const item = rejectedItems[index]!;
+          return {
+            topic: deps.topics.dlq,
+            key: item.raw.key,
+            value: item.raw.value ?? Buffer.alloc(0),
+            headers: {
+              "x-payrecon-error": `${item.reason}: ${item.detail}`,
+              "x-payrecon-source-topic": item.raw.topic,
+              "x-payrecon-source-partition": String(item.raw.partition ?? ""),
+              "x-payrecon-source-offset": String(item.raw.offset ?? ""),
+            },
+          };
+        }),
+      );
+    }
+    await recordFreshness(tx, freshness);
+
+    const touched = emptyTouched();
+    for (const version of newVersions) touched.paymentIds.add(version.paymentId);
+    for (const event of newEvents) {
+      if (event.referenceKey) touched.referenceKeys.add(event.referenceKey);
+      if (event.batchId) touched.batchKeys.add(batchKey(event.gateway, event.batchId));
+      touched.gatewayEventSeqs.add(event.seq);
+    }
+    for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
+    const reconcileEffects = await deps.reconcile(tx, touched, now);
+
+    const stored = new Set<string>();
+    for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);
+    for (const event of newEvents) stored.add(`g\u0000${event.gateway}\u0000${event.eventId}`);
+    for (const entry of newEntries) stored.add(`b\u0000${entry.bank}\u0000${entry.entryId}`);
+    return {
+      fresh: { stored, freshRejections: new Set(freshRejections) },
+      effects: reconcileEffects,
+    };
+  });
+
+  // Per-line outcome: the first occurrence of a new fact is accepted, any other a duplicate.
+  const seen = new Set<string>();
+  const lines: IngestResult["lines"] = decoded.map((item) => {
+    if (!item.ok) return { status: "rejected", reason: item.reason, detail: item.detail };
+    const key = factKey(item);
+    const isNew = !seen.has(key) && fresh.stored.has(key);
+    seen.add(key);
+    return { status: isNew ? "accepted" : "duplicate" };
+  });
+
+  effects.afterCommit();
+  for (const item of decoded) {
+    if (item.ok) deps.metrics.eventsIngested.inc({ topic: item.raw.topic });
+    else deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
+  }
+  if (deps.deadLetterToKafka) {
+    for (const index of fresh.freshRejections) {
+      const item = rejectedItems[index]!;
+      deps.metrics.deadLetters.inc({ topic: item.raw.topic, reason: item.reason });
+    }
+  }
+  for (const row of freshness) observeEventTime(deps.metrics, row.topic, row.source, Date.parse(row.lastEvent) / 1000);
+  return {
+    lines,
+    accepted: lines.filter((line) => line.status === "accepted").length,
+    duplicates: lines.filter((line) => line.status === "duplicate").length,
+    rejected: lines.filter((line) => line.status === "rejected").length,
+  };
+}

@@ -1,0 +1,181 @@
+import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Config } from "../config.js";
+import type { OutboxPublisher } from "../kafka/outboxPublisher.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics/registry.js";
+import type { InputKind, RawMessage } from "./decode.js";
+import { type IngestDeps, ingestMessages } from "./ingest.js";
+
+/**
+ * One consumer group over the three input topics. Each fetched batch is
+ * stored in transactions of at most `chunkSize` messages; after each
+ * transaction commits, the outbox (dead letters, findings) is published and
+ * only then the offset is committed. A crash anywhere re-delivers at most the
+ * uncommitted chunk, which the idempotent inserts turn into no-ops.
+ */
+export interface KafkaIngestOptions {
+  kafka: Kafka;
+  config: NonNullable<Config["kafka"]>;
+  topics: Config["topics"];
+  ingest: IngestDeps;
+  publisher: OutboxPublisher;
+  metrics: Metrics;
+  log: Logger;
+  chunkSize?: number;
+  partitionsConsumedConcurrently?: number;
+  lagIntervalMs?: number;
+}
+
+export class KafkaIngest {
+  private consumer: Consumer | undefined;
+  private admin: Admin | undefined;
+  private lagTimer: NodeJS.Timeout | undefined;
+  private kindByTopic: Map<string, InputKind>;
+  private lastHealthy = 0;
+
+  constructor(private readonly options: KafkaIngestOptions) {
+    const { topics } = options;
+    this.kindByTopic = new Map([
+      [topics.expected, "expected"],
+      [topics.gateway, "gateway"],
+      [topics.bank, "bank"],
+    ]);
+  }
+
+  async start(): Promise<void> {
+    if (this.consumer) return;
+    const { kafka, config, metrics, log } = this.options;
+    const consumer = kafka.consumer({
+      groupId: config.groupId,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytes: config.batchMaxBytes,
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, (event) => {
+      metrics.consumerCrashes.inc();
+      log.error({ err: event.payload.error, restart: event.payload.restart }, "kafka consumer crashed");
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      metrics.consumerRebalances.inc();
+      this.lastHealthy = Date.now();
+      log.info(
+        { memberId: event.payload.memberId, assignment: event.payload.memberAssignment },
+        "joined consumer group",
+      );
+    });
+    consumer.on(consumer.events.FETCH, () => {
+      this.lastHealthy = Date.now();
+    });
+    await consumer.connect();
+    for (const topic of this.kindByTopic.keys()) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+    this.admin = kafka.admin();
+    await this.admin.connect().catch((error) => log.warn({ err: error }, "kafka admin connect failed"));
+    this.lagTimer = setInterval(() => {
+      this.refreshLag().catch((error) => log.debug({ err: error }, "consumer lag refresh failed"));
+    }, this.options.lagIntervalMs ?? 15_000);
+    this.lagTimer.unref();
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
+    const { ingest, publisher, log, metrics } = this.options;
+    const kind = this.kindByTopic.get(batch.topic);
+    if (!kind || batch.messages.length === 0) return;
+    const chunkSize = this.options.chunkSize ?? 2_000;
+    for (let start = 0; start < batch.messages.length; start += chunkSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(start, start + chunkSize);
+      const raws: RawMessage[] = chunk.map((message) => ({
+        kind,
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        source: "kafka",
+      }));
+      const began = performance.now();
+      const result = await ingestMessages(ingest, raws);
+      await publisher.flush();
+      const last = chunk[chunk.length - 1]!.offset;
+      const next = (BigInt(last) + 1n).toString();
+      resolveOffset(last);
+      await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+      await heartbeat();
+      const lag = BigInt(batch.highWatermark) - BigInt(next);
+      metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lag < 0n ? 0n : lag));
+      log.info(
+        {
+          topic: batch.topic,
+          partition: batch.partition,
+          firstOffset: chunk[0]!.offset,
+          lastOffset: last,
+          messages: chunk.length,
+          accepted: result.accepted,
+          duplicates: result.duplicates,
+          rejected: result.rejected,
+          ms: Math.round(performance.now() - began),
+        },
+        "batch stored",
+      );
+    }
+  }
+
+  /** Lag from the brokers' view: high watermark minus the group's committed offset, for every partition. */
+  async refreshLag(): Promise<void> {
+    const admin = this.admin;
+    if (!admin) return;
+    const { config, metrics } = this.options;
+    for (const topic of this.kindByTopic.keys()) {
+      const [ends, committed] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId: config.groupId, topics: [topic] }),
+      ]);
+      const committedByPartition = new Map(
+        (committed[0]?.partitions ?? []).map((partition) => [partition.partition, partition.offset]),
+      );
+      for (const end of ends) {
+        const done = committedByPartition.get(end.partition);
+        const start = done === undefined || done === "-1" ? BigInt(end.low) : BigInt(done);
+        const lag = BigInt(end.high) - start;
+        metrics.consumerLag.set({ topic, partition: String(end.partition) }, Number(lag < 0n ? 0n : lag));
+      }
+    }
+    this.lastHealthy = Date.now();
+  }
+
+  /** Reachable when the brokers answered recently (a fetch, a join, or a metadata call now). */
+  async isHealthy(): Promise<boolean> {
+    if (Date.now() - this.lastHealthy < 15_000) return true;
+    const admin = this.admin;
+    if (!admin) return false;
+    try {
+      await Promise.race([
+        admin.describeCluster(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2_000)),
+      ]);
+      this.lastHealthy = Date.now();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops fetching, lets the batch in progress finish and commit, then leaves the group. */
+  async stop(): Promise<void> {
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    this.lagTimer = undefined;
+    // disconnect() waits for the batch in progress, which still needs this.consumer to commit.
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+    await this.admin?.disconnect().catch(() => {});
+    this.admin = undefined;
+  }
+}

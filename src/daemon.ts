@@ -1,0 +1,157 @@
+import type { Server } from "node:http";
+import type { Producer } from "kafkajs";
+import type pg from "pg";
+import type { Config } from "./config.js";
+import type { IngestDeps } from "./consumers/ingest.js";
+import { KafkaIngest } from "./consumers/kafkaConsumer.js";
+import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embeddedPostgres.js";
+import { migrate } from "./db/migrate.js";
+import { createPool } from "./db/pool.js";
+import { healthRouter } from "./http/routes/health.js";
+import { exceptionsRouter } from "./http/routes/exceptions.js";
+import { ingestRouter } from "./http/routes/ingest.js";
+import { paymentsRouter } from "./http/routes/payments.js";
+import { createHttpApp, listen } from "./http/server.js";
+import { createKafka } from "./kafka/client.js";
+import { OutboxPublisher } from "./kafka/outboxPublisher.js";
+import { type Logger, maskUrl } from "./logger.js";
+import { createMetrics, type Metrics } from "./metrics/registry.js";
+import { type ReconcileDeps, reconcileTouched } from "./reconcile/store.js";
+import { VERSION } from "./version.js";
+
+/**
+ * The daemon: components started in dependency order and stopped in reverse.
+ * Each start is idempotent; stop drains (the batch in progress commits) within
+ * the shutdown deadline.
+ */
+export interface Daemon {
+  pool: pg.Pool;
+  metrics: Metrics;
+  httpPort: number;
+  stop(): Promise<void>;
+}
+
+export interface Database {
+  pool: pg.Pool;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** DATABASE_URL, or the embedded PostgreSQL in DATA_DIR. */
+export async function openDatabase(config: Config, log: Logger, poolSize = 10): Promise<Database> {
+  const embedded: EmbeddedDatabase | undefined = config.databaseUrl
+    ? undefined
+    : await startEmbeddedPostgres(config.dataDir, log);
+  const url = config.databaseUrl ?? embedded!.url;
+  const pool = createPool(url, { max: poolSize });
+  log.info({ database: maskUrl(url), embedded: embedded !== undefined }, "database configured");
+  return {
+    pool,
+    url,
+    async close() {
+      await pool.end().catch(() => {});
+      await embedded?.stop();
+    },
+  };
+}
+
+export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  const began = performance.now();
+  const stack: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+  const stopAll = async () => {
+    for (const component of stack.reverse()) {
+      try {
+        await component.stop();
+      } catch (error) {
+        log.warn({ err: error, component: component.name }, "component did not stop cleanly");
+      }
+    }
+  };
+  try {
+    const database = await openDatabase(config, log);
+    stack.push({ name: "database", stop: () => database.close() });
+    const applied = await migrate(database.pool);
+    if (applied.length > 0) log.info({ applied }, "migrations applied");
+
+    const metrics = createMetrics({ version: VERSION, commit: config.buildCommit, gateways: ["stripe", "adyen"] });
+    const reconcileDeps: ReconcileDeps = {
+      policy: config.policy,
+      metrics,
+      log,
+      findingsTopic: config.kafka ? config.topics.findings : undefined,
+      onUnknownFailureCode: unknownCodeLogger(log),
+    };
+    const ingest: IngestDeps = {
+      pool: database.pool,
+      metrics,
+      topics: config.topics,
+      deadLetterToKafka: config.kafka !== undefined,
+      reconcile: (tx, touched, now) => reconcileTouched(tx, touched, now, reconcileDeps),
+      now: () => new Date(),
+    };
+
+    let kafkaIngest: KafkaIngest | undefined;
+    if (config.kafka) {
+      const kafka = createKafka(config.kafka, log);
+      const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
+      await producer.connect();
+      stack.push({ name: "producer", stop: () => producer.disconnect() });
+      const publisher = new OutboxPublisher(database.pool, producer, log);
+      publisher.start();
+      stack.push({ name: "outbox", stop: () => publisher.stop() });
+      kafkaIngest = new KafkaIngest({
+        kafka,
+        config: config.kafka,
+        topics: config.topics,
+        ingest,
+        publisher,
+        metrics,
+        log,
+      });
+      await kafkaIngest.start();
+      stack.push({ name: "consumer", stop: () => kafkaIngest!.stop() });
+    }
+
+    const app = createHttpApp(config.http, log, {
+      open: [
+        healthRouter(database.pool, metrics, { kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined }),
+      ],
+      api: [
+        ingestRouter(config.topics, config.http.bodyLimit, ingest),
+        paymentsRouter(database.pool),
+        exceptionsRouter(database.pool),
+      ],
+    });
+    const server: Server = await listen(app, config.http.port);
+    stack.push({
+      name: "http",
+      stop: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    });
+    const address = server.address();
+    const httpPort = typeof address === "object" && address ? address.port : config.http.port;
+    metrics.ready.set(1);
+    log.info(
+      { httpPort, kafka: config.kafka !== undefined, ms: Math.round(performance.now() - began) },
+      "payrecon ready",
+    );
+    return { pool: database.pool, metrics, httpPort, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Logs each unknown failure code once per process: the code is kept verbatim, its category is unknown. */
+function unknownCodeLogger(log: Logger) {
+  const seen = new Set<string>();
+  return (code: string, gateway: string) => {
+    const key = `${gateway}\u0000${code}`;
+    if (seen.has(key) || seen.size > 10_000) return;
+    seen.add(key);
+    log.warn({ gateway, failureCode: code }, "failure code not in the failure-code table: category unknown");
+  };
+}

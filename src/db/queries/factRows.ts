@@ -1,0 +1,96 @@
+import type { BankEntry, ExpectedMessage, GatewayEvent, PaymentEvent } from "../../messages/schemas.js";
+import { remittanceTokens } from "../../reconcile/references.js";
+import type { BankFact, BatchFact, ExpectedVersion, GatewayFact } from "../../reconcile/types.js";
+import { referenceKey } from "../../reconcile/references.js";
+
+/** Stored fact rows → the pure core's fact types (times as epoch ms, tokens recomputed the same way as on insert). */
+
+export interface VersionRow {
+  seq: number;
+  payment_id: string;
+  version: number | null;
+  cancelled: boolean;
+  body: ExpectedMessage;
+  received_at: Date;
+}
+
+export function toVersion(row: VersionRow): ExpectedVersion & { paymentId: string } {
+  return {
+    paymentId: row.payment_id,
+    seq: row.seq,
+    version: row.version,
+    cancelled: row.cancelled,
+    payment:
+      row.cancelled || row.body.cancelled === true ? null : (row.body as Exclude<ExpectedMessage, { cancelled: true }>),
+    receivedAt: row.received_at.getTime(),
+  };
+}
+
+export interface GatewayEventDbRow {
+  seq: number;
+  body: GatewayEvent;
+  reference_key: string | null;
+  received_at: Date;
+}
+
+export function toGatewayFact(row: GatewayEventDbRow): GatewayFact {
+  const event = row.body as PaymentEvent;
+  return {
+    seq: row.seq,
+    gateway: event.gateway,
+    eventId: event.event_id,
+    type: event.type,
+    referenceKey: row.reference_key ?? referenceKey(event.reference),
+    amountMinor: event.amount_minor,
+    currency: event.currency,
+    occurredAt: Date.parse(event.occurred_at),
+    failureCode: event.failure_code ?? null,
+    failureMessage: event.failure_message ?? null,
+    holdReason: event.hold_reason ?? null,
+    receivedAt: row.received_at.getTime(),
+  };
+}
+
+export function toBatchFact(row: GatewayEventDbRow): BatchFact {
+  const event = row.body as Extract<GatewayEvent, { type: "settlement.batch" }>;
+  return {
+    gateway: event.gateway,
+    batchId: event.batch_id,
+    batchKey: referenceKey(event.batch_id),
+    eventId: event.event_id,
+    grossMinor: event.gross_minor,
+    feeMinor: event.fee_minor,
+    netMinor: event.amount_minor,
+    currency: event.currency,
+    expectedArrival: event.expected_arrival,
+    occurredAt: Date.parse(event.occurred_at),
+    referenceKeys: [...new Set(event.references.map(referenceKey))],
+    receivedAt: row.received_at.getTime(),
+  };
+}
+
+export interface BankEntryDbRow {
+  seq: number;
+  body: BankEntry;
+  received_at: Date;
+}
+
+export function toBankFact(row: BankEntryDbRow): BankFact {
+  const entry = row.body;
+  return {
+    seq: row.seq,
+    bank: entry.bank,
+    entryId: entry.entry_id,
+    direction: entry.direction,
+    amountMinor: entry.amount_minor,
+    currency: entry.currency,
+    bookingDate: entry.booking_date,
+    valueDate: entry.value_date,
+    status: entry.status,
+    endToEndId: entry.end_to_end_id ?? null,
+    tokens: remittanceTokens(entry.end_to_end_id, entry.remittance_info),
+    counterpartyName: entry.counterparty_name ?? null,
+    returnReason: entry.return_reason ?? null,
+    receivedAt: row.received_at.getTime(),
+  };
+}

@@ -1,0 +1,242 @@
+import type { Db } from "../pool.js";
+
+/**
+ * Set-based, idempotent inserts of facts: one statement per table per batch,
+ * `on conflict do nothing` on the natural key, returning only what is new.
+ */
+
+export interface ExpectedVersionRow {
+  paymentId: string;
+  contentHash: Buffer;
+  version: number | null;
+  cancelled: boolean;
+  body: unknown;
+  source: string;
+}
+
+/** Returns the versions that are new, with their content hash in hex. */
+export async function insertExpectedVersions(
+  db: Db,
+  rows: ExpectedVersionRow[],
+): Promise<{ paymentId: string; contentHash: string }[]> {
+  if (rows.length === 0) return [];
+  const result = await db.query<{ payment_id: string; content_hash: Buffer }>(
+    `insert into expected_payment_versions (payment_id, content_hash, version, cancelled, body, source)
+     select * from unnest($1::text[], $2::bytea[], $3::int[], $4::bool[], $5::jsonb[], $6::text[])
+     on conflict (payment_id, content_hash) do nothing
+     returning payment_id, content_hash`,
+    [
+      rows.map((row) => row.paymentId),
+      rows.map((row) => row.contentHash),
+      rows.map((row) => row.version),
+      rows.map((row) => row.cancelled),
+      rows.map((row) => JSON.stringify(row.body)),
+      rows.map((row) => row.source),
+    ],
+  );
+  return result.rows.map((row) => ({ paymentId: row.payment_id, contentHash: row.content_hash.toString("hex") }));
+}
+
+export interface GatewayEventRow {
+  gateway: string;
+  eventId: string;
+  type: string;
+  reference: string | null;
+  referenceKey: string | null;
+  batchId: string | null;
+  gatewayPaymentId: string | null;
+  amountMinor: number;
+  currency: string;
+  occurredAt: string;
+  failureCode: string | null;
+  holdReason: string | null;
+  body: unknown;
+  source: string;
+}
+
+export interface InsertedGatewayEvent {
+  seq: number;
+  gateway: string;
+  eventId: string;
+  type: string;
+  referenceKey: string | null;
+  batchId: string | null;
+}
+
+export async function insertGatewayEvents(db: Db, rows: GatewayEventRow[]): Promise<InsertedGatewayEvent[]> {
+  if (rows.length === 0) return [];
+  const result = await db.query<{
+    seq: number;
+    gateway: string;
+    event_id: string;
+    type: string;
+    reference_key: string | null;
+    batch_id: string | null;
+  }>(
+    `insert into gateway_events (gateway, event_id, type, reference, reference_key, batch_id, gateway_payment_id,
+                                 amount_minor, currency, occurred_at, failure_code, hold_reason, body, source)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                          $8::bigint[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::jsonb[], $14::text[])
+     on conflict (gateway, event_id) do nothing
+     returning seq, gateway, event_id, type, reference_key, batch_id`,
+    [
+      rows.map((row) => row.gateway),
+      rows.map((row) => row.eventId),
+      rows.map((row) => row.type),
+      rows.map((row) => row.reference),
+      rows.map((row) => row.referenceKey),
+      rows.map((row) => row.batchId),
+      rows.map((row) => row.gatewayPaymentId),
+      rows.map((row) => row.amountMinor),
+      rows.map((row) => row.currency),
+      rows.map((row) => row.occurredAt),
+      rows.map((row) => row.failureCode),
+      rows.map((row) => row.holdReason),
+      rows.map((row) => JSON.stringify(row.body)),
+      rows.map((row) => row.source),
+    ],
+  );
+  return result.rows.map((row) => ({
+    seq: row.seq,
+    gateway: row.gateway,
+    eventId: row.event_id,
+    type: row.type,
+    referenceKey: row.reference_key,
+    batchId: row.batch_id,
+  }));
+}
+
+export async function insertBatchReferences(
+  db: Db,
+  rows: { gateway: string; batchId: string; referenceKey: string }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `insert into batch_references (gateway, batch_id, reference_key)
+     select * from unnest($1::text[], $2::text[], $3::text[])
+     on conflict do nothing`,
+    [rows.map((row) => row.gateway), rows.map((row) => row.batchId), rows.map((row) => row.referenceKey)],
+  );
+}
+
+export interface BankEntryRow {
+  bank: string;
+  entryId: string;
+  account: string;
+  direction: string;
+  amountMinor: number;
+  currency: string;
+  bookingDate: string;
+  valueDate: string;
+  status: string;
+  endToEndId: string | null;
+  remittanceInfo: string | null;
+  counterpartyName: string | null;
+  returnReason: string | null;
+  body: unknown;
+  source: string;
+  tokens: string[];
+}
+
+export interface InsertedBankEntry {
+  seq: number;
+  bank: string;
+  entryId: string;
+}
+
+export async function insertBankEntries(db: Db, rows: BankEntryRow[]): Promise<InsertedBankEntry[]> {
+  if (rows.length === 0) return [];
+  const result = await db.query<{ seq: number; bank: string; entry_id: string }>(
+    `insert into bank_entries (bank, entry_id, account, direction, amount_minor, currency, booking_date, value_date,
+                               status, end_to_end_id, remittance_info, counterparty_name, return_reason, body, source)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::date[],
+                          $8::date[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[],
+                          $15::text[])
+     on conflict (bank, entry_id) do nothing
+     returning seq, bank, entry_id`,
+    [
+      rows.map((row) => row.bank),
+      rows.map((row) => row.entryId),
+      rows.map((row) => row.account),
+      rows.map((row) => row.direction),
+      rows.map((row) => row.amountMinor),
+      rows.map((row) => row.currency),
+      rows.map((row) => row.bookingDate),
+      rows.map((row) => row.valueDate),
+      rows.map((row) => row.status),
+      rows.map((row) => row.endToEndId),
+      rows.map((row) => row.remittanceInfo),
+      rows.map((row) => row.counterpartyName),
+      rows.map((row) => row.returnReason),
+      rows.map((row) => JSON.stringify(row.body)),
+      rows.map((row) => row.source),
+    ],
+  );
+  const inserted = result.rows.map((row) => ({ seq: row.seq, bank: row.bank, entryId: row.entry_id }));
+  const tokensByKey = new Map(rows.map((row) => [`${row.bank}\u0000${row.entryId}`, row.tokens]));
+  const tokenRows = inserted.flatMap((entry) =>
+    (tokensByKey.get(`${entry.bank}\u0000${entry.entryId}`) ?? []).map((token) => ({ token, seq: entry.seq })),
+  );
+  if (tokenRows.length > 0) {
+    await db.query(
+      `insert into bank_entry_tokens (token, entry_seq) select * from unnest($1::text[], $2::bigint[])
+       on conflict do nothing`,
+      [tokenRows.map((row) => row.token), tokenRows.map((row) => row.seq)],
+    );
+  }
+  return inserted;
+}
+
+export interface RejectedRow {
+  source: string;
+  topic: string;
+  partition: number | null;
+  offset: string | null;
+  key: Buffer | null;
+  value: Buffer;
+  reason: string;
+  detail: string;
+}
+
+/**
+ * Records rejected messages; returns the indexes of those not recorded before:
+ * a re-delivered Kafka poison message (same topic, partition, offset) is one row
+ * and one dead letter. HTTP lines have no offset and are always new.
+ */
+export async function insertRejected(db: Db, rows: RejectedRow[]): Promise<number[]> {
+  if (rows.length === 0) return [];
+  const result = await db.query<{ topic: string; partition: number | null; offset: number | null }>(
+    `insert into rejected_messages (source, topic, partition, "offset", message_key, value, reason, detail)
+     select * from unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bytea[], $6::bytea[], $7::text[], $8::text[])
+     on conflict (topic, partition, "offset") do nothing
+     returning topic, partition, "offset"`,
+    [
+      rows.map((row) => row.source),
+      rows.map((row) => row.topic),
+      rows.map((row) => row.partition),
+      rows.map((row) => row.offset),
+      rows.map((row) => row.key),
+      rows.map((row) => row.value),
+      rows.map((row) => row.reason),
+      rows.map((row) => row.detail),
+    ],
+  );
+  const fresh = new Set(result.rows.map((row) => `${row.topic}\u0000${row.partition}\u0000${row.offset}`));
+  return rows.flatMap((row, index) =>
+    row.partition === null || fresh.has(`${row.topic}\u0000${row.partition}\u0000${row.offset}`) ? [index] : [],
+  );
+}
+
+export async function recordFreshness(
+  db: Db,
+  rows: { topic: string; source: string; lastEvent: string }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `insert into source_freshness (topic, source, last_event)
+     select topic, source, max(last_event) from unnest($1::text[], $2::text[], $3::timestamptz[]) as t(topic, source, last_event)
+     group by topic, source
+     on conflict (topic, source) do update set last_event = greatest(source_freshness.last_event, excluded.last_event)`,
+    [rows.map((row) => row.topic), rows.map((row) => row.source), rows.map((row) => row.lastEvent)],
+  );
+}

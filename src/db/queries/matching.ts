@@ -1,0 +1,348 @@
+import type { BatchTarget, EntryMatch, MatchTarget, PaymentTarget } from "../../reconcile/matching.js";
+import type { BankFact, BatchFact } from "../../reconcile/types.js";
+import type { Db } from "../pool.js";
+import { type BankEntryDbRow, type GatewayEventDbRow, toBankFact, toBatchFact } from "./factRows.js";
+
+/** Queries of the matching phase: which entries to re-match, their candidates, and the stored matches. */
+
+export interface BatchRef {
+  gateway: string;
+  batchId: string;
+}
+
+const DAY_MS = 86_400_000;
+
+export async function loadEntries(db: Db, seqs: number[]): Promise<BankFact[]> {
+  if (seqs.length === 0) return [];
+  const result = await db.query<BankEntryDbRow>(
+    "select seq, body, received_at from bank_entries where seq = any($1::bigint[])",
+    [seqs],
+  );
+  return result.rows.map(toBankFact);
+}
+
+/**
+ * Upserts settlement batches from their events. Two events for one batch id:
+ * the earliest (occurred_at, event_id) is the batch, whatever arrived first.
+ */
+export async function upsertBatchesFromEvents(db: Db, eventSeqs: number[]): Promise<BatchRef[]> {
+  if (eventSeqs.length === 0) return [];
+  const result = await db.query<{ gateway: string; batch_id: string }>(
+    `insert into settlement_batches (gateway, batch_id, batch_key, event_id, gross_minor, fee_minor, net_minor, currency,
+                                     expected_arrival, occurred_at, received_at)
+     select distinct on (gateway, batch_id) gateway, batch_id, upper(trim(batch_id)), event_id,
+            (body->>'gross_minor')::bigint, (body->>'fee_minor')::bigint, amount_minor, currency,
+            (body->>'expected_arrival')::date, occurred_at, received_at
+       from gateway_events where seq = any($1::bigint[]) and type = 'settlement.batch'
+      order by gateway, batch_id, occurred_at, event_id
+     on conflict (gateway, batch_id) do update set
+       event_id = excluded.event_id, gross_minor = excluded.gross_minor, fee_minor = excluded.fee_minor,
+       net_minor = excluded.net_minor, currency = excluded.currency, expected_arrival = excluded.expected_arrival,
+       occurred_at = excluded.occurred_at, received_at = excluded.received_at
+       where (excluded.occurred_at, excluded.event_id) < (settlement_batches.occurred_at, settlement_batches.event_id)
+     returning gateway, batch_id`,
+    [eventSeqs],
+  );
+  return result.rows.map((row) => ({ gateway: row.gateway, batchId: row.batch_id }));
+}
+
+export async function loadBatches(db: Db, refs: BatchRef[]): Promise<Array<BatchFact & { storedState: string }>> {
+  if (refs.length === 0) return [];
+  const result = await db.query<GatewayEventDbRow & { state: string }>(
+    `select g.seq, g.body, g.reference_key, g.received_at, b.state
+       from settlement_batches b
+       join gateway_events g on g.gateway = b.gateway and g.event_id = b.event_id
+      where (b.gateway, b.batch_id) in (select * from unnest($1::text[], $2::text[]))`,
+    [refs.map((ref) => ref.gateway), refs.map((ref) => ref.batchId)],
+  );
+  return result.rows.map((row) => ({ ...toBatchFact(row), storedState: row.state }));
+}
+
+export async function saveBatchStates(
+  db: Db,
+  rows: Array<BatchRef & { state: string; settledOn: string | null; differenceMinor: number | null }>,
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `update settlement_batches b set state = t.state, settled_on = t.settled_on, difference_minor = t.difference
+       from unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[]) as t(gateway, batch_id, state, settled_on, difference)
+      where b.gateway = t.gateway and b.batch_id = t.batch_id`,
+    [
+      rows.map((row) => row.gateway),
+      rows.map((row) => row.batchId),
+      rows.map((row) => row.state),
+      rows.map((row) => row.settledOn),
+      rows.map((row) => row.differenceMinor),
+    ],
+  );
+}
+
+/** Batches named (by id) in the remittance tokens of these entries. */
+export async function batchesNamedByEntries(db: Db, entrySeqs: number[]): Promise<BatchRef[]> {
+  if (entrySeqs.length === 0) return [];
+  const result = await db.query<{ gateway: string; batch_id: string }>(
+    `select distinct b.gateway, b.batch_id from bank_entry_tokens t
+       join settlement_batches b on b.batch_key = t.token
+      where t.entry_seq = any($1::bigint[])`,
+    [entrySeqs],
+  );
+  return result.rows.map((row) => ({ gateway: row.gateway, batchId: row.batch_id }));
+}
+
+/**
+ * Entries whose match may change because these payments or batches changed:
+ * those naming them, those matched to them (or ambiguous between them), and
+ * those in their amount window that are not matched by reference.
+ */
+export async function entriesToRematch(
+  db: Db,
+  input: { paymentIds: string[]; referenceKeys: string[]; batches: BatchRef[]; windowMs: number },
+): Promise<number[]> {
+  const days = Math.floor(input.windowMs / DAY_MS);
+  const candidateIds = [
+    ...input.paymentIds.map((id) => `payment:${id}`),
+    ...input.batches.map((ref) => `batch:${ref.gateway}\u0000${ref.batchId}`),
+  ];
+  const result = await db.query<{ seq: number }>(
+    `with batches as (select * from unnest($3::text[], $4::text[]) as t(gateway, batch_id))
+     select entry_seq as seq from bank_entry_tokens where token = any($2::text[])
+     union
+     select t.entry_seq from bank_entry_tokens t join settlement_batches b on b.batch_key = t.token
+      where (b.gateway, b.batch_id) in (select * from batches)
+     union
+     select entry_seq from bank_entry_matches where payment_id = any($1::text[])
+     union
+     select entry_seq from bank_entry_matches where (batch_gateway, batch_id) in (select * from batches)
+     union
+     select entry_seq from bank_entry_matches where candidates && $5::text[]
+     union
+     select e.seq from payment_installments i
+       join bank_entries e on e.currency = i.currency and e.direction = i.settle_direction
+        and e.amount_minor = i.amount_minor and e.value_date between i.due_date - $6::int and i.due_date + $6::int
+      where i.payment_id = any($1::text[]) and e.status = 'booked'
+     union
+     select e.seq from settlement_batches b
+       join bank_entries e on e.currency = b.currency and e.direction = 'credit' and e.amount_minor = b.net_minor
+        and e.value_date between b.expected_arrival - $6::int and b.expected_arrival + $6::int
+      where (b.gateway, b.batch_id) in (select * from batches) and e.status = 'booked'`,
+    [
+      input.paymentIds,
+      input.referenceKeys,
+      input.batches.map((ref) => ref.gateway),
+      input.batches.map((ref) => ref.batchId),
+      candidateIds,
+      days,
+    ],
+  );
+  return result.rows.map((row) => row.seq);
+}
+
+interface TargetRow {
+  id: string;
+  reference_key: string;
+  direction: "collection" | "payout";
+  currency: string;
+  amount_minor: number;
+  counterparty_name: string | null;
+  cancelled: boolean;
+  settles_by_reference: boolean;
+  installments: Array<{ amount_minor: number; due_date: string }>;
+}
+
+const PAYMENT_TARGET_COLUMNS = `
+  p.id, p.reference_key, p.direction, p.currency, p.amount_minor, p.counterparty_name, p.cancelled,
+  (exists (select 1 from bank_entry_tokens t where t.token = p.reference_key)
+   or exists (select 1 from batch_references br where br.reference_key = p.reference_key)) as settles_by_reference,
+  (select coalesce(json_agg(json_build_object('amount_minor', i.amount_minor, 'due_date', i.due_date) order by i.due_date, i.idx), '[]')
+     from payment_installments i where i.payment_id = p.id and i.idx >= 0) as installments`;
+
+const BATCH_TARGET_COLUMNS = `
+  b.gateway, b.batch_id, b.batch_key, b.currency, b.net_minor, b.expected_arrival,
+  exists (select 1 from bank_entry_tokens t where t.token = b.batch_key) as settles_by_reference`;
+
+interface BatchTargetRow {
+  gateway: string;
+  batch_id: string;
+  batch_key: string;
+  currency: string;
+  net_minor: number;
+  expected_arrival: string;
+  settles_by_reference: boolean;
+}
+
+function toPaymentTarget(row: TargetRow): PaymentTarget {
+  return {
+    kind: "payment",
+    paymentId: row.id,
+    referenceKey: row.reference_key,
+    direction: row.direction,
+    currency: row.currency,
+    amountMinor: row.amount_minor,
+    installments: row.installments.map((part) => ({ amountMinor: Number(part.amount_minor), dueDate: part.due_date })),
+    counterpartyName: row.counterparty_name,
+    cancelled: row.cancelled,
+    settlesByReference: row.settles_by_reference,
+  };
+}
+
+function toBatchTarget(row: BatchTargetRow): BatchTarget {
+  return {
+    kind: "batch",
+    key: `${row.gateway}\u0000${row.batch_id}`,
+    batchIdKey: row.batch_key,
+    currency: row.currency,
+    netMinor: row.net_minor,
+    expectedArrival: row.expected_arrival,
+    settlesByReference: row.settles_by_reference,
+  };
+}
+
+/** Payments and batches whose reference / batch id key is one of these. */
+export async function targetsByReference(db: Db, keys: string[]): Promise<MatchTarget[]> {
+  if (keys.length === 0) return [];
+  const [payments, batches] = await Promise.all([
+    db.query<TargetRow>(`select ${PAYMENT_TARGET_COLUMNS} from payments p where p.reference_key = any($1::text[])`, [
+      keys,
+    ]),
+    db.query<BatchTargetRow>(
+      `select ${BATCH_TARGET_COLUMNS} from settlement_batches b where b.batch_key = any($1::text[])`,
+      [keys],
+    ),
+  ]);
+  return [...payments.rows.map(toPaymentTarget), ...batches.rows.map(toBatchTarget)];
+}
+
+/** For each booked entry, the payments and batches of the same currency, direction and amount within the window. */
+export async function amountCandidates(
+  db: Db,
+  entrySeqs: number[],
+  windowMs: number,
+): Promise<Map<number, MatchTarget[]>> {
+  const out = new Map<number, MatchTarget[]>();
+  if (entrySeqs.length === 0) return out;
+  const days = Math.floor(windowMs / DAY_MS);
+  const [payments, batches] = await Promise.all([
+    db.query<TargetRow & { entry_seq: number }>(
+      `select distinct on (e.seq, p.id) e.seq as entry_seq, ${PAYMENT_TARGET_COLUMNS}
+         from bank_entries e
+         join payment_installments i on i.currency = e.currency and i.settle_direction = e.direction
+          and i.amount_minor = e.amount_minor and i.due_date between e.value_date - $2::int and e.value_date + $2::int
+         join payments p on p.id = i.payment_id
+        where e.seq = any($1::bigint[]) and e.status = 'booked'`,
+      [entrySeqs, days],
+    ),
+    db.query<BatchTargetRow & { entry_seq: number }>(
+      `select e.seq as entry_seq, ${BATCH_TARGET_COLUMNS}
+         from bank_entries e
+         join settlement_batches b on b.currency = e.currency and b.net_minor = e.amount_minor
+          and b.expected_arrival between e.value_date - $2::int and e.value_date + $2::int
+        where e.seq = any($1::bigint[]) and e.status = 'booked' and e.direction = 'credit'`,
+      [entrySeqs, days],
+    ),
+  ]);
+  for (const row of payments.rows) out.set(row.entry_seq, [...(out.get(row.entry_seq) ?? []), toPaymentTarget(row)]);
+  for (const row of batches.rows) out.set(row.entry_seq, [...(out.get(row.entry_seq) ?? []), toBatchTarget(row)]);
+  return out;
+}
+
+export interface StoredMatch {
+  entrySeq: number;
+  match: EntryMatch;
+  unmatchedDeadline: number | null;
+}
+
+function encodeMatch(match: EntryMatch) {
+  const [gateway, batchId] = match.kind === "batch" ? match.batchKey.split("\u0000") : [null, null];
+  return {
+    kind: match.kind,
+    method: match.kind === "none" ? null : match.method,
+    paymentId: match.kind === "payment" ? match.paymentId : null,
+    batchGateway: gateway ?? null,
+    batchId: batchId ?? null,
+    candidates: match.kind === "ambiguous" ? match.candidates : [],
+  };
+}
+
+export function sameMatch(a: EntryMatch | undefined, b: EntryMatch): boolean {
+  return a !== undefined && JSON.stringify(encodeMatch(a)) === JSON.stringify(encodeMatch(b));
+}
+
+export async function loadMatches(db: Db, seqs: number[]): Promise<Map<number, StoredMatch>> {
+  const out = new Map<number, StoredMatch>();
+  if (seqs.length === 0) return out;
+  const result = await db.query<{
+    entry_seq: number;
+    kind: string;
+    method: string | null;
+    payment_id: string | null;
+    batch_gateway: string | null;
+    batch_id: string | null;
+    candidates: string[];
+    unmatched_deadline: Date | null;
+  }>("select * from bank_entry_matches where entry_seq = any($1::bigint[])", [seqs]);
+  for (const row of result.rows) {
+    const method = row.method as "end_to_end_id" | "remittance" | "amount";
+    const match: EntryMatch =
+      row.kind === "payment"
+        ? { kind: "payment", paymentId: row.payment_id!, method }
+        : row.kind === "batch"
+          ? { kind: "batch", batchKey: `${row.batch_gateway}\u0000${row.batch_id}`, method }
+          : row.kind === "ambiguous"
+            ? { kind: "ambiguous", method, candidates: row.candidates }
+            : { kind: "none" };
+    out.set(row.entry_seq, {
+      entrySeq: row.entry_seq,
+      match,
+      unmatchedDeadline: row.unmatched_deadline?.getTime() ?? null,
+    });
+  }
+  return out;
+}
+
+export async function saveMatches(
+  db: Db,
+  rows: Array<{ entrySeq: number; match: EntryMatch; unmatchedDeadline: number | null }>,
+  now: Date,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const encoded = rows.map((row) => ({ ...encodeMatch(row.match), row }));
+  await db.query(
+    `insert into bank_entry_matches (entry_seq, kind, method, payment_id, batch_gateway, batch_id, candidates,
+                                     unmatched_deadline, updated_at)
+     select t.seq, t.kind, t.method, t.payment_id, t.batch_gateway, t.batch_id,
+            coalesce((select array_agg(c) from jsonb_array_elements_text(t.candidates) c), '{}'), t.deadline, $9
+       from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])
+         as t(seq, kind, method, payment_id, batch_gateway, batch_id, candidates, deadline)
+     on conflict (entry_seq) do update set kind = excluded.kind, method = excluded.method,
+       payment_id = excluded.payment_id, batch_gateway = excluded.batch_gateway, batch_id = excluded.batch_id,
+       candidates = excluded.candidates, unmatched_deadline = excluded.unmatched_deadline, updated_at = excluded.updated_at`,
+    [
+      encoded.map((item) => item.row.entrySeq),
+      encoded.map((item) => item.kind),
+      encoded.map((item) => item.method),
+      encoded.map((item) => item.paymentId),
+      encoded.map((item) => item.batchGateway),
+      encoded.map((item) => item.batchId),
+      encoded.map((item) => JSON.stringify(item.candidates)),
+      encoded.map((item) => (item.row.unmatchedDeadline === null ? null : new Date(item.row.unmatchedDeadline))),
+      now,
+    ],
+  );
+}
+
+/** Entries matched to these batches. */
+export async function entriesOfBatches(db: Db, refs: BatchRef[]): Promise<Map<string, BankFact[]>> {
+  const out = new Map<string, BankFact[]>();
+  if (refs.length === 0) return out;
+  const result = await db.query<BankEntryDbRow & { batch_gateway: string; batch_id: string }>(
+    `select e.seq, e.body, e.received_at, m.batch_gateway, m.batch_id
+       from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq
+      where m.kind = 'batch' and (m.batch_gateway, m.batch_id) in (select * from unnest($1::text[], $2::text[]))`,
+    [refs.map((ref) => ref.gateway), refs.map((ref) => ref.batchId)],
+  );
+  for (const row of result.rows) {
+    const key = `${row.batch_gateway}\u0000${row.batch_id}`;
+    out.set(key, [...(out.get(key) ?? []), toBankFact(row)]);
+  }
+  return out;
+}

@@ -1,0 +1,409 @@
+import type { ExpectedPayment } from "../../messages/schemas.js";
+import { settlingDirection } from "../../reconcile/matching.js";
+import type { BatchView, MatchedEntry, PaymentOutcome } from "../../reconcile/paymentStatus.js";
+import type { ExpectedVersion, GatewayFact, MatchMethod, PaymentStatus } from "../../reconcile/types.js";
+import { utcDate } from "../../reconcile/types.js";
+import type { Db } from "../pool.js";
+import {
+  type BankEntryDbRow,
+  type GatewayEventDbRow,
+  toBankFact,
+  toBatchFact,
+  toGatewayFact,
+  toVersion,
+  type VersionRow,
+} from "./factRows.js";
+
+/** Queries of the status phase: the facts of a set of payments, and writing their derived rows. */
+
+export async function loadVersions(db: Db, paymentIds: string[]): Promise<Map<string, ExpectedVersion[]>> {
+  const out = new Map<string, ExpectedVersion[]>();
+  if (paymentIds.length === 0) return out;
+  const result = await db.query<VersionRow>(
+    `select seq, payment_id, version, cancelled, body, received_at from expected_payment_versions
+      where payment_id = any($1::text[]) order by seq`,
+    [paymentIds],
+  );
+  for (const row of result.rows) {
+    const version = toVersion(row);
+    out.set(row.payment_id, [...(out.get(row.payment_id) ?? []), version]);
+  }
+  return out;
+}
+
+export interface StoredPayment {
+  id: string;
+  referenceKey: string;
+  status: PaymentStatus;
+  direction: string;
+  gateway: string;
+  currency: string;
+  atRiskMinor: number;
+  statusReason: string;
+  signature: string;
+}
+
+/** What a payment row says, reduced to what decides whether it must be rewritten. */
+export function outcomeSignature(outcome: PaymentOutcome): string {
+  return JSON.stringify([
+    outcome.payment,
+    outcome.status,
+    outcome.settledAmountMinor,
+    outcome.failureCategory,
+    outcome.failureCode,
+    outcome.retryAdvice,
+    outcome.holdReason,
+    outcome.settledLate,
+    outcome.settledOn,
+    outcome.acceptedAt,
+    outcome.overdueSince,
+    outcome.flags,
+    outcome.reason,
+    outcome.nextDeadline,
+    outcome.exception?.amountMinor ?? 0,
+  ]);
+}
+
+export async function loadStoredPayments(db: Db, ids: string[]): Promise<Map<string, StoredPayment>> {
+  const out = new Map<string, StoredPayment>();
+  if (ids.length === 0) return out;
+  const result = await db.query<{
+    id: string;
+    reference_key: string;
+    status: PaymentStatus;
+    direction: string;
+    gateway: string;
+    currency: string;
+    at_risk_minor: number;
+    status_reason: string;
+    signature: string;
+  }>(
+    `select id, reference_key, status, direction, gateway, currency, at_risk_minor, status_reason,
+            outcome_signature as signature
+       from payments where id = any($1::text[])`,
+    [ids],
+  );
+  for (const row of result.rows) {
+    out.set(row.id, {
+      id: row.id,
+      referenceKey: row.reference_key,
+      status: row.status,
+      direction: row.direction,
+      gateway: row.gateway,
+      currency: row.currency,
+      atRiskMinor: row.at_risk_minor,
+      statusReason: row.status_reason,
+      signature: row.signature,
+    });
+  }
+  return out;
+}
+
+export async function paymentIdsByReference(db: Db, referenceKeys: string[]): Promise<string[]> {
+  if (referenceKeys.length === 0) return [];
+  const result = await db.query<{ id: string }>("select id from payments where reference_key = any($1::text[])", [
+    referenceKeys,
+  ]);
+  return result.rows.map((row) => row.id);
+}
+
+/** Payments listed in these batches, and payments named by these entries' tokens. */
+export async function paymentIdsRelated(
+  db: Db,
+  input: { batches: Array<{ gateway: string; batchId: string }>; entrySeqs: number[] },
+): Promise<string[]> {
+  if (input.batches.length === 0 && input.entrySeqs.length === 0) return [];
+  const result = await db.query<{ id: string }>(
+    `select p.id from batch_references br join payments p on p.reference_key = br.reference_key
+      where (br.gateway, br.batch_id) in (select * from unnest($1::text[], $2::text[]))
+     union
+     select p.id from bank_entry_tokens t join payments p on p.reference_key = t.token
+      where t.entry_seq = any($3::bigint[])`,
+    [input.batches.map((ref) => ref.gateway), input.batches.map((ref) => ref.batchId), input.entrySeqs],
+  );
+  return result.rows.map((row) => row.id);
+}
+
+/**
+ * Writes the matching-relevant columns of payments (identity, amounts,
+ * installments) ahead of matching; status columns follow in savePayments.
+ */
+export async function saveIdentities(
+  db: Db,
+  rows: Array<{ id: string; payment: ExpectedPayment; cancelled: boolean }>,
+  now: Date,
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
+                           counterparty_name, created_at, due_at, cancelled, status, status_since, body, updated_at)
+     select t.id, t.body->>'reference', upper(trim(t.body->>'reference')), t.body->>'gateway', t.body->>'direction',
+            t.body->>'currency', (t.body->>'amount_minor')::bigint, t.body->>'counterparty',
+            t.body->'metadata'->>'counterparty_name', (t.body->>'created_at')::timestamptz,
+            (t.body->>'due_at')::timestamptz, t.cancelled, 'pending', $4, t.body, $4
+       from unnest($1::text[], $2::jsonb[], $3::bool[]) as t(id, body, cancelled)
+     on conflict (id) do update set reference = excluded.reference, reference_key = excluded.reference_key,
+       gateway = excluded.gateway, direction = excluded.direction, currency = excluded.currency,
+       amount_minor = excluded.amount_minor, counterparty = excluded.counterparty,
+       counterparty_name = excluded.counterparty_name, created_at = excluded.created_at, due_at = excluded.due_at,
+       cancelled = excluded.cancelled`,
+    [rows.map((row) => row.id), rows.map((row) => JSON.stringify(row.payment)), rows.map((row) => row.cancelled), now],
+  );
+  const installments = rows.flatMap(({ id, payment }) => {
+    const parts = payment.installments ?? [];
+    const direction = settlingDirection(payment.direction);
+    const lastDue = [payment.due_at, ...parts.map((part) => part.due_at)]
+      .map(Date.parse)
+      .reduce((a, b) => Math.max(a, b));
+    const whole = {
+      id,
+      idx: -1,
+      amount: payment.amount_minor,
+      currency: payment.currency,
+      direction,
+      due: utcDate(lastDue),
+    };
+    const each = (parts.length ? parts : [{ amount_minor: payment.amount_minor, due_at: payment.due_at }]).map(
+      (part, idx) => ({
+        id,
+        idx,
+        amount: part.amount_minor,
+        currency: payment.currency,
+        direction,
+        due: utcDate(Date.parse(part.due_at)),
+      }),
+    );
+    return [whole, ...each];
+  });
+  await db.query("delete from payment_installments where payment_id = any($1::text[])", [rows.map((row) => row.id)]);
+  await db.query(
+    `insert into payment_installments (payment_id, idx, amount_minor, currency, settle_direction, due_date)
+     select * from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::date[])`,
+    [
+      installments.map((row) => row.id),
+      installments.map((row) => row.idx),
+      installments.map((row) => row.amount),
+      installments.map((row) => row.currency),
+      installments.map((row) => row.direction),
+      installments.map((row) => row.due),
+    ],
+  );
+}
+
+export async function loadEventsByReference(db: Db, referenceKeys: string[]): Promise<Map<string, GatewayFact[]>> {
+  const out = new Map<string, GatewayFact[]>();
+  if (referenceKeys.length === 0) return out;
+  const result = await db.query<GatewayEventDbRow>(
+    `select seq, body, reference_key, received_at from gateway_events
+      where reference_key = any($1::text[]) and type <> 'settlement.batch'`,
+    [referenceKeys],
+  );
+  for (const row of result.rows) {
+    const fact = toGatewayFact(row);
+    out.set(fact.referenceKey, [...(out.get(fact.referenceKey) ?? []), fact]);
+  }
+  return out;
+}
+
+export async function loadMatchedEntries(db: Db, paymentIds: string[]): Promise<Map<string, MatchedEntry[]>> {
+  const out = new Map<string, MatchedEntry[]>();
+  if (paymentIds.length === 0) return out;
+  const result = await db.query<BankEntryDbRow & { payment_id: string; method: MatchMethod }>(
+    `select e.seq, e.body, e.received_at, m.payment_id, m.method
+       from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq
+      where m.kind = 'payment' and m.payment_id = any($1::text[])`,
+    [paymentIds],
+  );
+  for (const row of result.rows) {
+    out.set(row.payment_id, [...(out.get(row.payment_id) ?? []), { entry: toBankFact(row), method: row.method }]);
+  }
+  return out;
+}
+
+/** Batches listing these references, with their current settlement state. */
+export async function loadBatchViews(db: Db, referenceKeys: string[]): Promise<Map<string, BatchView[]>> {
+  const out = new Map<string, BatchView[]>();
+  if (referenceKeys.length === 0) return out;
+  const result = await db.query<
+    GatewayEventDbRow & { listed: string; state: BatchView["state"]; settled_on: string | null }
+  >(
+    `select g.seq, g.body, g.reference_key, g.received_at, br.reference_key as listed, b.state, b.settled_on
+       from batch_references br
+       join settlement_batches b on b.gateway = br.gateway and b.batch_id = br.batch_id
+       join gateway_events g on g.gateway = b.gateway and g.event_id = b.event_id
+      where br.reference_key = any($1::text[])`,
+    [referenceKeys],
+  );
+  const batches = new Map<string, ReturnType<typeof toBatchFact>>();
+  for (const row of result.rows) {
+    const key = `${row.body.gateway}\u0000${row.seq}`;
+    const batch = batches.get(key) ?? toBatchFact(row);
+    batches.set(key, batch);
+    out.set(row.listed, [...(out.get(row.listed) ?? []), { batch, state: row.state, settledOn: row.settled_on }]);
+  }
+  return out;
+}
+
+export async function savePayments(db: Db, outcomes: PaymentOutcome[], statusSince: Map<string, Date>, now: Date) {
+  if (outcomes.length === 0) return;
+  const num = (value: number | null) => (value === null ? null : new Date(value));
+  await db.query(
+    `update payments p set status = t.status, settled_amount_minor = t.settled, at_risk_minor = t.at_risk,
+            failure_category = t.failure_category, failure_code = t.failure_code, failure_message = t.failure_message,
+            retry_advice = t.retry_advice, hold_reason = t.hold_reason, settled_late = t.settled_late,
+            settled_on = t.settled_on, accepted_at = t.accepted_at, overdue_since = t.overdue_since,
+            flags = coalesce((select array_agg(f) from jsonb_array_elements_text(t.flags) f), '{}'),
+            status_reason = t.reason, status_since = coalesce(t.status_since, p.status_since),
+            next_deadline = t.next_deadline, outcome_signature = t.signature, updated_at = $19
+       from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
+                   $9::text[], $10::bool[], $11::date[], $12::timestamptz[], $13::timestamptz[], $14::jsonb[],
+                   $15::text[], $16::timestamptz[], $17::timestamptz[], $18::text[])
+         as t(id, status, settled, at_risk, failure_category, failure_code, failure_message, retry_advice, hold_reason,
+              settled_late, settled_on, accepted_at, overdue_since, flags, reason, status_since, next_deadline, signature)
+      where p.id = t.id`,
+    [
+      outcomes.map((o) => o.paymentId),
+      outcomes.map((o) => o.status),
+      outcomes.map((o) => o.settledAmountMinor),
+      outcomes.map((o) => o.exception?.amountMinor ?? 0),
+      outcomes.map((o) => o.failureCategory),
+      outcomes.map((o) => o.failureCode),
+      outcomes.map((o) => o.failureMessage),
+      outcomes.map((o) => o.retryAdvice),
+      outcomes.map((o) => o.holdReason),
+      outcomes.map((o) => o.settledLate),
+      outcomes.map((o) => o.settledOn),
+      outcomes.map((o) => num(o.acceptedAt)),
+      outcomes.map((o) => num(o.overdueSince)),
+      outcomes.map((o) => JSON.stringify(o.flags)),
+      outcomes.map((o) => o.reason),
+      outcomes.map((o) => statusSince.get(o.paymentId) ?? null),
+      outcomes.map((o) => num(o.nextDeadline)),
+      outcomes.map((o) => outcomeSignature(o)),
+      now,
+    ],
+  );
+}
+
+export interface StatusChangeRow {
+  paymentId: string;
+  fromStatus: string | null;
+  toStatus: string;
+  reason: string;
+  detail: Record<string, unknown>;
+}
+
+export async function insertStatusChanges(db: Db, rows: StatusChangeRow[], at: Date): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `insert into status_changes (payment_id, at, from_status, to_status, reason, detail)
+     select t.payment_id, $6, t.from_status, t.to_status, t.reason, t.detail
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) as t(payment_id, from_status, to_status, reason, detail)`,
+    [
+      rows.map((row) => row.paymentId),
+      rows.map((row) => row.fromStatus),
+      rows.map((row) => row.toStatus),
+      rows.map((row) => row.reason),
+      rows.map((row) => JSON.stringify(row.detail)),
+      at,
+    ],
+  );
+}
+
+export interface TotalsDelta {
+  status: string;
+  direction: string;
+  gateway: string;
+  currency: string;
+  count: number;
+  atRiskMinor: number;
+}
+
+/** Applies count / amount deltas, already summed per key by the caller. */
+export async function applyTotals(db: Db, deltas: TotalsDelta[]): Promise<void> {
+  const nonZero = deltas.filter((delta) => delta.count !== 0 || delta.atRiskMinor !== 0);
+  if (nonZero.length === 0) return;
+  await db.query(
+    `insert into payment_totals as p (status, direction, gateway, currency, count, at_risk_minor)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+     on conflict (status, direction, gateway, currency) do update
+       set count = p.count + excluded.count, at_risk_minor = p.at_risk_minor + excluded.at_risk_minor`,
+    [
+      nonZero.map((delta) => delta.status),
+      nonZero.map((delta) => delta.direction),
+      nonZero.map((delta) => delta.gateway),
+      nonZero.map((delta) => delta.currency),
+      nonZero.map((delta) => delta.count),
+      nonZero.map((delta) => delta.atRiskMinor),
+    ],
+  );
+}
+
+/** Orphans: gateway events naming no expected payment of their gateway. */
+export async function recordOrphanEvents(db: Db, eventSeqs: number[], graceMs: number): Promise<void> {
+  if (eventSeqs.length === 0) return;
+  await db.query(
+    `insert into gateway_event_orphans (event_seq, gateway, reference_key, deadline)
+     select g.seq, g.gateway, g.reference_key, g.received_at + ($2::bigint * interval '1 millisecond')
+       from gateway_events g
+      where g.seq = any($1::bigint[]) and g.type <> 'settlement.batch'
+        and not exists (select 1 from payments p where p.reference_key = g.reference_key and p.gateway = g.gateway)
+     on conflict (event_seq) do nothing`,
+    [eventSeqs, graceMs],
+  );
+}
+
+/** Removes orphans now claimed by a payment; returns the events they were, for resolving their exceptions. */
+export async function claimOrphans(db: Db, paymentIds: string[]): Promise<Array<{ gateway: string; eventId: string }>> {
+  if (paymentIds.length === 0) return [];
+  const result = await db.query<{ gateway: string; event_id: string }>(
+    `delete from gateway_event_orphans o using payments p, gateway_events g
+      where p.id = any($1::text[]) and o.reference_key = p.reference_key and o.gateway = p.gateway
+        and g.seq = o.event_seq
+      returning g.gateway, g.event_id`,
+    [paymentIds],
+  );
+  return result.rows.map((row) => ({ gateway: row.gateway, eventId: row.event_id }));
+}
+
+/** Orphans whose grace has run out: their deadline is cleared and their events returned, to open `unmatched`. */
+export async function expireOrphans(db: Db, eventSeqs: number[], now: Date): Promise<GatewayFact[]> {
+  if (eventSeqs.length === 0) return [];
+  const result = await db.query<GatewayEventDbRow>(
+    `with expired as (
+       update gateway_event_orphans set deadline = null
+        where event_seq = any($1::bigint[]) and deadline <= $2 returning event_seq)
+     select g.seq, g.body, g.reference_key, g.received_at from gateway_events g join expired e on e.event_seq = g.seq`,
+    [eventSeqs, now],
+  );
+  return result.rows.map(toGatewayFact);
+}
+
+export interface DueWork {
+  paymentIds: string[];
+  entrySeqs: number[];
+  orphanSeqs: number[];
+}
+
+/** What time alone may have changed: rows whose deadline passed, from their deadline indexes. */
+export async function dueWork(db: Db, now: Date, limit: number): Promise<DueWork> {
+  const [payments, entries, orphans] = await Promise.all([
+    db.query<{ id: string }>("select id from payments where next_deadline <= $1 order by next_deadline limit $2", [
+      now,
+      limit,
+    ]),
+    db.query<{ entry_seq: number }>(
+      "select entry_seq from bank_entry_matches where unmatched_deadline <= $1 order by unmatched_deadline limit $2",
+      [now, limit],
+    ),
+    db.query<{ event_seq: number }>(
+      "select event_seq from gateway_event_orphans where deadline <= $1 order by deadline limit $2",
+      [now, limit],
+    ),
+  ]);
+  return {
+    paymentIds: payments.rows.map((row) => row.id),
+    entrySeqs: entries.rows.map((row) => row.entry_seq),
+    orphanSeqs: orphans.rows.map((row) => row.event_seq),
+  };
+}

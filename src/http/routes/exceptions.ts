@@ -1,0 +1,144 @@
+import express, { type Router } from "express";
+import type pg from "pg";
+import { z } from "zod";
+import { appendAudit } from "../../db/queries/exceptions.js";
+import {
+  type AuditRow,
+  auditOf,
+  type ExceptionViewRow,
+  listExceptions,
+  lockException,
+  setExceptionState,
+} from "../../db/queries/exceptionViews.js";
+import { withTransaction } from "../../db/transaction.js";
+import { parseDuration } from "../../durations.js";
+import { requireRole } from "../auth.js";
+import { HttpError } from "../errors.js";
+import { decodeCursor, page } from "../pagination.js";
+import { parseInput } from "../query.js";
+
+/** Exceptions: the work queue (GET) and the operator's actions with their audit trail (POST). */
+
+const KINDS = ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"] as const;
+
+export const exceptionListQuery = z.object({
+  state: z.enum(["open", "acknowledged", "resolved", "unresolved", "all"]).default("unresolved"),
+  kind: z.enum(KINDS).optional(),
+  gateway: z.string().max(64).optional(),
+  currency: z.string().length(3).optional(),
+  priority: z.enum(["p1", "p2", "p3"]).optional(),
+  payment_id: z.string().max(200).optional(),
+  min_amount_minor: z.coerce.number().int().min(0).optional(),
+  min_age: z
+    .string()
+    .refine((text) => parseDuration(text) !== undefined, { message: "must be a duration like 3d" })
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(500).optional(),
+});
+
+export const exceptionAction = z.object({
+  action: z.enum(["acknowledge", "resolve", "note"]),
+  note: z.string().max(4000).optional(),
+});
+
+const STATES: Record<z.output<typeof exceptionListQuery>["state"], string[]> = {
+  open: ["open"],
+  acknowledged: ["acknowledged"],
+  resolved: ["resolved"],
+  unresolved: ["open", "acknowledged"],
+  all: ["open", "acknowledged", "resolved"],
+};
+
+export function exceptionView(row: ExceptionViewRow, audit: AuditRow[], now: Date) {
+  const end = row.resolved_at ?? now;
+  return {
+    id: String(row.id),
+    kind: row.kind,
+    subject: row.subject_key,
+    payment_id: row.payment_id,
+    entry_id: row.entry_id,
+    bank: row.bank,
+    event_id: row.event_id,
+    batch_id: row.batch_id,
+    gateway: row.gateway,
+    amount_minor: row.amount_minor,
+    currency: row.currency,
+    direction: row.direction,
+    detail: row.detail,
+    state: row.state,
+    priority: row.priority,
+    due_by: row.due_by?.toISOString() ?? null,
+    overdue: row.state !== "resolved" && row.due_by !== null && row.due_by < now,
+    opened_at: row.opened_at.toISOString(),
+    resolved_at: row.resolved_at?.toISOString() ?? null,
+    age_seconds: Math.max(0, Math.floor((end.getTime() - row.opened_at.getTime()) / 1000)),
+    audit: audit.map((entry) => ({
+      at: entry.at.toISOString(),
+      actor: entry.actor,
+      action: entry.action,
+      note: entry.note,
+    })),
+  };
+}
+
+export function exceptionsRouter(pool: pg.Pool): Router {
+  const router = express.Router();
+  router.get("/exceptions", requireRole("viewer", "operator"), async (req, res) => {
+    const query = parseInput(exceptionListQuery, req.query, "invalid_query");
+    const now = new Date();
+    const after = decodeCursor(query.cursor, 2) as [string, number] | undefined;
+    const rows = await listExceptions(pool, {
+      states: STATES[query.state],
+      kind: query.kind,
+      gateway: query.gateway,
+      currency: query.currency,
+      priority: query.priority,
+      paymentId: query.payment_id,
+      minAmountMinor: query.min_amount_minor,
+      openedBefore: query.min_age ? new Date(now.getTime() - parseDuration(query.min_age)!) : undefined,
+      limit: query.limit + 1,
+      after: after ? { openedAt: new Date(after[0]), id: Number(after[1]) } : undefined,
+    });
+    const { items, next } = page(rows, query.limit, (row) => [row.opened_at.toISOString(), row.id]);
+    const audit = await auditOf(
+      pool,
+      items.map((row) => row.id),
+    );
+    res.json({ items: items.map((row) => exceptionView(row, audit.get(row.id) ?? [], now)), next_cursor: next });
+  });
+
+  router.get("/exceptions/:id", requireRole("viewer", "operator"), async (req, res) => {
+    const id = parseInput(z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER), req.params.id, "invalid_id");
+    const rows = await pool.query<ExceptionViewRow>("select * from exceptions where id = $1", [id]);
+    const row = rows.rows[0];
+    if (!row) throw new HttpError(404, "not_found", "no exception with this id");
+    res.json(exceptionView(row, (await auditOf(pool, [id])).get(id) ?? [], new Date()));
+  });
+
+  router.post("/exceptions/:id/actions", requireRole("operator"), express.json({ limit: "64kb" }), async (req, res) => {
+    const id = parseInput(z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER), req.params.id, "invalid_id");
+    const body = parseInput(exceptionAction, req.body, "invalid_body");
+    if (body.action === "note" && !body.note?.trim())
+      throw new HttpError(400, "invalid_body", "note: a note needs text");
+    const actor = req.principal!.actor;
+    const now = new Date();
+    const result = await withTransaction(pool, async (tx) => {
+      const row = await lockException(tx, id);
+      if (!row) throw new HttpError(404, "not_found", "no exception with this id");
+      if (body.action === "acknowledge") {
+        if (row.state !== "open")
+          throw new HttpError(409, "invalid_state", `cannot acknowledge an exception that is ${row.state}`);
+        await setExceptionState(tx, id, "acknowledged", now);
+      } else if (body.action === "resolve") {
+        if (row.state === "resolved") throw new HttpError(409, "invalid_state", "the exception is already resolved");
+        await setExceptionState(tx, id, "resolved", now);
+      }
+      await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
+      const updated = await lockException(tx, id);
+      return exceptionView(updated!, (await auditOf(tx, [id])).get(id) ?? [], now);
+    });
+    res.status(200).json(result);
+  });
+  return router;
+}

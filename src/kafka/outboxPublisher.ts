@@ -1,0 +1,82 @@
+import type { Producer } from "kafkajs";
+import type pg from "pg";
+import { lockPendingOutbox, markOutboxPublished } from "../db/queries/outbox.js";
+import { withTransaction } from "../db/transaction.js";
+import type { Logger } from "../logger.js";
+
+/**
+ * Publishes the outbox (dead letters, findings) to Kafka. Rows are locked
+ * while being sent and marked published in the same transaction, so a crash
+ * re-sends at most the last chunk and loses nothing. The consumer flushes
+ * before committing offsets: a dead letter is in Kafka before its source
+ * message's offset moves.
+ */
+export class OutboxPublisher {
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly producer: Producer,
+    private readonly log: Logger,
+    private readonly chunkSize = 1_000,
+  ) {}
+
+  /** Sends everything pending now; concurrent callers share one run. */
+  flush(): Promise<void> {
+    if (!this.running) {
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+      });
+    }
+    return this.running;
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const sent = await withTransaction(this.pool, async (tx) => {
+        const pending = await lockPendingOutbox(tx, this.chunkSize);
+        if (pending.length === 0) return 0;
+        const byTopic = new Map<string, typeof pending>();
+        for (const message of pending) {
+          const list = byTopic.get(message.topic) ?? [];
+          list.push(message);
+          byTopic.set(message.topic, list);
+        }
+        await this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({
+            topic,
+            messages: messages.map((message) => ({
+              key: message.key,
+              value: message.value,
+              headers: message.headers,
+            })),
+          })),
+        });
+        await markOutboxPublished(
+          tx,
+          pending.map((message) => message.id),
+        );
+        return pending.length;
+      });
+      if (sent < this.chunkSize) return;
+    }
+  }
+
+  /** Background flushing for messages written outside the consumer (HTTP ingest, sweeper). */
+  start(intervalMs = 1_000): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.flush().catch((error) => this.log.warn({ err: error }, "outbox publish failed; will retry"));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => {});
+    await this.flush().catch((error) => this.log.warn({ err: error }, "outbox not fully published at shutdown"));
+  }
+}

@@ -1,0 +1,199 @@
+import client, { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { FAILURE_CATEGORIES } from "../reconcile/failureCodes.js";
+
+/**
+ * Every metric payrecon exports (CONTRACT §4 plus additions), declared in one
+ * place on a registry the caller owns: tests use a fresh one. No label ever
+ * carries a payment id, reference or account number.
+ */
+export interface Metrics {
+  registry: Registry;
+  eventsIngested: Counter<"topic">;
+  eventsRejected: Counter<"topic" | "reason">;
+  deadLetters: Counter<"topic" | "reason">;
+  payments: Gauge<"status" | "direction" | "gateway">;
+  fundsAtRisk: Gauge<"status" | "direction" | "currency">;
+  payoutFailures: Counter<"gateway" | "failure_category">;
+  paymentOutcomes: Counter<"gateway" | "direction" | "outcome">;
+  statusChanges: Counter<"gateway" | "direction" | "status">;
+  unmatchedBankEntries: Gauge<"bank" | "currency">;
+  settlementDuration: Histogram<"gateway" | "direction">;
+  oldestUnsettledAge: Gauge<"gateway" | "direction">;
+  lastEventTimestamp: Gauge<"topic" | "source">;
+  consumerLag: Gauge<"topic" | "partition">;
+  reconcileDuration: Histogram<string>;
+  buildInfo: Gauge<"version" | "commit">;
+  ready: Gauge<string>;
+  exceptionsOpen: Gauge<"kind" | "priority">;
+  exceptionsOverdue: Gauge<"kind">;
+  consumerCrashes: Counter<string>;
+  consumerRebalances: Counter<string>;
+  itemAlertsActive: Gauge<string>;
+  unknownFailureCodes: Counter<"gateway">;
+  /** Newest event time per topic/source, so the freshness gauge only moves forward. */
+  lastEventSeconds: Map<string, number>;
+}
+
+/** Objective: a payment settles within a day of the gateway accepting it; an edge sits exactly there. */
+export const SETTLEMENT_OBJECTIVE_SECONDS = 86_400;
+const SETTLEMENT_BUCKETS = [60, 300, 900, 3_600, 14_400, 43_200, 86_400, 172_800, 259_200, 604_800, 1_209_600];
+/** Objective: a batch is reconciled within 100 ms (detection within a second end to end). */
+const RECONCILE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export function createMetrics(options: { version: string; commit: string; gateways?: string[] }): Metrics {
+  const registry = new Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const metrics: Metrics = {
+    registry,
+    eventsIngested: new Counter({
+      name: "payrecon_events_ingested_total",
+      help: "Input messages accepted and stored (duplicates included), by topic.",
+      labelNames: ["topic"],
+      registers: [registry],
+    }),
+    eventsRejected: new Counter({
+      name: "payrecon_events_rejected_total",
+      help: "Input messages rejected (bad UTF-8, JSON or schema), by topic and reason.",
+      labelNames: ["topic", "reason"],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: "payrecon_dead_letters_total",
+      help: "Messages written to the dead-letter topic, by source topic and reason.",
+      labelNames: ["topic", "reason"],
+      registers: [registry],
+    }),
+    payments: new Gauge({
+      name: "payrecon_payments",
+      help: "Expected payments by current status.",
+      labelNames: ["status", "direction", "gateway"],
+      registers: [registry],
+    }),
+    fundsAtRisk: new Gauge({
+      name: "payrecon_funds_at_risk",
+      help: "Unsettled amount of payments that failed, are held, delayed or mismatched, in major units of the currency.",
+      labelNames: ["status", "direction", "currency"],
+      registers: [registry],
+    }),
+    payoutFailures: new Counter({
+      name: "payrecon_payout_failures_total",
+      help: "Payouts that moved to failed, by gateway and failure category.",
+      labelNames: ["gateway", "failure_category"],
+      registers: [registry],
+    }),
+    paymentOutcomes: new Counter({
+      name: "payrecon_payment_outcomes_total",
+      help: "Payments reaching an outcome (settled, failed, refunded, charged_back, cancelled): the denominator of failure ratios.",
+      labelNames: ["gateway", "direction", "outcome"],
+      registers: [registry],
+    }),
+    statusChanges: new Counter({
+      name: "payrecon_payment_status_changes_total",
+      help: "Transitions of expected payments into each status.",
+      labelNames: ["gateway", "direction", "status"],
+      registers: [registry],
+    }),
+    unmatchedBankEntries: new Gauge({
+      name: "payrecon_unmatched_bank_entries",
+      help: "Bank entries that matched nothing after the grace period.",
+      labelNames: ["bank", "currency"],
+      registers: [registry],
+    }),
+    settlementDuration: new Histogram({
+      name: "payrecon_settlement_duration_seconds",
+      help: "Time from gateway acceptance to bank settlement.",
+      labelNames: ["gateway", "direction"],
+      buckets: SETTLEMENT_BUCKETS,
+      registers: [registry],
+    }),
+    oldestUnsettledAge: new Gauge({
+      name: "payrecon_oldest_unsettled_age_seconds",
+      help: "Age of the oldest expected payment not yet settled nor ended, since it was created.",
+      labelNames: ["gateway", "direction"],
+      registers: [registry],
+    }),
+    lastEventTimestamp: new Gauge({
+      name: "payrecon_last_event_timestamp_seconds",
+      help: "Unix time of the newest event seen per topic and source (gateway or bank).",
+      labelNames: ["topic", "source"],
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: "payrecon_consumer_lag",
+      help: "Messages in each partition not yet processed by the consumer group.",
+      labelNames: ["topic", "partition"],
+      registers: [registry],
+    }),
+    reconcileDuration: new Histogram({
+      name: "payrecon_reconcile_duration_seconds",
+      help: "Time to store and reconcile one batch of input messages.",
+      buckets: RECONCILE_BUCKETS,
+      registers: [registry],
+    }),
+    buildInfo: new Gauge({
+      name: "payrecon_build_info",
+      help: "Always 1; the labels say which build runs.",
+      labelNames: ["version", "commit"],
+      registers: [registry],
+    }),
+    ready: new Gauge({
+      name: "payrecon_ready",
+      help: "1 when the database (and Kafka, when configured) is reachable and migrations are applied.",
+      registers: [registry],
+    }),
+    exceptionsOpen: new Gauge({
+      name: "payrecon_exceptions_open",
+      help: "Open or acknowledged exceptions by kind and priority.",
+      labelNames: ["kind", "priority"],
+      registers: [registry],
+    }),
+    exceptionsOverdue: new Gauge({
+      name: "payrecon_exceptions_overdue",
+      help: "Open exceptions past their resolution deadline.",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    consumerCrashes: new Counter({
+      name: "payrecon_kafka_consumer_crashes_total",
+      help: "Kafka consumer crashes (each followed by a restart).",
+      registers: [registry],
+    }),
+    consumerRebalances: new Counter({
+      name: "payrecon_kafka_consumer_rebalances_total",
+      help: "Consumer group joins (rebalances) of this instance.",
+      registers: [registry],
+    }),
+    itemAlertsActive: new Gauge({
+      name: "payrecon_item_alerts_active",
+      help: "Item-level alerts currently pushed to Alertmanager.",
+      registers: [registry],
+    }),
+    unknownFailureCodes: new Counter({
+      name: "payrecon_unknown_failure_codes_total",
+      help: "Failures whose code is not in the failure-code table (kept verbatim, category unknown).",
+      labelNames: ["gateway"],
+      registers: [registry],
+    }),
+    lastEventSeconds: new Map(),
+  };
+  metrics.buildInfo.set({ version: options.version, commit: options.commit }, 1);
+  metrics.ready.set(0);
+  // Zero series for every known gateway × category, so the first failure shows in increase().
+  for (const gateway of options.gateways ?? []) {
+    for (const category of FAILURE_CATEGORIES) metrics.payoutFailures.inc({ gateway, failure_category: category }, 0);
+    for (const outcome of ["settled", "failed"]) {
+      metrics.paymentOutcomes.inc({ gateway, direction: "payout", outcome }, 0);
+      metrics.paymentOutcomes.inc({ gateway, direction: "collection", outcome }, 0);
+    }
+  }
+  return metrics;
+}
+
+/** Moves payrecon_last_event_timestamp_seconds forward; an old event re-delivered never makes a source look stale. */
+export function observeEventTime(metrics: Metrics, topic: string, source: string, seconds: number): void {
+  const key = `${topic}\u0000${source}`;
+  if (seconds > (metrics.lastEventSeconds.get(key) ?? 0)) {
+    metrics.lastEventSeconds.set(key, seconds);
+    metrics.lastEventTimestamp.set({ topic, source }, seconds);
+  }
+}

@@ -1,0 +1,131 @@
+import {
+  appendAudit,
+  type AuditEntry,
+  type ExceptionRow,
+  type ExceptionUpdate,
+  exceptionsByKey,
+  insertExceptions,
+  type OpenRequest,
+  SYSTEM_ACTOR,
+  unresolvedByOwner,
+  updateExceptions,
+} from "../db/queries/exceptions.js";
+import type { Db } from "../db/pool.js";
+import { type DesiredException, subjectKey } from "./exceptions.js";
+import { prioritize } from "./priority.js";
+
+/**
+ * Brings the stored exceptions of some owners in line with what the facts
+ * call for: open what is new, re-open what regressed, auto-resolve what
+ * recovered — each change in the audit trail, nothing deleted.
+ */
+export interface ExceptionChange {
+  id: number;
+  action: "opened" | "reopened" | "auto_resolved";
+  desired: DesiredException | undefined;
+  row: ExceptionRow | undefined;
+}
+
+export async function syncExceptions(
+  db: Db,
+  desiredByOwner: Map<string, DesiredException[]>,
+  now: Date,
+): Promise<ExceptionChange[]> {
+  const owners = [...desiredByOwner.keys()];
+  if (owners.length === 0) return [];
+  const desired = owners.flatMap((owner) =>
+    (desiredByOwner.get(owner) ?? []).map((exception) => ({
+      owner,
+      exception,
+      key: `${exception.kind}|${subjectKey(exception.subject)}`,
+    })),
+  );
+  const [current, existing] = await Promise.all([
+    unresolvedByOwner(db, owners),
+    exceptionsByKey(
+      db,
+      desired.map((item) => ({ kind: item.exception.kind, subjectKey: subjectKey(item.exception.subject) })),
+    ),
+  ]);
+  const existingByKey = new Map(existing.map((row) => [`${row.kind}|${row.subjectKey}`, row]));
+  const wanted = new Set(desired.map((item) => item.key));
+  const inserts: OpenRequest[] = [];
+  const updates: ExceptionUpdate[] = [];
+  const audit: AuditEntry[] = [];
+  const changes: ExceptionChange[] = [];
+  const seen = new Set<string>();
+  for (const item of desired) {
+    if (seen.has(item.key)) continue;
+    seen.add(item.key);
+    const row = existingByKey.get(item.key);
+    const tier = prioritize(item.exception.amountMinor, item.exception.currency, 0);
+    if (!row) {
+      inserts.push({
+        desired: item.exception,
+        owner: item.owner,
+        priority: tier.priority,
+        dueBy: new Date(now.getTime() + tier.resolveWithinMs),
+      });
+      continue;
+    }
+    // An operator's resolution stands until the facts say something new.
+    if (row.state === "resolved" && row.resolution === "manual" && row.detail === item.exception.detail) continue;
+    if (row.state === "resolved") {
+      updates.push({
+        id: row.id,
+        state: "open",
+        owner: item.owner,
+        amountMinor: item.exception.amountMinor,
+        detail: item.exception.detail,
+        priority: tier.priority,
+        dueBy: new Date(now.getTime() + tier.resolveWithinMs),
+        resolved: false,
+      });
+      audit.push({ exceptionId: row.id, actor: SYSTEM_ACTOR, action: "reopened", note: item.exception.detail });
+      changes.push({ id: row.id, action: "reopened", desired: item.exception, row });
+    } else if (
+      row.amountMinor !== item.exception.amountMinor ||
+      row.detail !== item.exception.detail ||
+      row.owner !== item.owner
+    ) {
+      updates.push({
+        id: row.id,
+        state: row.state,
+        owner: item.owner,
+        amountMinor: item.exception.amountMinor,
+        detail: item.exception.detail,
+        priority: tier.priority,
+        dueBy: null,
+        resolved: false,
+      });
+    }
+  }
+  for (const row of current) {
+    if (wanted.has(`${row.kind}|${row.subjectKey}`)) continue;
+    updates.push({
+      id: row.id,
+      state: "resolved",
+      owner: row.owner,
+      amountMinor: row.amountMinor,
+      detail: row.detail,
+      priority: null,
+      dueBy: null,
+      resolved: true,
+    });
+    audit.push({
+      exceptionId: row.id,
+      actor: SYSTEM_ACTOR,
+      action: "auto_resolved",
+      note: "the underlying facts recovered",
+    });
+    changes.push({ id: row.id, action: "auto_resolved", desired: undefined, row });
+  }
+  const ids = await insertExceptions(db, inserts, now);
+  ids.forEach((id, index) => {
+    audit.push({ exceptionId: id, actor: SYSTEM_ACTOR, action: "opened", note: inserts[index]!.desired.detail });
+    changes.push({ id, action: "opened", desired: inserts[index]!.desired, row: undefined });
+  });
+  await updateExceptions(db, updates, now);
+  await appendAudit(db, audit, now);
+  return changes;
+}

@@ -1,0 +1,74 @@
+import type pg from "pg";
+import { dueWork } from "../db/queries/paymentState.js";
+import { withTransaction } from "../db/transaction.js";
+import type { Logger } from "../logger.js";
+import { type ReconcileDeps, reconcileTouched } from "./store.js";
+import { emptyTouched } from "./touched.js";
+
+/**
+ * Time-based transitions (overdue → delayed, captured too long → held, grace
+ * over → unmatched) every SWEEP_INTERVAL: only rows whose indexed deadline
+ * has passed are re-reconciled, in chunks, each in its own transaction.
+ */
+export class Sweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly deps: ReconcileDeps,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+    private readonly afterSweep: () => Promise<void> = async () => {},
+    private readonly chunkSize = 2_000,
+  ) {}
+
+  /** Runs until nothing is due at `now`; returns how many items were re-evaluated. */
+  sweepOnce(now: () => Date = () => new Date()): Promise<number> {
+    if (!this.running) {
+      this.running = this.drain(now).finally(() => {
+        this.running = undefined;
+      });
+    }
+    return this.running;
+  }
+
+  private async drain(now: () => Date): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const at = now();
+      const { count, effects } = await withTransaction(this.pool, async (tx) => {
+        const due = await dueWork(tx, at, this.chunkSize);
+        const count = due.paymentIds.length + due.entrySeqs.length + due.orphanSeqs.length;
+        if (count === 0) return { count, effects: undefined };
+        const touched = emptyTouched();
+        for (const id of due.paymentIds) touched.paymentIds.add(id);
+        for (const seq of due.entrySeqs) touched.recheckEntrySeqs.add(seq);
+        for (const seq of due.orphanSeqs) touched.dueOrphanSeqs.add(seq);
+        return { count, effects: await reconcileTouched(tx, touched, at, this.deps) };
+      });
+      effects?.afterCommit();
+      total += count;
+      if (count < this.chunkSize) break;
+    }
+    if (total > 0) {
+      this.log.info({ items: total }, "sweep applied time-based transitions");
+      await this.afterSweep();
+    }
+    return total;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.sweepOnce().catch((error) => this.log.warn({ err: error }, "sweep failed; will retry"));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => {});
+  }
+}

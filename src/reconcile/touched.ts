@@ -1,0 +1,33 @@
+/**
+ * What a batch of new facts touched: the keys whose reconciliation may have
+ * changed. Only these are re-reconciled, in the same transaction.
+ */
+export interface TouchedFacts {
+  paymentIds: Set<string>;
+  referenceKeys: Set<string>;
+  /** `gateway\u0000batch_id` */
+  batchKeys: Set<string>;
+  entrySeqs: Set<number>;
+  /** Gateway events (by seq) that may match nothing: checked for the unmatched grace. */
+  gatewayEventSeqs: Set<number>;
+  /** Entries to match again (their grace ran out), without treating them as new. */
+  recheckEntrySeqs: Set<number>;
+  /** Orphan gateway events whose grace ran out. */
+  dueOrphanSeqs: Set<number>;
+}
+
+export function emptyTouched(): TouchedFacts {
+  return {
+    paymentIds: new Set(),
+    referenceKeys: new Set(),
+    batchKeys: new Set(),
+    entrySeqs: new Set(),
+    gatewayEventSeqs: new Set(),
+    recheckEntrySeqs: new Set(),
+    dueOrphanSeqs: new Set(),
+  };
+}
+
+export function batchKey(gateway: string, batchId: string): string {
+  return `${gateway}\u0000${batchId}`;
+}

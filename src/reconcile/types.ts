@@ -1,0 +1,140 @@
+import type { ExpectedPayment, PaymentEvent } from "../messages/schemas.js";
+
+/**
+ * The facts the pure core reasons about, as loaded from storage (or built by
+ * tests). Times are epoch milliseconds, dates `YYYY-MM-DD` strings; nothing
+ * here reads a clock.
+ */
+
+export type PaymentStatus =
+  | "pending"
+  | "in_flight"
+  | "settled"
+  | "partially_settled"
+  | "failed"
+  | "held"
+  | "delayed"
+  | "mismatch"
+  | "refunded"
+  | "charged_back"
+  | "cancelled";
+
+export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
+  "pending",
+  "in_flight",
+  "settled",
+  "partially_settled",
+  "failed",
+  "held",
+  "delayed",
+  "mismatch",
+  "refunded",
+  "charged_back",
+  "cancelled",
+];
+
+export type ExceptionKind = "failed" | "held" | "delayed" | "mismatch" | "unmatched" | "ambiguous" | "duplicate";
+
+/** One stored version of an expected payment: the message, or a cancellation. */
+export interface ExpectedVersion {
+  /** Arrival order; decides between amendments that carry no `version`. */
+  seq: number;
+  version: number | null;
+  cancelled: boolean;
+  payment: ExpectedPayment | null;
+  receivedAt: number;
+}
+
+export interface GatewayFact {
+  seq: number;
+  gateway: string;
+  eventId: string;
+  type: PaymentEvent["type"];
+  referenceKey: string;
+  amountMinor: number;
+  currency: string;
+  occurredAt: number;
+  failureCode: string | null;
+  failureMessage: string | null;
+  holdReason: string | null;
+  receivedAt: number;
+}
+
+export interface BatchFact {
+  gateway: string;
+  batchId: string;
+  /** Upper-cased batch id, as found in remittance tokens. */
+  batchKey: string;
+  eventId: string;
+  grossMinor: number;
+  feeMinor: number;
+  netMinor: number;
+  currency: string;
+  expectedArrival: string;
+  occurredAt: number;
+  referenceKeys: string[];
+  receivedAt: number;
+}
+
+export interface BankFact {
+  seq: number;
+  bank: string;
+  entryId: string;
+  direction: "credit" | "debit";
+  amountMinor: number;
+  currency: string;
+  bookingDate: string;
+  valueDate: string;
+  status: "booked" | "pending" | "returned";
+  endToEndId: string | null;
+  /** Upper-cased tokens of end_to_end_id and remittance_info. */
+  tokens: string[];
+  counterpartyName: string | null;
+  returnReason: string | null;
+  receivedAt: number;
+}
+
+export type MatchMethod = "end_to_end_id" | "remittance" | "amount";
+
+export interface Policy {
+  holdThresholdMs: number;
+  matchWindowMs: number;
+  unmatchedGraceMs: number;
+  amountToleranceMinor: number;
+  amountToleranceByGateway: Record<string, number>;
+}
+
+export function toleranceFor(policy: Policy, gateway: string): number {
+  return policy.amountToleranceByGateway[gateway] ?? policy.amountToleranceMinor;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The UTC calendar date of an instant. */
+export function utcDate(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export function dateToMs(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`);
+}
+
+/** Whole days between two dates, absolute. */
+export function daysApart(a: string, b: string): number {
+  return Math.abs(dateToMs(a) - dateToMs(b)) / DAY_MS;
+}
+
+/** Deterministic order of bank entries: by value date, booking date, then identity. */
+export function compareEntries(a: BankFact, b: BankFact): number {
+  return (
+    a.valueDate.localeCompare(b.valueDate) ||
+    a.bookingDate.localeCompare(b.bookingDate) ||
+    a.bank.localeCompare(b.bank) ||
+    a.entryId.localeCompare(b.entryId)
+  );
+}
+
+/** Deterministic order of gateway events: by occurrence, then id (never by arrival). */
+export function compareEvents(a: GatewayFact, b: GatewayFact): number {
+  return a.occurredAt - b.occurredAt || a.gateway.localeCompare(b.gateway) || a.eventId.localeCompare(b.eventId);
+}
