@@ -11,6 +11,7 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -23,6 +24,8 @@ export default defineConfig({
           hookTimeout: 180_000,
           // Two cores run broker, database and daemon: keep file parallelism modest.
           maxWorkers: 2,
+          // After the unit tests: the servers start only once the fast feedback is in.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -132,6 +132,13 @@ export const configSchema = z
     ALERTMANAGER_URL: url("http(s)://"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     KAFKA_BATCH_MAX_BYTES: positiveInt(4 * 1024 * 1024),
+    /** Consumer group timings: a member silent this long is dropped and its partitions reassigned. */
+    KAFKA_SESSION_TIMEOUT: duration("30s"),
+    KAFKA_HEARTBEAT_INTERVAL: duration("3s"),
+    KAFKA_REBALANCE_TIMEOUT: duration("60s"),
+    /** How long a fetch waits for data: the floor of end-to-end latency when traffic is light. */
+    KAFKA_MAX_WAIT: duration("100ms"),
+    KAFKA_PARTITIONS_CONCURRENCY: positiveInt(3),
     SHUTDOWN_TIMEOUT: duration("10s"),
     /** Set by the Docker build; shown in payrecon_build_info. */
     BUILD_COMMIT: z.string().default("unknown"),
@@ -164,6 +171,11 @@ export interface Config {
           | { mechanism: "plain" | "scram-sha-256" | "scram-sha-512"; username: string; password: string }
           | undefined;
         batchMaxBytes: number;
+        sessionTimeoutMs: number;
+        heartbeatIntervalMs: number;
+        rebalanceTimeoutMs: number;
+        maxWaitMs: number;
+        partitionsConcurrency: number;
       }
     | undefined;
   topics: { expected: string; gateway: string; bank: string; dlq: string; findings: string };
@@ -212,6 +224,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
               ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD }
               : undefined,
           batchMaxBytes: e.KAFKA_BATCH_MAX_BYTES,
+          sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT,
+          heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL,
+          rebalanceTimeoutMs: e.KAFKA_REBALANCE_TIMEOUT,
+          maxWaitMs: e.KAFKA_MAX_WAIT,
+          partitionsConcurrency: e.KAFKA_PARTITIONS_CONCURRENCY,
         }
       : undefined,
     topics: {

@@ -22,7 +22,6 @@ export interface KafkaIngestOptions {
   metrics: Metrics;
   log: Logger;
   chunkSize?: number;
-  partitionsConsumedConcurrently?: number;
   lagIntervalMs?: number;
 }
 
@@ -47,8 +46,10 @@ export class KafkaIngest {
     const { kafka, config, metrics, log } = this.options;
     const consumer = kafka.consumer({
       groupId: config.groupId,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: config.heartbeatIntervalMs,
+      rebalanceTimeout: config.rebalanceTimeoutMs,
+      maxWaitTimeInMs: config.maxWaitMs,
       maxBytes: config.batchMaxBytes,
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
@@ -73,7 +74,7 @@ export class KafkaIngest {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+      partitionsConsumedConcurrently: config.partitionsConcurrency,
       eachBatch: (payload) => this.handleBatch(payload),
     });
     this.admin = kafka.admin();

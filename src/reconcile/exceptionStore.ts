@@ -40,13 +40,13 @@ export async function syncExceptions(
       key: `${exception.kind}|${subjectKey(exception.subject)}`,
     })),
   );
-  const [current, existing] = await Promise.all([
-    unresolvedByOwner(db, owners),
-    exceptionsByKey(
+  const [current, existing] = [
+    await unresolvedByOwner(db, owners),
+    await exceptionsByKey(
       db,
       desired.map((item) => ({ kind: item.exception.kind, subjectKey: subjectKey(item.exception.subject) })),
     ),
-  ]);
+  ];
   const existingByKey = new Map(existing.map((row) => [`${row.kind}|${row.subjectKey}`, row]));
   const wanted = new Set(desired.map((item) => item.key));
   const inserts: OpenRequest[] = [];

@@ -229,14 +229,14 @@ async function matchEntries(tx: pg.PoolClient, entries: BankFact[], policy: Poli
     add(keys, entry.tokens);
     if (entry.endToEndId) keys.add(referenceKey(entry.endToEndId));
   }
-  const [targets, candidates] = await Promise.all([
-    targetsByReference(tx, [...keys]),
-    amountCandidates(
+  const [targets, candidates] = [
+    await targetsByReference(tx, [...keys]),
+    await amountCandidates(
       tx,
       entries.filter((entry) => entry.status === "booked").map((entry) => entry.seq),
       policy.matchWindowMs,
     ),
-  ]);
+  ];
   const byKey = new Map<string, MatchTarget[]>();
   for (const target of targets) {
     const key = target.kind === "payment" ? target.referenceKey : target.batchIdKey;
@@ -263,11 +263,11 @@ async function evaluatePayments(
     if (effective) refs.set(id, { key: referenceKey(effective.payment.reference), gateway: effective.payment.gateway });
   }
   const refKeys = [...new Set([...refs.values()].map((ref) => ref.key))];
-  const [events, entries, views] = await Promise.all([
-    loadEventsByReference(tx, refKeys),
-    loadMatchedEntries(tx, [...refs.keys()]),
-    loadBatchViews(tx, refKeys),
-  ]);
+  const [events, entries, views] = [
+    await loadEventsByReference(tx, refKeys),
+    await loadMatchedEntries(tx, [...refs.keys()]),
+    await loadBatchViews(tx, refKeys),
+  ];
   const all: PaymentChange[] = [];
   for (const [id, ref] of refs) {
     const outcome = reconcilePayment(

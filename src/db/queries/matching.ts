@@ -200,15 +200,16 @@ function toBatchTarget(row: BatchTargetRow): BatchTarget {
 /** Payments and batches whose reference / batch id key is one of these. */
 export async function targetsByReference(db: Db, keys: string[]): Promise<MatchTarget[]> {
   if (keys.length === 0) return [];
-  const [payments, batches] = await Promise.all([
-    db.query<TargetRow>(`select ${PAYMENT_TARGET_COLUMNS} from payments p where p.reference_key = any($1::text[])`, [
-      keys,
-    ]),
-    db.query<BatchTargetRow>(
+  const [payments, batches] = [
+    await db.query<TargetRow>(
+      `select ${PAYMENT_TARGET_COLUMNS} from payments p where p.reference_key = any($1::text[])`,
+      [keys],
+    ),
+    await db.query<BatchTargetRow>(
       `select ${BATCH_TARGET_COLUMNS} from settlement_batches b where b.batch_key = any($1::text[])`,
       [keys],
     ),
-  ]);
+  ];
   return [...payments.rows.map(toPaymentTarget), ...batches.rows.map(toBatchTarget)];
 }
 
@@ -221,8 +222,8 @@ export async function amountCandidates(
   const out = new Map<number, MatchTarget[]>();
   if (entrySeqs.length === 0) return out;
   const days = Math.floor(windowMs / DAY_MS);
-  const [payments, batches] = await Promise.all([
-    db.query<TargetRow & { entry_seq: number }>(
+  const [payments, batches] = [
+    await db.query<TargetRow & { entry_seq: number }>(
       `select distinct on (e.seq, p.id) e.seq as entry_seq, ${PAYMENT_TARGET_COLUMNS}
          from bank_entries e
          join payment_installments i on i.currency = e.currency and i.settle_direction = e.direction
@@ -231,7 +232,7 @@ export async function amountCandidates(
         where e.seq = any($1::bigint[]) and e.status = 'booked'`,
       [entrySeqs, days],
     ),
-    db.query<BatchTargetRow & { entry_seq: number }>(
+    await db.query<BatchTargetRow & { entry_seq: number }>(
       `select e.seq as entry_seq, ${BATCH_TARGET_COLUMNS}
          from bank_entries e
          join settlement_batches b on b.currency = e.currency and b.net_minor = e.amount_minor
@@ -239,7 +240,7 @@ export async function amountCandidates(
         where e.seq = any($1::bigint[]) and e.status = 'booked' and e.direction = 'credit'`,
       [entrySeqs, days],
     ),
-  ]);
+  ];
   for (const row of payments.rows) out.set(row.entry_seq, [...(out.get(row.entry_seq) ?? []), toPaymentTarget(row)]);
   for (const row of batches.rows) out.set(row.entry_seq, [...(out.get(row.entry_seq) ?? []), toBatchTarget(row)]);
   return out;

@@ -387,20 +387,20 @@ export interface DueWork {
 
 /** What time alone may have changed: rows whose deadline passed, from their deadline indexes. */
 export async function dueWork(db: Db, now: Date, limit: number): Promise<DueWork> {
-  const [payments, entries, orphans] = await Promise.all([
-    db.query<{ id: string }>("select id from payments where next_deadline <= $1 order by next_deadline limit $2", [
-      now,
-      limit,
-    ]),
-    db.query<{ entry_seq: number }>(
+  const [payments, entries, orphans] = [
+    await db.query<{ id: string }>(
+      "select id from payments where next_deadline <= $1 order by next_deadline limit $2",
+      [now, limit],
+    ),
+    await db.query<{ entry_seq: number }>(
       "select entry_seq from bank_entry_matches where unmatched_deadline <= $1 order by unmatched_deadline limit $2",
       [now, limit],
     ),
-    db.query<{ event_seq: number }>(
+    await db.query<{ event_seq: number }>(
       "select event_seq from gateway_event_orphans where deadline <= $1 order by deadline limit $2",
       [now, limit],
     ),
-  ]);
+  ];
   return {
     paymentIds: payments.rows.map((row) => row.id),
     entrySeqs: entries.rows.map((row) => row.entry_seq),

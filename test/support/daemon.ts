@@ -1,0 +1,107 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../../src/config.js";
+import { type Daemon, startDaemon } from "../../src/daemon.js";
+import { freePort } from "../../src/db/embeddedPostgres.js";
+import { createLogger } from "../../src/logger.js";
+
+/** Running payrecon under test: in this process, or as a real child process that can be killed. */
+
+export const TOKENS = { viewer: "viewer-token", operator: "operator-token", ingester: "ingester-token" };
+export const API_TOKENS = Object.entries(TOKENS)
+  .map(([role, token]) => `${role}:${token}`)
+  .join(",");
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface TestDaemon extends Daemon {
+  baseUrl: string;
+}
+
+export async function startTestDaemon(env: Record<string, string>): Promise<TestDaemon> {
+  const config = loadConfig({ HTTP_PORT: "0", LOG_LEVEL: "silent", API_TOKENS, SWEEP_INTERVAL: "1h", ...env });
+  const daemon = await startDaemon(config, createLogger(process.env.TEST_LOG_LEVEL ?? "silent"));
+  return { ...daemon, baseUrl: `http://127.0.0.1:${daemon.httpPort}` };
+}
+
+export interface ChildDaemon {
+  process: ChildProcess;
+  baseUrl: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** `payrecon start` as a separate OS process (so kill -9 is real). */
+export async function spawnDaemon(env: Record<string, string>): Promise<ChildDaemon> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "start"], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/root",
+      HTTP_PORT: String(port),
+      LOG_LEVEL: "info",
+      API_TOKENS,
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output = (output + chunk.toString()).slice(-200_000);
+  });
+  child.stderr?.on("data", (chunk) => {
+    output = (output + chunk.toString()).slice(-200_000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { process: child, baseUrl: `http://127.0.0.1:${port}`, output: () => output, exited };
+}
+
+export async function waitUntil<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function waitReady(baseUrl: string, timeoutMs = 60_000): Promise<number> {
+  const began = Date.now();
+  await waitUntil(
+    async () => {
+      const response = await fetch(`${baseUrl}/readyz`);
+      return response.status === 200;
+    },
+    timeoutMs,
+    `${baseUrl}/readyz`,
+  );
+  return Date.now() - began;
+}
+
+export function api(baseUrl: string, role: keyof typeof TOKENS | null = "viewer") {
+  return async (pathname: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (role) headers.set("Authorization", `Bearer ${TOKENS[role]}`);
+    const response = await fetch(`${baseUrl}${pathname}`, { ...init, headers });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: response.status, body: body as any };
+  };
+}

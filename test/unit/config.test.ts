@@ -1,0 +1,109 @@
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.js";
+import { formatDuration, parseDuration } from "../../src/durations.js";
+
+describe("durations", () => {
+  it.each([
+    ["500ms", 500],
+    ["30s", 30_000],
+    ["15m", 900_000],
+    ["72h", 259_200_000],
+    ["3d", 259_200_000],
+  ])("%s is %d ms", (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+    expect(parseDuration(formatDuration(ms))).toBe(ms);
+  });
+  it.each(["", "3", "3 d", "-1s", "1.5h", "10w", "h"])("rejects %j", (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe("loadConfig", () => {
+  it("has the CONTRACT defaults", () => {
+    const config = loadConfig({});
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.dataDir).toBe("./.payrecon");
+    expect(config.kafka).toBeUndefined();
+    expect(config.topics).toEqual({
+      expected: "payments.expected",
+      gateway: "gateway.events",
+      bank: "bank.settlements",
+      dlq: "payrecon.dlq",
+      findings: "payrecon.findings",
+    });
+    expect(config.http.port).toBe(8080);
+    expect(config.http.tokens).toEqual([]);
+    expect(config.policy).toMatchObject({
+      holdThresholdMs: parseDuration("72h"),
+      matchWindowMs: parseDuration("3d"),
+      unmatchedGraceMs: parseDuration("24h"),
+      amountToleranceMinor: 0,
+    });
+    expect(config.sweepIntervalMs).toBe(parseDuration("30s"));
+    expect(config.alertmanagerUrl).toBeUndefined();
+  });
+
+  it("parses every variable", () => {
+    const config = loadConfig({
+      KAFKA_BROKERS: "k1:9092, k2:9093",
+      KAFKA_CLIENT_ID: "c",
+      KAFKA_GROUP_ID: "g",
+      KAFKA_SSL: "true",
+      KAFKA_SASL_MECHANISM: "scram-sha-512",
+      KAFKA_SASL_USERNAME: "u",
+      KAFKA_SASL_PASSWORD: "p",
+      API_TOKENS: "viewer:abc,operator:def,ingester:ghi",
+      HOLD_THRESHOLD: "48h",
+      AMOUNT_TOLERANCE_MINOR: "5",
+      AMOUNT_TOLERANCE_BY_GATEWAY: "stripe:100",
+    });
+    expect(config.kafka).toMatchObject({
+      brokers: ["k1:9092", "k2:9093"],
+      clientId: "c",
+      groupId: "g",
+      ssl: true,
+      sasl: { mechanism: "scram-sha-512", username: "u", password: "p" },
+    });
+    expect(config.http.tokens.map((token) => token.role)).toEqual(["viewer", "operator", "ingester"]);
+    expect(config.policy.holdThresholdMs).toBe(48 * 3_600_000);
+    expect(config.policy.amountToleranceByGateway).toEqual({ stripe: 100 });
+  });
+
+  it.each([
+    ["HOLD_THRESHOLD", "72 hours"],
+    ["SWEEP_INTERVAL", "often"],
+    ["HTTP_PORT", "70000"],
+    ["KAFKA_BROKERS", "localhost"],
+    ["API_TOKENS", "admin:secret"],
+    ["AMOUNT_TOLERANCE_MINOR", "-1"],
+    ["DATABASE_URL", "not a url"],
+    ["KAFKA_SASL_USERNAME", "only-half"],
+  ])("a bad %s is one line naming it", (variable, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [variable]: value });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).not.toContain("\n");
+    expect(message).toContain(variable === "KAFKA_SASL_USERNAME" ? "KAFKA_SASL" : variable);
+    if (variable === "API_TOKENS") expect(message).not.toContain("secret");
+  });
+
+  it("stops the binary with exit code 2 and one line on stderr", () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+    const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", "start"], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? "", MATCH_WINDOW: "three days" },
+      encoding: "utf8",
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toContain("MATCH_WINDOW");
+  });
+});
