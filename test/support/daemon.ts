@@ -102,6 +102,7 @@ export function api(baseUrl: string, role: keyof typeof TOKENS | null = "viewer"
     } catch {
       // not JSON
     }
+    // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field in the tests
     return { status: response.status, body: body as any };
   };
 }

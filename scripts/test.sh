@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine, then runs lint, type checks and the whole suite.
+# The tests start a real PostgreSQL (embedded-postgres, from npm), the librdkafka mock cluster (compiled
+# from test/support/kafka-mock/launcher.c against librdkafka-dev), Prometheus and Alertmanager.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(librdkafka-dev prometheus prometheus-alertmanager gcc libc6-dev)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/test.sh: please install: ${missing[*]} (sudo apt-get install -y ${missing[*]})" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+npm run lint
+npm run typecheck
+npm test
