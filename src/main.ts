@@ -1,18 +1,19 @@
 #!/usr/bin/env node
-import { ConfigError, type Config, loadConfig } from "./config.js";
-import { openDatabase, startDaemon } from "./daemon.js";
-import { migrate } from "./db/migrate.js";
-import { createLogger, type Logger } from "./logger.js";
+import { runMigrate } from "./commands/migrate.js";
+import { runStart } from "./commands/start.js";
+import { type Command, USAGE_ERROR } from "./commands/types.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./logger.js";
 import { VERSION } from "./version.js";
 
 /**
  * The `payrecon` command. Configuration is read here, once, from the
- * environment; everything below receives it as a parameter.
+ * environment; every command receives it as a parameter.
  */
 
 const USAGE = `payrecon ${VERSION} — payment-gateway monitoring and reconciliation
 
-usage: payrecon [command]
+usage: payrecon [command] [options]
 
 commands:
   start     run the daemon (default)
@@ -20,55 +21,10 @@ commands:
 
 Configuration is read from the environment; see README.md.`;
 
-type Command = (config: Config, log: Logger, args: string[]) => Promise<number>;
-
 const commands: Record<string, Command> = {
-  start: runDaemon,
+  start: runStart,
   migrate: runMigrate,
 };
-
-async function runMigrate(config: Config, log: Logger): Promise<number> {
-  const database = await openDatabase(config, log, 2);
-  try {
-    const applied = await migrate(database.pool);
-    log.info({ applied }, applied.length ? "migrations applied" : "database is up to date");
-    return 0;
-  } finally {
-    await database.close();
-  }
-}
-
-async function runDaemon(config: Config, log: Logger): Promise<number> {
-  const daemon = await startDaemon(config, log);
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) {
-        log.warn({ signal }, "second signal: exiting now");
-        process.exit(1);
-      }
-      stopping = true;
-      log.info({ signal, deadlineMs: config.shutdownTimeoutMs }, "shutting down");
-      const deadline = setTimeout(() => {
-        log.error("shutdown deadline passed: exiting");
-        process.exit(1);
-      }, config.shutdownTimeoutMs);
-      deadline.unref();
-      daemon.stop().then(
-        () => {
-          log.info("stopped");
-          resolve(0);
-        },
-        (error) => {
-          log.error({ err: error }, "shutdown failed");
-          resolve(1);
-        },
-      );
-    };
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
-    process.on("SIGINT", () => shutdown("SIGINT"));
-  });
-}
 
 async function main(argv: string[]): Promise<number> {
   const [name = "start", ...args] = argv;
@@ -83,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   const command = commands[name];
   if (!command) {
     process.stderr.write(`payrecon: unknown command "${name}"\n\n${USAGE}\n`);
-    return 2;
+    return USAGE_ERROR;
   }
   let config: Config;
   try {
@@ -91,11 +47,12 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`payrecon: ${error.message}\n`);
-      return 2;
+      return USAGE_ERROR;
     }
     throw error;
   }
-  const log = createLogger(config.logLevel);
+  // Logs go to stderr for the one-shot commands, so their stdout (a report, a summary) stays clean.
+  const log = createLogger(config.logLevel, name === "start" ? undefined : process.stderr);
   try {
     return await command(config, log, args);
   } catch (error) {
@@ -106,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    // Flush stdout (the JSON log) before leaving; open handles (pg, kafka) would otherwise keep us alive.
+    // Flush stdout before leaving; open handles (pg, kafka) would otherwise keep the process alive.
     process.stdout.write("", () => process.exit(code));
   },
   (error) => {

@@ -16,6 +16,10 @@ export interface EmbeddedDatabase {
 const USER = "payrecon";
 const PASSWORD = "payrecon";
 
+function databaseUrl(port: number, database: string): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -38,21 +42,48 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function parentOf(pid: number): number | undefined {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A live node process (payrecon); an orphan's new parent is init or a subreaper, never node. */
+function isNode(pid: number): boolean {
+  try {
+    return isAlive(pid) && /(^|\/)node(\0|$)/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "");
+  } catch {
+    return false;
+  }
+}
+
 /**
- * A server left running by a daemon that was killed (kill -9 leaves its child
- * postgres orphaned, holding the data directory): stop it so we can start ours.
+ * A server already running on this data directory. If the payrecon that
+ * started it is alive (another daemon, or `payrecon import` next to a
+ * running daemon), it is shared: its port is in postmaster.pid. If that
+ * payrecon was killed (kill -9 leaves its postgres orphaned, re-parented to
+ * init), the server is stopped so we can own a fresh one.
  */
-async function stopOrphanedServer(dataDir: string, log: Logger): Promise<void> {
+async function runningServer(dataDir: string, log: Logger): Promise<number | undefined> {
   const pidFile = path.join(dataDir, "postmaster.pid");
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, "utf8").split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  const parent = parentOf(pid);
+  if (parent !== undefined && parent > 1 && isNode(parent)) return Number.isInteger(port) ? port : undefined;
   log.warn({ pid }, "stopping an orphaned embedded PostgreSQL from an earlier run");
   process.kill(pid, "SIGINT"); // fast shutdown: rolls back open transactions, keeps committed data
   for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  return undefined;
 }
 
 const TAKEN_OVER = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "uncaughtException", "unhandledRejection"] as const;
@@ -94,13 +125,17 @@ export async function startEmbeddedPostgres(
     onLog: (message) => log.debug({ postgres: String(message).trim() }, "postgres"),
     onError: (error) => log.debug({ postgres: String(error).trim() }, "postgres"),
   });
-  await stopOrphanedServer(databaseDir, log);
+  const database = options.database ?? "payrecon";
+  const sharedPort = await runningServer(databaseDir, log);
+  if (sharedPort !== undefined) {
+    log.info({ port: sharedPort }, "using the embedded PostgreSQL another payrecon runs on this DATA_DIR");
+    return { url: databaseUrl(sharedPort, database), stop: async () => {} };
+  }
   if (!existsSync(path.join(databaseDir, "PG_VERSION"))) {
     log.info({ databaseDir }, "initialising embedded PostgreSQL");
     await server.initialise();
   }
   await server.start();
-  const database = options.database ?? "payrecon";
   const admin = server.getPgClient("postgres", "127.0.0.1");
   await admin.connect();
   try {
@@ -111,7 +146,7 @@ export async function startEmbeddedPostgres(
   }
   log.info({ port, databaseDir }, "embedded PostgreSQL started");
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    url: databaseUrl(port, database),
     stop: () => server.stop(),
   };
 }

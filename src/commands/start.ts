@@ -1,0 +1,35 @@
+import { startDaemon } from "../daemon.js";
+import type { Command } from "./types.js";
+
+/** `payrecon start`: run until SIGTERM/SIGINT; the first drains within SHUTDOWN_TIMEOUT, a second exits at once. */
+export const runStart: Command = async (config, log) => {
+  const daemon = await startDaemon(config, log);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) {
+        log.warn({ signal }, "second signal: exiting now");
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal, deadlineMs: config.shutdownTimeoutMs }, "shutting down");
+      const deadline = setTimeout(() => {
+        log.error("shutdown deadline passed: exiting");
+        process.exit(1);
+      }, config.shutdownTimeoutMs);
+      deadline.unref();
+      daemon.stop().then(
+        () => {
+          log.info("stopped");
+          resolve(0);
+        },
+        (error) => {
+          log.error({ err: error }, "shutdown failed");
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+    process.on("SIGINT", () => shutdown("SIGINT"));
+  });
+};
