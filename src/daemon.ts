@@ -16,7 +16,9 @@ import { createKafka } from "./kafka/client.js";
 import { OutboxPublisher } from "./kafka/outboxPublisher.js";
 import { type Logger, maskUrl } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
+import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { type ReconcileDeps, reconcileTouched } from "./reconcile/store.js";
+import { Sweeper } from "./reconcile/sweeper.js";
 import { VERSION } from "./version.js";
 
 /**
@@ -81,6 +83,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       findingsTopic: config.kafka ? config.topics.findings : undefined,
       onUnknownFailureCode: unknownCodeLogger(log),
     };
+    const gauges = new GaugeRefresher(database.pool, metrics, log);
+    await gauges.refresh();
+    gauges.start();
+    stack.push({ name: "gauges", stop: () => gauges.stop() });
     const ingest: IngestDeps = {
       pool: database.pool,
       metrics,
@@ -88,6 +94,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       deadLetterToKafka: config.kafka !== undefined,
       reconcile: (tx, touched, now) => reconcileTouched(tx, touched, now, reconcileDeps),
       now: () => new Date(),
+      // State gauges follow each committed batch within moments, not at the next tick.
+      afterCommit: () => gauges.refreshSoon(),
     };
 
     let kafkaIngest: KafkaIngest | undefined;
@@ -111,6 +119,16 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       await kafkaIngest.start();
       stack.push({ name: "consumer", stop: () => kafkaIngest!.stop() });
     }
+
+    let publisherFlush: () => Promise<void> = async () => {};
+    if (kafkaIngest) publisherFlush = () => kafkaIngest!.flushOutbox();
+    const sweeper = new Sweeper(database.pool, reconcileDeps, config.sweepIntervalMs, log, async () => {
+      gauges.refreshSoon();
+      await publisherFlush();
+    });
+    await sweeper.sweepOnce();
+    sweeper.start();
+    stack.push({ name: "sweeper", stop: () => sweeper.stop() });
 
     const app = createHttpApp(config.http, log, {
       open: [

@@ -39,6 +39,8 @@ export interface IngestDeps {
   deadLetterToKafka: boolean;
   reconcile: FactReconciler;
   now: () => Date;
+  /** After each committed batch (e.g. refresh gauges). */
+  afterCommit?: () => void;
 }
 
 export type LineStatus = "accepted" | "duplicate" | "rejected";
@@ -227,6 +229,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   });
 
   effects.afterCommit();
+  deps.afterCommit?.();
   for (const item of decoded) {
     if (item.ok) deps.metrics.eventsIngested.inc({ topic: item.raw.topic });
     else deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });

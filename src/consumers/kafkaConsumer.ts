@@ -152,6 +152,10 @@ export class KafkaIngest {
     this.lastHealthy = Date.now();
   }
 
+  flushOutbox(): Promise<void> {
+    return this.options.publisher.flush();
+  }
+
   /** Reachable when the brokers answered recently (a fetch, a join, or a metadata call now). */
   async isHealthy(): Promise<boolean> {
     if (Date.now() - this.lastHealthy < 15_000) return true;

@@ -14,6 +14,7 @@ const AT_RISK = new Set(["failed", "held", "delayed", "mismatch"]);
 export class GaugeRefresher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private queued = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -70,6 +71,18 @@ export class GaugeRefresher {
         metrics.unmatchedBankEntries.inc({ bank: row.bank, currency: row.currency }, row.count);
       }
     }
+  }
+
+  /** Coalesces bursts: at most one refresh in flight and one queued behind it. */
+  refreshSoon(): void {
+    if (this.queued) return;
+    this.queued = true;
+    const run = () => {
+      this.queued = false;
+      this.refresh().catch((error) => this.log.debug({ err: error }, "gauge refresh failed"));
+    };
+    if (this.running) this.running.finally(run);
+    else setImmediate(run);
   }
 
   start(): void {
