@@ -5,8 +5,9 @@ import type { ExpectedVersion } from "./types.js";
  * Which version of an expected payment is in force. The highest `version`
  * wins; among versions without one, the later arrival (amendments without a
  * version are ordered by their producer's partition, keyed by id). A
- * cancellation ends the payment unless a strictly newer explicit version
- * re-creates it.
+ * cancellation without a version ends the payment for good (arrival order
+ * cannot say what came after it); one with a version is undone only by a
+ * strictly higher version.
  */
 export interface EffectiveExpected {
   payment: ExpectedPayment;

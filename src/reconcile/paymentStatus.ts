@@ -276,9 +276,9 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
   const settledLate = installments.some(
     (part, k) => bank.prefixReachedOn[k] !== null && bank.prefixReachedOn[k]! > utcDate(part.dueAt),
   );
-  // A gateway failure after the money reached the bank is the payout failing late (it will come back).
-  const failedAfterSettlement =
-    gatewayFailure !== undefined && bank.settledOn !== null && utcDate(gatewayFailure.occurredAt) > bank.settledOn;
+  // The gateway's latest word being a failure, even after the bank showed the money, is the payout
+  // failing late: it is coming back (CONTRACT: "reported paid that later fails … moves to failed").
+  const failedAfterSettlement = gatewayFailure !== undefined && bank.settledOn !== null;
   const lastHold = [...lifecycle]
     .reverse()
     .find((event) => event.type === "payout.held" || event.type === "payout.released");

@@ -12,15 +12,24 @@ export function referenceKey(reference: string): string {
 const SEPARATORS = /[\s,;:/\\()[\]{}<>"'|+=?*!#&]+/;
 const EDGE_PUNCTUATION = /^[.\-_]+|[.\-_]+$/g;
 
-/** Distinct upper-cased tokens of a remittance line (and an end-to-end id). */
+/**
+ * Distinct upper-cased tokens of a remittance line (and an end-to-end id):
+ * the whole text, each whitespace-separated word (so a reference written
+ * with separators, `INV/2026/ORD1`, is found whole), and the parts of each
+ * word split at separators (`EREF+ORD-1001` → `ORD-1001`).
+ */
 export function remittanceTokens(...texts: Array<string | null | undefined>): string[] {
   const tokens = new Set<string>();
+  const addToken = (part: string) => {
+    const token = part.replace(EDGE_PUNCTUATION, "");
+    if (token.length >= 3) tokens.add(token.toUpperCase());
+  };
   for (const text of texts) {
     if (!text) continue;
     tokens.add(referenceKey(text));
-    for (const part of text.split(SEPARATORS)) {
-      const token = part.replace(EDGE_PUNCTUATION, "");
-      if (token.length >= 3) tokens.add(token.toUpperCase());
+    for (const word of text.split(/\s+/)) {
+      addToken(word.replace(/^[,;:()[\]{}<>"'|]+|[,;:()[\]{}<>"'|]+$/g, ""));
+      for (const part of word.split(SEPARATORS)) addToken(part);
     }
   }
   return [...tokens].filter((token) => token.length > 0 && token.length <= 200);

@@ -1,0 +1,508 @@
+import { addBusinessDays, formatISO } from "date-fns";
+import type { BankEntryInput, GatewayEventInput } from "../messages/schemas.js";
+import type { PaymentStatus } from "../reconcile/types.js";
+
+/**
+ * Realistic, deterministic (seeded) traffic with its ground truth: expected
+ * payments, gateway events, settlement batches net of fees arriving as bank
+ * credits on business days, payouts paid, failed, returned and held,
+ * refunds, chargebacks, cancellations, installments, a batch short by a fee,
+ * unmatched and duplicate bank lines. Pure: time is a parameter.
+ *
+ * `truth` says what each payment's status must be once everything is in,
+ * so a test or `payrecon simulate` can check payrecon against it.
+ */
+
+export interface ScenarioOptions {
+  seed: number;
+  /** The instant the scenario is built around (epoch ms); due dates are set relative to it. */
+  now: number;
+  payments: number;
+  gateways?: string[];
+  currencies?: string[];
+  /** Share of payouts among payments (the rest are collections). */
+  payoutShare?: number;
+  /** Share of payments that end badly (failed, held, delayed, returned, mismatch…). */
+  troubleShare?: number;
+  bank?: string;
+  /** Prefix of every id, so several scenarios can share a database. */
+  prefix?: string;
+}
+
+export interface PaymentTruth {
+  status: PaymentStatus;
+  direction: "collection" | "payout";
+  gateway: string;
+  currency: string;
+  amountMinor: number;
+  settledMinor: number;
+  failureCode?: string;
+  story: string;
+}
+
+export interface Scenario {
+  expected: Array<Record<string, unknown>>;
+  events: GatewayEventInput[];
+  entries: BankEntryInput[];
+  truth: Map<string, PaymentTruth>;
+  /** Bank entries that must end as `unmatched` once the grace period passes. */
+  unmatchedEntries: string[];
+  /** Bank entries that must be `duplicate` exceptions. */
+  duplicateEntries: string[];
+  /** Batches whose bank credit differs from their net. */
+  mismatchedBatches: string[];
+}
+
+/** mulberry32: small, fast, good enough to make traffic look random and stay reproducible. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const COLLECTION_FAILURES = ["card_declined", "insufficient_funds", "do_not_honor", "processing_error", "expired_card"];
+const PAYOUT_FAILURES = [
+  "account_closed",
+  "insufficient_funds",
+  "invalid_account_number",
+  "could_not_process",
+  "account_frozen",
+];
+const RETURN_REASONS = ["AC04", "AC01", "AM04", "MS03", "AC06"];
+/** Typical amounts per currency, in minor units (JPY has no decimals, KWD three). */
+const AMOUNT_RANGE: Record<string, [number, number]> = {
+  JPY: [500, 300_000],
+  KWD: [1_000, 900_000],
+};
+
+type CollectionStory =
+  | "batch_settled"
+  | "direct_settled"
+  | "settled_late"
+  | "installments_partial"
+  | "failed"
+  | "refunded"
+  | "charged_back"
+  | "held"
+  | "delayed"
+  | "pending"
+  | "cancelled"
+  | "mismatch"
+  | "batch_short";
+type PayoutStory = "paid" | "failed" | "returned" | "held" | "delayed" | "in_flight" | "duplicate_debit";
+
+export function generateScenario(options: ScenarioOptions): Scenario {
+  const random = seededRandom(options.seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const gateways = options.gateways ?? ["stripe", "adyen"];
+  const currencies = options.currencies ?? ["EUR", "USD", "GBP", "JPY", "KWD"];
+  const payoutShare = options.payoutShare ?? 0.3;
+  const trouble = options.troubleShare ?? 0.15;
+  const bank = options.bank ?? "bank_a";
+  const prefix = options.prefix ?? "sim";
+  const now = options.now;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const date = (ms: number) => formatISO(ms, { representation: "date" }).slice(0, 10);
+  const utcDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+  const scenario: Scenario = {
+    expected: [],
+    events: [],
+    entries: [],
+    truth: new Map(),
+    unmatchedEntries: [],
+    duplicateEntries: [],
+    mismatchedBatches: [],
+  };
+  let eventSeq = 0;
+  let entrySeq = 0;
+  const event = (fields: Record<string, unknown>) => {
+    scenario.events.push({ event_id: `${prefix}-evt-${++eventSeq}`, ...fields } as GatewayEventInput);
+  };
+  const entry = (fields: Partial<BankEntryInput>): string => {
+    const id = `${prefix}-${bank}-${++entrySeq}`;
+    scenario.entries.push({
+      entry_id: id,
+      bank,
+      account: "DE89370400440532013000",
+      booking_date: utcDate(now - DAY),
+      value_date: utcDate(now - DAY),
+      status: "booked",
+      end_to_end_id: null,
+      counterparty_name: null,
+      ...fields,
+    } as BankEntryInput);
+    return id;
+  };
+  const amountFor = (currency: string) => {
+    const [low, high] = AMOUNT_RANGE[currency] ?? [500, 250_000];
+    return low + Math.floor(random() * (high - low));
+  };
+
+  // Collections settled in daily batches: grouped per gateway × currency, paid net of fees.
+  const batches = new Map<string, Array<{ reference: string; amount: number; short: boolean }>>();
+
+  for (let n = 1; n <= options.payments; n++) {
+    const id = `${prefix}_${n}`;
+    const reference = `${prefix.toUpperCase()}-${n}`;
+    const gateway = pick(gateways);
+    const currency = pick(currencies);
+    const amount = amountFor(currency);
+    const payout = random() < payoutShare;
+    const troubled = random() < trouble;
+    const created = now - (2 + Math.floor(random() * 3)) * DAY;
+    const counterparty = `cp_${1 + Math.floor(random() * 50)}`;
+    const base = {
+      id,
+      direction: payout ? "payout" : "collection",
+      amount_minor: amount,
+      currency,
+      gateway,
+      reference,
+      counterparty,
+      created_at: iso(created),
+    };
+    const truth = (status: PaymentStatus, settled: number, story: string, failureCode?: string) =>
+      scenario.truth.set(id, {
+        status,
+        direction: payout ? "payout" : "collection",
+        gateway,
+        currency,
+        amountMinor: amount,
+        settledMinor: settled,
+        failureCode,
+        story,
+      });
+
+    if (!payout) {
+      const story: CollectionStory = troubled
+        ? pick([
+            "failed",
+            "failed",
+            "refunded",
+            "charged_back",
+            "held",
+            "delayed",
+            "delayed",
+            "pending",
+            "cancelled",
+            "mismatch",
+            "batch_short",
+            "installments_partial",
+          ] as const)
+        : pick([
+            "batch_settled",
+            "batch_settled",
+            "batch_settled",
+            "batch_settled",
+            "direct_settled",
+            "settled_late",
+          ] as const);
+      const dueSoon = now + (1 + Math.floor(random() * 5)) * DAY;
+      const capturedAt = created + HOUR;
+      switch (story) {
+        case "batch_settled":
+        case "batch_short": {
+          scenario.expected.push({ ...base, due_at: iso(dueSoon) });
+          event({
+            gateway,
+            type: "payment.captured",
+            reference,
+            amount_minor: amount,
+            currency,
+            occurred_at: iso(capturedAt),
+          });
+          const key = `${gateway}|${currency}|${story === "batch_short" ? "short" : "ok"}`;
+          batches.set(key, [...(batches.get(key) ?? []), { reference, amount, short: story === "batch_short" }]);
+          if (story === "batch_short") truth("in_flight", 0, "in a batch the bank paid short");
+          else truth("settled", amount, "settled in a daily batch net of fees");
+          break;
+        }
+        case "direct_settled":
+        case "settled_late": {
+          const due = story === "settled_late" ? now - 3 * DAY : dueSoon;
+          scenario.expected.push({ ...base, due_at: iso(due) });
+          const valueDate = now - DAY;
+          entry({
+            direction: "credit",
+            amount_minor: amount,
+            currency,
+            value_date: utcDate(valueDate),
+            booking_date: utcDate(valueDate),
+            end_to_end_id: reference,
+            remittance_info: `INVOICE ${reference}`,
+          });
+          truth("settled", amount, story === "settled_late" ? "bank transfer, late" : "bank transfer on time");
+          break;
+        }
+        case "installments_partial": {
+          const first = Math.floor(amount / 2);
+          const installments = [
+            { amount_minor: first, due_at: iso(now - DAY) },
+            { amount_minor: amount - first, due_at: iso(now + 20 * DAY) },
+          ];
+          scenario.expected.push({ ...base, due_at: iso(now + 20 * DAY), installments });
+          entry({
+            direction: "credit",
+            amount_minor: first,
+            currency,
+            value_date: utcDate(now - DAY),
+            end_to_end_id: reference,
+            remittance_info: `INSTALLMENT 1 ${reference}`,
+          });
+          truth("partially_settled", first, "first of two installments paid");
+          break;
+        }
+        case "failed": {
+          const code = pick(COLLECTION_FAILURES);
+          scenario.expected.push({ ...base, due_at: iso(dueSoon) });
+          event({
+            gateway,
+            type: "payment.failed",
+            reference,
+            amount_minor: amount,
+            currency,
+            occurred_at: iso(capturedAt),
+            failure_code: code,
+            failure_message: `simulated ${code}`,
+          });
+          truth("failed", 0, "declined at the gateway", code);
+          break;
+        }
+        case "refunded":
+        case "charged_back": {
+          scenario.expected.push({ ...base, due_at: iso(dueSoon) });
+          event({
+            gateway,
+            type: "payment.captured",
+            reference,
+            amount_minor: amount,
+            currency,
+            occurred_at: iso(capturedAt),
+          });
+          event({
+            gateway,
+            type: story === "refunded" ? "payment.refunded" : "payment.chargeback",
+            reference,
+            amount_minor: amount,
+            currency,
+            occurred_at: iso(capturedAt + 5 * HOUR),
+            failure_code: story === "charged_back" ? "fraudulent" : null,
+          });
+          truth(story, 0, story === "refunded" ? "refunded in full" : "charged back");
+          break;
+        }
+        case "held": {
+          scenario.expected.push({ ...base, due_at: iso(dueSoon) });
+          event({
+            gateway,
+            type: "payment.captured",
+            reference,
+            amount_minor: amount,
+            currency,
+            occurred_at: iso(now - 4 * DAY),
+          });
+          truth("held", 0, "captured four days ago and in no batch");
+          break;
+        }
+        case "delayed":
+          scenario.expected.push({ ...base, due_at: iso(now - 2 * DAY) });
+          truth("delayed", 0, "due two days ago, nothing arrived");
+          break;
+        case "pending":
+          scenario.expected.push({ ...base, due_at: iso(dueSoon) });
+          truth("pending", 0, "nothing yet, not due");
+          break;
+        case "cancelled":
+          scenario.expected.push({ ...base, due_at: iso(dueSoon) });
+          scenario.expected.push({ id, cancelled: true });
+          truth("cancelled", 0, "cancelled upstream");
+          break;
+        case "mismatch": {
+          scenario.expected.push({ ...base, due_at: iso(dueSoon) });
+          const short = Math.max(1, Math.floor(amount * 0.03));
+          entry({
+            direction: "credit",
+            amount_minor: amount - short,
+            currency,
+            end_to_end_id: reference,
+            remittance_info: `PAYMENT ${reference}`,
+          });
+          truth("mismatch", amount - short, "bank credit short of the expected amount");
+          break;
+        }
+      }
+      continue;
+    }
+
+    const story: PayoutStory = troubled
+      ? pick(["failed", "failed", "returned", "held", "delayed", "in_flight", "duplicate_debit"] as const)
+      : "paid";
+    const submitted = created + 2 * HOUR;
+    const dueSoon = now + (1 + Math.floor(random() * 3)) * DAY;
+    const due = story === "delayed" ? now - DAY : dueSoon;
+    scenario.expected.push({ ...base, due_at: iso(due) });
+    event({
+      gateway,
+      type: "payout.submitted",
+      reference,
+      amount_minor: amount,
+      currency,
+      occurred_at: iso(submitted),
+    });
+    const debit = () =>
+      entry({
+        direction: "debit",
+        amount_minor: amount,
+        currency,
+        end_to_end_id: reference,
+        remittance_info: `PAYOUT ${reference} ${counterparty.toUpperCase()}`,
+      });
+    switch (story) {
+      case "paid":
+      case "duplicate_debit":
+        event({
+          gateway,
+          type: "payout.paid",
+          reference,
+          amount_minor: amount,
+          currency,
+          occurred_at: iso(submitted + 6 * HOUR),
+        });
+        debit();
+        if (story === "duplicate_debit") {
+          scenario.duplicateEntries.push(debit());
+          truth("settled", amount, "paid, and the bank booked the debit twice");
+        } else {
+          truth("settled", amount, "paid out");
+        }
+        break;
+      case "failed": {
+        const code = pick(PAYOUT_FAILURES);
+        event({
+          gateway,
+          type: "payout.failed",
+          reference,
+          amount_minor: amount,
+          currency,
+          occurred_at: iso(submitted + 3 * HOUR),
+          failure_code: code,
+          failure_message: `simulated ${code}`,
+        });
+        truth("failed", 0, "failed at the gateway", code);
+        break;
+      }
+      case "returned": {
+        const reason = pick(RETURN_REASONS);
+        event({
+          gateway,
+          type: "payout.paid",
+          reference,
+          amount_minor: amount,
+          currency,
+          occurred_at: iso(submitted + 6 * HOUR),
+        });
+        debit();
+        entry({
+          direction: "credit",
+          status: "returned",
+          amount_minor: amount,
+          currency,
+          value_date: utcDate(now),
+          booking_date: utcDate(now),
+          end_to_end_id: reference,
+          remittance_info: `RETURN ${reference}`,
+          return_reason: reason,
+        });
+        truth("failed", 0, "paid, then returned by the bank", reason);
+        break;
+      }
+      case "held":
+        event({
+          gateway,
+          type: "payout.held",
+          reference,
+          amount_minor: amount,
+          currency,
+          occurred_at: iso(submitted + HOUR),
+          hold_reason: "compliance_review",
+        });
+        truth("held", 0, "held for compliance review");
+        break;
+      case "delayed":
+        truth("delayed", 0, "submitted, overdue, no debit");
+        break;
+      case "in_flight":
+        truth("in_flight", 0, "submitted, not yet due");
+        break;
+    }
+  }
+
+  // One batch per gateway × currency (× paid short), net of a 2.9% + fixed fee, credited on the next business day.
+  let batchSeq = 0;
+  for (const [key, members] of batches) {
+    const [gateway, currency, kind] = key.split("|") as [string, string, string];
+    const batchId = `${prefix}_batch_${++batchSeq}`;
+    const gross = members.reduce((sum, member) => sum + member.amount, 0);
+    const fee = Math.floor(gross * 0.029) + members.length * (currency === "JPY" ? 30 : 25);
+    const net = gross - fee;
+    const arrival = addBusinessDays(now - 2 * DAY, 1).getTime();
+    event({
+      gateway,
+      type: "settlement.batch",
+      batch_id: batchId,
+      gross_minor: gross,
+      fee_minor: fee,
+      amount_minor: net,
+      currency,
+      occurred_at: iso(now - 2 * DAY),
+      expected_arrival: utcDate(arrival),
+      references: members.map((member) => member.reference),
+    });
+    const short = kind === "short";
+    // A bank short by a fee on the "short" batch: the batch is a mismatch and its payments stay unsettled.
+    entry({
+      direction: "credit",
+      amount_minor: short ? net - 100 : net,
+      currency,
+      value_date: utcDate(arrival),
+      booking_date: utcDate(arrival),
+      remittance_info: `${gateway.toUpperCase()} PAYOUT ${batchId}`,
+      counterparty_name: `${gateway.toUpperCase()} PAYMENTS`,
+    });
+    if (short) scenario.mismatchedBatches.push(batchId);
+  }
+
+  // Credits nobody expected: amounts outside every payment's range, no reference.
+  const strays = Math.max(1, Math.floor(options.payments / 200));
+  for (let n = 0; n < strays; n++) {
+    scenario.unmatchedEntries.push(
+      entry({
+        direction: "credit",
+        amount_minor: 990_000_000 + n,
+        currency: "EUR",
+        remittance_info: `UNKNOWN SENDER ${Math.floor(random() * 1e9)}`,
+        counterparty_name: "UNKNOWN",
+      }),
+    );
+  }
+  void date;
+  return scenario;
+}
+
+/** Shuffle in place with the scenario's generator (Fisher–Yates), for out-of-order delivery. */
+export function shuffled<T>(items: T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
