@@ -46,7 +46,7 @@ import { exceptionFinding, type Finding, paymentFinding } from "./findings.js";
 import { type EntryMatch, type MatchTarget, matchEntry } from "./matching.js";
 import { type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
 import { referenceKey } from "./references.js";
-import type { TouchedFacts } from "./touched.js";
+import { batchKey, parseBatchKey, type TouchedFacts } from "./touched.js";
 import type { BankFact, ExpectedVersion, PaymentStatus, Policy } from "./types.js";
 import { toleranceFor } from "./types.js";
 import { batchExceptions, entryExceptions, paymentExceptions, unmatchedEvent } from "./world.js";
@@ -75,13 +75,8 @@ export interface ReconcileDeps {
 
 const RECONCILE_LOCK = 7_248_263_012;
 
-function parseBatchKey(key: string): BatchRef {
-  const [gateway, batchId] = key.split("\u0000");
-  return { gateway: gateway!, batchId: batchId! };
-}
-
 function batchRefKey(ref: BatchRef): string {
-  return `${ref.gateway}\u0000${ref.batchId}`;
+  return batchKey(ref.gateway, ref.batchId);
 }
 
 function add<T>(set: Set<T>, items: Iterable<T>): void {

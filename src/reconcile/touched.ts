@@ -5,7 +5,7 @@
 export interface TouchedFacts {
   paymentIds: Set<string>;
   referenceKeys: Set<string>;
-  /** `gateway\u0000batch_id` */
+  /** `gateway/batch_id` (see batchKey) */
   batchKeys: Set<string>;
   entrySeqs: Set<number>;
   /** Gateway events (by seq) that may match nothing: checked for the unmatched grace. */
@@ -28,6 +28,12 @@ export function emptyTouched(): TouchedFacts {
   };
 }
 
+/** One string for a gateway's batch: gateway names are labels without `/`, so the first `/` splits it. */
 export function batchKey(gateway: string, batchId: string): string {
-  return `${gateway}\u0000${batchId}`;
+  return `${gateway}/${batchId}`;
+}
+
+export function parseBatchKey(key: string): { gateway: string; batchId: string } {
+  const slash = key.indexOf("/");
+  return { gateway: key.slice(0, slash), batchId: key.slice(slash + 1) };
 }

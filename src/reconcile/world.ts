@@ -11,6 +11,7 @@ import {
 } from "./matching.js";
 import { type BatchView, type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
 import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, Policy } from "./types.js";
+import { batchKey } from "./touched.js";
 import { toleranceFor, utcDate } from "./types.js";
 
 /**
@@ -38,7 +39,7 @@ export function entryKey(entry: { bank: string; entryId: string }): string {
 }
 
 export function batchTargetKey(batch: { gateway: string; batchId: string }): string {
-  return `${batch.gateway}\u0000${batch.batchId}`;
+  return batchKey(batch.gateway, batch.batchId);
 }
 
 function firstBy<T>(items: T[], key: (item: T) => string, better: (a: T, b: T) => boolean): T[] {

@@ -228,7 +228,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
         case "direct_settled":
         case "settled_late": {
           const due = story === "settled_late" ? now - 3 * DAY : dueSoon;
-          scenario.expected.push({ ...base, due_at: iso(due) });
+          scenario.expected.push({ ...base, created_at: iso(Math.min(created, due - DAY)), due_at: iso(due) });
           const valueDate = now - DAY;
           entry({
             direction: "credit",
@@ -300,7 +300,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
           break;
         }
         case "held": {
-          scenario.expected.push({ ...base, due_at: iso(dueSoon) });
+          scenario.expected.push({ ...base, created_at: iso(now - 5 * DAY), due_at: iso(dueSoon) });
           event({
             gateway,
             type: "payment.captured",
@@ -313,7 +313,11 @@ export function generateScenario(options: ScenarioOptions): Scenario {
           break;
         }
         case "delayed":
-          scenario.expected.push({ ...base, due_at: iso(now - 2 * DAY) });
+          scenario.expected.push({
+            ...base,
+            created_at: iso(Math.min(created, now - 3 * DAY)),
+            due_at: iso(now - 2 * DAY),
+          });
           truth("delayed", 0, "due two days ago, nothing arrived");
           break;
         case "pending":

@@ -1,5 +1,6 @@
 import type { BatchTarget, EntryMatch, MatchTarget, PaymentTarget } from "../../reconcile/matching.js";
 import type { BankFact, BatchFact } from "../../reconcile/types.js";
+import { batchKey, parseBatchKey } from "../../reconcile/touched.js";
 import type { Db } from "../pool.js";
 import { type BankEntryDbRow, type GatewayEventDbRow, toBankFact, toBatchFact } from "./factRows.js";
 
@@ -101,7 +102,7 @@ export async function entriesToRematch(
   const days = Math.floor(input.windowMs / DAY_MS);
   const candidateIds = [
     ...input.paymentIds.map((id) => `payment:${id}`),
-    ...input.batches.map((ref) => `batch:${ref.gateway}\u0000${ref.batchId}`),
+    ...input.batches.map((ref) => `batch:${batchKey(ref.gateway, ref.batchId)}`),
   ];
   const result = await db.query<{ seq: number }>(
     `with batches as (select * from unnest($3::text[], $4::text[]) as t(gateway, batch_id))
@@ -188,7 +189,7 @@ function toPaymentTarget(row: TargetRow): PaymentTarget {
 function toBatchTarget(row: BatchTargetRow): BatchTarget {
   return {
     kind: "batch",
-    key: `${row.gateway}\u0000${row.batch_id}`,
+    key: batchKey(row.gateway, row.batch_id),
     batchIdKey: row.batch_key,
     currency: row.currency,
     netMinor: row.net_minor,
@@ -253,13 +254,13 @@ export interface StoredMatch {
 }
 
 function encodeMatch(match: EntryMatch) {
-  const [gateway, batchId] = match.kind === "batch" ? match.batchKey.split("\u0000") : [null, null];
+  const batch = match.kind === "batch" ? parseBatchKey(match.batchKey) : undefined;
   return {
     kind: match.kind,
     method: match.kind === "none" ? null : match.method,
     paymentId: match.kind === "payment" ? match.paymentId : null,
-    batchGateway: gateway ?? null,
-    batchId: batchId ?? null,
+    batchGateway: batch?.gateway ?? null,
+    batchId: batch?.batchId ?? null,
     candidates: match.kind === "ambiguous" ? match.candidates : [],
   };
 }
@@ -287,7 +288,7 @@ export async function loadMatches(db: Db, seqs: number[]): Promise<Map<number, S
       row.kind === "payment"
         ? { kind: "payment", paymentId: row.payment_id!, method }
         : row.kind === "batch"
-          ? { kind: "batch", batchKey: `${row.batch_gateway}\u0000${row.batch_id}`, method }
+          ? { kind: "batch", batchKey: batchKey(row.batch_gateway!, row.batch_id!), method }
           : row.kind === "ambiguous"
             ? { kind: "ambiguous", method, candidates: row.candidates }
             : { kind: "none" };
@@ -342,7 +343,7 @@ export async function entriesOfBatches(db: Db, refs: BatchRef[]): Promise<Map<st
     [refs.map((ref) => ref.gateway), refs.map((ref) => ref.batchId)],
   );
   for (const row of result.rows) {
-    const key = `${row.batch_gateway}\u0000${row.batch_id}`;
+    const key = batchKey(row.batch_gateway, row.batch_id);
     out.set(key, [...(out.get(key) ?? []), toBankFact(row)]);
   }
   return out;

@@ -1,0 +1,89 @@
+import type pg from "pg";
+import {
+  type BankEntryDbRow,
+  type GatewayEventDbRow,
+  toBankFact,
+  toBatchFact,
+  toGatewayFact,
+  toVersion,
+  type VersionRow,
+} from "../../src/db/queries/factRows.js";
+import { parseBatchKey } from "../../src/reconcile/touched.js";
+import type { Policy } from "../../src/reconcile/types.js";
+import { entryKey, reconcileWorld, type WorldFacts } from "../../src/reconcile/world.js";
+import { exceptionKey } from "../../src/reconcile/exceptions.js";
+
+/**
+ * Recomputes everything from the stored facts with the pure reconcileWorld
+ * and lists every difference from what the incremental store wrote. An empty
+ * list means the database says exactly what a from-scratch reconciliation says.
+ */
+export async function loadWorldFacts(pool: pg.Pool): Promise<WorldFacts> {
+  const versions = await pool.query<VersionRow>(
+    "select seq, payment_id, version, cancelled, body, received_at from expected_payment_versions",
+  );
+  const events = await pool.query<GatewayEventDbRow & { type: string }>(
+    "select seq, body, reference_key, received_at, type from gateway_events",
+  );
+  const entries = await pool.query<BankEntryDbRow>("select seq, body, received_at from bank_entries");
+  return {
+    versions: versions.rows.map(toVersion),
+    events: events.rows.filter((row) => row.type !== "settlement.batch").map(toGatewayFact),
+    batches: events.rows.filter((row) => row.type === "settlement.batch").map(toBatchFact),
+    entries: entries.rows.map(toBankFact),
+  };
+}
+
+export async function differencesFromWorld(pool: pg.Pool, policy: Policy, now: number): Promise<string[]> {
+  const world = reconcileWorld(await loadWorldFacts(pool), now, policy);
+  const differences: string[] = [];
+  const payments = await pool.query<{
+    id: string;
+    status: string;
+    settled_amount_minor: number;
+    failure_category: string | null;
+  }>("select id, status, settled_amount_minor, failure_category from payments");
+  const stored = new Map(payments.rows.map((row) => [row.id, row]));
+  for (const [id, outcome] of world.payments) {
+    const row = stored.get(id);
+    const want = `${outcome.status}/${outcome.settledAmountMinor}/${outcome.failureCategory}`;
+    const got = row ? `${row.status}/${row.settled_amount_minor}/${row.failure_category}` : "missing";
+    if (want !== got) differences.push(`payment ${id}: world ${want}, store ${got}`);
+  }
+  if (stored.size !== world.payments.size)
+    differences.push(`payments: world ${world.payments.size}, store ${stored.size}`);
+
+  const matches = await pool.query<{
+    bank: string;
+    entry_id: string;
+    kind: string;
+    payment_id: string | null;
+    batch_id: string | null;
+  }>(
+    `select e.bank, e.entry_id, coalesce(m.kind, 'missing') as kind, m.payment_id, m.batch_id
+       from bank_entries e left join bank_entry_matches m on m.entry_seq = e.seq`,
+  );
+  for (const row of matches.rows) {
+    const match = world.entryMatches.get(entryKey({ bank: row.bank, entryId: row.entry_id }));
+    const want =
+      match?.kind === "payment"
+        ? `payment:${match.paymentId}`
+        : match?.kind === "batch"
+          ? `batch:${parseBatchKey(match.batchKey).batchId}`
+          : match?.kind;
+    const got =
+      row.kind === "payment" ? `payment:${row.payment_id}` : row.kind === "batch" ? `batch:${row.batch_id}` : row.kind;
+    if (want !== got) differences.push(`entry ${row.bank}/${row.entry_id}: world ${want}, store ${got}`);
+  }
+
+  const open = await pool.query<{ kind: string; subject_key: string }>(
+    "select kind, subject_key from exceptions where state <> 'resolved'",
+  );
+  const storedKeys = new Set(open.rows.map((row) => `${row.kind}|${row.subject_key}`));
+  const worldKeys = new Set([...world.exceptions.values()].map(exceptionKey));
+  for (const key of worldKeys)
+    if (!storedKeys.has(key)) differences.push(`exception ${key}: open in world, not in store`);
+  for (const key of storedKeys)
+    if (!worldKeys.has(key)) differences.push(`exception ${key}: open in store, not in world`);
+  return differences;
+}
