@@ -98,9 +98,9 @@ export async function setExceptionState(
   at: Date,
 ): Promise<void> {
   await db.query(
-    `update exceptions set state = $2, updated_at = $3,
-            resolved_at = case when $2 = 'resolved' then $3 else null end,
-            resolution = case when $2 = 'resolved' then 'manual' else null end
+    `update exceptions set state = $2::text, updated_at = $3::timestamptz,
+            resolved_at = case when $2::text = 'resolved' then $3::timestamptz else null end,
+            resolution = case when $2::text = 'resolved' then 'manual' else null end
       where id = $1`,
     [id, state, at],
   );
