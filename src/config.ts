@@ -83,6 +83,27 @@ const toleranceOverrides = z
     return out;
   });
 
+/** `EUR:10000,USD:10000,*:10000`: the smallest amount at risk, in major units, that raises an item-level alert. */
+const amountsByCurrency = z
+  .string()
+  .default("*:10000")
+  .transform((text, ctx): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const pair of text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)) {
+      const [currency, value] = pair.split(":");
+      const amount = Number(value);
+      if (!currency || !(currency === "*" || /^[A-Z]{3}$/.test(currency)) || !Number.isFinite(amount) || amount < 0) {
+        ctx.addIssue({ code: "custom", message: `each entry must be CURRENCY:amount or *:amount, got "${pair}"` });
+        return z.NEVER;
+      }
+      out[currency] = amount;
+    }
+    return out;
+  });
+
 const brokers = z
   .string()
   .optional()
@@ -130,6 +151,8 @@ export const configSchema = z
     AMOUNT_TOLERANCE_BY_GATEWAY: toleranceOverrides,
     SWEEP_INTERVAL: duration("30s"),
     ALERTMANAGER_URL: url("http(s)://"),
+    ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
+    ITEM_ALERT_INTERVAL: duration("30s"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     KAFKA_BATCH_MAX_BYTES: positiveInt(4 * 1024 * 1024),
     /** Consumer group timings: a member silent this long is dropped and its partitions reassigned. */
@@ -184,6 +207,7 @@ export interface Config {
   sweepIntervalMs: number;
   shutdownTimeoutMs: number;
   alertmanagerUrl: string | undefined;
+  itemAlerts: { minAmountMajor: Record<string, number>; intervalMs: number };
   logLevel: Env["LOG_LEVEL"];
   buildCommit: string;
 }
@@ -249,6 +273,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sweepIntervalMs: e.SWEEP_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     alertmanagerUrl: e.ALERTMANAGER_URL,
+    itemAlerts: { minAmountMajor: e.ITEM_ALERT_MIN_AMOUNT, intervalMs: e.ITEM_ALERT_INTERVAL },
     logLevel: e.LOG_LEVEL,
     buildCommit: e.BUILD_COMMIT,
   };

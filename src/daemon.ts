@@ -8,14 +8,18 @@ import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embeddedPostg
 import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
 import { healthRouter } from "./http/routes/health.js";
+import { counterpartiesRouter } from "./http/routes/counterparties.js";
 import { exceptionsRouter } from "./http/routes/exceptions.js";
 import { ingestRouter } from "./http/routes/ingest.js";
+import { openApiRouter } from "./http/routes/openapi.js";
 import { paymentsRouter } from "./http/routes/payments.js";
+import { reportsRouter } from "./http/routes/reports.js";
 import { createHttpApp, listen } from "./http/server.js";
 import { createKafka } from "./kafka/client.js";
 import { OutboxPublisher } from "./kafka/outboxPublisher.js";
 import { type Logger, maskUrl } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
+import { ItemAlerter } from "./alerts/itemAlerts.js";
 import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { type ReconcileDeps, reconcileTouched } from "./reconcile/store.js";
 import { Sweeper } from "./reconcile/sweeper.js";
@@ -83,6 +87,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       findingsTopic: config.kafka ? config.topics.findings : undefined,
       onUnknownFailureCode: unknownCodeLogger(log),
     };
+    const itemAlerts = config.alertmanagerUrl
+      ? new ItemAlerter(database.pool, { alertmanagerUrl: config.alertmanagerUrl, ...config.itemAlerts }, metrics, log)
+      : undefined;
+    if (itemAlerts) {
+      itemAlerts.start();
+      stack.push({ name: "item alerts", stop: () => itemAlerts.stop() });
+    }
     const gauges = new GaugeRefresher(database.pool, metrics, log);
     await gauges.refresh();
     gauges.start();
@@ -94,8 +105,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       deadLetterToKafka: config.kafka !== undefined,
       reconcile: (tx, touched, now) => reconcileTouched(tx, touched, now, reconcileDeps),
       now: () => new Date(),
-      // State gauges follow each committed batch within moments, not at the next tick.
-      afterCommit: () => gauges.refreshSoon(),
+      // State gauges and item alerts follow each committed batch within moments, not at the next tick.
+      afterCommit: () => {
+        gauges.refreshSoon();
+        itemAlerts?.pushSoon();
+      },
     };
 
     let kafkaIngest: KafkaIngest | undefined;
@@ -124,6 +138,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     if (kafkaIngest) publisherFlush = () => kafkaIngest!.flushOutbox();
     const sweeper = new Sweeper(database.pool, reconcileDeps, config.sweepIntervalMs, log, async () => {
       gauges.refreshSoon();
+      itemAlerts?.pushSoon();
       await publisherFlush();
     });
     await sweeper.sweepOnce();
@@ -133,11 +148,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const app = createHttpApp(config.http, log, {
       open: [
         healthRouter(database.pool, metrics, { kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined }),
+        openApiRouter(config.topics),
       ],
       api: [
         ingestRouter(config.topics, config.http.bodyLimit, ingest),
         paymentsRouter(database.pool),
         exceptionsRouter(database.pool),
+        reportsRouter(database.pool),
+        counterpartiesRouter(database.pool),
       ],
     });
     const server: Server = await listen(app, config.http.port);
