@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import type { Producer } from "kafkajs";
 import type pg from "pg";
 import type { Config } from "./config.js";
-import type { IngestDeps } from "./consumers/ingest.js";
+import { createIngestDeps, createReconcileDeps } from "./consumers/ingestDeps.js";
 import { KafkaIngest } from "./consumers/kafkaConsumer.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embeddedPostgres.js";
 import { migrate } from "./db/migrate.js";
@@ -21,7 +21,6 @@ import { type Logger, maskUrl } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import { ItemAlerter } from "./alerts/itemAlerts.js";
 import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
-import { type ReconcileDeps, reconcileTouched } from "./reconcile/store.js";
 import { Sweeper } from "./reconcile/sweeper.js";
 import { VERSION } from "./version.js";
 
@@ -80,13 +79,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     if (applied.length > 0) log.info({ applied }, "migrations applied");
 
     const metrics = createMetrics({ version: VERSION, commit: config.buildCommit, gateways: ["stripe", "adyen"] });
-    const reconcileDeps: ReconcileDeps = {
-      policy: config.policy,
-      metrics,
-      log,
-      findingsTopic: config.kafka ? config.topics.findings : undefined,
-      onUnknownFailureCode: unknownCodeLogger(log),
-    };
+    const reconcileDeps = createReconcileDeps(config, log, metrics);
     const itemAlerts = config.alertmanagerUrl
       ? new ItemAlerter(database.pool, { alertmanagerUrl: config.alertmanagerUrl, ...config.itemAlerts }, metrics, log)
       : undefined;
@@ -98,19 +91,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await gauges.refresh();
     gauges.start();
     stack.push({ name: "gauges", stop: () => gauges.stop() });
-    const ingest: IngestDeps = {
-      pool: database.pool,
-      metrics,
-      topics: config.topics,
-      deadLetterToKafka: config.kafka !== undefined,
-      reconcile: (tx, touched, now) => reconcileTouched(tx, touched, now, reconcileDeps),
-      now: () => new Date(),
-      // State gauges and item alerts follow each committed batch within moments, not at the next tick.
+    // State gauges and item alerts follow each committed batch within moments, not at the next tick.
+    const ingest = createIngestDeps(config, database.pool, reconcileDeps, {
       afterCommit: () => {
         gauges.refreshSoon();
         itemAlerts?.pushSoon();
       },
-    };
+    });
 
     let kafkaIngest: KafkaIngest | undefined;
     if (config.kafka) {
@@ -179,15 +166,4 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await stopAll();
     throw error;
   }
-}
-
-/** Logs each unknown failure code once per process: the code is kept verbatim, its category is unknown. */
-function unknownCodeLogger(log: Logger) {
-  const seen = new Set<string>();
-  return (code: string, gateway: string) => {
-    const key = `${gateway}\u0000${code}`;
-    if (seen.has(key) || seen.size > 10_000) return;
-    seen.add(key);
-    log.warn({ gateway, failureCode: code }, "failure code not in the failure-code table: category unknown");
-  };
 }

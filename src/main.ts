@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { runImport } from "./commands/import.js";
 import { runMigrate } from "./commands/migrate.js";
+import { runReport } from "./commands/report.js";
 import { runStart } from "./commands/start.js";
 import { type Command, USAGE_ERROR } from "./commands/types.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
@@ -18,12 +20,17 @@ usage: payrecon [command] [options]
 commands:
   start     run the daemon (default)
   migrate   apply pending database migrations and exit
+  report    print the reconciliation report (payrecon report --help)
+  import    import a bank statement: payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME]
+            [--allow-total-mismatch] [--dry-run]
 
 Configuration is read from the environment; see README.md.`;
 
 const commands: Record<string, Command> = {
   start: runStart,
   migrate: runMigrate,
+  report: runReport,
+  import: runImport,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -27,7 +27,22 @@ export interface ScenarioOptions {
   bank?: string;
   /** Prefix of every id, so several scenarios can share a database. */
   prefix?: string;
+  /** A scripted incident shaping this wave's outcomes. */
+  incident?: Incident;
 }
+
+/**
+ * Incidents an SRE must catch: a gateway failing most payments (outage), a
+ * compliance hold wave, bad upstream account data (account_invalid surge),
+ * and a bank whose statement never arrives.
+ */
+export type Incident =
+  | { kind: "gateway_outage"; gateway: string }
+  | { kind: "hold_wave"; gateway: string }
+  | { kind: "bad_data" }
+  | { kind: "statement_missing" };
+
+export const INCIDENT_KINDS = ["gateway_outage", "hold_wave", "bad_data", "statement_missing"] as const;
 
 export interface PaymentTruth {
   status: PaymentStatus;
@@ -51,6 +66,8 @@ export interface Scenario {
   duplicateEntries: string[];
   /** Batches whose bank credit differs from their net. */
   mismatchedBatches: string[];
+  /** Bank lines not sent because the statement never arrived. */
+  withheldEntries: number;
 }
 
 /** mulberry32: small, fast, good enough to make traffic look random and stay reproducible. */
@@ -120,6 +137,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     unmatchedEntries: [],
     duplicateEntries: [],
     mismatchedBatches: [],
+    withheldEntries: 0,
   };
   let eventSeq = 0;
   let entrySeq = 0;
@@ -169,7 +187,14 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       counterparty,
       created_at: iso(created),
     };
-    const truth = (status: PaymentStatus, settled: number, story: string, failureCode?: string) =>
+    // withoutBank: the status when the bank statement never arrives (statement_missing).
+    const truth = (
+      status: PaymentStatus,
+      settled: number,
+      story: string,
+      failureCode?: string,
+      withoutBank?: PaymentStatus,
+    ) =>
       scenario.truth.set(id, {
         status,
         direction: payout ? "payout" : "collection",
@@ -179,32 +204,39 @@ export function generateScenario(options: ScenarioOptions): Scenario {
         settledMinor: settled,
         failureCode,
         story,
+        ...(withoutBank && options.incident?.kind === "statement_missing"
+          ? { status: withoutBank, settledMinor: 0, failureCode: undefined }
+          : {}),
       });
 
+    const incident = options.incident;
+    const hitByOutage = incident?.kind === "gateway_outage" && incident.gateway === gateway && random() < 0.8;
     if (!payout) {
-      const story: CollectionStory = troubled
-        ? pick([
-            "failed",
-            "failed",
-            "refunded",
-            "charged_back",
-            "held",
-            "delayed",
-            "delayed",
-            "pending",
-            "cancelled",
-            "mismatch",
-            "batch_short",
-            "installments_partial",
-          ] as const)
-        : pick([
-            "batch_settled",
-            "batch_settled",
-            "batch_settled",
-            "batch_settled",
-            "direct_settled",
-            "settled_late",
-          ] as const);
+      const story: CollectionStory = hitByOutage
+        ? "failed"
+        : troubled
+          ? pick([
+              "failed",
+              "failed",
+              "refunded",
+              "charged_back",
+              "held",
+              "delayed",
+              "delayed",
+              "pending",
+              "cancelled",
+              "mismatch",
+              "batch_short",
+              "installments_partial",
+            ] as const)
+          : pick([
+              "batch_settled",
+              "batch_settled",
+              "batch_settled",
+              "batch_settled",
+              "direct_settled",
+              "settled_late",
+            ] as const);
       const dueSoon = now + (1 + Math.floor(random() * 5)) * DAY;
       const capturedAt = created + HOUR;
       switch (story) {
@@ -222,7 +254,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
           const key = `${gateway}|${currency}|${story === "batch_short" ? "short" : "ok"}`;
           batches.set(key, [...(batches.get(key) ?? []), { reference, amount, short: story === "batch_short" }]);
           if (story === "batch_short") truth("in_flight", 0, "in a batch the bank paid short");
-          else truth("settled", amount, "settled in a daily batch net of fees");
+          else truth("settled", amount, "settled in a daily batch net of fees", undefined, "in_flight");
           break;
         }
         case "direct_settled":
@@ -239,7 +271,13 @@ export function generateScenario(options: ScenarioOptions): Scenario {
             end_to_end_id: reference,
             remittance_info: `INVOICE ${reference}`,
           });
-          truth("settled", amount, story === "settled_late" ? "bank transfer, late" : "bank transfer on time");
+          truth(
+            "settled",
+            amount,
+            story === "settled_late" ? "bank transfer, late" : "bank transfer on time",
+            undefined,
+            story === "settled_late" ? "delayed" : "pending",
+          );
           break;
         }
         case "installments_partial": {
@@ -257,11 +295,11 @@ export function generateScenario(options: ScenarioOptions): Scenario {
             end_to_end_id: reference,
             remittance_info: `INSTALLMENT 1 ${reference}`,
           });
-          truth("partially_settled", first, "first of two installments paid");
+          truth("partially_settled", first, "first of two installments paid", undefined, "delayed");
           break;
         }
         case "failed": {
-          const code = pick(COLLECTION_FAILURES);
+          const code = hitByOutage ? "processing_error" : pick(COLLECTION_FAILURES);
           scenario.expected.push({ ...base, due_at: iso(dueSoon) });
           event({
             gateway,
@@ -339,16 +377,23 @@ export function generateScenario(options: ScenarioOptions): Scenario {
             end_to_end_id: reference,
             remittance_info: `PAYMENT ${reference}`,
           });
-          truth("mismatch", amount - short, "bank credit short of the expected amount");
+          truth("mismatch", amount - short, "bank credit short of the expected amount", undefined, "pending");
           break;
         }
       }
       continue;
     }
 
-    const story: PayoutStory = troubled
-      ? pick(["failed", "failed", "returned", "held", "delayed", "in_flight", "duplicate_debit"] as const)
-      : "paid";
+    const holdWave = incident?.kind === "hold_wave" && incident.gateway === gateway && random() < 0.6;
+    const badData = incident?.kind === "bad_data" && random() < 0.5;
+    const story: PayoutStory =
+      hitByOutage || badData
+        ? "failed"
+        : holdWave
+          ? "held"
+          : troubled
+            ? pick(["failed", "failed", "returned", "held", "delayed", "in_flight", "duplicate_debit"] as const)
+            : "paid";
     const submitted = created + 2 * HOUR;
     const dueSoon = now + (1 + Math.floor(random() * 3)) * DAY;
     const due = story === "delayed" ? now - DAY : dueSoon;
@@ -383,13 +428,17 @@ export function generateScenario(options: ScenarioOptions): Scenario {
         debit();
         if (story === "duplicate_debit") {
           scenario.duplicateEntries.push(debit());
-          truth("settled", amount, "paid, and the bank booked the debit twice");
+          truth("settled", amount, "paid, and the bank booked the debit twice", undefined, "in_flight");
         } else {
-          truth("settled", amount, "paid out");
+          truth("settled", amount, "paid out", undefined, "in_flight");
         }
         break;
       case "failed": {
-        const code = pick(PAYOUT_FAILURES);
+        const code = hitByOutage
+          ? pick(["could_not_process", "counterpartyBankTimedOut"])
+          : badData
+            ? pick(["invalid_account_number", "no_account", "AC01"])
+            : pick(PAYOUT_FAILURES);
         event({
           gateway,
           type: "payout.failed",
@@ -425,7 +474,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
           remittance_info: `RETURN ${reference}`,
           return_reason: reason,
         });
-        truth("failed", 0, "paid, then returned by the bank", reason);
+        truth("failed", 0, "paid, then returned by the bank", reason, "in_flight");
         break;
       }
       case "held":
@@ -498,6 +547,14 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     );
   }
   void date;
+  if (options.incident?.kind === "statement_missing") {
+    // The statement never arrives: no bank line at all in this wave.
+    scenario.withheldEntries = scenario.entries.length;
+    scenario.entries = [];
+    scenario.unmatchedEntries = [];
+    scenario.duplicateEntries = [];
+    scenario.mismatchedBatches = [];
+  }
   return scenario;
 }
 

@@ -1,3 +1,4 @@
+import { batchKey } from "../../../src/reconcile/touched.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ExpectedPayment } from "../../../src/messages/schemas.js";
@@ -587,7 +588,7 @@ function amountOracle(world: BuiltWorld, entry: WorldFacts["entries"][number]): 
   for (const batch of facts.batches) {
     if (named.has(batch.batchKey) || batch.currency !== entry.currency || entry.direction !== "credit") continue;
     if (batch.netMinor === entry.amountMinor && within(batch.expectedArrival)) {
-      out.push(`batch:${batch.gateway}\u0000${batch.batchId}`);
+      out.push(`batch:${batchKey(batch.gateway, batch.batchId)}`);
     }
   }
   return [...new Set(out)].sort();
@@ -657,7 +658,7 @@ describe("invariants of every reconciled world (CONTRACT §2)", () => {
             (b) =>
               b.gateway === payment.gateway &&
               b.referenceKeys.includes(payment.reference.toUpperCase()) &&
-              result.batchStates.get(`${b.gateway}\u0000${b.batchId}`)?.state === "settled",
+              result.batchStates.get(batchKey(b.gateway, b.batchId))?.state === "settled",
           );
           const bound = own.reduce((sum, e) => sum + e.amountMinor, 0) + (inSettledBatch ? payment.amount_minor : 0);
           expect(outcome.settledAmountMinor).toBeLessThanOrEqual(bound);

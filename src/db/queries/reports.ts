@@ -1,0 +1,97 @@
+import type { Db } from "../pool.js";
+
+/**
+ * The reconciliation report's aggregates, computed by PostgreSQL: each query
+ * returns a handful of grouped rows, never payments. All select payments by
+ * `created_at` in [from, to), on the index payments_report (000003).
+ */
+
+export interface ReportPeriod {
+  from: Date;
+  to: Date;
+}
+
+export interface StatusTotalRow {
+  gateway: string;
+  currency: string;
+  direction: "collection" | "payout";
+  status: string;
+  count: number;
+  /** Sum of the expected amounts. */
+  amount_minor: number;
+  /** Sum of what the bank showed for them (net of returns). */
+  settled_minor: number;
+}
+
+/** Count, expected amount and bank-settled amount per gateway × currency × direction × status. */
+export async function paymentTotalsByStatus(db: Db, period: ReportPeriod): Promise<StatusTotalRow[]> {
+  const result = await db.query<StatusTotalRow>(
+    `select gateway, currency, direction, status, count(*) as count,
+            sum(amount_minor)::bigint as amount_minor, sum(settled_amount_minor)::bigint as settled_minor
+       from payments
+      where created_at >= $1 and created_at < $2
+      group by gateway, currency, direction, status`,
+    [period.from, period.to],
+  );
+  return result.rows;
+}
+
+export const AGING_BUCKETS = ["0-1d", "1-3d", "3-7d", "7d+"] as const;
+export type AgingBucket = (typeof AGING_BUCKETS)[number];
+
+export interface AgingRow {
+  gateway: string;
+  currency: string;
+  direction: "collection" | "payout";
+  bucket: AgingBucket;
+  count: number;
+  /** Expected amount not yet settled: amount − what the bank showed so far. */
+  outstanding_minor: number;
+}
+
+/**
+ * Delayed payments by how long they have been overdue at `asOf` (from
+ * overdue_since, the first due date passed without settlement): [0, 1), [1, 3),
+ * [3, 7) and 7 or more days.
+ */
+export async function overdueAging(db: Db, period: ReportPeriod, asOf: Date): Promise<AgingRow[]> {
+  const result = await db.query<AgingRow>(
+    `select gateway, currency, direction, bucket, count(*) as count, sum(outstanding)::bigint as outstanding_minor
+       from (select gateway, currency, direction,
+                    greatest(0, amount_minor - greatest(0, settled_amount_minor)) as outstanding,
+                    case when $3 - coalesce(overdue_since, due_at) < interval '1 day' then '0-1d'
+                         when $3 - coalesce(overdue_since, due_at) < interval '3 days' then '1-3d'
+                         when $3 - coalesce(overdue_since, due_at) < interval '7 days' then '3-7d'
+                         else '7d+' end as bucket
+               from payments
+              where created_at >= $1 and created_at < $2 and status = 'delayed') overdue
+      group by gateway, currency, direction, bucket`,
+    [period.from, period.to, asOf],
+  );
+  return result.rows;
+}
+
+export interface UnmatchedEntryRow {
+  currency: string;
+  direction: "credit" | "debit";
+  count: number;
+  amount_minor: number;
+}
+
+/**
+ * Bank entries with an unresolved (open or acknowledged) `unmatched`
+ * exception, by currency and bank direction. A bank entry has no created_at
+ * of a payment: it is in the period when its value date (midnight UTC) is.
+ */
+export async function unmatchedBankEntries(db: Db, period: ReportPeriod): Promise<UnmatchedEntryRow[]> {
+  const result = await db.query<UnmatchedEntryRow>(
+    `select b.currency, b.direction, count(*) as count, sum(b.amount_minor)::bigint as amount_minor
+       from exceptions e
+       join bank_entries b on b.bank = e.bank and b.entry_id = e.entry_id
+      where e.kind = 'unmatched' and e.subject_type = 'bank_entry' and e.state <> 'resolved'
+        and b.value_date::timestamp at time zone 'UTC' >= $1 and b.value_date::timestamp at time zone 'UTC' < $2
+      group by b.currency, b.direction`,
+    [period.from, period.to],
+  );
+  return result.rows;
+}

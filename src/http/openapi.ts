@@ -1,0 +1,762 @@
+import { z } from "zod";
+import type { Config, Role } from "../config.js";
+import {
+  amountMinor,
+  bankEntrySchema,
+  calendarDate,
+  cancellationSchema,
+  currency,
+  expectedPaymentSchema,
+  gatewayEventSchema,
+  nonNegativeAmount,
+  positiveAmount,
+  timestamp,
+} from "../messages/schemas.js";
+import { FAILURE_CATEGORIES } from "../reconcile/failureCodes.js";
+import { PAYMENT_STATUSES } from "../reconcile/types.js";
+import { AGING_BUCKETS, STATUS_BUCKET_NAMES, STATUS_BUCKETS } from "../reports/reconciliation.js";
+import { VERSION } from "../version.js";
+import { encodeCursor } from "./pagination.js";
+import { exceptionAction, exceptionListQuery } from "./routes/exceptions.js";
+import { paymentListQuery } from "./routes/payments.js";
+import { reportQuery } from "./routes/reports.js";
+
+/**
+ * The OpenAPI 3.1 description of payrecon's HTTP interface (CONTRACT §3),
+ * served at GET /api/v1/openapi.json. Message, query and body schemas are
+ * generated from the zod schemas the endpoints validate with, so the document
+ * cannot drift from what the server accepts; response schemas follow the views
+ * the routes return. Pure: the same input gives the same document.
+ */
+
+type Json = Record<string, unknown>;
+
+export const OPENAPI_PATH = "/api/v1/openapi.json";
+
+const DEFAULT_TOPICS = { expected: "payments.expected", gateway: "gateway.events", bank: "bank.settlements" };
+
+// --- zod → JSON Schema ------------------------------------------------------------------------
+
+/**
+ * What zod refinements mean, which JSON Schema cannot infer from a `.refine`:
+ * amounts are integers, times RFC 3339, dates ISO, currencies ISO 4217 codes.
+ */
+function refinements(ctx: { zodSchema: unknown; jsonSchema: Json }): void {
+  const { zodSchema, jsonSchema } = ctx;
+  if (zodSchema === amountMinor || zodSchema === positiveAmount || zodSchema === nonNegativeAmount) {
+    jsonSchema.type = "integer";
+    if (zodSchema === positiveAmount) jsonSchema.minimum = 1;
+    if (zodSchema === nonNegativeAmount) jsonSchema.minimum = 0;
+    jsonSchema.description = "amount in the currency's minor unit (ISO 4217 exponent), never a float";
+  } else if (zodSchema === timestamp) {
+    jsonSchema.format = "date-time";
+    jsonSchema.description = "RFC 3339 time with offset";
+  } else if (zodSchema === calendarDate) {
+    jsonSchema.format = "date";
+  } else if (zodSchema === currency) {
+    jsonSchema.pattern = "^[A-Z]{3}$";
+    jsonSchema.description = "ISO 4217 currency code";
+  }
+}
+
+/** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema, as the client sends it (`io: input`). */
+export function schemaFromZod(schema: z.ZodType): Json {
+  const json = z.toJSONSchema(schema, {
+    io: "input",
+    unrepresentable: "any",
+    override: (ctx) => refinements(ctx as unknown as { zodSchema: unknown; jsonSchema: Json }),
+  }) as Json;
+  delete json.$schema;
+  return json;
+}
+
+// --- small builders ----------------------------------------------------------------------------
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
+const nullable = (schema: Json): Json => ({ anyOf: [schema, { type: "null" }] });
+const str = (description?: string): Json => (description ? { type: "string", description } : { type: "string" });
+const int = (description?: string): Json => (description ? { type: "integer", description } : { type: "integer" });
+const dateTime = (description?: string): Json => ({ ...str(description), format: "date-time" });
+const object = (properties: Record<string, Json>, required: string[], extra: Json = {}): Json => ({
+  type: "object",
+  properties,
+  required,
+  ...extra,
+});
+const json = (schema: Json, description: string): Json => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+/** Example values for query parameters; each must be accepted by the endpoint (tested). */
+const QUERY_EXAMPLES: Record<string, Record<string, unknown>> = {
+  "/api/v1/payments": {
+    status: "delayed",
+    gateway: "stripe",
+    direction: "payout",
+    counterparty: "cust_77",
+    from: "2026-11-01T00:00:00Z",
+    to: "2026-12-01T00:00:00Z",
+    limit: 50,
+    cursor: encodeCursor(["2026-11-20T10:00:00.000Z", "exp_1001"]),
+  },
+  "/api/v1/exceptions": {
+    state: "open",
+    kind: "failed",
+    gateway: "stripe",
+    currency: "EUR",
+    priority: "p1",
+    payment_id: "exp_1001",
+    min_amount_minor: 10000,
+    min_age: "3d",
+    limit: 50,
+    cursor: encodeCursor(["2026-11-20T10:00:00.000Z", 42]),
+  },
+  "/api/v1/reports/reconciliation": {
+    from: "2024-11-01",
+    to: "2024-12-01",
+    format: "csv",
+    bom: "true",
+  },
+};
+
+const QUERY_DESCRIPTIONS: Record<string, string> = {
+  status: "only payments with this status",
+  gateway: "only this gateway",
+  direction: "collection (money owed to us) or payout (money we owe)",
+  counterparty: "only this counterparty",
+  from: "created at or after (a date or RFC 3339 time)",
+  to: "created before (a date or RFC 3339 time)",
+  limit: "page size",
+  cursor: "next_cursor of the previous page",
+  state: "open, acknowledged, resolved, unresolved (open or acknowledged) or all",
+  kind: "only exceptions of this kind",
+  currency: "ISO 4217 code",
+  priority: "only this priority",
+  payment_id: "only exceptions of this expected payment",
+  min_amount_minor: "at least this amount, in minor units",
+  min_age: "open at least this long, a duration like 30m, 72h or 3d",
+  format: "json, csv or md",
+  bom: "CSV only: start with a UTF-8 byte order mark (for Excel)",
+};
+
+const PATH_QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {
+  "/api/v1/reports/reconciliation": {
+    from: "payments created at or after (a date or RFC 3339 time); default: 30 days before to",
+    to: "payments created before (a date or RFC 3339 time); default: now",
+  },
+};
+
+/** One query parameter per property of a zod query schema. */
+function queryParameters(path: string, schema: z.ZodObject): Json[] {
+  const json = schemaFromZod(schema);
+  const properties = (json.properties ?? {}) as Record<string, Json>;
+  const required = new Set((json.required as string[] | undefined) ?? []);
+  return Object.entries(properties).map(([name, property]) => {
+    const parameter: Json = {
+      name,
+      in: "query",
+      required: required.has(name),
+      schema: property,
+    };
+    const description = PATH_QUERY_DESCRIPTIONS[path]?.[name] ?? QUERY_DESCRIPTIONS[name];
+    if (description) parameter.description = description;
+    const example = QUERY_EXAMPLES[path]?.[name];
+    if (example !== undefined) parameter.example = example;
+    return parameter;
+  });
+}
+
+const pathParameter = (name: string, description: string, example: string, schema: Json = str()): Json => ({
+  name,
+  in: "path",
+  required: true,
+  description,
+  schema,
+  example,
+});
+
+/** Any one of the roles may call the operation (each security requirement is an alternative). */
+function roles(...allowed: Role[]): Json {
+  return {
+    security: allowed.map((role) => ({ bearerAuth: [role] })),
+    "x-roles": allowed,
+  };
+}
+
+const OPEN: Json = { security: [] };
+
+const apiErrors = (...extra: string[]): Record<string, Json> => {
+  const responses: Record<string, Json> = {
+    "401": responseRef("Unauthorized"),
+    "403": responseRef("Forbidden"),
+    "503": responseRef("Unavailable"),
+  };
+  for (const status of extra) responses[status] = responseRef(ERROR_RESPONSES[status]!.name);
+  return responses;
+};
+
+const ERROR_RESPONSES: Record<string, { name: string; description: string }> = {
+  "400": { name: "BadRequest", description: "invalid query, path parameter or body: the message names the field" },
+  "401": { name: "Unauthorized", description: "no valid bearer token" },
+  "403": { name: "Forbidden", description: "the token's role may not call this endpoint" },
+  "404": { name: "NotFound", description: "no such resource" },
+  "409": { name: "Conflict", description: "the action does not apply in the current state" },
+  "413": { name: "PayloadTooLarge", description: "request body or line count over the limit" },
+  "503": { name: "Unavailable", description: "the database is unavailable; try again" },
+};
+
+// --- response schemas --------------------------------------------------------------------------
+
+const installment = object({ amount_minor: int(), due_at: dateTime() }, ["amount_minor", "due_at"]);
+
+function paymentSchema(): Json {
+  return object(
+    {
+      id: str("expected payment id"),
+      reference: str(),
+      status: { type: "string", enum: [...PAYMENT_STATUSES] },
+      direction: { type: "string", enum: ["collection", "payout"] },
+      gateway: str(),
+      currency: { type: "string", pattern: "^[A-Z]{3}$" },
+      amount_minor: int("expected amount, minor units"),
+      settled_amount_minor: int("amount the bank shows as settled, minor units"),
+      at_risk_minor: int("amount counted in payrecon_funds_at_risk, minor units"),
+      failure_category: nullable({ type: "string", enum: [...FAILURE_CATEGORIES] }),
+      failure_code: nullable(str("the gateway's or bank's own code, verbatim")),
+      failure_message: nullable(str()),
+      retry_advice: nullable({ type: "string", enum: ["retry", "after_fix", "no"] }),
+      hold_reason: nullable(str()),
+      settled_late: { type: "boolean" },
+      settled_on: nullable({ type: "string", format: "date" }),
+      counterparty: nullable(str()),
+      created_at: dateTime(),
+      due_at: dateTime(),
+      installments: nullable({ type: "array", items: installment }),
+      accepted_at: nullable(dateTime("when the gateway accepted it")),
+      overdue_since: nullable(dateTime()),
+      status_reason: str(),
+      status_since: dateTime(),
+      next_deadline: nullable(dateTime("when a time-based check next looks at it")),
+      flags: { type: "array", items: str() },
+      updated_at: dateTime(),
+    },
+    [
+      "id",
+      "status",
+      "direction",
+      "gateway",
+      "currency",
+      "amount_minor",
+      "settled_amount_minor",
+      "failure_category",
+      "failure_code",
+      "retry_advice",
+      "settled_late",
+    ],
+  );
+}
+
+const timelineEntry = object(
+  {
+    at: dateTime(),
+    source: str("where the fact came from: expected, gateway, bank or payrecon"),
+    type: str("e.g. expected.created, gateway.payout.paid, bank.booked, status.settled"),
+  },
+  ["at", "source", "type"],
+  { additionalProperties: true, description: "one fact with its time and source; more fields by type" },
+);
+
+const paymentDetail: Json = {
+  allOf: [
+    ref("Payment"),
+    object(
+      {
+        timeline: { type: "array", items: ref("TimelineEntry"), description: "every fact, in time order" },
+        exceptions: {
+          type: "array",
+          items: object({ id: str(), kind: str(), state: str() }, ["id", "kind", "state"]),
+        },
+      },
+      ["timeline", "exceptions"],
+    ),
+  ],
+};
+
+const auditEntry = object(
+  {
+    at: dateTime(),
+    actor: str("role and token fingerprint, or payrecon"),
+    action: str(),
+    note: nullable(str()),
+  },
+  ["at", "actor", "action", "note"],
+);
+
+const exceptionSchema = object(
+  {
+    id: str(),
+    kind: { type: "string", enum: ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"] },
+    subject: str("what the exception is about (payment, bank entry, gateway event or batch key)"),
+    payment_id: nullable(str()),
+    entry_id: nullable(str()),
+    bank: nullable(str()),
+    event_id: nullable(str()),
+    batch_id: nullable(str()),
+    gateway: nullable(str()),
+    amount_minor: int(),
+    currency: { type: "string", pattern: "^[A-Z]{3}$" },
+    direction: nullable(str()),
+    detail: str(),
+    state: { type: "string", enum: ["open", "acknowledged", "resolved"] },
+    priority: { type: "string", enum: ["p1", "p2", "p3"] },
+    due_by: nullable(dateTime()),
+    overdue: { type: "boolean" },
+    opened_at: dateTime(),
+    resolved_at: nullable(dateTime()),
+    age_seconds: int(),
+    audit: { type: "array", items: ref("AuditEntry") },
+  },
+  ["id", "kind", "payment_id", "entry_id", "amount_minor", "currency", "opened_at", "state", "age_seconds", "audit"],
+);
+
+const listOf = (item: string): Json =>
+  object(
+    {
+      items: { type: "array", items: ref(item) },
+      next_cursor: nullable(str("pass as cursor for the next page; null on the last page")),
+    },
+    ["items", "next_cursor"],
+  );
+
+const errorSchema = object(
+  {
+    error: object({ code: str("machine-readable, e.g. invalid_query, not_found"), message: str() }, [
+      "code",
+      "message",
+    ]),
+  },
+  ["error"],
+);
+
+const ingestResult = object(
+  {
+    accepted: int("new facts stored"),
+    duplicates: int("facts already known (idempotent re-delivery)"),
+    rejected: int("lines that failed validation: recorded and dead-lettered"),
+    lines: {
+      type: "array",
+      items: object(
+        {
+          line: int("1-based line number in the body"),
+          status: { type: "string", enum: ["accepted", "duplicate", "rejected"] },
+          reason: {
+            type: "string",
+            enum: ["empty", "invalid_utf8", "invalid_json", "not_an_object", "schema", "too_large"],
+          },
+          detail: str(),
+        },
+        ["line", "status"],
+      ),
+    },
+  },
+  ["accepted", "duplicates", "rejected", "lines"],
+);
+
+const amountText = str("the amount in major units, exact, with the currency's decimals");
+
+const money = (description: string): Json =>
+  object({ count: int(), amount_minor: int(), amount: amountText }, ["count", "amount_minor", "amount"], {
+    description,
+  });
+
+const reportRow = object(
+  {
+    row_type: {
+      type: "string",
+      enum: ["gateway", "bank", "total"],
+      description: "a gateway's row, the bank-only row (unmatched entries), or the total",
+    },
+    gateway: str("gateway name, (bank) or (total)"),
+    currency: { type: "string", pattern: "^[A-Z]{3}$" },
+    exponent: int("the currency's decimals (ISO 4217)"),
+    direction: { type: "string", enum: ["collection", "payout"] },
+    expected: money("expected payments"),
+    ...Object.fromEntries(
+      STATUS_BUCKET_NAMES.map((name) => [name, money(`payments now ${STATUS_BUCKETS[name].join(" or ")}`)]),
+    ),
+    bank_settled: object({ amount_minor: int(), amount: amountText }, ["amount_minor", "amount"], {
+      description: "what the bank shows as settled",
+    }),
+    unmatched_bank_entries: money("bank entries that match no expected payment"),
+    overdue: object(
+      Object.fromEntries(AGING_BUCKETS.map((name) => [name, money(`overdue ${name}`)])),
+      [...AGING_BUCKETS],
+      { description: "aging buckets: how long past due unsettled payments are" },
+    ),
+  },
+  [
+    "row_type",
+    "gateway",
+    "currency",
+    "exponent",
+    "direction",
+    "expected",
+    ...STATUS_BUCKET_NAMES,
+    "bank_settled",
+    "unmatched_bank_entries",
+    "overdue",
+  ],
+);
+
+const reconciliationReport = object(
+  {
+    report: { const: "reconciliation" },
+    from: dateTime("start of the period (inclusive)"),
+    to: dateTime("end of the period (exclusive)"),
+    as_of: dateTime("when the report was computed"),
+    selection: str(),
+    buckets: {
+      type: "object",
+      description: "which payment statuses each status bucket counts",
+      additionalProperties: { type: "array", items: str() },
+    },
+    rows: { type: "array", items: ref("ReconciliationReportRow") },
+  },
+  ["report", "from", "to", "as_of", "selection", "buckets", "rows"],
+  { description: "per gateway × currency × direction: expected, settled, failed, held, delayed, mismatch …" },
+);
+
+const rateOf = (what: string, parts: Record<string, Json>): Json =>
+  object({ rate: nullable({ type: "number", minimum: 0, maximum: 1, description: what }), ...parts }, [
+    "rate",
+    ...Object.keys(parts),
+  ]);
+
+const counterpartyAmounts = {
+  currency: { type: "string", pattern: "^[A-Z]{3}$" },
+  exponent: int(),
+  count: int(),
+  amount_minor: int(),
+  amount: amountText,
+  settled_amount_minor: int(),
+  settled_amount: amountText,
+};
+
+const counterpartyHistory = object(
+  {
+    counterparty: str(),
+    payments: int("expected payments naming this counterparty"),
+    first_payment_at: nullable(dateTime()),
+    last_payment_at: nullable(dateTime()),
+    by_currency: {
+      type: "array",
+      items: object(counterpartyAmounts, Object.keys(counterpartyAmounts)),
+    },
+    by_status: {
+      type: "array",
+      items: object({ status: { type: "string", enum: [...PAYMENT_STATUSES] }, ...counterpartyAmounts }, [
+        "status",
+        ...Object.keys(counterpartyAmounts),
+      ]),
+    },
+    late_rate: rateOf("settled late among settled; null when none settled", { settled_late: int(), settled: int() }),
+    failure_rate: rateOf("failed among settled + failed; null when none ended", { failed: int(), ended: int() }),
+    last_failure: nullable(
+      object(
+        {
+          payment_id: str(),
+          at: dateTime(),
+          failure_category: nullable(str()),
+          failure_code: nullable(str()),
+          currency: str(),
+          amount_minor: int(),
+          amount: amountText,
+        },
+        ["payment_id", "at", "failure_category", "failure_code", "currency", "amount_minor", "amount"],
+      ),
+    ),
+    open_exceptions: int(),
+  },
+  [
+    "counterparty",
+    "payments",
+    "first_payment_at",
+    "last_payment_at",
+    "by_currency",
+    "by_status",
+    "late_rate",
+    "failure_rate",
+    "last_failure",
+    "open_exceptions",
+  ],
+  { description: "payment history: counts and amounts by status, late and failed rate" },
+);
+
+// --- the document ------------------------------------------------------------------------------
+
+export interface OpenApiOptions {
+  /** Topic names as configured (CONTRACT §6); the ingest path takes one of them. */
+  topics?: { expected: string; gateway: string; bank: string } | Config["topics"];
+}
+
+export function openApiDocument(options: OpenApiOptions = {}): Json {
+  const topics = options.topics ?? DEFAULT_TOPICS;
+
+  const components = {
+    securitySchemes: {
+      bearerAuth: {
+        type: "http",
+        scheme: "bearer",
+        description:
+          "Tokens and their roles come from API_TOKENS (role:token pairs). viewer reads payments, exceptions and reports; " +
+          "operator reads and acts on exceptions; ingester only posts facts. Each operation lists the roles that may call it.",
+      },
+    },
+    schemas: {
+      ExpectedPayment: schemaFromZod(expectedPaymentSchema),
+      Cancellation: schemaFromZod(cancellationSchema),
+      GatewayEvent: schemaFromZod(gatewayEventSchema),
+      BankEntry: schemaFromZod(bankEntrySchema),
+      Error: errorSchema,
+      Payment: paymentSchema(),
+      PaymentDetail: paymentDetail,
+      TimelineEntry: timelineEntry,
+      PaymentList: listOf("Payment"),
+      Exception: exceptionSchema,
+      AuditEntry: auditEntry,
+      ExceptionList: listOf("Exception"),
+      ExceptionAction: schemaFromZod(exceptionAction),
+      IngestResult: ingestResult,
+      ReconciliationReport: reconciliationReport,
+      ReconciliationReportRow: reportRow,
+      CounterpartyHistory: counterpartyHistory,
+      Readiness: object(
+        {
+          status: { type: "string", enum: ["ready", "not_ready"] },
+          checks: object(
+            {
+              postgres: { type: "string", enum: ["ok", "unreachable"] },
+              migrations: { type: "string", enum: ["ok", "pending"] },
+              kafka: { type: "string", enum: ["ok", "unreachable", "not_configured"] },
+            },
+            ["postgres", "migrations", "kafka"],
+          ),
+        },
+        ["status", "checks"],
+      ),
+    },
+    responses: Object.fromEntries(
+      Object.values(ERROR_RESPONSES).map(({ name, description }) => [name, json(ref("Error"), description)]),
+    ),
+  };
+
+  const paths: Record<string, Json> = {
+    "/healthz": {
+      get: {
+        operationId: "healthz",
+        tags: ["operations"],
+        summary: "Liveness: the process answers",
+        ...OPEN,
+        responses: { "200": json(object({ status: { const: "ok" } }, ["status"]), "alive") },
+      },
+    },
+    "/readyz": {
+      get: {
+        operationId: "readyz",
+        tags: ["operations"],
+        summary: "Readiness: PostgreSQL reachable, migrations applied and (if configured) Kafka reachable",
+        ...OPEN,
+        responses: {
+          "200": json(ref("Readiness"), "ready"),
+          "503": json(ref("Readiness"), "not ready: checks says what is missing"),
+        },
+      },
+    },
+    "/metrics": {
+      get: {
+        operationId: "metrics",
+        tags: ["operations"],
+        summary: "Prometheus metrics (CONTRACT §4)",
+        ...OPEN,
+        responses: {
+          "200": {
+            description: "Prometheus text exposition format",
+            content: { "text/plain": { schema: { type: "string" } } },
+          },
+        },
+      },
+    },
+    [OPENAPI_PATH]: {
+      get: {
+        operationId: "openapi",
+        tags: ["operations"],
+        summary: "This document (OpenAPI 3.1); no token needed",
+        ...OPEN,
+        responses: { "200": json({ type: "object" }, "the OpenAPI document") },
+      },
+    },
+    "/api/v1/ingest/{topic}": {
+      post: {
+        operationId: "ingest",
+        tags: ["ingest"],
+        summary: "Post input messages for one topic as NDJSON",
+        description:
+          "One JSON message per line for one of the three input topics: ExpectedPayment or Cancellation for " +
+          `${topics.expected}, GatewayEvent for ${topics.gateway}, BankEntry for ${topics.bank}. The same validation, ` +
+          "idempotency and dead-lettering as the Kafka path; one result per line. Invalid lines are rejected with " +
+          "their reason (the others are still stored); at most 50,000 lines per request.",
+        ...roles("ingester"),
+        parameters: [
+          {
+            name: "topic",
+            in: "path",
+            required: true,
+            description: "the input topic (names as configured)",
+            schema: { type: "string", enum: [topics.expected, topics.gateway, topics.bank] },
+            example: topics.expected,
+          },
+        ],
+        requestBody: {
+          required: true,
+          description: "NDJSON: each line one message of the topic's schema",
+          content: {
+            "application/x-ndjson": {
+              // OpenAPI 3.1 has no item schema for streaming media types (3.2's itemSchema): the schema describes one line.
+              schema: {
+                description: "one line: a message of the path's topic",
+                oneOf: [ref("ExpectedPayment"), ref("Cancellation"), ref("GatewayEvent"), ref("BankEntry")],
+              },
+              example:
+                '{"id":"exp_1001","direction":"collection","amount_minor":125000,"currency":"EUR","gateway":"stripe",' +
+                '"reference":"ORD-1001","counterparty":"cust_77","created_at":"2026-11-20T10:00:00Z","due_at":"2026-11-24T17:00:00Z"}\n' +
+                '{"id":"exp_1002","cancelled":true}\n',
+            },
+          },
+        },
+        responses: {
+          "200": json(ref("IngestResult"), "every line's outcome"),
+          "400": responseRef("BadRequest"),
+          "404": responseRef("NotFound"),
+          "413": responseRef("PayloadTooLarge"),
+          ...apiErrors(),
+        },
+      },
+    },
+    "/api/v1/payments": {
+      get: {
+        operationId: "listPayments",
+        tags: ["payments"],
+        summary: "Expected payments, newest first, cursor-paginated",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/payments", paymentListQuery),
+        responses: { "200": json(ref("PaymentList"), "a page of payments"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/payments/{id}": {
+      get: {
+        operationId: "getPayment",
+        tags: ["payments"],
+        summary: "One expected payment: status, amounts, failure, flags and its timeline",
+        ...roles("viewer", "operator"),
+        parameters: [pathParameter("id", "expected payment id", "exp_1001", { type: "string", maxLength: 200 })],
+        responses: { "200": json(ref("PaymentDetail"), "the payment"), ...apiErrors("400", "404") },
+      },
+    },
+    "/api/v1/exceptions": {
+      get: {
+        operationId: "listExceptions",
+        tags: ["exceptions"],
+        summary: "Exceptions (the work queue) with age, amount and audit trail",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/exceptions", exceptionListQuery),
+        responses: { "200": json(ref("ExceptionList"), "a page of exceptions"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/exceptions/{id}": {
+      get: {
+        operationId: "getException",
+        tags: ["exceptions"],
+        summary: "One exception with its audit trail",
+        ...roles("viewer", "operator"),
+        parameters: [pathParameter("id", "exception id", "42", { type: "string", pattern: "^[0-9]+$" })],
+        responses: { "200": json(ref("Exception"), "the exception"), ...apiErrors("400", "404") },
+      },
+    },
+    "/api/v1/exceptions/{id}/actions": {
+      post: {
+        operationId: "actOnException",
+        tags: ["exceptions"],
+        summary: "Acknowledge, resolve or annotate an exception",
+        description:
+          "Appended to the exception's audit trail with the actor and time; nothing is ever deleted. " +
+          "A note needs text; acknowledging needs an open exception; resolving an unresolved one.",
+        ...roles("operator"),
+        parameters: [pathParameter("id", "exception id", "42", { type: "string", pattern: "^[0-9]+$" })],
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: ref("ExceptionAction") } },
+        },
+        responses: {
+          "200": json(ref("Exception"), "the exception after the action"),
+          ...apiErrors("400", "404", "409", "413"),
+        },
+      },
+    },
+    "/api/v1/reports/reconciliation": {
+      get: {
+        operationId: "reconciliationReport",
+        tags: ["reports"],
+        summary: "Reconciliation report per gateway × currency × direction",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/reports/reconciliation", reportQuery),
+        responses: {
+          "200": {
+            description: "the report: JSON, CSV (an attachment) or Markdown, by format",
+            content: {
+              "application/json": { schema: ref("ReconciliationReport") },
+              "text/csv": { schema: { type: "string" } },
+              "text/markdown": { schema: { type: "string" } },
+            },
+          },
+          ...apiErrors("400"),
+        },
+      },
+    },
+    "/api/v1/counterparties/{id}": {
+      get: {
+        operationId: "getCounterparty",
+        tags: ["reports"],
+        summary: "A counterparty's payment history: counts and amounts by status, late and failed rate",
+        ...roles("viewer", "operator"),
+        parameters: [pathParameter("id", "counterparty id, as in ExpectedPayment.counterparty", "cust_77")],
+        responses: { "200": json(ref("CounterpartyHistory"), "the history"), ...apiErrors("400", "404") },
+      },
+    },
+  };
+
+  return {
+    openapi: "3.1.0",
+    jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
+    info: {
+      title: "payrecon",
+      version: VERSION,
+      summary: "Payment-gateway monitoring and reconciliation",
+      description:
+        "Expected payments, gateway events and bank entries in; reconciled statuses, exceptions and reports out. " +
+        "Everything under /api/v1 needs `Authorization: Bearer <token>` (except this document); errors are " +
+        '`{"error": {"code", "message"}}`. Amounts are integers in the currency\'s minor unit.',
+    },
+    tags: [
+      { name: "operations", description: "health, readiness, metrics" },
+      { name: "ingest", description: "facts in, when Kafka is not used" },
+      { name: "payments", description: "expected payments and their status" },
+      { name: "exceptions", description: "what needs a person" },
+      { name: "reports", description: "finance reports and counterparty history" },
+    ],
+    security: [{ bearerAuth: [] }],
+    paths,
+    components,
+  };
+}

@@ -1,0 +1,101 @@
+import type { Readable } from "node:stream";
+import { stringify } from "csv-stringify";
+import { formatMajor } from "../messages/currencies.js";
+import { AGING_BUCKETS, type ReconciliationReport, type ReportRow, STATUS_BUCKET_NAMES } from "./reconciliation.js";
+
+/**
+ * The report as CSV for spreadsheets: a header row, RFC 4180 (CRLF, fields
+ * quoted when they hold a comma, quote or line break, quotes doubled), UTF-8,
+ * amounts in major units with exactly the currency's decimals (JPY 0, EUR 2,
+ * KWD 3). Text cells that a spreadsheet would run as a formula (starting with
+ * = + - @, tab or CR, or their full-width forms) get a leading ' as OWASP
+ * advises; amounts are never touched, so a negative amount stays a number.
+ */
+
+const AGING_COLUMN: Record<(typeof AGING_BUCKETS)[number], string> = {
+  "0-1d": "overdue_0_1d",
+  "1-3d": "overdue_1_3d",
+  "3-7d": "overdue_3_7d",
+  "7d+": "overdue_7d_plus",
+};
+
+export const CSV_COLUMNS: string[] = [
+  "row_type",
+  "gateway",
+  "currency",
+  "direction",
+  "expected_count",
+  "expected_amount",
+  ...STATUS_BUCKET_NAMES.flatMap((name) => [`${name}_count`, `${name}_amount`]),
+  "bank_settled_amount",
+  "unmatched_bank_entries_count",
+  "unmatched_bank_entries_amount",
+  ...AGING_BUCKETS.flatMap((name) => [`${AGING_COLUMN[name]}_count`, `${AGING_COLUMN[name]}_amount`]),
+];
+
+const FORMULA_START = new Set(["=", "+", "-", "@", "\t", "\r", "\uFF1D", "\uFF0B", "\uFF0D", "\uFF20"]);
+
+/** A text cell a spreadsheet shows as text, never evaluates. */
+export function neutralizeFormula(text: string): string {
+  return text.length > 0 && FORMULA_START.has(text[0]!) ? `'${text}` : text;
+}
+
+export function csvRecord(row: ReportRow): string[] {
+  const amount = (minor: number) => formatMajor(minor, row.currency);
+  return [
+    neutralizeFormula(row.rowType),
+    neutralizeFormula(row.gateway),
+    neutralizeFormula(row.currency),
+    neutralizeFormula(row.direction),
+    String(row.expected.count),
+    amount(row.expected.amountMinor),
+    ...STATUS_BUCKET_NAMES.flatMap((name) => [
+      String(row.statuses[name].count),
+      amount(row.statuses[name].amountMinor),
+    ]),
+    amount(row.bankSettledMinor),
+    String(row.unmatchedBankEntries.count),
+    amount(row.unmatchedBankEntries.amountMinor),
+    ...AGING_BUCKETS.flatMap((name) => [String(row.overdue[name].count), amount(row.overdue[name].amountMinor)]),
+  ];
+}
+
+export interface CsvOptions {
+  /** A UTF-8 byte order mark first, for spreadsheets that otherwise guess a legacy encoding (Excel). */
+  bom?: boolean;
+}
+
+/** The CSV as a stream (csv-stringify): pipe it to a response or stdout. */
+export function reportCsvStream(report: ReconciliationReport, options: CsvOptions = {}): Readable {
+  const stringifier = stringify({
+    header: true,
+    columns: CSV_COLUMNS,
+    record_delimiter: "windows",
+    quote_record_delimiter: true,
+    bom: options.bom ?? false,
+  });
+  // Rows are already aggregated (a few per gateway and currency); written as the consumer reads.
+  const records = report.rows.map(csvRecord);
+  let next = 0;
+  const pump = () => {
+    while (next < records.length) {
+      if (!stringifier.write(records[next++])) {
+        stringifier.once("drain", pump);
+        return;
+      }
+    }
+    stringifier.end();
+  };
+  pump();
+  return stringifier;
+}
+
+function stamp(instant: Date): string {
+  const iso = instant.toISOString();
+  return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : iso.replace(/\.\d{3}Z$/, "Z").replace(/:/g, "");
+}
+
+/** `reconciliation_2026-11-01_2026-12-01.csv`: only safe characters, so the header needs no quoting rules. */
+export function reportFilename(report: ReconciliationReport, extension: string): string {
+  return `reconciliation_${stamp(report.from)}_${stamp(report.to)}.${extension}`;
+}
