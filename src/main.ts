@@ -2,6 +2,7 @@
 import { runImport } from "./commands/import.js";
 import { runMigrate } from "./commands/migrate.js";
 import { runReport } from "./commands/report.js";
+import { runSimulate } from "./commands/simulate.js";
 import { runStart } from "./commands/start.js";
 import { type Command, USAGE_ERROR } from "./commands/types.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
@@ -23,6 +24,7 @@ commands:
   report    print the reconciliation report (payrecon report --help)
   import    import a bank statement: payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME]
             [--allow-total-mismatch] [--dry-run]
+  simulate  send realistic traffic with incidents (payrecon simulate --help)
 
 Configuration is read from the environment; see README.md.`;
 
@@ -30,6 +32,7 @@ const commands: Record<string, Command> = {
   start: runStart,
   migrate: runMigrate,
   report: runReport,
+  simulate: runSimulate,
   import: runImport,
 };
 
