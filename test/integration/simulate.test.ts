@@ -116,7 +116,8 @@ describe("payrecon simulate", () => {
     );
     const report = await api(daemon.baseUrl, "viewer")("/api/v1/reports/reconciliation?from=2000-01-01&format=json");
     expect(report.status).toBe(200);
-    const rows: Array<Record<string, any>> = report.body.rows.filter(
+    type Cell = { count: number; amount_minor: number };
+    const rows: Array<Record<string, string | Cell>> = report.body.rows.filter(
       (row: { row_type: string }) => row.row_type === "gateway",
     );
     for (const want of summary.by_gateway_currency_direction) {
@@ -133,7 +134,7 @@ describe("payrecon simulate", () => {
         buckets.set(bucket, sum);
       }
       for (const [bucket, sum] of buckets) {
-        expect(row![bucket], `${want.gateway} ${want.currency} ${want.direction} ${bucket}`).toMatchObject({
+        expect(row?.[bucket] as Cell, `${want.gateway} ${want.currency} ${want.direction} ${bucket}`).toMatchObject({
           count: sum.count,
           amount_minor: sum.amount,
         });
