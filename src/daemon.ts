@@ -14,11 +14,13 @@ import { ingestRouter } from "./http/routes/ingest.js";
 import { openApiRouter } from "./http/routes/openapi.js";
 import { paymentsRouter } from "./http/routes/payments.js";
 import { reportsRouter } from "./http/routes/reports.js";
+import { statusPageRouter } from "./http/routes/statusPage.js";
 import { createHttpApp, listen } from "./http/server.js";
 import { createKafka } from "./kafka/client.js";
 import { OutboxPublisher } from "./kafka/outboxPublisher.js";
 import { type Logger, maskUrl } from "./logger.js";
-import { createMetrics, type Metrics } from "./metrics/registry.js";
+import { sourceFreshness } from "./db/queries/gauges.js";
+import { createMetrics, type Metrics, observeEventTime } from "./metrics/registry.js";
 import { ItemAlerter } from "./alerts/itemAlerts.js";
 import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { Sweeper } from "./reconcile/sweeper.js";
@@ -78,7 +80,16 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const applied = await migrate(database.pool);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
 
-    const metrics = createMetrics({ version: VERSION, commit: config.buildCommit, gateways: ["stripe", "adyen"] });
+    const metrics = createMetrics({
+      version: VERSION,
+      commit: config.buildCommit,
+      gateways: ["stripe", "adyen"],
+      inputTopics: [config.topics.expected, config.topics.gateway, config.topics.bank],
+    });
+    // Freshness survives restarts: a source silent since before the restart must still look silent.
+    for (const row of await sourceFreshness(database.pool)) {
+      observeEventTime(metrics, row.topic, row.source, row.last_event.getTime() / 1000);
+    }
     const reconcileDeps = createReconcileDeps(config, log, metrics);
     const itemAlerts = config.alertmanagerUrl
       ? new ItemAlerter(database.pool, { alertmanagerUrl: config.alertmanagerUrl, ...config.itemAlerts }, metrics, log)
@@ -136,6 +147,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       open: [
         healthRouter(database.pool, metrics, { kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined }),
         openApiRouter(config.topics),
+        statusPageRouter(database.pool, metrics, config.http.tokens, {
+          topics: config.topics,
+          kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined,
+        }),
       ],
       api: [
         ingestRouter(config.topics, config.http.bodyLimit, ingest),

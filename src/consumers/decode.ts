@@ -42,14 +42,81 @@ export const MAX_MESSAGE_BYTES = 1_000_000;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 // Amounts must be written as plain JSON integers: 1e3, 10.0 or -0 parse to
-// integers in JavaScript but say the producer is emitting floats.
-const AMOUNT_LITERAL = /"(amount_minor|gross_minor|fee_minor)"\s*:\s*(-?[0-9][0-9.eE+-]*)/g;
+// integers in JavaScript but say the producer is emitting floats. Member names
+// are matched with their escapes decoded ("amount\u005fminor" is amount_minor too).
+const AMOUNT_FIELDS = new Set(["amount_minor", "gross_minor", "fee_minor"]);
+const NUMBER_MEMBER = /"((?:[^"\\]|\\.)*)"\s*:\s*(-?[0-9][0-9.eE+-]*)/g;
+
+function memberName(body: string): string {
+  if (!body.includes("\\")) return body;
+  try {
+    return String(JSON.parse(`"${body}"`));
+  } catch {
+    return body;
+  }
+}
+
+/**
+ * Deeper than any real message, metadata included. Hashing and storing a
+ * message walk it recursively, so 100,000 nested arrays (which JSON.parse
+ * accepts) would overflow the stack: the depth is checked on the text first.
+ */
+export const MAX_NESTING = 64;
+
+/** The path where the JSON text first nests deeper than MAX_NESTING, or undefined. */
+function tooDeep(text: string): string | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_NESTING) return pathAt(text, i);
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return undefined;
+}
+
+/** The member path leading to the bracket at `end` (only called for a message that is too deep). */
+function pathAt(text: string, end: number): string {
+  const frames: Array<{ array: boolean; key: string | number }> = [];
+  let stringStart = -1;
+  let lastString = "";
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (stringStart >= 0) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) {
+        lastString = text.slice(stringStart + 1, Math.min(i, stringStart + 101));
+        stringStart = -1;
+      }
+    } else if (c === 0x22) stringStart = i;
+    else if (c === 0x7b) frames.push({ array: false, key: "?" });
+    else if (c === 0x5b) frames.push({ array: true, key: 0 });
+    else if (c === 0x7d || c === 0x5d) frames.pop();
+    else if (c === 0x3a && frames.length > 0) frames[frames.length - 1]!.key = memberName(lastString);
+    else if (c === 0x2c && frames.at(-1)?.array) frames[frames.length - 1]!.key = Number(frames.at(-1)!.key) + 1;
+  }
+  const path = frames.map((frame) => String(frame.key));
+  return (path.length > 6 ? [...path.slice(0, 6), "…"] : path).join(".") || "message";
+}
+
+/** Bounded: a dead-letter header and a database column, whatever the producer sent (a 900 kB key is a path segment). */
+export const MAX_DETAIL_CHARS = 1_000;
+const bounded = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
 
 function zodDetail(error: z.ZodError): string {
-  return error.issues
+  const detail = error.issues
     .slice(0, 5)
-    .map((issue) => `${issue.path.length ? issue.path.join(".") : "message"}: ${issue.message}`)
+    .map((issue) => {
+      const path = issue.path.map((segment) => bounded(String(segment), 100)).join(".");
+      return `${path || "message"}: ${bounded(issue.message, 300)}`;
+    })
     .join("; ");
+  return bounded(detail, MAX_DETAIL_CHARS);
 }
 
 const SCHEMAS = { expected: expectedMessageSchema, gateway: gatewayEventSchema, bank: bankEntrySchema } as const;
@@ -71,6 +138,10 @@ export function decodeMessage(raw: RawMessage): Decoded {
   } catch {
     return { ok: false, raw, reason: "invalid_utf8", detail: "message is not valid UTF-8" };
   }
+  const deepAt = tooDeep(text);
+  if (deepAt !== undefined) {
+    return { ok: false, raw, reason: "schema", detail: `${deepAt}: nested deeper than ${MAX_NESTING} levels` };
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -85,16 +156,33 @@ export function decodeMessage(raw: RawMessage): Decoded {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return { ok: false, raw, reason: "not_an_object", detail: "message must be a JSON object" };
   }
-  for (const match of text.matchAll(AMOUNT_LITERAL)) {
+  for (const match of text.matchAll(NUMBER_MEMBER)) {
+    const name = memberName(match[1] ?? "");
+    if (!AMOUNT_FIELDS.has(name)) continue;
     if (!/^-?\d+$/.test(match[2] ?? "") || match[2] === "-0") {
-      return { ok: false, raw, reason: "schema", detail: `${match[1]}: must be a plain integer, got ${match[2]}` };
+      return {
+        ok: false,
+        raw,
+        reason: "schema",
+        detail: `${name}: must be a plain integer, got ${bounded(match[2] ?? "", 40)}`,
+      };
     }
   }
-  const parsed = SCHEMAS[raw.kind].safeParse(json);
-  if (!parsed.success) return { ok: false, raw, reason: "schema", detail: zodDetail(parsed.error) };
-  // Hash the decoded message, not the bytes: the same message re-serialized is still one fact.
-  const hash = createHash("sha256").update(canonicalJson(parsed.data)).digest();
-  return { ok: true, kind: raw.kind, raw, hash, message: parsed.data } as Decoded;
+  try {
+    const parsed = SCHEMAS[raw.kind].safeParse(json);
+    if (!parsed.success) return { ok: false, raw, reason: "schema", detail: zodDetail(parsed.error) };
+    // Hash the decoded message, not the bytes: the same message re-serialized is still one fact.
+    const hash = createHash("sha256").update(canonicalJson(parsed.data)).digest();
+    return { ok: true, kind: raw.kind, raw, hash, message: parsed.data } as Decoded;
+  } catch (error) {
+    // Never throw on a producer's bytes: a poison message would stall its partition forever.
+    return {
+      ok: false,
+      raw,
+      reason: "schema",
+      detail: `message could not be validated: ${String((error as Error)?.message ?? error).slice(0, 200)}`,
+    };
+  }
 }
 
 /** JSON with sorted keys, so equal messages hash equally whatever their key order. */

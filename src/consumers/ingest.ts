@@ -69,17 +69,14 @@ function sourceOf(raw: RawMessage): string {
   return raw.source === "kafka" ? `kafka:${raw.topic}/${raw.partition}/${raw.offset}` : `http:${raw.topic}`;
 }
 
-function cappedAt(time: string, now: Date): string {
-  // A producer's clock ahead of ours must not make a source look fresh for hours.
-  return Date.parse(time) > now.getTime() ? now.toISOString() : time;
-}
-
 export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Promise<IngestResult> {
   const decoded = raws.map(decodeMessage);
   const now = deps.now();
   const expected: ExpectedVersionRow[] = [];
   const events: GatewayEventRow[] = [];
   const entries: BankEntryRow[] = [];
+  // Freshness is when payrecon received a source's newest message: a feed is alive when messages arrive,
+  // whatever business time they carry (a statement's booking date is a day, a replay carries old times).
   const freshness: { topic: string; source: string; lastEvent: string }[] = [];
   const batchRefs: { gateway: string; batchId: string; referenceKey: string }[] = [];
 
@@ -100,7 +97,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         freshness.push({
           topic: item.raw.topic,
           source: message.gateway,
-          lastEvent: cappedAt(message.created_at, now),
+          lastEvent: now.toISOString(),
         });
       }
     } else if (item.kind === "gateway") {
@@ -127,7 +124,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
           batchRefs.push({ gateway: event.gateway, batchId: event.batch_id, referenceKey: referenceKey(reference) });
         }
       }
-      freshness.push({ topic: item.raw.topic, source: event.gateway, lastEvent: cappedAt(event.occurred_at, now) });
+      freshness.push({ topic: item.raw.topic, source: event.gateway, lastEvent: now.toISOString() });
     } else {
       const entry = item.message;
       entries.push({
@@ -148,7 +145,6 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         source,
         tokens: remittanceTokens(entry.end_to_end_id, entry.remittance_info),
       });
-      // Statements are files imported in bulk: their freshness is when they arrived.
       freshness.push({ topic: item.raw.topic, source: entry.bank, lastEvent: now.toISOString() });
     }
   }

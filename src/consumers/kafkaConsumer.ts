@@ -60,6 +60,9 @@ export class KafkaIngest {
     });
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       metrics.consumerRebalances.inc();
+      // Partitions may have moved to another instance: drop their series, then read the group's lag afresh.
+      metrics.consumerLag.reset();
+      this.refreshLag().catch(() => {});
       this.lastHealthy = Date.now();
       log.info(
         { memberId: event.payload.memberId, assignment: event.payload.memberAssignment },

@@ -2,9 +2,11 @@ import type pg from "pg";
 import { exceptionAggregates, oldestUnsettled, paymentTotals } from "../db/queries/gauges.js";
 import type { Logger } from "../logger.js";
 import { toMajorUnits } from "../messages/currencies.js";
-import type { Metrics } from "./registry.js";
+import { initGatewaySeries, type Metrics } from "./registry.js";
 
 const AT_RISK = new Set(["failed", "held", "delayed", "mismatch"]);
+const EXCEPTION_KINDS = ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"] as const;
+const PRIORITIES = ["p1", "p2", "p3"] as const;
 
 /**
  * Keeps the state gauges equal to the database, which every instance writes:
@@ -64,6 +66,12 @@ export class GaugeRefresher {
     metrics.exceptionsOpen.reset();
     metrics.exceptionsOverdue.reset();
     metrics.unmatchedBankEntries.reset();
+    // Zero series for every kind and priority: alerts compare against 0, never against absence.
+    for (const kind of EXCEPTION_KINDS) {
+      metrics.exceptionsOverdue.set({ kind }, 0);
+      for (const priority of PRIORITIES) metrics.exceptionsOpen.set({ kind, priority }, 0);
+    }
+    for (const row of totals) initGatewaySeries(metrics, row.gateway);
     for (const row of exceptions) {
       metrics.exceptionsOpen.inc({ kind: row.kind, priority: row.priority }, row.count);
       metrics.exceptionsOverdue.inc({ kind: row.kind }, row.overdue);

@@ -32,6 +32,8 @@ export interface Metrics {
   unknownFailureCodes: Counter<"gateway">;
   /** Newest event time per topic/source, so the freshness gauge only moves forward. */
   lastEventSeconds: Map<string, number>;
+  /** Gateways whose counters have their zero series. */
+  knownGateways: Set<string>;
 }
 
 /** Objective: a payment settles within a day of the gateway accepting it; an edge sits exactly there. */
@@ -40,7 +42,12 @@ const SETTLEMENT_BUCKETS = [60, 300, 900, 3_600, 14_400, 43_200, 86_400, 172_800
 /** Objective: a batch is reconciled within 100 ms (detection within a second end to end). */
 const RECONCILE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-export function createMetrics(options: { version: string; commit: string; gateways?: string[] }): Metrics {
+export function createMetrics(options: {
+  version: string;
+  commit: string;
+  gateways?: string[];
+  inputTopics?: string[];
+}): Metrics {
   const registry = new Registry();
   client.collectDefaultMetrics({ register: registry });
   const metrics: Metrics = {
@@ -175,18 +182,29 @@ export function createMetrics(options: { version: string; commit: string; gatewa
       registers: [registry],
     }),
     lastEventSeconds: new Map(),
+    knownGateways: new Set(),
   };
   metrics.buildInfo.set({ version: options.version, commit: options.commit }, 1);
   metrics.ready.set(0);
-  // Zero series for every known gateway × category, so the first failure shows in increase().
-  for (const gateway of options.gateways ?? []) {
-    for (const category of FAILURE_CATEGORIES) metrics.payoutFailures.inc({ gateway, failure_category: category }, 0);
-    for (const outcome of ["settled", "failed"]) {
-      metrics.paymentOutcomes.inc({ gateway, direction: "payout", outcome }, 0);
-      metrics.paymentOutcomes.inc({ gateway, direction: "collection", outcome }, 0);
-    }
-  }
+  for (const gateway of options.gateways ?? []) initGatewaySeries(metrics, gateway);
+  for (const topic of options.inputTopics ?? []) metrics.eventsIngested.inc({ topic }, 0);
   return metrics;
+}
+
+const OUTCOMES = ["settled", "failed", "refunded", "charged_back", "cancelled"] as const;
+
+/**
+ * Zero series for a gateway's counters (every failure category, every
+ * outcome), so the first failure shows in increase() and ratios have a
+ * denominator. Idempotent; called for each gateway as soon as it is seen.
+ */
+export function initGatewaySeries(metrics: Metrics, gateway: string): void {
+  if (metrics.knownGateways.has(gateway)) return;
+  metrics.knownGateways.add(gateway);
+  for (const category of FAILURE_CATEGORIES) metrics.payoutFailures.inc({ gateway, failure_category: category }, 0);
+  for (const direction of ["payout", "collection"]) {
+    for (const outcome of OUTCOMES) metrics.paymentOutcomes.inc({ gateway, direction, outcome }, 0);
+  }
 }
 
 /** Moves payrecon_last_event_timestamp_seconds forward; an old event re-delivered never makes a source look stale. */

@@ -54,3 +54,10 @@ export async function exceptionAggregates(db: Db, now: Date) {
   );
   return result.rows;
 }
+
+export async function sourceFreshness(db: Db) {
+  const result = await db.query<{ topic: string; source: string; last_event: Date }>(
+    "select topic, source, last_event from source_freshness",
+  );
+  return result.rows;
+}
