@@ -1,0 +1,218 @@
+import express, { type Response, type Router } from "express";
+import type pg from "pg";
+import type { ApiToken } from "../../config.js";
+import { migrationsApplied } from "../../db/migrate.js";
+import { paymentTotals } from "../../db/queries/gauges.js";
+import { getPayment, paymentTimeline } from "../../db/queries/paymentViews.js";
+import {
+  exceptionsOfPayment,
+  largestOpenExceptionsPerCurrency,
+  oldestOpenExceptions,
+  openExceptionSummary,
+  sourceFreshness,
+} from "../../db/queries/statusPage.js";
+import { isCurrency } from "../../messages/currencies.js";
+import type { Metrics } from "../../metrics/registry.js";
+import { VERSION } from "../../version.js";
+import { type Access, createAccessCheck } from "../statusPage/access.js";
+import { type Html, html } from "../statusPage/html.js";
+import {
+  consumerLag,
+  DEFAULT_TOPICS,
+  freshness,
+  fundsAtRisk,
+  gatewayFailureRatios,
+  largestFirst,
+  type Readiness,
+  type TopicNames,
+} from "../statusPage/model.js";
+import { messagePage, paymentPage } from "../statusPage/paymentView.js";
+import { type StatusPageData, statusPage } from "../statusPage/statusView.js";
+
+/**
+ * The status page (GET /) and a payment's page (GET /payments/{id}):
+ * server-rendered HTML, no scripts, no external assets. Public, with
+ * aggregates only; payment-level details for a viewer or operator token
+ * (see statusPage/access.ts for how a token is presented, and why not in the URL).
+ */
+
+export interface StatusPageOptions {
+  /** Topic names (to tell gateway from bank sources); the CONTRACT defaults otherwise. */
+  topics?: TopicNames;
+  /** Absent when Kafka is not configured. */
+  kafkaHealthy?: () => Promise<boolean>;
+}
+
+const LIST_LENGTH = 10;
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CHALLENGE = ['Basic realm="payrecon", charset="UTF-8"', 'Bearer realm="payrecon"'];
+
+function send(res: Response, status: number, body: Html): void {
+  res.status(status);
+  res.setHeader("Content-Type", "text/html; charset=utf-8");
+  res.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+  res.setHeader("X-Frame-Options", "DENY");
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("Referrer-Policy", "no-referrer");
+  // Authenticated pages hold payment details: never stored by a browser or proxy; the page depends on the credentials.
+  res.setHeader("Cache-Control", "no-store");
+  res.setHeader("Vary", "Authorization");
+  res.send(body.text);
+}
+
+export function statusPageRouter(
+  pool: pg.Pool,
+  metrics: Metrics,
+  tokens: ApiToken[],
+  options: StatusPageOptions = {},
+): Router {
+  const router = express.Router();
+  const accessOf = createAccessCheck(tokens);
+  const topics = options.topics ?? DEFAULT_TOPICS;
+
+  const readiness = async (): Promise<Readiness> => {
+    const [migrated, kafka] = await Promise.all([
+      migrationsApplied(pool).then(
+        (ok) => ({ reachable: true, ok }),
+        () => ({ reachable: false, ok: false }),
+      ),
+      options.kafkaHealthy ? options.kafkaHealthy().catch(() => false) : Promise.resolve(undefined),
+    ]);
+    return {
+      ready: migrated.reachable && migrated.ok && kafka !== false,
+      checks: {
+        postgres: migrated.reachable ? "ok" : "unreachable",
+        migrations: migrated.reachable ? (migrated.ok ? "ok" : "pending") : "unknown",
+        kafka: kafka === undefined ? "not configured" : kafka ? "ok" : "unreachable",
+      },
+    };
+  };
+
+  const build = async () => {
+    const labels = (await metrics.buildInfo.get()).values[0]?.labels;
+    return { version: String(labels?.version ?? VERSION), commit: String(labels?.commit ?? "") };
+  };
+
+  const frame = async (access: Access) => ({
+    now: new Date(),
+    access,
+    readiness: await readiness(),
+    ...(await build()),
+  });
+
+  router.get("/", async (req, res) => {
+    const access = accessOf(req);
+    const base = await frame(access);
+    const data: StatusPageData = {
+      ...base,
+      funds: [],
+      ratios: [],
+      summary: [],
+      freshness: [],
+      lag: consumerLag((await metrics.consumerLag.get()).values),
+      kafkaConfigured: options.kafkaHealthy !== undefined,
+      largestCurrency:
+        typeof req.query.currency === "string" && isCurrency(req.query.currency) ? req.query.currency : undefined,
+    };
+    try {
+      const [totals, summary, fresh] = await Promise.all([
+        paymentTotals(pool),
+        openExceptionSummary(pool),
+        sourceFreshness(pool),
+      ]);
+      data.funds = fundsAtRisk(totals);
+      data.ratios = gatewayFailureRatios(totals);
+      data.summary = summary;
+      data.freshness = freshness(fresh, topics, base.now);
+      if (access.kind === "granted") {
+        const [oldest, largest] = await Promise.all([
+          oldestOpenExceptions(pool, LIST_LENGTH),
+          largestOpenExceptionsPerCurrency(pool, LIST_LENGTH, data.largestCurrency),
+        ]);
+        data.oldest = oldest;
+        data.largest = largestFirst(largest, LIST_LENGTH);
+      }
+    } catch {
+      data.unavailable = "The database could not be read: the figures below are missing. Retrying on the next refresh.";
+      send(res, 503, statusPage(data));
+      return;
+    }
+    send(res, 200, statusPage(data));
+  });
+
+  // Browsers: asks for the token (as the password of HTTP Basic), which the browser then sends with every page.
+  router.get("/login", async (req, res) => {
+    const access = accessOf(req);
+    if (access.kind === "granted") {
+      res.setHeader("Cache-Control", "no-store");
+      res.redirect(303, "/");
+      return;
+    }
+    res.setHeader("WWW-Authenticate", CHALLENGE);
+    send(
+      res,
+      401,
+      messagePage({
+        ...(await frame(access)),
+        title: "Sign in",
+        message: html`Give a <strong>viewer</strong> or <strong>operator</strong> token as the password (the user name
+is ignored) when your browser asks. <a href="/login">Try again</a> or go back to the <a href="/">public view</a>.`,
+      }),
+    );
+  });
+
+  router.get("/payments/:id", async (req, res) => {
+    const access = accessOf(req);
+    const id = String(req.params.id);
+    if (access.kind === "forbidden") {
+      send(
+        res,
+        403,
+        messagePage({
+          ...(await frame(access)),
+          title: "Not allowed",
+          message: html`The <strong>${access.role}</strong> role cannot see payments; a <strong>viewer</strong> or
+<strong>operator</strong> token can.`,
+        }),
+      );
+      return;
+    }
+    if (access.kind !== "granted") {
+      res.setHeader("WWW-Authenticate", CHALLENGE);
+      send(
+        res,
+        401,
+        messagePage({
+          ...(await frame(access)),
+          title: "Sign in to see payments",
+          message: html`A payment's details need a <strong>viewer</strong> or <strong>operator</strong> token:
+<a href="/login">sign in</a>, or send <code>Authorization: Bearer &lt;token&gt;</code>.`,
+        }),
+      );
+      return;
+    }
+    const base = await frame(access);
+    try {
+      const payment = id.length > 0 && id.length <= 200 ? await getPayment(pool, id) : undefined;
+      if (!payment) {
+        send(
+          res,
+          404,
+          messagePage({ ...base, title: "No such payment", message: html`No expected payment has the id ${id}.` }),
+        );
+        return;
+      }
+      const [timeline, exceptions] = await Promise.all([paymentTimeline(pool, payment), exceptionsOfPayment(pool, id)]);
+      send(res, 200, paymentPage({ ...base, payment, timeline, exceptions }));
+    } catch {
+      send(
+        res,
+        503,
+        messagePage({ ...base, title: "Unavailable", message: html`The database could not be read; try again.` }),
+      );
+    }
+  });
+
+  return router;
+}
