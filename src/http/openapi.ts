@@ -506,6 +506,13 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
 
   const components = {
     securitySchemes: {
+      browserBasic: {
+        type: "http",
+        scheme: "basic",
+        description:
+          "Status pages only: a browser sends a viewer or operator token as the Basic password (any user name), " +
+          "so the token never appears in a URL.",
+      },
       bearerAuth: {
         type: "http",
         scheme: "bearer",
@@ -552,7 +559,47 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
     ),
   };
 
+  const html = (description: string) => ({ description, content: { "text/html": { schema: { type: "string" } } } });
+  /** Server-rendered pages for people; answers are HTML, challenges are Basic (see browserBasic). */
+  const page = (operationId: string, summary: string, responses: Record<string, Json>, parameters: Json[] = []) => ({
+    get: {
+      operationId,
+      tags: ["status page"],
+      summary,
+      "x-browser-page": true,
+      security: [{}, { browserBasic: [] }, { bearerAuth: [] }],
+      parameters,
+      responses,
+    },
+  });
+
   const paths: Record<string, Json> = {
+    "/": page(
+      "statusPage",
+      "Status page: funds at risk, failure ratios, exceptions, freshness, lag (details with a token)",
+      {
+        "200": html("the page; payment-level details only with a viewer or operator token"),
+      },
+    ),
+    "/login": page(
+      "statusPageLogin",
+      "Asks the browser for a token as the Basic password, then shows the status page",
+      {
+        "200": html("signed in"),
+        "401": html("a Basic challenge"),
+      },
+    ),
+    "/payments/{id}": page(
+      "paymentPage",
+      "One payment's details, exceptions and timeline as a page (viewer or operator)",
+      {
+        "200": html("the payment"),
+        "401": html("a Basic challenge"),
+        "403": html("the role may not read payments"),
+        "404": html("no such payment"),
+      },
+      [{ name: "id", in: "path", required: true, schema: { type: "string", maxLength: 200 } }],
+    ),
     "/healthz": {
       get: {
         operationId: "healthz",

@@ -111,6 +111,12 @@ describe("OpenAPI document", () => {
         expect(op.security, where).toEqual([]);
         continue;
       }
+      if (op["x-browser-page"]) {
+        // Pages for people: open, or a token as the Basic password; never under /api/v1.
+        expect(path.startsWith("/api/"), where).toBe(false);
+        expect(op.security, where).toContainEqual({ browserBasic: [] });
+        continue;
+      }
       expect(path.startsWith("/api/v1/"), where).toBe(true);
       expect(op["x-roles"].length, where).toBeGreaterThan(0);
       for (const role of op["x-roles"]) expect(ROLES).toContain(role);
