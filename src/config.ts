@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "./durations.js";
+import { parseRateLimit, type RateLimit } from "./http/rateLimit.js";
 
 /**
  * Every setting of payrecon, parsed once from the environment at start-up
@@ -122,6 +123,20 @@ const brokers = z
     return list;
   });
 
+/** `50/s`, `50/s:100` (burst), `3000/m`, or `off`: requests per principal to /api/v1. */
+const rateLimit = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const limit = parseRateLimit(text);
+      if (limit === undefined) {
+        ctx.addIssue({ code: "custom", message: `"${text}" is not a rate like 50/s, 50/s:100 (burst), 3000/m or off` });
+        return z.NEVER;
+      }
+      return limit;
+    });
+
 const url = (what: string) =>
   optionalText.refine((value) => value === undefined || URL.canParse(value), { message: `must be a ${what} URL` });
 
@@ -143,6 +158,9 @@ export const configSchema = z
     TOPIC_FINDINGS: z.string().min(1).default("payrecon.findings"),
     HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     HTTP_BODY_LIMIT: z.string().default("10mb"),
+    /** Per principal (token, or client address when unauthenticated): reads and actions, and ingest. */
+    API_RATE_LIMIT: rateLimit("50/s:100"),
+    API_INGEST_RATE_LIMIT: rateLimit("200/s:1000"),
     API_TOKENS: apiTokens,
     HOLD_THRESHOLD: duration("72h"),
     MATCH_WINDOW: duration("3d"),
@@ -202,7 +220,13 @@ export interface Config {
       }
     | undefined;
   topics: { expected: string; gateway: string; bank: string; dlq: string; findings: string };
-  http: { port: number; bodyLimit: string; tokens: ApiToken[] };
+  http: {
+    port: number;
+    bodyLimit: string;
+    tokens: ApiToken[];
+    /** null: not limited. */
+    rateLimit: { api: RateLimit | null; ingest: RateLimit | null };
+  };
   policy: ReconcilePolicy;
   sweepIntervalMs: number;
   shutdownTimeoutMs: number;
@@ -262,7 +286,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       dlq: e.TOPIC_DLQ,
       findings: e.TOPIC_FINDINGS,
     },
-    http: { port: e.HTTP_PORT, bodyLimit: e.HTTP_BODY_LIMIT, tokens: e.API_TOKENS },
+    http: {
+      port: e.HTTP_PORT,
+      bodyLimit: e.HTTP_BODY_LIMIT,
+      tokens: e.API_TOKENS,
+      rateLimit: { api: e.API_RATE_LIMIT, ingest: e.API_INGEST_RATE_LIMIT },
+    },
     policy: {
       holdThresholdMs: e.HOLD_THRESHOLD,
       matchWindowMs: e.MATCH_WINDOW,

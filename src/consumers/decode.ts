@@ -104,6 +104,24 @@ function pathAt(text: string, end: number): string {
   return (path.length > 6 ? [...path.slice(0, 6), "…"] : path).join(".") || "message";
 }
 
+// JSON can carry NUL (\u0000) and lone UTF-16 surrogates (\ud800); PostgreSQL stores neither
+// in text nor in jsonb, so one such message would fail its whole batch — and, from Kafka, its
+// partition — on every retry. Only a message whose text has such an escape is walked.
+const SUSPECT_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** The path of the first string or member name that cannot be stored (depth is bounded by then). */
+function unstorableAt(value: unknown, path: string[]): string | undefined {
+  if (typeof value === "string") return UNSTORABLE.test(value) ? path.join(".") : undefined;
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    if (UNSTORABLE.test(key)) return [...path, key].join(".");
+    const at = unstorableAt(inner, [...path, key]);
+    if (at !== undefined) return at;
+  }
+  return undefined;
+}
+
 /** Bounded: a dead-letter header and a database column, whatever the producer sent (a 900 kB key is a path segment). */
 export const MAX_DETAIL_CHARS = 1_000;
 const bounded = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
@@ -122,6 +140,17 @@ function zodDetail(error: z.ZodError): string {
 const SCHEMAS = { expected: expectedMessageSchema, gateway: gatewayEventSchema, bank: bankEntrySchema } as const;
 
 export function decodeMessage(raw: RawMessage): Decoded {
+  const decoded = decodeOne(raw);
+  // The detail goes to a text column and a Kafka header: no control characters, whatever was sent.
+  if (!decoded.ok)
+    decoded.detail = decoded.detail.replace(
+      /[\u0000-\u001f\u007f]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  return decoded;
+}
+
+function decodeOne(raw: RawMessage): Decoded {
   const bytes = raw.value;
   if (!bytes || bytes.length === 0) return { ok: false, raw, reason: "empty", detail: "message has no value" };
   if (bytes.length > MAX_MESSAGE_BYTES) {
@@ -155,6 +184,11 @@ export function decodeMessage(raw: RawMessage): Decoded {
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return { ok: false, raw, reason: "not_an_object", detail: "message must be a JSON object" };
+  }
+  const unstorable = SUSPECT_ESCAPE.test(text) ? unstorableAt(json, []) : undefined;
+  if (unstorable !== undefined) {
+    const detail = `${bounded(unstorable, 300)}: must not contain NUL (\\u0000) or an unpaired surrogate`;
+    return { ok: false, raw, reason: "schema", detail };
   }
   for (const match of text.matchAll(NUMBER_MEMBER)) {
     const name = memberName(match[1] ?? "");

@@ -25,27 +25,49 @@ function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
+export interface TokenMatch {
+  role: Role;
+  actor: string;
+  /** SHA-256 of the token, hex: a key for per-token state (rate limits) that is not the secret itself. */
+  digestHex: string;
+}
+
+/**
+ * The configured token an Authorization header presents: its match, `missing`
+ * (no `Bearer <token>`), or `invalid`. Shared by authentication and rate limiting.
+ */
+export function createTokenMatcher(tokens: ApiToken[]) {
+  const known = tokens.map((token) => {
+    const tokenDigest = digest(token.token);
+    const digestHex = tokenDigest.toString("hex");
+    return {
+      digest: tokenDigest,
+      match: { role: token.role, actor: `${token.role}:${digestHex.slice(0, 8)}`, digestHex },
+    };
+  });
+  return (header: string | undefined): TokenMatch | "missing" | "invalid" => {
+    const bearer = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!bearer) return "missing";
+    const presented = digest(bearer[1]!);
+    let found: TokenMatch | undefined;
+    for (const candidate of known) {
+      // Check every token (no early exit) so the position of a match does not leak either.
+      if (timingSafeEqual(candidate.digest, presented) && !found) found = candidate.match;
+    }
+    return found ?? "invalid";
+  };
+}
+
 export function createAuthenticator(tokens: ApiToken[]) {
-  const known = tokens.map((token) => ({
-    role: token.role,
-    digest: digest(token.token),
-    actor: `${token.role}:${digest(token.token).toString("hex").slice(0, 8)}`,
-  }));
+  const match = createTokenMatcher(tokens);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const header = req.headers.authorization;
-    const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match) {
+    const found = match(req.headers.authorization);
+    if (found === "missing") {
       res.setHeader("WWW-Authenticate", 'Bearer realm="payrecon"');
       sendError(res, 401, "unauthenticated", "an Authorization: Bearer token is required");
       return;
     }
-    const presented = digest(match[1]!);
-    let found: (typeof known)[number] | undefined;
-    for (const candidate of known) {
-      // Check every token (no early exit) so the position of a match does not leak either.
-      if (timingSafeEqual(candidate.digest, presented) && !found) found = candidate;
-    }
-    if (!found) {
+    if (found === "invalid") {
       res.setHeader("WWW-Authenticate", 'Bearer realm="payrecon", error="invalid_token"');
       sendError(res, 401, "unauthenticated", "the token is not valid");
       return;

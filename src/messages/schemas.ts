@@ -7,7 +7,8 @@ import { isCurrency } from "./currencies.js";
  * dead-letter reason, so each check says precisely what is wrong.
  */
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+// Hours 00-23, minutes and seconds 00-59: Date.parse alone would read 24:00:00 as the next midnight.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** A calendar date that exists (no 2026-02-30). */
@@ -94,7 +95,9 @@ export const cancellationSchema = z.object({
   reason: freeText.optional(),
 });
 
-export const expectedMessageSchema = z.union([cancellationSchema, expectedPaymentSchema]);
+// Chosen by `cancelled` (true, or false/absent), so a rejection names the failing field of the
+// message it is, not a bare "Invalid input" from a plain union where both branches failed.
+export const expectedMessageSchema = z.discriminatedUnion("cancelled", [cancellationSchema, expectedPaymentSchema]);
 
 export const PAYMENT_EVENT_TYPES = [
   "payment.authorized",

@@ -244,15 +244,19 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
   );
   if (gatewayAmountMismatch) flags.push("gateway_amount_differs");
 
-  // Batches listing the payment.
-  const settledBatches = facts.batches
+  // Batches listing the payment. A batch in another currency cannot settle it: money in the wrong
+  // currency is a mismatch, never a settlement.
+  const foreignBatches = facts.batches.filter((view) => view.batch.currency !== payment.currency);
+  if (foreignBatches.length > 0) flags.push("batch_in_other_currency");
+  const ownBatches = facts.batches.filter((view) => view.batch.currency === payment.currency);
+  const settledBatches = ownBatches
     .filter((view) => view.state === "settled" && view.settledOn !== null)
     .sort((a, b) => a.settledOn!.localeCompare(b.settledOn!) || a.batch.batchId.localeCompare(b.batch.batchId));
   const batchSettledOn = settledBatches[0]?.settledOn ?? null;
   if (settledBatches.length > 1) flags.push("in_several_settled_batches");
-  if (facts.batches.some((view) => view.state === "mismatch")) flags.push("batch_mismatch");
-  const inBatch = facts.batches.length > 0;
-  const batchedAt = facts.batches.reduce<number | null>(
+  if (ownBatches.some((view) => view.state === "mismatch")) flags.push("batch_mismatch");
+  const inBatch = ownBatches.length > 0;
+  const batchedAt = ownBatches.reduce<number | null>(
     (first, view) => (first === null || view.batch.occurredAt < first ? view.batch.occurredAt : first),
     null,
   );
@@ -315,15 +319,17 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
   } else if (full && !overpaid && !failedAfterSettlement && !bank.foreignCurrency) {
     status = "settled";
     reason = settledLate ? `settled late on ${bank.settledOn}` : `settled on ${bank.settledOn}`;
-  } else if (overpaid || offBoundary || bank.foreignCurrency || gatewayAmountMismatch) {
+  } else if (overpaid || offBoundary || bank.foreignCurrency || gatewayAmountMismatch || foreignBatches.length > 0) {
     status = "mismatch";
     reason = overpaid
       ? `bank shows ${settled}, more than the expected ${payment.amount_minor}`
       : bank.foreignCurrency
         ? "bank entry in another currency"
-        : offBoundary
-          ? `bank shows ${settled} of the expected ${payment.amount_minor}`
-          : "gateway amount differs from the expected amount";
+        : foreignBatches.length > 0
+          ? `listed in settlement batch ${foreignBatches[0]!.batch.batchId} of currency ${foreignBatches[0]!.batch.currency}`
+          : offBoundary
+            ? `bank shows ${settled} of the expected ${payment.amount_minor}`
+            : "gateway amount differs from the expected amount";
   } else if (gatewayFailure) {
     status = "failed";
     failureCode = gatewayFailure.failureCode ?? (gatewayFailure.type === "payout.canceled" ? "payout_canceled" : null);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { DestinationStream } from "pino";
 import { loadConfig } from "../../src/config.js";
 import { type Daemon, startDaemon } from "../../src/daemon.js";
 import { freePort } from "../../src/db/embeddedPostgres.js";
@@ -19,9 +20,19 @@ export interface TestDaemon extends Daemon {
   baseUrl: string;
 }
 
-export async function startTestDaemon(env: Record<string, string>): Promise<TestDaemon> {
+/**
+ * `log`, when given, receives every log line at `log.level` (the daemon's real
+ * logger, redaction included) — for tests that assert what is and is not logged.
+ */
+export async function startTestDaemon(
+  env: Record<string, string>,
+  log?: { destination: DestinationStream; level?: string },
+): Promise<TestDaemon> {
   const config = loadConfig({ HTTP_PORT: "0", LOG_LEVEL: "silent", API_TOKENS, SWEEP_INTERVAL: "1h", ...env });
-  const daemon = await startDaemon(config, createLogger(process.env.TEST_LOG_LEVEL ?? "silent"));
+  const logger = log
+    ? createLogger(log.level ?? "trace", log.destination)
+    : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
+  const daemon = await startDaemon(config, logger);
   return { ...daemon, baseUrl: `http://127.0.0.1:${daemon.httpPort}` };
 }
 

@@ -1,0 +1,629 @@
+/**
+ * `npm run bench`: payrecon against the ceilings of the same machine, in one
+ * run, on the same broker (librdkafka's mock cluster, or KAFKA_BROKERS) and
+ * the same PostgreSQL (embedded). Prints a table with each figure's ratio to
+ * its ceiling and writes bench/results/bench-<time>.json.
+ *
+ *   BENCH_MESSAGES        messages in the end-to-end mix (default 1,000,000)
+ *   BENCH_RATE            steady load for latency and soak, events/s (default 5,000)
+ *   BENCH_SOAK_SECONDS    steady-load duration (default 600)
+ *   BENCH_REPORT_PAYMENTS payments in the report phase (default 1,000,000)
+ *   BENCH_PARTITIONS      partitions per input topic (default 48; the mock keeps ~5 MB each)
+ *   BENCH_CPU_PROF=1      run the daemon with --cpu-prof and print its hottest functions
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Admin, Kafka, logLevel } from "kafkajs";
+import pg from "pg";
+import { freePort, startEmbeddedPostgres } from "../src/db/embeddedPostgres.js";
+import { migrate } from "../src/db/migrate.js";
+import { createLogger } from "../src/logger.js";
+import { loadReconciliationReport } from "../src/reports/loadReconciliation.js";
+import { generateScenario } from "../src/simulate/scenario.js";
+import { startKafkaMock } from "../test/support/kafkaMock.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const MESSAGES = env("BENCH_MESSAGES", 1_000_000);
+const RATE = env("BENCH_RATE", 5_000);
+const SOAK_SECONDS = env("BENCH_SOAK_SECONDS", 600);
+const REPORT_PAYMENTS = env("BENCH_REPORT_PAYMENTS", 1_000_000);
+const PARTITIONS = env("BENCH_PARTITIONS", 48);
+const CPU_PROF = process.env.BENCH_CPU_PROF === "1";
+const log = createLogger("silent");
+const say = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+interface Message {
+  topic: string;
+  key: string;
+  value: string;
+}
+
+const topics = {
+  expected: "bench.payments.expected",
+  gateway: "bench.gateway.events",
+  bank: "bench.bank.settlements",
+  dlq: "bench.payrecon.dlq",
+  findings: "bench.payrecon.findings",
+};
+const inputTopics = [topics.expected, topics.gateway, topics.bank];
+
+/** ~1M messages of the realistic mix: payments, events, batches, bank lines, ~5% trouble. */
+function realisticMix(count: number, prefix: string, now: number): { messages: Message[]; payments: number } {
+  const messages: Message[] = [];
+  let payments = 0;
+  for (let wave = 1; messages.length < count; wave++) {
+    const scenario = generateScenario({
+      seed: wave,
+      now,
+      payments: 1_000,
+      prefix: `${prefix}${wave}`,
+      troubleShare: 0.05,
+    });
+    payments += scenario.truth.size;
+    for (const m of scenario.expected)
+      messages.push({ topic: topics.expected, key: String(m.id), value: JSON.stringify(m) });
+    for (const m of scenario.events) {
+      messages.push({
+        topic: topics.gateway,
+        key: String("reference" in m ? m.reference : m.batch_id),
+        value: JSON.stringify(m),
+      });
+    }
+    for (const m of scenario.entries) messages.push({ topic: topics.bank, key: m.entry_id, value: JSON.stringify(m) });
+  }
+  return { messages, payments };
+}
+
+function kafkaClient(brokers: string[]): Kafka {
+  return new Kafka({
+    clientId: "payrecon-bench",
+    brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 20 },
+  });
+}
+
+async function produceAll(kafka: Kafka, messages: Message[]): Promise<number> {
+  const producer = kafka.producer();
+  await producer.connect();
+  const began = performance.now();
+  const chunks: Message[][] = [];
+  for (let i = 0; i < messages.length; i += 2_000) chunks.push(messages.slice(i, i + 2_000));
+  // Four batches in flight: enough to keep the broker busy, bounded memory.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++]!;
+        await producer.sendBatch({
+          topicMessages: inputTopics.map((topic) => ({
+            topic,
+            messages: chunk.filter((m) => m.topic === topic).map(({ key, value }) => ({ key, value })),
+          })),
+        });
+      }
+    }),
+  );
+  await producer.disconnect();
+  return messages.length / ((performance.now() - began) / 1000);
+}
+
+async function committedAll(
+  admin: Admin,
+  groupId: string,
+): Promise<{ done: boolean; committed: number; total: number }> {
+  let committed = 0;
+  let total = 0;
+  for (const topic of inputTopics) {
+    const [ends, offsets] = [
+      await admin.fetchTopicOffsets(topic),
+      await admin.fetchOffsets({ groupId, topics: [topic] }),
+    ];
+    const byPartition = new Map((offsets[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    for (const end of ends) {
+      total += Number(end.high) - Number(end.low);
+      committed += Math.max(0, (byPartition.get(end.partition) ?? Number(end.low)) - Number(end.low));
+    }
+  }
+  return { done: committed >= total, committed, total };
+}
+
+/** (a) The ceiling of consumption: kafkajs alone, JSON.parse of every message, nothing else. */
+async function rawConsume(kafka: Kafka, count: number): Promise<number> {
+  const consumer = kafka.consumer({
+    groupId: `bench-raw-${Date.now()}`,
+    sessionTimeout: 6_000,
+    heartbeatInterval: 500,
+    rebalanceTimeout: 6_000,
+    maxWaitTimeInMs: 100,
+    maxBytes: 4 * 1024 * 1024,
+  });
+  await consumer.connect();
+  for (const topic of inputTopics) await consumer.subscribe({ topic, fromBeginning: true });
+  let seen = 0;
+  let began = 0;
+  let finished: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 3,
+    eachBatch: async ({ batch }) => {
+      if (began === 0) began = performance.now();
+      for (const message of batch.messages) if (message.value) JSON.parse(message.value.toString("utf8"));
+      seen += batch.messages.length;
+      if (seen >= count) finished();
+    },
+  });
+  await done;
+  const rate = count / ((performance.now() - began) / 1000);
+  await consumer.disconnect();
+  return rate;
+}
+
+/** (a) The ceiling of storage: PostgreSQL COPY of the same rows (one JSON document each). */
+function copyCeiling(url: string, messages: Message[]): number {
+  const copyText = (text: string) => text.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n");
+  const tsv = messages.map((m) => `${m.topic}\t${copyText(m.key)}\t${copyText(m.value)}`).join("\n");
+  execFileSync("psql", [url, "-qc", "create table if not exists copy_ceiling (topic text, key text, body jsonb)"]);
+  const began = performance.now();
+  execFileSync("psql", [url, "-qc", "\\copy copy_ceiling (topic, key, body) from stdin"], {
+    input: `${tsv}\n`,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const rate = messages.length / ((performance.now() - began) / 1000);
+  execFileSync("psql", [url, "-qc", "drop table copy_ceiling"]);
+  return rate;
+}
+
+interface Daemon {
+  child: ChildProcess;
+  base: string;
+  profileDir: string;
+}
+
+async function startDaemon(databaseUrl: string, brokers: string): Promise<Daemon> {
+  const port = await freePort();
+  const profileDir = path.join(root, "bench/results/profiles");
+  mkdirSync(profileDir, { recursive: true });
+  const args = [...(CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "dist/src/main.js", "start"];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {
+      PATH: process.env.PATH ?? "",
+      DATABASE_URL: databaseUrl,
+      KAFKA_BROKERS: brokers,
+      KAFKA_GROUP_ID: "bench-payrecon",
+      TOPIC_EXPECTED: topics.expected,
+      TOPIC_GATEWAY: topics.gateway,
+      TOPIC_BANK: topics.bank,
+      TOPIC_DLQ: topics.dlq,
+      TOPIC_FINDINGS: topics.findings,
+      KAFKA_SESSION_TIMEOUT: "10s",
+      KAFKA_HEARTBEAT_INTERVAL: "1s",
+      KAFKA_REBALANCE_TIMEOUT: "10s",
+      HTTP_PORT: String(port),
+      API_TOKENS: "viewer:bench",
+      LOG_LEVEL: "warn",
+      UNMATCHED_GRACE: "24h",
+    },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let waited = 0; ; waited += 200) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {
+      // not yet
+    }
+    if (waited > 120_000) throw new Error("payrecon did not become ready");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { child, base, profileDir };
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * (c) + (e): a steady RATE of realistic traffic for SOAK_SECONDS; every
+ * 100 ms a payout fails at gateway "benchgw" and we time when the failure is
+ * visible at the API (polled every 20 ms) and in /metrics (every 50 ms).
+ */
+async function steadyLoad(kafka: Kafka, daemon: Daemon) {
+  const producer = kafka.producer();
+  await producer.connect();
+  const headers = { Authorization: "Bearer bench" };
+  const now = Date.now();
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const failingIds: string[] = [];
+  const sentAt = new Map<string, number>();
+  const apiLatency: number[] = [];
+  const metricsLatency: number[] = [];
+  const rss: number[] = [rssMiB(daemon.child.pid!)];
+  const began = Date.now();
+  const pending = new Set<string>();
+  let stop = false;
+
+  // Payouts that will fail, announced ahead (expected + submitted), so each failure is one event away.
+  const announce = async (count: number, offset: number) => {
+    const ids = Array.from({ length: count }, (_, i) => `benchfail_${offset + i}`);
+    await producer.sendBatch({
+      topicMessages: [
+        {
+          topic: topics.expected,
+          messages: ids.map((id) => ({
+            key: id,
+            value: JSON.stringify({
+              id,
+              direction: "payout",
+              amount_minor: 12_345,
+              currency: "EUR",
+              gateway: "benchgw",
+              reference: id,
+              counterparty: "cp_bench",
+              created_at: iso(now - 3_600_000),
+              due_at: iso(now + 86_400_000),
+            }),
+          })),
+        },
+      ],
+    });
+    return ids;
+  };
+  const failures = Math.floor(SOAK_SECONDS * 10);
+  failingIds.push(...(await announce(failures, 0)));
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+
+  const apiWatcher = (async () => {
+    while (!stop || pending.size > 0) {
+      if (pending.size > 0) {
+        const response = await fetch(`${daemon.base}/api/v1/payments?status=failed&gateway=benchgw&limit=100`, {
+          headers,
+        });
+        const body = (await response.json()) as { items: Array<{ id: string }> };
+        const at = Date.now();
+        for (const item of body.items) {
+          if (pending.delete(item.id)) apiLatency.push(at - sentAt.get(item.id)!);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (stop && Date.now() - began > (SOAK_SECONDS + 30) * 1000) break;
+    }
+  })();
+  let visibleInMetrics = 0;
+  const metricsWatcher = (async () => {
+    while (!stop || visibleInMetrics < sentAt.size) {
+      const text = await (await fetch(`${daemon.base}/metrics`)).text();
+      const count = [...text.matchAll(/^payrecon_payout_failures_total\{gateway="benchgw",[^}]*\} (\d+)/gm)].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
+      const at = Date.now();
+      while (visibleInMetrics < count && visibleInMetrics < failingIds.length) {
+        const id = failingIds[visibleInMetrics]!;
+        if (sentAt.has(id)) metricsLatency.push(at - sentAt.get(id)!);
+        visibleInMetrics++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (stop && Date.now() - began > (SOAK_SECONDS + 30) * 1000) break;
+    }
+  })();
+
+  const mix = realisticMix(Math.ceil(RATE * SOAK_SECONDS * 1.05), "soak", now).messages;
+  const perTick = Math.max(1, Math.round(RATE / 10));
+  let cursor = 0;
+  let failed = 0;
+  for (let tick = 0; Date.now() - began < SOAK_SECONDS * 1000; tick++) {
+    const due = began + tick * 100;
+    if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    const chunk = mix.slice(cursor, cursor + perTick);
+    cursor += perTick;
+    const id = failingIds[failed++];
+    const topicMessages = inputTopics.map((topic) => ({
+      topic,
+      messages: chunk.filter((m) => m.topic === topic).map(({ key, value }) => ({ key, value })),
+    }));
+    if (id) {
+      topicMessages[1]!.messages.push({
+        key: id,
+        value: JSON.stringify({
+          event_id: `fail-${id}`,
+          gateway: "benchgw",
+          type: "payout.failed",
+          reference: id,
+          amount_minor: 12_345,
+          currency: "EUR",
+          occurred_at: iso(Date.now()),
+          failure_code: "account_closed",
+        }),
+      });
+      sentAt.set(id, Date.now());
+      pending.add(id);
+    }
+    await producer.sendBatch({ topicMessages });
+    if (tick % 100 === 0) {
+      rss.push(rssMiB(daemon.child.pid!));
+      say(`steady load: ${Math.round((Date.now() - began) / 1000)}s, rss ${rss[rss.length - 1]!.toFixed(0)} MiB`);
+    }
+  }
+  stop = true;
+  await Promise.all([apiWatcher, metricsWatcher]);
+  rss.push(rssMiB(daemon.child.pid!));
+  await producer.disconnect();
+  apiLatency.sort((a, b) => a - b);
+  metricsLatency.sort((a, b) => a - b);
+  return {
+    sentPerSecond: (cursor + failed) / SOAK_SECONDS,
+    failures: failed,
+    unseenAtApi: pending.size,
+    api: { p50: percentile(apiLatency, 50), p95: percentile(apiLatency, 95), p99: percentile(apiLatency, 99) },
+    metrics: {
+      p50: percentile(metricsLatency, 50),
+      p95: percentile(metricsLatency, 95),
+      p99: percentile(metricsLatency, 99),
+    },
+    rssStartMiB: rss[0]!,
+    rssEndMiB: rss[rss.length - 1]!,
+    rssMaxMiB: Math.max(...rss),
+  };
+}
+
+/** (d) The report over REPORT_PAYMENTS payments against a bare GROUP BY over the same table. */
+async function reportVersusGroupBy(pool: pg.Pool) {
+  const existing = Number((await pool.query("select count(*) from payments")).rows[0].count);
+  const missing = Math.max(0, REPORT_PAYMENTS - existing);
+  if (missing > 0) {
+    say(`report: adding ${missing} synthetic payments to reach ${REPORT_PAYMENTS}`);
+    await pool.query(
+      `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
+                             created_at, due_at, cancelled, status, settled_amount_minor, at_risk_minor, status_since,
+                             overdue_since, body, updated_at)
+       select 'synth_' || g, 'SYN-' || g, 'SYN-' || g, (array['stripe','adyen','paypal'])[1 + g % 3],
+              case when g % 3 = 0 then 'payout' else 'collection' end, (array['EUR','USD','GBP','JPY','KWD'])[1 + g % 5],
+              1000 + g % 100000, 'cp_' || (g % 5000), now() - (g % 30) * interval '1 day',
+              now() - (g % 30 - 5) * interval '1 day', false, s.status,
+              case when s.status = 'settled' then 1000 + g % 100000 else 0 end,
+              case when s.status in ('failed','held','delayed') then 1000 + g % 100000 else 0 end, now(),
+              case when s.status = 'delayed' then now() - (g % 10) * interval '1 day' end, '{}'::jsonb, now()
+         from generate_series(1, $1::int) g,
+              lateral (select (array['settled','settled','settled','settled','in_flight','failed','delayed','held','pending'])[1 + g % 9] as status) s`,
+      [missing],
+    );
+    await pool.query("vacuum analyze payments");
+  }
+  const period = { from: new Date(Date.now() - 365 * 86_400_000), to: new Date(Date.now() + 86_400_000) };
+  const best = async (run: () => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const began = performance.now();
+      await run();
+      times.push(performance.now() - began);
+    }
+    return Math.min(...times);
+  };
+  const reportMs = await best(() => loadReconciliationReport(pool, period, new Date()));
+  const bareMs = await best(() =>
+    pool.query(
+      `select gateway, currency, direction, status, count(*), sum(amount_minor)
+         from payments where created_at >= $1 and created_at < $2 group by 1, 2, 3, 4`,
+      [period.from, period.to],
+    ),
+  );
+  const plan = await pool.query(
+    `explain (analyze, buffers) select gateway, currency, direction, status, count(*), sum(amount_minor)::bigint,
+            sum(settled_amount_minor)::bigint
+       from payments where created_at >= $1 and created_at < $2 group by 1, 2, 3, 4`,
+    [period.from, period.to],
+  );
+  return {
+    payments: Math.max(existing, REPORT_PAYMENTS),
+    reportMs,
+    bareMs,
+    plan: plan.rows.map((row: Record<string, string>) => row["QUERY PLAN"]).join("\n"),
+  };
+}
+
+/** The hottest functions of a V8 CPU profile, by self time. */
+function hottest(profileDir: string, top = 15): string[] {
+  const files = readdirSync(profileDir).filter((file) => file.endsWith(".cpuprofile"));
+  const latest = files.sort().at(-1);
+  if (!latest) return [];
+  const profile = JSON.parse(readFileSync(path.join(profileDir, latest), "utf8")) as {
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+    samples: number[];
+  };
+  const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  for (const sample of profile.samples) {
+    const frame = byNode.get(sample)?.callFrame;
+    if (!frame) continue;
+    const key = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/^.*node_modules\//, "").replace(root, "")}:${frame.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const total = profile.samples.length;
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, count]) => `${((100 * count) / total).toFixed(1).padStart(5)}%  ${name}`);
+}
+
+async function main() {
+  say("building payrecon (npm run build)");
+  execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "inherit" });
+  const work = mkdtempSync(path.join(tmpdir(), "payrecon-bench-"));
+  execFileSync("chmod", ["755", work]);
+  const database = await startEmbeddedPostgres(work, log, { database: "bench" });
+  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  await migrate(pool);
+  let brokers = process.env.KAFKA_BROKERS;
+  let stopKafka = async () => {};
+  if (!brokers) {
+    const mock = await startKafkaMock({
+      brokers: 1,
+      topics: [
+        ...inputTopics.map((name) => ({ name, partitions: PARTITIONS })),
+        { name: topics.dlq, partitions: 4 },
+        { name: topics.findings, partitions: 12 },
+      ],
+    });
+    brokers = mock.bootstrap;
+    stopKafka = () => mock.stop();
+  }
+  const kafka = kafkaClient(brokers.split(","));
+  const admin = kafka.admin();
+  await admin.connect();
+  const results: Record<string, unknown> = {
+    machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+  };
+  let daemon: Daemon | undefined;
+  try {
+    say(`generating ${MESSAGES} messages of the realistic mix`);
+    const { messages, payments } = realisticMix(MESSAGES, "b", Date.now());
+    say(`producing ${messages.length} messages (${payments} payments)`);
+    const produceRate = await produceAll(kafka, messages);
+    say(`  produced at ${Math.round(produceRate)}/s`);
+
+    say("(a) ceiling: raw kafkajs consumption + JSON.parse");
+    const rawRate = await rawConsume(kafka, messages.length);
+    say(`  ${Math.round(rawRate)} msg/s`);
+    say("(a) ceiling: PostgreSQL COPY of the same rows");
+    const copyRate = copyCeiling(database.url, messages);
+    say(`  ${Math.round(copyRate)} rows/s`);
+
+    say("(b) payrecon end to end: produced → reconciled and committed");
+    daemon = await startDaemon(database.url, brokers);
+    const began = performance.now();
+    for (;;) {
+      const progress = await committedAll(admin, "bench-payrecon");
+      if (progress.done) break;
+      say(`  committed ${progress.committed}/${progress.total}`);
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+    }
+    const e2eSeconds = (performance.now() - began) / 1000;
+    const e2eRate = messages.length / e2eSeconds;
+    const stored = Number((await pool.query("select count(*) from payments")).rows[0].count);
+    say(`  ${Math.round(e2eRate)} msg/s (${e2eSeconds.toFixed(1)} s, ${stored} payments stored of ${payments})`);
+
+    say(`(c)+(e) steady ${RATE} events/s for ${SOAK_SECONDS}s: detection latency and memory`);
+    const steady = await steadyLoad(kafka, daemon);
+
+    daemon.child.kill("SIGTERM");
+    await new Promise((resolve) => daemon!.child.once("exit", resolve));
+    const profile = CPU_PROF ? hottest(daemon.profileDir) : [];
+    daemon = undefined;
+
+    say("(d) reconciliation report versus a bare GROUP BY");
+    const report = await reportVersusGroupBy(pool);
+
+    const rows = [
+      ["(a) raw kafkajs consume + JSON.parse", `${Math.round(rawRate)} msg/s`, "ceiling", "", "", ""],
+      ["(a) PostgreSQL COPY of the same rows", `${Math.round(copyRate)} rows/s`, "ceiling", "", "", ""],
+      [
+        "(b) payrecon end to end",
+        `${Math.round(e2eRate)} msg/s`,
+        `${Math.round(rawRate)} msg/s`,
+        (e2eRate / rawRate).toFixed(3),
+        "≥ 0.30",
+        e2eRate / rawRate >= 0.3 ? "yes" : "no",
+      ],
+      [
+        "(b) payrecon vs COPY",
+        `${Math.round(e2eRate)} msg/s`,
+        `${Math.round(copyRate)} rows/s`,
+        (e2eRate / copyRate).toFixed(3),
+        "",
+        "",
+      ],
+      [
+        `(c) detection p50/p95/p99 at the API (${RATE}/s)`,
+        `${steady.api.p50}/${steady.api.p95}/${steady.api.p99} ms`,
+        "500 ms",
+        (steady.api.p99 / 500).toFixed(2),
+        "p99 ≤ 500 ms",
+        steady.api.p99 <= 500 ? "yes" : "no",
+      ],
+      [
+        "(c) detection p50/p95/p99 in /metrics",
+        `${steady.metrics.p50}/${steady.metrics.p95}/${steady.metrics.p99} ms`,
+        "500 ms",
+        (steady.metrics.p99 / 500).toFixed(2),
+        "p99 ≤ 500 ms",
+        steady.metrics.p99 <= 500 ? "yes" : "no",
+      ],
+      [
+        `(d) report over ${report.payments} payments`,
+        `${report.reportMs.toFixed(0)} ms`,
+        `${report.bareMs.toFixed(0)} ms (GROUP BY)`,
+        (report.reportMs / report.bareMs).toFixed(2),
+        "≤ 2×",
+        report.reportMs <= 2 * report.bareMs ? "yes" : "no",
+      ],
+      [
+        `(e) RSS start → after ${SOAK_SECONDS}s`,
+        `${steady.rssStartMiB.toFixed(0)} → ${steady.rssEndMiB.toFixed(0)} MiB (max ${steady.rssMaxMiB.toFixed(0)})`,
+        "",
+        ((steady.rssEndMiB - steady.rssStartMiB) / steady.rssStartMiB).toFixed(3),
+        "< 0.10 growth",
+        (steady.rssEndMiB - steady.rssStartMiB) / steady.rssStartMiB < 0.1 ? "yes" : "no",
+      ],
+    ];
+    const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length), 6));
+    const header = ["measure", "payrecon", "ceiling", "ratio", "target", "met"];
+    const line = (cells: string[]) =>
+      cells.map((cell, i) => cell.padEnd(Math.max(widths[i]!, header[i]!.length))).join(" | ");
+    process.stdout.write(
+      `\n${line(header)}\n${line(header.map((h, i) => "-".repeat(Math.max(widths[i]!, h.length))))}\n`,
+    );
+    for (const row of rows) process.stdout.write(`${line(row)}\n`);
+    process.stdout.write(
+      `\nsteady load: sent ${Math.round(steady.sentPerSecond)}/s, ${steady.failures} failures timed, ${steady.unseenAtApi} not seen at the API\n`,
+    );
+    if (profile.length) process.stdout.write(`\nhottest functions of the daemon (self time):\n${profile.join("\n")}\n`);
+    process.stdout.write(`\nreport plan (bare GROUP BY):\n${report.plan}\n`);
+
+    Object.assign(results, {
+      messages: messages.length,
+      payments,
+      produceRate,
+      rawRate,
+      copyRate,
+      e2e: { rate: e2eRate, seconds: e2eSeconds, ratioToRaw: e2eRate / rawRate, storedPayments: stored },
+      steady,
+      report,
+      profile,
+      at: new Date().toISOString(),
+    });
+    const out = path.join(root, "bench/results", `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`\nresults written to ${path.relative(root, out)}\n`);
+  } finally {
+    daemon?.child.kill("SIGKILL");
+    await admin.disconnect().catch(() => {});
+    await pool.end().catch(() => {});
+    await stopKafka().catch(() => {});
+    await database.stop().catch(() => {});
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`bench failed: ${error?.stack ?? error}\n`);
+    process.exit(1);
+  },
+);
