@@ -179,7 +179,8 @@ export const configSchema = z
     KAFKA_REBALANCE_TIMEOUT: duration("60s"),
     /** How long a fetch waits for data: the floor of end-to-end latency when traffic is light. */
     KAFKA_MAX_WAIT: duration("100ms"),
-    KAFKA_PARTITIONS_CONCURRENCY: positiveInt(3),
+    /** Partitions fetched at once; their batches are stored together (group commit). */
+    KAFKA_PARTITIONS_CONCURRENCY: positiveInt(16),
     SHUTDOWN_TIMEOUT: duration("10s"),
     /** Set by the Docker build; shown in payrecon_build_info. */
     BUILD_COMMIT: z.string().default("unknown"),

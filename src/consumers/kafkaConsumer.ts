@@ -4,7 +4,8 @@ import type { OutboxPublisher } from "../kafka/outboxPublisher.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { InputKind, RawMessage } from "./decode.js";
-import { type IngestDeps, ingestMessages } from "./ingest.js";
+import { GroupCommit } from "./groupCommit.js";
+import { type IngestDeps, type IngestResult, ingestMessages } from "./ingest.js";
 
 /**
  * One consumer group over the three input topics. Each fetched batch is
@@ -30,6 +31,7 @@ export class KafkaIngest {
   private admin: Admin | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
   private kindByTopic: Map<string, InputKind>;
+  private groups: GroupCommit;
   private lastHealthy = 0;
 
   constructor(private readonly options: KafkaIngestOptions) {
@@ -39,6 +41,15 @@ export class KafkaIngest {
       [topics.gateway, "gateway"],
       [topics.bank, "bank"],
     ]);
+    this.groups = new GroupCommit(
+      {
+        store: (raws) => this.storeGroup(raws),
+        commit: async (offsets) => {
+          await this.consumer!.commitOffsets(offsets);
+        },
+      },
+      options.chunkSize ?? 2_000,
+    );
   }
 
   async start(): Promise<void> {
@@ -89,7 +100,7 @@ export class KafkaIngest {
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
-    const { ingest, publisher, log, metrics } = this.options;
+    const { metrics } = this.options;
     const kind = this.kindByTopic.get(batch.topic);
     if (!kind || batch.messages.length === 0) return;
     const chunkSize = this.options.chunkSize ?? 2_000;
@@ -105,31 +116,35 @@ export class KafkaIngest {
         value: message.value,
         source: "kafka",
       }));
-      const began = performance.now();
-      const result = await ingestMessages(ingest, raws);
-      await publisher.flush();
       const last = chunk[chunk.length - 1]!.offset;
       const next = (BigInt(last) + 1n).toString();
+      // Stored with other partitions' batches in one transaction; the offset moves after it commits.
+      await this.groups.add(raws, { topic: batch.topic, partition: batch.partition, offset: next });
       resolveOffset(last);
-      await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
       await heartbeat();
       const lag = BigInt(batch.highWatermark) - BigInt(next);
       metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lag < 0n ? 0n : lag));
-      log.info(
-        {
-          topic: batch.topic,
-          partition: batch.partition,
-          firstOffset: chunk[0]!.offset,
-          lastOffset: last,
-          messages: chunk.length,
-          accepted: result.accepted,
-          duplicates: result.duplicates,
-          rejected: result.rejected,
-          ms: Math.round(performance.now() - began),
-        },
-        "batch stored",
-      );
     }
+  }
+
+  /** One transaction for a group of batches, then the outbox, then one offset commit. */
+  private async storeGroup(raws: RawMessage[]): Promise<IngestResult> {
+    const { ingest, publisher, log } = this.options;
+    const began = performance.now();
+    const result = await ingestMessages(ingest, raws);
+    await publisher.flush();
+    log.info(
+      {
+        messages: raws.length,
+        partitions: new Set(raws.map((raw) => `${raw.topic}/${raw.partition}`)).size,
+        accepted: result.accepted,
+        duplicates: result.duplicates,
+        rejected: result.rejected,
+        ms: Math.round(performance.now() - began),
+      },
+      "batch stored",
+    );
+    return result;
   }
 
   /** Lag from the brokers' view: high watermark minus the group's committed offset, for every partition. */

@@ -29,8 +29,11 @@ export interface MatchedEntry {
   method: MatchMethod;
 }
 
+/** What a payment needs to know of a batch listing it (not the batch's whole reference list). */
+export type BatchSummary = Pick<BatchFact, "gateway" | "batchId" | "currency" | "occurredAt">;
+
 export interface BatchView {
-  batch: BatchFact;
+  batch: BatchSummary;
   state: "waiting" | "settled" | "mismatch";
   settledOn: string | null;
 }

@@ -27,6 +27,7 @@ import {
   loadStoredPayments,
   loadVersions,
   outcomeSignature,
+  identityHash,
   paymentIdsByReference,
   paymentIdsRelated,
   recordOrphanEvents,
@@ -117,7 +118,11 @@ export async function reconcileTouched(
     const effective = effectiveExpected(versions.get(id) ?? []);
     return effective ? [{ id, payment: effective.payment, cancelled: effective.cancelled }] : [];
   });
-  await saveIdentities(tx, identities, now);
+  // A payment touched only by an event or a bank line keeps its identity: no rewrite of its row and installments.
+  const changedIdentities = identities.filter(
+    (identity) => stored.get(identity.id)?.identityHash !== identityHash(identity.payment, identity.cancelled),
+  );
+  await saveIdentities(tx, changedIdentities, now);
   const refKeys = new Set(identities.map((identity) => referenceKey(identity.payment.reference)));
   for (const id of directPayments) {
     const old = stored.get(id);
@@ -197,7 +202,7 @@ export async function reconcileTouched(
   // Gateway events naming no payment wait for one until UNMATCHED_GRACE; a new payment claims them.
   const claimed = await claimOrphans(
     tx,
-    identities.map((identity) => identity.id),
+    changedIdentities.map((identity) => identity.id),
   );
   for (const event of claimed) desired.set(`event:${event.gateway}/${event.eventId}`, []);
   await recordOrphanEvents(tx, [...touched.gatewayEventSeqs], policy.unmatchedGraceMs);

@@ -3,6 +3,7 @@ import { settlingDirection } from "../../reconcile/matching.js";
 import type { BatchView, MatchedEntry, PaymentOutcome } from "../../reconcile/paymentStatus.js";
 import type { ExpectedVersion, GatewayFact, MatchMethod, PaymentStatus } from "../../reconcile/types.js";
 import { utcDate } from "../../reconcile/types.js";
+import { createHash } from "node:crypto";
 import type { Db } from "../pool.js";
 import {
   type BankEntryDbRow,
@@ -41,6 +42,15 @@ export interface StoredPayment {
   atRiskMinor: number;
   statusReason: string;
   signature: string;
+  identityHash: string | null;
+}
+
+/** Identifies the version in force: equal hashes, nothing to rewrite. */
+export function identityHash(payment: ExpectedPayment, cancelled: boolean): string {
+  return createHash("sha1")
+    .update(JSON.stringify(payment))
+    .update(cancelled ? "1" : "0")
+    .digest("base64");
 }
 
 /** What a payment row says, reduced to what decides whether it must be rewritten. */
@@ -77,9 +87,10 @@ export async function loadStoredPayments(db: Db, ids: string[]): Promise<Map<str
     at_risk_minor: number;
     status_reason: string;
     signature: string;
+    identity_hash: string | null;
   }>(
     `select id, reference_key, status, direction, gateway, currency, at_risk_minor, status_reason,
-            outcome_signature as signature
+            outcome_signature as signature, identity_hash
        from payments where id = any($1::text[])`,
     [ids],
   );
@@ -94,6 +105,7 @@ export async function loadStoredPayments(db: Db, ids: string[]): Promise<Map<str
       atRiskMinor: row.at_risk_minor,
       statusReason: row.status_reason,
       signature: row.signature,
+      identityHash: row.identity_hash,
     });
   }
   return out;
@@ -136,18 +148,25 @@ export async function saveIdentities(
   if (rows.length === 0) return;
   await db.query(
     `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
-                           counterparty_name, created_at, due_at, cancelled, status, status_since, body, updated_at)
+                           counterparty_name, created_at, due_at, cancelled, status, status_since, body, updated_at,
+                           identity_hash)
      select t.id, t.body->>'reference', upper(trim(t.body->>'reference')), t.body->>'gateway', t.body->>'direction',
             t.body->>'currency', (t.body->>'amount_minor')::bigint, t.body->>'counterparty',
             t.body->'metadata'->>'counterparty_name', (t.body->>'created_at')::timestamptz,
-            (t.body->>'due_at')::timestamptz, t.cancelled, 'pending', $4, t.body, $4
-       from unnest($1::text[], $2::jsonb[], $3::bool[]) as t(id, body, cancelled)
+            (t.body->>'due_at')::timestamptz, t.cancelled, 'pending', $4, t.body, $4, t.identity_hash
+       from unnest($1::text[], $2::jsonb[], $3::bool[], $5::text[]) as t(id, body, cancelled, identity_hash)
      on conflict (id) do update set reference = excluded.reference, reference_key = excluded.reference_key,
        gateway = excluded.gateway, direction = excluded.direction, currency = excluded.currency,
        amount_minor = excluded.amount_minor, counterparty = excluded.counterparty,
        counterparty_name = excluded.counterparty_name, created_at = excluded.created_at, due_at = excluded.due_at,
-       cancelled = excluded.cancelled`,
-    [rows.map((row) => row.id), rows.map((row) => JSON.stringify(row.payment)), rows.map((row) => row.cancelled), now],
+       cancelled = excluded.cancelled, body = excluded.body, identity_hash = excluded.identity_hash`,
+    [
+      rows.map((row) => row.id),
+      rows.map((row) => JSON.stringify(row.payment)),
+      rows.map((row) => row.cancelled),
+      now,
+      rows.map((row) => identityHash(row.payment, row.cancelled)),
+    ],
   );
   const installments = rows.flatMap(({ id, payment }) => {
     const parts = payment.installments ?? [];
@@ -224,22 +243,35 @@ export async function loadMatchedEntries(db: Db, paymentIds: string[]): Promise<
 export async function loadBatchViews(db: Db, referenceKeys: string[]): Promise<Map<string, BatchView[]>> {
   const out = new Map<string, BatchView[]>();
   if (referenceKeys.length === 0) return out;
-  const result = await db.query<
-    GatewayEventDbRow & { listed: string; state: BatchView["state"]; settled_on: string | null }
-  >(
-    `select g.seq, g.body, g.reference_key, g.received_at, br.reference_key as listed, b.state, b.settled_on
+  // Only the batch's own columns: its event body lists up to 10,000 references and would be
+  // copied once per listed payment.
+  const result = await db.query<{
+    listed: string;
+    gateway: string;
+    batch_id: string;
+    currency: string;
+    occurred_at: Date;
+    state: BatchView["state"];
+    settled_on: string | null;
+  }>(
+    `select br.reference_key as listed, b.gateway, b.batch_id, b.currency, b.occurred_at, b.state, b.settled_on
        from batch_references br
        join settlement_batches b on b.gateway = br.gateway and b.batch_id = br.batch_id
-       join gateway_events g on g.gateway = b.gateway and g.event_id = b.event_id
       where br.reference_key = any($1::text[])`,
     [referenceKeys],
   );
-  const batches = new Map<string, ReturnType<typeof toBatchFact>>();
   for (const row of result.rows) {
-    const key = `${row.body.gateway}\u0000${row.seq}`;
-    const batch = batches.get(key) ?? toBatchFact(row);
-    batches.set(key, batch);
-    out.set(row.listed, [...(out.get(row.listed) ?? []), { batch, state: row.state, settledOn: row.settled_on }]);
+    const view: BatchView = {
+      batch: {
+        gateway: row.gateway,
+        batchId: row.batch_id,
+        currency: row.currency,
+        occurredAt: row.occurred_at.getTime(),
+      },
+      state: row.state,
+      settledOn: row.settled_on,
+    };
+    out.set(row.listed, [...(out.get(row.listed) ?? []), view]);
   }
   return out;
 }

@@ -1,0 +1,84 @@
+import type { RawMessage } from "./decode.js";
+import type { IngestResult } from "./ingest.js";
+
+/**
+ * Group commit: batches fetched from several partitions at once are stored in
+ * one transaction, then their offsets are committed in one request. Each
+ * partition's handler waits for the group its messages went into, so an
+ * offset still moves only after the transaction holding its messages
+ * committed (and its dead letters and findings were published).
+ *
+ * A group is flushed when it holds `maxMessages`, or `lingerMs` after its
+ * first batch arrived: under load groups fill at once, when idle a lone
+ * batch waits a few milliseconds at most.
+ */
+export interface PartitionOffset {
+  topic: string;
+  partition: number;
+  /** The next offset to read (last stored + 1). */
+  offset: string;
+}
+
+export interface GroupStore {
+  /** Stores and reconciles the messages in one transaction and publishes the outbox. */
+  store(raws: RawMessage[]): Promise<IngestResult>;
+  /** Commits the offsets of every partition in the group. */
+  commit(offsets: PartitionOffset[]): Promise<void>;
+}
+
+interface Waiting {
+  raws: RawMessage[];
+  offset: PartitionOffset;
+  resolve: (result: { messages: number; groupMessages: number }) => void;
+  reject: (error: unknown) => void;
+}
+
+export class GroupCommit {
+  private waiting: Waiting[] = [];
+  private size = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly target: GroupStore,
+    private readonly maxMessages = 2_000,
+    private readonly lingerMs = 5,
+  ) {}
+
+  /** Resolves once these messages are stored and their partition's offset committed. */
+  add(raws: RawMessage[], offset: PartitionOffset): Promise<{ messages: number; groupMessages: number }> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ raws, offset, resolve, reject });
+      this.size += raws.length;
+      if (this.size >= this.maxMessages) this.flush();
+      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.lingerMs);
+    });
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const group = this.waiting;
+    this.waiting = [];
+    this.size = 0;
+    if (group.length === 0) return;
+    // Groups are stored one after another: they would serialize on the reconcile lock anyway.
+    this.chain = this.chain.then(async () => {
+      try {
+        const raws = group.flatMap((item) => item.raws);
+        await this.target.store(raws);
+        // The latest offset per partition (a partition may have put several chunks in one group).
+        const latest = new Map<string, PartitionOffset>();
+        for (const item of group) {
+          const key = `${item.offset.topic}\u0000${item.offset.partition}`;
+          const seen = latest.get(key);
+          if (!seen || BigInt(item.offset.offset) > BigInt(seen.offset)) latest.set(key, item.offset);
+        }
+        await this.target.commit([...latest.values()]);
+        for (const item of group) item.resolve({ messages: item.raws.length, groupMessages: raws.length });
+      } catch (error) {
+        for (const item of group) item.reject(error);
+      }
+    });
+  }
+}
