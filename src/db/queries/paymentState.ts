@@ -9,7 +9,6 @@ import {
   type BankEntryDbRow,
   type GatewayEventDbRow,
   toBankFact,
-  toBatchFact,
   toGatewayFact,
   toVersion,
   type VersionRow,
@@ -53,9 +52,9 @@ export function identityHash(payment: ExpectedPayment, cancelled: boolean): stri
     .digest("base64");
 }
 
-/** What a payment row says, reduced to what decides whether it must be rewritten. */
+/** What a payment row says, reduced to a short hash of what decides whether it must be rewritten. */
 export function outcomeSignature(outcome: PaymentOutcome): string {
-  return JSON.stringify([
+  const text = JSON.stringify([
     outcome.payment,
     outcome.status,
     outcome.settledAmountMinor,
@@ -72,6 +71,7 @@ export function outcomeSignature(outcome: PaymentOutcome): string {
     outcome.nextDeadline,
     outcome.exception?.amountMinor ?? 0,
   ]);
+  return createHash("sha1").update(text).digest("base64");
 }
 
 export async function loadStoredPayments(db: Db, ids: string[]): Promise<Map<string, StoredPayment>> {
@@ -284,11 +284,11 @@ export async function savePayments(db: Db, outcomes: PaymentOutcome[], statusSin
             failure_category = t.failure_category, failure_code = t.failure_code, failure_message = t.failure_message,
             retry_advice = t.retry_advice, hold_reason = t.hold_reason, settled_late = t.settled_late,
             settled_on = t.settled_on, accepted_at = t.accepted_at, overdue_since = t.overdue_since,
-            flags = coalesce((select array_agg(f) from jsonb_array_elements_text(t.flags) f), '{}'),
+            flags = coalesce(string_to_array(nullif(t.flags, ''), ','), '{}'),
             status_reason = t.reason, status_since = coalesce(t.status_since, p.status_since),
             next_deadline = t.next_deadline, outcome_signature = t.signature, updated_at = $19
        from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
-                   $9::text[], $10::bool[], $11::date[], $12::timestamptz[], $13::timestamptz[], $14::jsonb[],
+                   $9::text[], $10::bool[], $11::date[], $12::timestamptz[], $13::timestamptz[], $14::text[],
                    $15::text[], $16::timestamptz[], $17::timestamptz[], $18::text[])
          as t(id, status, settled, at_risk, failure_category, failure_code, failure_message, retry_advice, hold_reason,
               settled_late, settled_on, accepted_at, overdue_since, flags, reason, status_since, next_deadline, signature)
@@ -307,7 +307,8 @@ export async function savePayments(db: Db, outcomes: PaymentOutcome[], statusSin
       outcomes.map((o) => o.settledOn),
       outcomes.map((o) => num(o.acceptedAt)),
       outcomes.map((o) => num(o.overdueSince)),
-      outcomes.map((o) => JSON.stringify(o.flags)),
+      // Flags are identifiers (no commas): one text per row, split in SQL.
+      outcomes.map((o) => o.flags.join(",")),
       outcomes.map((o) => o.reason),
       outcomes.map((o) => statusSince.get(o.paymentId) ?? null),
       outcomes.map((o) => num(o.nextDeadline)),
