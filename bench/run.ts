@@ -92,8 +92,10 @@ async function produceAll(kafka: Kafka, messages: Message[]): Promise<number> {
   await producer.connect();
   const began = performance.now();
   const chunks: Message[][] = [];
-  for (let i = 0; i < messages.length; i += 2_000) chunks.push(messages.slice(i, i + 2_000));
-  // Four batches in flight: enough to keep the broker busy, bounded memory.
+  // Large requests: the mock broker returns one produced batch per partition per fetch, so small produce
+  // batches spread over many partitions would starve every consumer (the ceiling's and payrecon's alike).
+  for (let i = 0; i < messages.length; i += 20_000) chunks.push(messages.slice(i, i + 20_000));
+  // Four requests in flight: enough to keep the broker busy, bounded memory.
   let next = 0;
   await Promise.all(
     Array.from({ length: 4 }, async () => {

@@ -105,6 +105,44 @@ const amountsByCurrency = z
     return out;
   });
 
+/**
+ * `p1:100000:5d:24h,p2:10000:2d:3d,p3:0:0s:7d` — priority:minimum amount (major units):minimum age:resolve within.
+ * An exception takes the first tier whose amount or age it reaches.
+ */
+const priorityTiers = z
+  .string()
+  .default("p1:100000:5d:24h,p2:10000:2d:3d,p3:0:0s:7d")
+  .transform((text, ctx) => {
+    const tiers = text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)
+      .map((part) => {
+        const [priority, amount, age, within] = part.split(":");
+        return {
+          priority: priority as "p1" | "p2" | "p3",
+          minAmountMajor: Number(amount),
+          minAgeMs: parseDuration(age ?? "") ?? Number.NaN,
+          resolveWithinMs: parseDuration(within ?? "") ?? Number.NaN,
+        };
+      });
+    const bad = tiers.find(
+      (tier) =>
+        !["p1", "p2", "p3"].includes(tier.priority) ||
+        !(tier.minAmountMajor >= 0) ||
+        Number.isNaN(tier.minAgeMs) ||
+        Number.isNaN(tier.resolveWithinMs),
+    );
+    if (bad || tiers.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: "each tier must be p1|p2|p3:amount:age:resolve_within, e.g. p1:100000:5d:24h",
+      });
+      return z.NEVER;
+    }
+    return tiers;
+  });
+
 const brokers = z
   .string()
   .optional()
@@ -170,6 +208,7 @@ export const configSchema = z
     SWEEP_INTERVAL: duration("30s"),
     ALERTMANAGER_URL: url("http(s)://"),
     ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
+    EXCEPTION_PRIORITY_TIERS: priorityTiers,
     ITEM_ALERT_INTERVAL: duration("30s"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     KAFKA_BATCH_MAX_BYTES: positiveInt(4 * 1024 * 1024),
@@ -239,6 +278,13 @@ export interface Config {
 
 /** The knobs of reconciliation; the pure core receives exactly this. */
 export interface ReconcilePolicy {
+  /** Priority and resolution deadline of exceptions, by amount and age. */
+  priorityTiers: Array<{
+    priority: "p1" | "p2" | "p3";
+    minAmountMajor: number;
+    minAgeMs: number;
+    resolveWithinMs: number;
+  }>;
   holdThresholdMs: number;
   matchWindowMs: number;
   unmatchedGraceMs: number;
@@ -299,6 +345,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       unmatchedGraceMs: e.UNMATCHED_GRACE,
       amountToleranceMinor: e.AMOUNT_TOLERANCE_MINOR,
       amountToleranceByGateway: e.AMOUNT_TOLERANCE_BY_GATEWAY,
+      priorityTiers: e.EXCEPTION_PRIORITY_TIERS,
     },
     sweepIntervalMs: e.SWEEP_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,

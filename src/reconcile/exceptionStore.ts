@@ -12,7 +12,7 @@ import {
 } from "../db/queries/exceptions.js";
 import type { Db } from "../db/pool.js";
 import { type DesiredException, subjectKey } from "./exceptions.js";
-import { prioritize } from "./priority.js";
+import { DEFAULT_PRIORITY_TIERS, type PriorityTier, prioritize } from "./priority.js";
 
 /**
  * Brings the stored exceptions of some owners in line with what the facts
@@ -30,6 +30,7 @@ export async function syncExceptions(
   db: Db,
   desiredByOwner: Map<string, DesiredException[]>,
   now: Date,
+  tiers: PriorityTier[] = DEFAULT_PRIORITY_TIERS,
 ): Promise<ExceptionChange[]> {
   const owners = [...desiredByOwner.keys()];
   if (owners.length === 0) return [];
@@ -58,7 +59,7 @@ export async function syncExceptions(
     if (seen.has(item.key)) continue;
     seen.add(item.key);
     const row = existingByKey.get(item.key);
-    const tier = prioritize(item.exception.amountMinor, item.exception.currency, 0);
+    const tier = prioritize(item.exception.amountMinor, item.exception.currency, 0, tiers);
     if (!row) {
       inserts.push({
         desired: item.exception,

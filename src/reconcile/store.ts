@@ -211,7 +211,7 @@ export async function reconcileTouched(
     desired.set(`event:${event.gateway}/${event.eventId}`, exception ? [exception] : []);
   }
 
-  const exceptionChanges = await syncExceptions(tx, desired, now);
+  const exceptionChanges = await syncExceptions(tx, desired, now, policy.priorityTiers);
   const statusChanges = await writePayments(tx, changes.changed, now, deps, exceptionChanges);
   const reconcileMs = performance.now() - began;
   return {

@@ -3,6 +3,7 @@ import { dueWork } from "../db/queries/paymentState.js";
 import { withTransaction } from "../db/transaction.js";
 import type { Logger } from "../logger.js";
 import { type ReconcileDeps, reconcileTouched } from "./store.js";
+import { escalateByAge } from "./priority.js";
 import { emptyTouched } from "./touched.js";
 
 /**
@@ -37,17 +38,19 @@ export class Sweeper {
     let total = 0;
     for (;;) {
       const at = now();
-      const { count, effects } = await withTransaction(this.pool, async (tx) => {
+      const { count, effects, raised } = await withTransaction(this.pool, async (tx) => {
         const due = await dueWork(tx, at, this.chunkSize);
         const count = due.paymentIds.length + due.entrySeqs.length + due.orphanSeqs.length;
-        if (count === 0) return { count, effects: undefined };
+        if (count === 0)
+          return { count, effects: undefined, raised: await escalateByAge(tx, at, this.deps.policy.priorityTiers) };
         const touched = emptyTouched();
         for (const id of due.paymentIds) touched.paymentIds.add(id);
         for (const seq of due.entrySeqs) touched.recheckEntrySeqs.add(seq);
         for (const seq of due.orphanSeqs) touched.dueOrphanSeqs.add(seq);
-        return { count, effects: await reconcileTouched(tx, touched, at, this.deps) };
+        return { count, effects: await reconcileTouched(tx, touched, at, this.deps), raised: 0 };
       });
       effects?.afterCommit();
+      if (raised > 0) this.log.info({ raised }, "exceptions raised in priority as they aged");
       total += count;
       if (count < this.chunkSize) break;
     }

@@ -97,6 +97,13 @@ export interface BankFact {
 export type MatchMethod = "end_to_end_id" | "remittance" | "amount";
 
 export interface Policy {
+  /** Exception priority tiers (see reconcile/priority.ts); defaults apply when absent. */
+  priorityTiers?: Array<{
+    priority: "p1" | "p2" | "p3";
+    minAmountMajor: number;
+    minAgeMs: number;
+    resolveWithinMs: number;
+  }>;
   holdThresholdMs: number;
   matchWindowMs: number;
   unmatchedGraceMs: number;
