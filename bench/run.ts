@@ -289,30 +289,32 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
   failingIds.push(...(await announce(failures, 0)));
   await new Promise((resolve) => setTimeout(resolve, 3_000));
 
+  // Each pending failure is polled by id: a list would order them by creation, not by when they failed.
   const apiWatcher = (async () => {
     while (!stop || pending.size > 0) {
-      if (pending.size > 0) {
-        const response = await fetch(`${daemon.base}/api/v1/payments?status=failed&gateway=benchgw&limit=100`, {
-          headers,
-        });
-        const body = (await response.json()) as { items: Array<{ id: string }> };
-        const at = Date.now();
-        for (const item of body.items) {
-          if (pending.delete(item.id)) apiLatency.push(at - sentAt.get(item.id)!);
-        }
-      }
+      await Promise.all(
+        [...pending].slice(0, 20).map(async (id) => {
+          const response = await fetch(`${daemon.base}/api/v1/payments/${id}`, { headers });
+          const body = (await response.json()) as { status?: string };
+          if (body.status === "failed" && pending.delete(id)) apiLatency.push(Date.now() - sentAt.get(id)!);
+        }),
+      );
       await new Promise((resolve) => setTimeout(resolve, 20));
       if (stop && Date.now() - began > (SOAK_SECONDS + 30) * 1000) break;
     }
   })();
   let visibleInMetrics = 0;
+  const failuresInMetrics = async () =>
+    [
+      ...(await (await fetch(`${daemon.base}/metrics`)).text()).matchAll(
+        /^payrecon_payout_failures_total\{gateway="benchgw",[^}]*\} (\d+)/gm,
+      ),
+    ].reduce((sum, m) => sum + Number(m[1]), 0);
+  // Failures counted before this phase (an earlier phase's) are not this phase's.
+  const baseline = await failuresInMetrics();
   const metricsWatcher = (async () => {
     while (!stop || visibleInMetrics < sentAt.size) {
-      const text = await (await fetch(`${daemon.base}/metrics`)).text();
-      const count = [...text.matchAll(/^payrecon_payout_failures_total\{gateway="benchgw",[^}]*\} (\d+)/gm)].reduce(
-        (sum, m) => sum + Number(m[1]),
-        0,
-      );
+      const count = (await failuresInMetrics()) - baseline;
       const at = Date.now();
       while (visibleInMetrics < count && visibleInMetrics < failingIds.length) {
         const id = failingIds[visibleInMetrics]!;
