@@ -1,3 +1,4 @@
+import type { ReconcilePolicy } from "../config.js";
 import type { ExpectedPayment, PaymentEvent } from "../messages/schemas.js";
 
 /**
@@ -96,20 +97,11 @@ export interface BankFact {
 
 export type MatchMethod = "end_to_end_id" | "remittance" | "amount";
 
-export interface Policy {
-  /** Exception priority tiers (see reconcile/priority.ts); defaults apply when absent. */
-  priorityTiers?: Array<{
-    priority: "p1" | "p2" | "p3";
-    minAmountMajor: number;
-    minAgeMs: number;
-    resolveWithinMs: number;
-  }>;
-  holdThresholdMs: number;
-  matchWindowMs: number;
-  unmatchedGraceMs: number;
-  amountToleranceMinor: number;
-  amountToleranceByGateway: Record<string, number>;
-}
+/**
+ * The knobs of reconciliation, as configured (src/config.ts). Priority tiers
+ * are optional here so tests can omit them (the defaults then apply).
+ */
+export type Policy = Omit<ReconcilePolicy, "priorityTiers"> & Partial<Pick<ReconcilePolicy, "priorityTiers">>;
 
 export function toleranceFor(policy: Policy, gateway: string): number {
   return policy.amountToleranceByGateway[gateway] ?? policy.amountToleranceMinor;
