@@ -19,7 +19,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-npm ci --no-audit --no-fund
+# npm install, not npm ci: the registry here serves only this platform's optional binaries (e.g. biome's),
+# so the lock file cannot list the others and npm ci would refuse it.
+npm install --no-audit --no-fund
 npm run lint
 npm run typecheck
 npm test
