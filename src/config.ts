@@ -63,47 +63,52 @@ const apiTokens = z
     return tokens;
   });
 
-/** `stripe:100,adyen:50` — per-gateway overrides of the amount tolerance. */
-const toleranceOverrides = z
-  .string()
-  .default("")
-  .transform((text, ctx): Record<string, number> => {
-    const out: Record<string, number> = {};
-    for (const pair of text
-      .split(",")
-      .map((part) => part.trim())
-      .filter(Boolean)) {
-      const [gateway, value] = pair.split(":");
-      const amount = Number(value);
-      if (!gateway || !Number.isSafeInteger(amount) || amount < 0) {
-        ctx.addIssue({ code: "custom", message: `each entry must be gateway:minor_units, got "${pair}"` });
-        return z.NEVER;
+/**
+ * A `key:number` list, e.g. `stripe:100,adyen:50`: `keyOk` says which keys are allowed,
+ * `valueOk` which numbers; `form` is what the error message shows.
+ */
+function numbersByKey(
+  fallback: string,
+  form: string,
+  keyOk: (key: string) => boolean,
+  valueOk: (n: number) => boolean,
+) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const pair of text
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean)) {
+        const [key, value] = pair.split(":");
+        const amount = Number(value);
+        if (!key || !keyOk(key) || !valueOk(amount)) {
+          ctx.addIssue({ code: "custom", message: `each entry must be ${form}, got "${pair}"` });
+          return z.NEVER;
+        }
+        out[key] = amount;
       }
-      out[gateway] = amount;
-    }
-    return out;
-  });
+      return out;
+    });
+}
+
+/** `stripe:100,adyen:50` — per-gateway overrides of the amount tolerance, in minor units. */
+const toleranceOverrides = numbersByKey(
+  "",
+  "gateway:minor_units",
+  () => true,
+  (n) => Number.isSafeInteger(n) && n >= 0,
+);
 
 /** `EUR:10000,USD:10000,*:10000`: the smallest amount at risk, in major units, that raises an item-level alert. */
-const amountsByCurrency = z
-  .string()
-  .default("*:10000")
-  .transform((text, ctx): Record<string, number> => {
-    const out: Record<string, number> = {};
-    for (const pair of text
-      .split(",")
-      .map((part) => part.trim())
-      .filter(Boolean)) {
-      const [currency, value] = pair.split(":");
-      const amount = Number(value);
-      if (!currency || !(currency === "*" || /^[A-Z]{3}$/.test(currency)) || !Number.isFinite(amount) || amount < 0) {
-        ctx.addIssue({ code: "custom", message: `each entry must be CURRENCY:amount or *:amount, got "${pair}"` });
-        return z.NEVER;
-      }
-      out[currency] = amount;
-    }
-    return out;
-  });
+const amountsByCurrency = numbersByKey(
+  "*:10000",
+  "CURRENCY:amount or *:amount",
+  (key) => key === "*" || /^[A-Z]{3}$/.test(key),
+  (n) => Number.isFinite(n) && n >= 0,
+);
 
 /**
  * `p1:100000:5d:24h,p2:10000:2d:3d,p3:0:0s:7d` — priority:minimum amount (major units):minimum age:resolve within.

@@ -1,3 +1,4 @@
+import { pushTo } from "../grouping.js";
 import type pg from "pg";
 import { type AtRiskPayment, largePaymentsAtRisk } from "../db/queries/itemAlerts.js";
 import type { Logger } from "../logger.js";
@@ -55,7 +56,7 @@ export function bucketAlerts(
       payment.currency,
       payment.failure_category ?? "none",
     ].join("|");
-    buckets.set(key, [...(buckets.get(key) ?? []), payment]);
+    pushTo(buckets, key, payment);
   }
   const endsAt = new Date(now.getTime() + 4 * options.intervalMs).toISOString();
   return [...buckets.values()].map((items) => {

@@ -153,11 +153,13 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   const { fresh, effects } = await withTransaction(deps.pool, async (tx) => {
     const newVersions = await insertExpectedVersions(tx, expected);
     const newEvents = await insertGatewayEvents(tx, events);
+    // Only the references of batches new in this transaction; a Set, as a batch may list 10,000.
+    const newBatches = new Set(
+      newEvents.flatMap((event) => (event.batchId ? [batchKey(event.gateway, event.batchId)] : [])),
+    );
     await insertBatchReferences(
       tx,
-      batchRefs.filter((ref) =>
-        newEvents.some((event) => event.batchId === ref.batchId && event.gateway === ref.gateway),
-      ),
+      batchRefs.filter((ref) => newBatches.has(batchKey(ref.gateway, ref.batchId))),
     );
     const newEntries = await insertBankEntries(tx, entries);
     const freshRejections = await insertRejected(

@@ -1,3 +1,4 @@
+import { pushTo } from "../grouping.js";
 import { referenceKey } from "./references.js";
 import { type BankFact, daysApart, type MatchMethod, type Policy } from "./types.js";
 
@@ -120,7 +121,7 @@ export function memoryLookup(targets: MatchTarget[]): TargetLookup {
   const byKey = new Map<string, MatchTarget[]>();
   for (const target of targets) {
     const key = target.kind === "payment" ? target.referenceKey : target.batchIdKey;
-    byKey.set(key, [...(byKey.get(key) ?? []), target]);
+    pushTo(byKey, key, target);
   }
   return {
     byReference: (key) => byKey.get(key) ?? [],

@@ -1,3 +1,4 @@
+import { pushTo } from "../grouping.js";
 import type pg from "pg";
 import type { ReconcileEffects } from "../consumers/ingest.js";
 import {
@@ -240,7 +241,7 @@ async function matchEntries(tx: pg.PoolClient, entries: BankFact[], policy: Poli
   const byKey = new Map<string, MatchTarget[]>();
   for (const target of targets) {
     const key = target.kind === "payment" ? target.referenceKey : target.batchIdKey;
-    byKey.set(key, [...(byKey.get(key) ?? []), target]);
+    pushTo(byKey, key, target);
   }
   const lookup = {
     byReference: (key: string) => byKey.get(key) ?? [],

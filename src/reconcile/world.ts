@@ -1,3 +1,4 @@
+import { pushTo } from "../grouping.js";
 import { type BatchState, settleBatch } from "./batchSettlement.js";
 import { type DesiredException, exceptionKey } from "./exceptions.js";
 import { effectiveExpected } from "./expectedVersions.js";
@@ -77,7 +78,7 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
   const facts = distinctFacts(input);
   const versionsById = new Map<string, ExpectedVersion[]>();
   for (const version of facts.versions) {
-    versionsById.set(version.paymentId, [...(versionsById.get(version.paymentId) ?? []), version]);
+    pushTo(versionsById, version.paymentId, version);
   }
   const tokens = new Set(facts.entries.flatMap((entry) => entry.tokens));
   const batchedRefs = new Set(facts.batches.flatMap((batch) => batch.referenceKeys));
@@ -112,12 +113,9 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
     const match = matchEntry(entry, lookup, policy);
     entryMatches.set(entryKey(entry), match);
     if (match.kind === "payment") {
-      entriesByPayment.set(match.paymentId, [
-        ...(entriesByPayment.get(match.paymentId) ?? []),
-        { entry, method: match },
-      ]);
+      pushTo(entriesByPayment, match.paymentId, { entry, method: match });
     } else if (match.kind === "batch") {
-      entriesByBatch.set(match.batchKey, [...(entriesByBatch.get(match.batchKey) ?? []), entry]);
+      pushTo(entriesByBatch, match.batchKey, entry);
     }
   }
 
@@ -132,12 +130,12 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
       state: state.state,
       settledOn: state.state === "settled" ? state.settledOn : null,
     };
-    for (const ref of batch.referenceKeys) batchesByRef.set(ref, [...(batchesByRef.get(ref) ?? []), view]);
+    for (const ref of batch.referenceKeys) pushTo(batchesByRef, ref, view);
   }
 
   const eventsByRef = new Map<string, GatewayFact[]>();
   for (const event of facts.events) {
-    eventsByRef.set(event.referenceKey, [...(eventsByRef.get(event.referenceKey) ?? []), event]);
+    pushTo(eventsByRef, event.referenceKey, event);
   }
 
   const payments = new Map<string, PaymentOutcome>();
@@ -172,7 +170,9 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
   }
   const knownRefs = new Map<string, Set<string>>();
   for (const ref of paymentRefs.values()) {
-    knownRefs.set(ref.referenceKey, new Set([...(knownRefs.get(ref.referenceKey) ?? []), ref.gateway]));
+    const gateways = knownRefs.get(ref.referenceKey) ?? new Set<string>();
+    gateways.add(ref.gateway);
+    knownRefs.set(ref.referenceKey, gateways);
   }
   for (const event of facts.events) {
     const desired = unmatchedEvent(event, knownRefs.get(event.referenceKey)?.has(event.gateway) ?? false, now, policy);

@@ -1,3 +1,4 @@
+import { pushTo } from "../grouping.js";
 import { addBusinessDays, formatISO } from "date-fns";
 import type { BankEntryInput, GatewayEventInput } from "../messages/schemas.js";
 import type { PaymentStatus } from "../reconcile/types.js";
@@ -252,7 +253,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
             occurred_at: iso(capturedAt),
           });
           const key = `${gateway}|${currency}|${story === "batch_short" ? "short" : "ok"}`;
-          batches.set(key, [...(batches.get(key) ?? []), { reference, amount, short: story === "batch_short" }]);
+          pushTo(batches, key, { reference, amount, short: story === "batch_short" });
           if (story === "batch_short") truth("in_flight", 0, "in a batch the bank paid short");
           else truth("settled", amount, "settled in a daily batch net of fees", undefined, "in_flight");
           break;

@@ -1,3 +1,4 @@
+import { pushTo } from "../../grouping.js";
 import type { Db } from "../pool.js";
 
 /** Read and operator-action queries of exceptions for the API. */
@@ -82,7 +83,7 @@ export async function auditOf(db: Db, ids: number[]): Promise<Map<number, AuditR
     "select exception_id, at, actor, action, note from exception_audit where exception_id = any($1::bigint[]) order by id",
     [ids],
   );
-  for (const row of result.rows) out.set(row.exception_id, [...(out.get(row.exception_id) ?? []), row]);
+  for (const row of result.rows) pushTo(out, row.exception_id, row);
   return out;
 }
 

@@ -1,3 +1,4 @@
+import { pushTo } from "../../grouping.js";
 import type { BatchTarget, EntryMatch, MatchTarget, PaymentTarget } from "../../reconcile/matching.js";
 import type { BankFact, BatchFact } from "../../reconcile/types.js";
 import { batchKey, parseBatchKey } from "../../reconcile/touched.js";
@@ -242,8 +243,8 @@ export async function amountCandidates(
       [entrySeqs, days],
     ),
   ];
-  for (const row of payments.rows) out.set(row.entry_seq, [...(out.get(row.entry_seq) ?? []), toPaymentTarget(row)]);
-  for (const row of batches.rows) out.set(row.entry_seq, [...(out.get(row.entry_seq) ?? []), toBatchTarget(row)]);
+  for (const row of payments.rows) pushTo(out, row.entry_seq, toPaymentTarget(row));
+  for (const row of batches.rows) pushTo(out, row.entry_seq, toBatchTarget(row));
   return out;
 }
 
@@ -344,7 +345,7 @@ export async function entriesOfBatches(db: Db, refs: BatchRef[]): Promise<Map<st
   );
   for (const row of result.rows) {
     const key = batchKey(row.batch_gateway, row.batch_id);
-    out.set(key, [...(out.get(key) ?? []), toBankFact(row)]);
+    pushTo(out, key, toBankFact(row));
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { pushTo } from "../../grouping.js";
 import type { ExpectedPayment } from "../../messages/schemas.js";
 import { settlingDirection } from "../../reconcile/matching.js";
 import type { BatchView, MatchedEntry, PaymentOutcome } from "../../reconcile/paymentStatus.js";
@@ -26,7 +27,7 @@ export async function loadVersions(db: Db, paymentIds: string[]): Promise<Map<st
   );
   for (const row of result.rows) {
     const version = toVersion(row);
-    out.set(row.payment_id, [...(out.get(row.payment_id) ?? []), version]);
+    pushTo(out, row.payment_id, version);
   }
   return out;
 }
@@ -219,7 +220,7 @@ export async function loadEventsByReference(db: Db, referenceKeys: string[]): Pr
   );
   for (const row of result.rows) {
     const fact = toGatewayFact(row);
-    out.set(fact.referenceKey, [...(out.get(fact.referenceKey) ?? []), fact]);
+    pushTo(out, fact.referenceKey, fact);
   }
   return out;
 }
@@ -234,7 +235,7 @@ export async function loadMatchedEntries(db: Db, paymentIds: string[]): Promise<
     [paymentIds],
   );
   for (const row of result.rows) {
-    out.set(row.payment_id, [...(out.get(row.payment_id) ?? []), { entry: toBankFact(row), method: row.method }]);
+    pushTo(out, row.payment_id, { entry: toBankFact(row), method: row.method });
   }
   return out;
 }
@@ -271,7 +272,7 @@ export async function loadBatchViews(db: Db, referenceKeys: string[]): Promise<M
       state: row.state,
       settledOn: row.settled_on,
     };
-    out.set(row.listed, [...(out.get(row.listed) ?? []), view]);
+    pushTo(out, row.listed, view);
   }
   return out;
 }
