@@ -22,8 +22,9 @@ commands:
   start     run the daemon (default)
   migrate   apply pending database migrations and exit
   report    print the reconciliation report (payrecon report --help)
-  import    import a bank statement: payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME]
-            [--allow-total-mismatch] [--dry-run]
+  import    import a bank statement or a gateway settlement report (payrecon import --help):
+            payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME] [--allow-total-mismatch] [--dry-run]
+            payrecon import adyen-settlement FILE [--dry-run]
   simulate  send realistic traffic with incidents (payrecon simulate --help)
 
 Configuration is read from the environment; see README.md.`;

@@ -1,47 +1,65 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { type Producer, Partitioners } from "kafkajs";
+import { readAdyenSettlementReport } from "../adapters/adyenSettlement.js";
+import { GatewayPayloadError } from "../adapters/gatewayEvent.js";
+import type { Config } from "../config.js";
 import { createIngestDeps, createReconcileDeps } from "../consumers/ingestDeps.js";
 import { openDatabase } from "../daemon.js";
 import { migrate } from "../db/migrate.js";
+import { parseStatementFile, STATEMENT_FORMATS, type StatementFormat, StatementParseError } from "../import/index.js";
 import {
-  type ParsedStatementFile,
-  parseStatementFile,
-  STATEMENT_FORMATS,
-  type StatementFormat,
-  StatementParseError,
-} from "../import/index.js";
-import {
-  decodeStatementBytes,
+  bankEntryMessage,
+  decodeImportBytes,
+  gatewayEventMessage,
+  type ImportKind,
+  type ImportMessage,
   type IngestTotals,
-  ingestEntries,
+  ingestDirectly,
   type Progress,
   publishToKafka,
 } from "../import/publish.js";
 import { normalizeBank } from "../import/statement.js";
 import { createKafka } from "../kafka/client.js";
+import type { Logger } from "../logger.js";
+import { formatMajor } from "../messages/currencies.js";
 import { createMetrics } from "../metrics/registry.js";
 import { VERSION } from "../version.js";
 import { type Command, USAGE_ERROR } from "./types.js";
 
 /**
  * `payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME] [--allow-total-mismatch] [--dry-run]`
+ * `payrecon import adyen-settlement FILE [--dry-run]`
  *
- * Parses the whole statement first — a malformed file publishes nothing —
- * then publishes one BankEntry per line: to the bank topic when Kafka is
- * configured, otherwise straight into the database through the same ingest
- * path as the daemon. Entry ids are stable, so importing a file twice
- * changes nothing. The summary goes to stdout, logs and progress to stderr.
+ * Parses the whole file first — a malformed file publishes nothing — then
+ * publishes what it holds: a bank statement's lines as BankEntry messages to
+ * the bank topic (key `entry_id`), an Adyen Settlement details report's
+ * batches as `settlement.batch` GatewayEvents (gross, fee, net and the
+ * references of the payments settled) to the gateway topic (key `batch_id`).
+ * With Kafka configured they go to Kafka, otherwise straight into the
+ * database through the same ingest path as the daemon. Entry and event ids
+ * are stable, so importing a file twice changes nothing. The summary goes to
+ * stdout; logs, and progress when a person is watching, to stderr.
  */
 
-export const IMPORT_USAGE = `usage: payrecon import <${STATEMENT_FORMATS.join("|")}> FILE [--bank NAME] [--allow-total-mismatch] [--dry-run]
+export const ADYEN_SETTLEMENT = "adyen-settlement";
+type ImportFormat = StatementFormat | typeof ADYEN_SETTLEMENT;
+export const IMPORT_FORMATS: readonly ImportFormat[] = [...STATEMENT_FORMATS, ADYEN_SETTLEMENT];
 
-  --bank NAME               bank label for every entry (default: from the file's BIC, bank code or originator)
-  --allow-total-mismatch    import a BAI2 file whose control totals do not add up (with warnings)
+export const IMPORT_USAGE = `usage: payrecon import <${STATEMENT_FORMATS.join("|")}> FILE [--bank NAME] [--allow-total-mismatch] [--dry-run]
+       payrecon import ${ADYEN_SETTLEMENT} FILE [--dry-run]
+
+  ${STATEMENT_FORMATS.join(", ")}: a bank statement; its lines become BankEntry messages (bank topic)
+  ${ADYEN_SETTLEMENT}: an Adyen Settlement details report (CSV); each batch becomes a settlement.batch
+                    GatewayEvent with gross, fee, net and the payments' references (gateway topic)
+
+  --bank NAME               bank label for every entry (default: from the file's BIC, bank code or originator);
+                            bank statements only
+  --allow-total-mismatch    import a BAI2 file whose control totals do not add up (with warnings); BAI2 only
   --dry-run                 parse and summarize, publish nothing`;
 
 interface ImportArgs {
-  format: StatementFormat;
+  format: ImportFormat;
   file: string;
   bank: string | undefined;
   allowTotalMismatch: boolean;
@@ -76,30 +94,100 @@ function parseImportArgs(args: string[]): ImportArgs | "help" | string {
   const [format, file, ...extra] = parsed.positionals;
   if (!format || !file) return "a format and a FILE are required";
   if (extra.length > 0) return `unexpected argument "${extra[0]}"`;
-  if (!(STATEMENT_FORMATS as readonly string[]).includes(format)) {
-    return `unknown format "${format}" (one of ${STATEMENT_FORMATS.join(", ")})`;
+  if (!(IMPORT_FORMATS as readonly string[]).includes(format)) {
+    return `unknown format "${format}" (one of ${IMPORT_FORMATS.join(", ")})`;
   }
   const bank = parsed.values.bank;
+  const allowTotalMismatch = parsed.values["allow-total-mismatch"] === true;
+  if (format === ADYEN_SETTLEMENT) {
+    // A settlement report is the gateway's account of a batch, not a bank statement: no bank, no control totals.
+    if (bank !== undefined) return `--bank does not apply to ${ADYEN_SETTLEMENT} (it names the bank of a statement)`;
+    if (allowTotalMismatch) return `--allow-total-mismatch does not apply to ${ADYEN_SETTLEMENT} (BAI2 only)`;
+  }
   if (bank !== undefined && normalizeBank(bank) === null) {
     return `--bank "${bank}" has no letters or digits to make a bank label from`;
   }
+  return { format: format as ImportFormat, file, bank, allowTotalMismatch, dryRun: parsed.values["dry-run"] === true };
+}
+
+/** What a file held, ready to publish, and what the summary says about it. */
+interface ParsedImport {
+  kind: ImportKind;
+  /** For logs: "statement", "settlement report". */
+  what: string;
+  messages: ImportMessage[];
+  /** What a message is called in the summary: "entries", "batches". */
+  noun: string;
+  /** Summary fields between `format:` and the message count. */
+  header: Array<[string, string]>;
+  /** Summary lines under the message count, one per message worth showing. */
+  details: string[];
+  /** What the file said that is not published as it stands (warnings, skipped batches). */
+  notes: { label: string; items: string[] };
+}
+
+function parseStatement(args: ImportArgs & { format: StatementFormat }, text: string): ParsedImport {
+  const options: { bank?: string; allowTotalMismatch: boolean } = { allowTotalMismatch: args.allowTotalMismatch };
+  if (args.bank !== undefined) options.bank = args.bank;
+  const parsed = parseStatementFile(args.format, text, options);
   return {
-    format: format as StatementFormat,
-    file,
-    bank,
-    allowTotalMismatch: parsed.values["allow-total-mismatch"] === true,
-    dryRun: parsed.values["dry-run"] === true,
+    kind: "bank",
+    what: "statement",
+    messages: parsed.entries.map(bankEntryMessage),
+    noun: "entries",
+    header: [["statements", String(parsed.statements.length)]],
+    details: [],
+    notes: { label: "warnings", items: parsed.warnings },
   };
 }
 
+/** Throws GatewayPayloadError for a file that is not a readable Settlement details report. */
+function parseAdyenSettlement(text: string): ParsedImport {
+  if (text.replace(/^\uFEFF/, "").trim() === "") throw new GatewayPayloadError("the file is empty");
+  const report = readAdyenSettlementReport(text);
+  if (report.events.length === 0 && report.skipped.length === 0) {
+    throw new GatewayPayloadError("no settlement lines under the header (is it an Adyen Settlement details report?)");
+  }
+  const details: string[] = [];
+  for (const event of report.events) {
+    if (event.type !== "settlement.batch") continue;
+    const money = (minor: number) => formatMajor(minor, event.currency);
+    details.push(
+      `  ${event.batch_id}: ${event.currency} gross ${money(event.gross_minor)} fee ${money(event.fee_minor)}` +
+        ` net ${money(event.amount_minor)}, ${event.references.length} payments, arrival ${event.expected_arrival}`,
+    );
+  }
+  return {
+    kind: "gateway",
+    what: "settlement report",
+    messages: report.events.map(gatewayEventMessage),
+    noun: "batches",
+    header: [],
+    details,
+    notes: {
+      label: "skipped",
+      // The parser's reasons name the batch when they come from the batch's own sums.
+      items: report.skipped.map((skip) =>
+        skip.reason.includes(skip.batchId) ? skip.reason : `${skip.batchId}: ${skip.reason}`,
+      ),
+    },
+  };
+}
+
+function parseFile(args: ImportArgs, text: string): ParsedImport {
+  return args.format === ADYEN_SETTLEMENT
+    ? parseAdyenSettlement(text)
+    : parseStatement(args as ImportArgs & { format: StatementFormat }, text);
+}
+
 /** A one-line counter on stderr, only when a person is watching. */
-function progressLine(label: string): { update: Progress; done: () => void } {
+function progressLine(label: string, noun: string): { update: Progress; done: () => void } {
   if (!process.stderr.isTTY) return { update: () => {}, done: () => {} };
   let shown = false;
   return {
     update: (done, total) => {
       shown = true;
-      process.stderr.write(`\r${label} ${done}/${total} entries`);
+      process.stderr.write(`\r${label} ${done}/${total} ${noun}`);
     },
     done: () => {
       if (shown) process.stderr.write("\r\u001b[K");
@@ -108,32 +196,90 @@ function progressLine(label: string): { update: Progress; done: () => void } {
   };
 }
 
+const field = (label: string, value: string | number) => `${`${label}:`.padEnd(13)}${value}`;
+
 function summary(
   args: ImportArgs,
   encoding: string,
-  parsed: ParsedStatementFile,
+  parsed: ParsedImport,
   outcome: string,
   totals?: IngestTotals,
 ): string {
   const lines = [
-    `file:        ${args.file}`,
-    `format:      ${args.format}${encoding === "utf-8" ? "" : ` (read as ${encoding})`}`,
-    `statements:  ${parsed.statements.length}`,
-    `entries:     ${parsed.entries.length} ${outcome}`,
+    field("file", args.file),
+    field("format", `${args.format}${encoding === "utf-8" ? "" : ` (read as ${encoding})`}`),
+    ...parsed.header.map(([label, value]) => field(label, value)),
+    field(parsed.noun, `${parsed.messages.length} ${outcome}`),
+    ...parsed.details,
   ];
   if (totals) {
     lines.push(
-      `accepted:    ${totals.accepted}`,
-      `duplicates:  ${totals.duplicates}`,
-      `rejected:    ${totals.rejected}`,
+      field("accepted", totals.accepted),
+      field("duplicates", totals.duplicates),
+      field("rejected", totals.rejected),
     );
     for (const rejection of totals.rejections.slice(0, 20)) {
-      lines.push(`  rejected ${rejection.entryId}: ${rejection.reason}: ${rejection.detail}`);
+      lines.push(`  rejected ${rejection.id}: ${rejection.reason}: ${rejection.detail}`);
     }
   }
-  lines.push(`warnings:    ${parsed.warnings.length}`);
-  for (const warning of parsed.warnings) lines.push(`  - ${warning}`);
+  lines.push(field(parsed.notes.label, parsed.notes.items.length));
+  for (const item of parsed.notes.items) lines.push(`  - ${item}`);
   return `${lines.join("\n")}\n`;
+}
+
+interface Delivery {
+  outcome: string;
+  /** Only when ingested directly: Kafka says nothing of what the daemon will make of the messages. */
+  totals?: IngestTotals;
+}
+
+/** Publishes the parsed messages to their topic in Kafka or, without Kafka, ingests them into the database. */
+async function deliver(config: Config, log: Logger, file: string, parsed: ParsedImport): Promise<Delivery> {
+  const topic = parsed.kind === "bank" ? config.topics.bank : config.topics.gateway;
+  const notes = parsed.notes.items.length;
+  if (config.kafka) {
+    const kafka = createKafka(config.kafka, log);
+    const producer: Producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    const progress = progressLine("publishing", parsed.noun);
+    try {
+      const sent = await publishToKafka(producer, topic, parsed.messages, { onProgress: progress.update });
+      progress.done();
+      log.info({ file, topic, [parsed.noun]: sent, [parsed.notes.label]: notes }, `${parsed.what} published`);
+      return { outcome: `published to Kafka topic ${topic}` };
+    } finally {
+      progress.done();
+      await producer.disconnect().catch(() => {});
+    }
+  }
+
+  const database = await openDatabase(config, log, 2);
+  const progress = progressLine("ingesting", parsed.noun);
+  try {
+    await migrate(database.pool);
+    const metrics = createMetrics({ version: VERSION, commit: config.buildCommit });
+    const ingest = createIngestDeps(config, database.pool, createReconcileDeps(config, log, metrics));
+    const totals = await ingestDirectly(ingest, parsed.kind, topic, parsed.messages, { onProgress: progress.update });
+    progress.done();
+    log.info(
+      {
+        file,
+        topic,
+        accepted: totals.accepted,
+        duplicates: totals.duplicates,
+        rejected: totals.rejected,
+        [parsed.notes.label]: notes,
+      },
+      `${parsed.what} ingested`,
+    );
+    return { outcome: "published directly to the database (no Kafka)", totals };
+  } finally {
+    progress.done();
+    await database.close();
+  }
 }
 
 export const runImport: Command = async (config, log, argv) => {
@@ -152,72 +298,28 @@ export const runImport: Command = async (config, log, argv) => {
     process.stderr.write(`payrecon import: ${args.file}: cannot read the file (${code ?? String(error)})\n`);
     return 1;
   }
-  const { text, encoding } = decodeStatementBytes(bytes);
+  const { text, encoding } = decodeImportBytes(bytes);
 
-  // All of the file first: nothing is published unless every entry parsed.
-  let parsed: ParsedStatementFile;
+  // All of the file first: nothing is published unless all of it parsed.
+  let parsed: ParsedImport;
   try {
-    const options: { bank?: string; allowTotalMismatch: boolean } = { allowTotalMismatch: args.allowTotalMismatch };
-    if (args.bank !== undefined) options.bank = args.bank;
-    parsed = parseStatementFile(args.format, text, options);
+    parsed = parseFile(args, text);
   } catch (error) {
-    if (error instanceof StatementParseError) {
+    if (error instanceof StatementParseError || error instanceof GatewayPayloadError) {
       process.stderr.write(`payrecon import: ${args.file}: ${error.message} (nothing was imported)\n`);
       return 1;
     }
     throw error;
+  }
+  if (parsed.kind === "gateway" && parsed.notes.items.length > 0) {
+    log.warn({ file: args.file, skipped: parsed.notes.items }, "settlement report batches skipped");
   }
 
   if (args.dryRun) {
     process.stdout.write(summary(args, encoding, parsed, "parsed (dry run: nothing published)"));
     return 0;
   }
-
-  if (config.kafka) {
-    const kafka = createKafka(config.kafka, log);
-    const producer: Producer = kafka.producer({
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
-    const progress = progressLine("publishing");
-    try {
-      const sent = await publishToKafka(producer, config.topics.bank, parsed.entries, { onProgress: progress.update });
-      progress.done();
-      log.info(
-        { file: args.file, topic: config.topics.bank, entries: sent, warnings: parsed.warnings.length },
-        "statement published",
-      );
-      process.stdout.write(summary(args, encoding, parsed, `published to Kafka topic ${config.topics.bank}`));
-      return 0;
-    } finally {
-      progress.done();
-      await producer.disconnect().catch(() => {});
-    }
-  }
-
-  const database = await openDatabase(config, log, 2);
-  const progress = progressLine("ingesting");
-  try {
-    await migrate(database.pool);
-    const metrics = createMetrics({ version: VERSION, commit: config.buildCommit });
-    const ingest = createIngestDeps(config, database.pool, createReconcileDeps(config, log, metrics));
-    const totals = await ingestEntries(ingest, config.topics.bank, parsed.entries, { onProgress: progress.update });
-    progress.done();
-    log.info(
-      {
-        file: args.file,
-        accepted: totals.accepted,
-        duplicates: totals.duplicates,
-        rejected: totals.rejected,
-        warnings: parsed.warnings.length,
-      },
-      "statement ingested",
-    );
-    process.stdout.write(summary(args, encoding, parsed, "published directly to the database (no Kafka)", totals));
-    return totals.rejected > 0 ? 1 : 0;
-  } finally {
-    progress.done();
-    await database.close();
-  }
+  const delivery = await deliver(config, log, args.file, parsed);
+  process.stdout.write(summary(args, encoding, parsed, delivery.outcome, delivery.totals));
+  return delivery.totals !== undefined && delivery.totals.rejected > 0 ? 1 : 0;
 };

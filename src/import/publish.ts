@@ -1,19 +1,32 @@
 import type { Producer } from "kafkajs";
 import type { RawMessage } from "../consumers/decode.js";
 import { type IngestDeps, ingestMessages } from "../consumers/ingest.js";
-import type { BankEntry } from "../messages/schemas.js";
+import type { BankEntry, GatewayEventInput } from "../messages/schemas.js";
 
 /**
- * Publishing parsed BankEntry messages (CONTRACT §1, topic `bank.settlements`,
- * key `entry_id`): to Kafka when it is configured, otherwise straight through
- * `ingestMessages`, the one path every fact takes into the database. Entry ids
- * are stable, so publishing a file again is a no-op downstream.
+ * Publishing what `payrecon import` parsed — BankEntry messages (CONTRACT §1,
+ * topic `bank.settlements`, key `entry_id`) or GatewayEvents from a gateway's
+ * settlement report (topic `gateway.events`, key `batch_id` or `reference`) —
+ * to Kafka when it is configured, otherwise straight through `ingestMessages`,
+ * the one path every fact takes into the database. Entry and event ids are
+ * stable, so publishing a file again is a no-op downstream.
  */
 
 /** Messages per Kafka request or per ingest transaction. */
 export const PUBLISH_BATCH_SIZE = 500;
 
 export type Progress = (done: number, total: number) => void;
+
+/** The input topics an import publishes to (the daemon decodes them as these kinds). */
+export type ImportKind = "bank" | "gateway";
+
+/** One message ready to publish: its topic key, its JSON bytes, and the id it is reported by. */
+export interface ImportMessage {
+  /** The fact's own id (`entry_id`, `event_id`): names it when it is rejected. */
+  id: string;
+  key: string;
+  value: Buffer;
+}
 
 export interface DecodedText {
   text: string;
@@ -25,7 +38,8 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 // WHATWG "latin1" is Windows-1252: Latin-1 plus printable characters (€, „, …) where ISO-8859-1 has C1 controls.
 const latin1 = new TextDecoder("latin1");
 
-export function decodeStatementBytes(bytes: Uint8Array): DecodedText {
+/** The text of an imported file, whatever it is: strict UTF-8 (a BOM is dropped), else Windows-1252. */
+export function decodeImportBytes(bytes: Uint8Array): DecodedText {
   try {
     return { text: strictUtf8.decode(bytes), encoding: "utf-8" };
   } catch {
@@ -33,34 +47,37 @@ export function decodeStatementBytes(bytes: Uint8Array): DecodedText {
   }
 }
 
-export function entryKey(entry: BankEntry): string {
-  return entry.entry_id;
+/** A BankEntry for `bank.settlements`, keyed by `entry_id`. */
+export function bankEntryMessage(entry: BankEntry): ImportMessage {
+  return { id: entry.entry_id, key: entry.entry_id, value: Buffer.from(JSON.stringify(entry)) };
 }
 
-export function entryValue(entry: BankEntry): Buffer {
-  return Buffer.from(JSON.stringify(entry));
+/** A GatewayEvent for `gateway.events`, keyed by `batch_id` (settlement batches) or `reference` (CONTRACT §1). */
+export function gatewayEventMessage(event: GatewayEventInput): ImportMessage {
+  const key = event.type === "settlement.batch" ? event.batch_id : event.reference;
+  return { id: event.event_id, key, value: Buffer.from(JSON.stringify(event)) };
 }
 
 function* batches<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size);
 }
 
-/** Produces every entry, acks from all in-sync replicas, batch by batch; resolves once all are acknowledged. */
+/** Produces every message, acks from all in-sync replicas, batch by batch; resolves once all are acknowledged. */
 export async function publishToKafka(
   producer: Producer,
   topic: string,
-  entries: readonly BankEntry[],
+  messages: readonly ImportMessage[],
   options: { batchSize?: number; onProgress?: Progress } = {},
 ): Promise<number> {
   let done = 0;
-  for (const batch of batches(entries, options.batchSize ?? PUBLISH_BATCH_SIZE)) {
+  for (const batch of batches(messages, options.batchSize ?? PUBLISH_BATCH_SIZE)) {
     await producer.send({
       topic,
       acks: -1,
-      messages: batch.map((entry) => ({ key: entryKey(entry), value: entryValue(entry) })),
+      messages: batch.map((message) => ({ key: message.key, value: message.value })),
     });
     done += batch.length;
-    options.onProgress?.(done, entries.length);
+    options.onProgress?.(done, messages.length);
   }
   return done;
 }
@@ -69,27 +86,31 @@ export interface IngestTotals {
   accepted: number;
   duplicates: number;
   rejected: number;
-  /** Why lines were rejected (should never happen: entries passed the schema when parsed). */
-  rejections: Array<{ entryId: string; reason: string; detail: string }>;
+  /** Why messages were rejected (should never happen: they passed the schema when parsed). */
+  rejections: Array<{ id: string; reason: string; detail: string }>;
 }
 
-/** Ingests the entries directly (no Kafka): one transaction per batch, each stored and reconciled. */
-export async function ingestEntries(
+/**
+ * Ingests the messages directly (no Kafka) as facts of `kind` from `topic`:
+ * one transaction per batch, each stored and reconciled.
+ */
+export async function ingestDirectly(
   deps: IngestDeps,
+  kind: ImportKind,
   topic: string,
-  entries: readonly BankEntry[],
+  messages: readonly ImportMessage[],
   options: { batchSize?: number; onProgress?: Progress } = {},
 ): Promise<IngestTotals> {
   const totals: IngestTotals = { accepted: 0, duplicates: 0, rejected: 0, rejections: [] };
   let done = 0;
-  for (const batch of batches(entries, options.batchSize ?? PUBLISH_BATCH_SIZE)) {
-    const raws: RawMessage[] = batch.map((entry) => ({
-      kind: "bank",
+  for (const batch of batches(messages, options.batchSize ?? PUBLISH_BATCH_SIZE)) {
+    const raws: RawMessage[] = batch.map((message) => ({
+      kind,
       topic,
       partition: null,
       offset: null,
-      key: Buffer.from(entryKey(entry)),
-      value: entryValue(entry),
+      key: Buffer.from(message.key),
+      value: message.value,
       // RawMessage knows two sources; a direct import takes the non-Kafka path, as HTTP ingest does.
       source: "http",
     }));
@@ -100,14 +121,14 @@ export async function ingestEntries(
     result.lines.forEach((line, index) => {
       if (line.status === "rejected") {
         totals.rejections.push({
-          entryId: batch[index]!.entry_id,
+          id: batch[index]!.id,
           reason: line.reason ?? "rejected",
           detail: line.detail ?? "",
         });
       }
     });
     done += batch.length;
-    options.onProgress?.(done, entries.length);
+    options.onProgress?.(done, messages.length);
   }
   return totals;
 }

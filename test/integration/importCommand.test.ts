@@ -4,9 +4,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { readAdyenSettlementReport } from "../../src/adapters/adyenSettlement.js";
 import { parseStatementFile, type StatementFormat } from "../../src/import/index.js";
-import type { BankEntry } from "../../src/messages/schemas.js";
+import type { BankEntry, GatewayEventInput } from "../../src/messages/schemas.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { type AdyenLine, adyenCsv, adyenLine } from "../support/adyenReport.js";
+import { runCli } from "../support/cli.js";
 import { api, startTestDaemon } from "../support/daemon.js";
 import { readTopic, uniqueTopics } from "../support/kafka.js";
 
@@ -14,6 +17,9 @@ import { readTopic, uniqueTopics } from "../support/kafka.js";
  * `payrecon import` as a real child process: every shared sample statement into
  * a database (twice: the second import changes nothing), malformed files that
  * import nothing, one run through Kafka, and a statement that settles a payment.
+ * Then `adyen-settlement`: a Settlement details report built here (the shared
+ * fixtures have no permissively licensed one) into a database, through Kafka,
+ * malformed, and settling its payments against the bank credits of its payouts.
  */
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -21,32 +27,6 @@ const FIXTURES = path.resolve(repoRoot, "../shared/fixtures");
 const FORMATS: StatementFormat[] = ["camt053", "camt054", "mt940", "bai2"];
 /** The Goldman Sachs BAI2 sample's control totals do not add up (purpose-built test data). */
 const LENIENT = new Set(["moov_sample4_gs_ach-returns.bai2"]);
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "warn", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk.toString();
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function importArgs(format: StatementFormat, file: string): string[] {
   return ["import", format, file, ...(LENIENT.has(path.basename(file)) ? ["--allow-total-mismatch"] : [])];
@@ -66,6 +46,125 @@ async function storedEntries(db: TestDatabase): Promise<Array<{ bank: string; en
 function sortEntries<T extends { bank: string; entry_id: string }>(rows: T[]): T[] {
   const key = (row: T) => `${row.bank}\u0000${row.entry_id}`;
   return rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+const EUR_ACCOUNT = "PayreconTestEUR";
+const JP_ACCOUNT = "PayreconTestJP";
+const EUR_BATCH = `adyen-${EUR_ACCOUNT}-batch-101`;
+const JP_BATCH = `adyen-${JP_ACCOUNT}-batch-7`;
+
+/**
+ * Two payable batches and one the contract cannot express:
+ * - EUR batch 101: ORD-ADY-1 (100.00 gross, 2.50 in fees), ORD-ADY-2 (50.00, 1.00), a 0.08 fee line,
+ *   paid out 146.42 = 150.00 − 3.58 on 2026-11-23;
+ * - JPY batch 7: ORD-ADY-JP-1 (¥10000, ¥300 commission), paid out ¥9700 on 2026-11-22;
+ * - EUR batch 103: only a monthly fee, no payment (skipped, not published).
+ */
+const ADYEN_LINES: AdyenLine[] = [
+  adyenLine(EUR_ACCOUNT, "101", "Settled", "EUR", {
+    "Psp Reference": "8800000000000001",
+    "Merchant Reference": "ORD-ADY-1",
+    "Payment Method": "visa",
+    "Gross Credit (GC)": "100.00",
+    "Net Credit (NC)": "97.50",
+    "Commission (NC)": "1.00",
+    "Markup (NC)": "0.50",
+    "Scheme Fees (NC)": "0.30",
+    "Interchange (NC)": "0.70",
+  }),
+  adyenLine(EUR_ACCOUNT, "101", "Settled", "EUR", {
+    "Psp Reference": "8800000000000002",
+    "Merchant Reference": "ORD-ADY-2",
+    "Payment Method": "mc",
+    "Creation Date": "2026-11-21 11:30:00",
+    "Gross Credit (GC)": "50.00",
+    "Net Credit (NC)": "49.00",
+    "Commission (NC)": "1.00",
+  }),
+  adyenLine(EUR_ACCOUNT, "101", "Fee", "EUR", {
+    "Modification Reference": "Transaction Fees November 2026",
+    "Creation Date": "2026-11-22 02:00:00",
+    "Net Debit (NC)": "0.08",
+  }),
+  adyenLine(EUR_ACCOUNT, "101", "MerchantPayout", "EUR", {
+    "Modification Reference": "Payout of batch 101",
+    "Creation Date": "2026-11-23 05:00:00",
+    "Net Debit (NC)": "146.42",
+  }),
+  adyenLine(JP_ACCOUNT, "7", "Settled", "JPY", {
+    "Psp Reference": "8800000000000007",
+    "Merchant Reference": "ORD-ADY-JP-1",
+    "Payment Method": "jcb",
+    TimeZone: "JST",
+    "Gross Credit (GC)": "10000",
+    "Net Credit (NC)": "9700",
+    "Commission (NC)": "300",
+  }),
+  adyenLine(JP_ACCOUNT, "7", "MerchantPayout", "JPY", {
+    TimeZone: "JST",
+    "Creation Date": "2026-11-22 09:00:00",
+    "Net Debit (NC)": "9700",
+  }),
+  adyenLine(EUR_ACCOUNT, "103", "Fee", "EUR", {
+    "Modification Reference": "Monthly minimum",
+    "Creation Date": "2026-11-22 03:00:00",
+    "Net Debit (NC)": "3.00",
+  }),
+];
+
+const ADYEN_EXPECTED = [
+  {
+    batch_id: EUR_BATCH,
+    currency: "EUR",
+    gross_minor: 15_000,
+    fee_minor: 358,
+    amount_minor: 14_642,
+    expected_arrival: "2026-11-23",
+    references: ["ORD-ADY-1", "ORD-ADY-2"],
+  },
+  {
+    batch_id: JP_BATCH,
+    currency: "JPY",
+    gross_minor: 10_000,
+    fee_minor: 300,
+    amount_minor: 9_700,
+    expected_arrival: "2026-11-22",
+    references: ["ORD-ADY-JP-1"],
+  },
+];
+
+interface StoredBatchEvent {
+  event_id: string;
+  gateway: string;
+  type: string;
+  batch_id: string;
+  currency: string;
+  gross_minor: number;
+  fee_minor: number;
+  amount_minor: number;
+  expected_arrival: string;
+  references: string[];
+}
+
+async function storedBatchEvents(db: TestDatabase): Promise<StoredBatchEvent[]> {
+  const rows = await db.pool.query<StoredBatchEvent>(
+    `select event_id, gateway, type, batch_id, currency, amount_minor::int as amount_minor,
+            (body->>'gross_minor')::int as gross_minor, (body->>'fee_minor')::int as fee_minor,
+            body->>'expected_arrival' as expected_arrival,
+            array(select jsonb_array_elements_text(body->'references')) as "references"
+       from gateway_events order by batch_id`,
+  );
+  return rows.rows;
+}
+
+async function factCounts(db: TestDatabase): Promise<Record<string, number>> {
+  const tables = ["gateway_events", "settlement_batches", "batch_references", "rejected_messages"];
+  const counts: Record<string, number> = {};
+  for (const table of tables) {
+    const result = await db.pool.query<{ n: number }>(`select count(*)::int as n from ${table}`);
+    counts[table] = result.rows[0]!.n;
+  }
+  return counts;
 }
 
 const cases = FORMATS.flatMap((format) =>
@@ -292,6 +391,284 @@ describe("payrecon import", () => {
         expect(after.body.timeline.map((item: { type: string }) => item.type)).toEqual(
           expect.arrayContaining(["expected.created", "bank.booked", "status.settled"]),
         );
+      } finally {
+        await daemon.stop();
+        await db.drop();
+      }
+    });
+  });
+
+  describe("adyen-settlement", () => {
+    let dir: string;
+    let report: string;
+    beforeAll(() => {
+      dir = mkdtempSync(path.join(tmpdir(), "payrecon-import-adyen-"));
+      report = path.join(dir, "settlement_detail_report.csv");
+      writeFileSync(report, adyenCsv(ADYEN_LINES));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("stores one settlement.batch per batch with gross, fee and net; a second import adds nothing", async () => {
+      const db = await createTestDatabase();
+      try {
+        const env = { DATABASE_URL: db.url };
+        const first = await runCli(["import", "adyen-settlement", report], env);
+        expect(first.code, first.stderr).toBe(0);
+        expect(first.stderr).not.toMatch(/"level":(50|60)/);
+        expect(first.stdout).toContain(`file:        ${report}\n`);
+        expect(first.stdout).toContain("format:      adyen-settlement\n");
+        expect(first.stdout).toContain("batches:     2 published directly to the database (no Kafka)\n");
+        expect(first.stdout).toContain(
+          `  ${EUR_BATCH}: EUR gross 150.00 fee 3.58 net 146.42, 2 payments, arrival 2026-11-23\n`,
+        );
+        expect(first.stdout).toContain(
+          `  ${JP_BATCH}: JPY gross 10000 fee 300 net 9700, 1 payments, arrival 2026-11-22\n`,
+        );
+        expect(first.stdout).toContain("accepted:    2\nduplicates:  0\nrejected:    0\n");
+        expect(first.stdout).toMatch(/skipped: {5}1\n {2}- [^\n]*adyen-PayreconTestEUR-batch-103[^\n]*\n$/);
+
+        expect(await storedBatchEvents(db)).toEqual(
+          ADYEN_EXPECTED.map((batch) => ({
+            ...batch,
+            event_id: batch.batch_id,
+            gateway: "adyen",
+            type: "settlement.batch",
+          })),
+        );
+        const batches = await db.pool.query(
+          `select batch_id, gross_minor::int as gross, fee_minor::int as fee, net_minor::int as net, currency, state
+             from settlement_batches order by batch_id`,
+        );
+        expect(batches.rows).toEqual(
+          ADYEN_EXPECTED.map((batch) => ({
+            batch_id: batch.batch_id,
+            gross: batch.gross_minor,
+            fee: batch.fee_minor,
+            net: batch.amount_minor,
+            currency: batch.currency,
+            // No bank credit yet.
+            state: "waiting",
+          })),
+        );
+        const counts = await factCounts(db);
+        expect(counts).toEqual({
+          gateway_events: 2,
+          settlement_batches: 2,
+          batch_references: 3,
+          rejected_messages: 0,
+        });
+
+        const second = await runCli(["import", "adyen-settlement", report], env);
+        expect(second.code, second.stderr).toBe(0);
+        expect(second.stdout).toContain("accepted:    0\nduplicates:  2\nrejected:    0\n");
+        expect(await factCounts(db)).toEqual(counts);
+      } finally {
+        await db.drop();
+      }
+    });
+
+    it("produces every batch to the gateway topic keyed by batch_id", async () => {
+      const events = readAdyenSettlementReport(adyenCsv(ADYEN_LINES)).events;
+      expect(events).toHaveLength(2);
+      const topics = uniqueTopics();
+      const result = await runCli(["import", "adyen-settlement", report], {
+        KAFKA_BROKERS: inject("kafkaBrokers"),
+        TOPIC_GATEWAY: topics.gateway,
+        TOPIC_BANK: topics.bank,
+        // No database is touched on this path: an unreachable one proves it.
+        DATABASE_URL: "postgres://nobody:nothing@127.0.0.1:1/none",
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(`batches:     2 published to Kafka topic ${topics.gateway}\n`);
+      const messages = await readTopic(topics.gateway, (read) => read.length >= events.length);
+      expect(messages.length).toBe(events.length);
+      const byKey = new Map(messages.map((message) => [message.key, JSON.parse(message.value!.toString())]));
+      expect([...byKey.keys()].sort()).toEqual([EUR_BATCH, JP_BATCH]);
+      for (const event of events as Array<Extract<GatewayEventInput, { type: "settlement.batch" }>>) {
+        expect(byKey.get(event.batch_id)).toEqual(JSON.parse(JSON.stringify(event)));
+        expect(byKey.get(event.batch_id)).toMatchObject(ADYEN_EXPECTED.find((b) => b.batch_id === event.batch_id)!);
+      }
+    });
+
+    describe("malformed reports and bad usage", () => {
+      let db: TestDatabase;
+      beforeAll(async () => {
+        db = await createTestDatabase();
+      });
+      afterAll(async () => {
+        await db?.drop();
+      });
+
+      const broken: Array<{ what: string; name: string; text: () => string; where: RegExp }> = [
+        {
+          what: "a line type it does not know, with money on it",
+          name: "unknown-type.csv",
+          text: () =>
+            adyenCsv([
+              ...ADYEN_LINES,
+              adyenLine(EUR_ACCOUNT, "101", "SomethingNew", "EUR", { "Net Credit (NC)": "5.00" }),
+            ]),
+          where: /line 9: unknown settlement line type "SomethingNew"/,
+        },
+        {
+          what: "an amount with more decimals than the currency has",
+          name: "bad-amount.csv",
+          text: () =>
+            adyenCsv(ADYEN_LINES.map((line, index) => (index === 1 ? { ...line, "Net Credit (NC)": "49.001" } : line))),
+          where: /line 3: Net Credit \(NC\) "49\.001"/,
+        },
+        {
+          what: "a CSV without the report's columns",
+          name: "other.csv",
+          text: () => "Merchant Account,Type,Amount\nPayreconTestEUR,Settled,1.00\n",
+          where: /lacks columns: /,
+        },
+        {
+          what: "a file that is not a report at all",
+          name: "notes.txt",
+          text: () => "just some notes\n",
+          where: /no settlement lines/,
+        },
+        { what: "an empty file", name: "empty.csv", text: () => "\n", where: /the file is empty/ },
+      ];
+
+      it.each(broken)(
+        "$what: exits 1, names the file and the problem, stores nothing",
+        async ({ name, text, where }) => {
+          const file = path.join(dir, name);
+          writeFileSync(file, text());
+          const result = await runCli(["import", "adyen-settlement", file], { DATABASE_URL: db.url });
+          expect(result.code).toBe(1);
+          expect(result.stdout).toBe("");
+          const errorLine = result.stderr.split("\n").find((line) => line.startsWith("payrecon import: "));
+          expect(errorLine, result.stderr).toBeDefined();
+          expect(errorLine).toContain(file);
+          expect(errorLine).toMatch(where);
+          expect(errorLine).toContain("nothing was imported");
+          expect(await factCounts(db)).toEqual({
+            gateway_events: 0,
+            settlement_batches: 0,
+            batch_references: 0,
+            rejected_messages: 0,
+          });
+        },
+      );
+
+      it("publishes nothing to Kafka either: the file is refused before any connection", async () => {
+        const file = path.join(dir, "unknown-type-kafka.csv");
+        writeFileSync(file, broken[0]!.text());
+        const result = await runCli(["import", "adyen-settlement", file], {
+          // Neither is reachable: a run that got as far as publishing would fail differently, or hang.
+          KAFKA_BROKERS: "127.0.0.1:1",
+          DATABASE_URL: "postgres://nobody:nothing@127.0.0.1:1/none",
+        });
+        expect(result.code).toBe(1);
+        expect(result.stdout).toBe("");
+        expect(result.stderr).toMatch(/unknown settlement line type "SomethingNew" \(nothing was imported\)/);
+      });
+
+      it("refuses the bank statement options with exit code 2, and --dry-run publishes nothing", async () => {
+        const env = { DATABASE_URL: db.url };
+        const bank = await runCli(["import", "adyen-settlement", report, "--bank", "Adyen"], env);
+        expect(bank.code).toBe(2);
+        expect(bank.stderr).toContain("--bank does not apply to adyen-settlement");
+        const lenient = await runCli(["import", "adyen-settlement", report, "--allow-total-mismatch"], env);
+        expect(lenient.code).toBe(2);
+        expect(lenient.stderr).toContain("--allow-total-mismatch does not apply to adyen-settlement");
+        const dry = await runCli(["import", "adyen-settlement", report, "--dry-run"], env);
+        expect(dry.code, dry.stderr).toBe(0);
+        expect(dry.stdout).toContain("batches:     2 parsed (dry run: nothing published)\n");
+        expect((await factCounts(db)).gateway_events).toBe(0);
+      });
+    });
+
+    it("settles the batch's payments when the bank credits its net (before or after the import)", async () => {
+      const db = await createTestDatabase();
+      const daemon = await startTestDaemon({ DATABASE_URL: db.url });
+      try {
+        const payment = (id: string, reference: string, amount: number, currency: string) => ({
+          id,
+          direction: "collection",
+          amount_minor: amount,
+          currency,
+          gateway: "adyen",
+          reference,
+          counterparty: `cust_${id}`,
+          created_at: "2026-11-20T10:00:00Z",
+          due_at: "2026-12-20T17:00:00Z",
+        });
+        const payments = [
+          payment("exp_ady_1", "ORD-ADY-1", 10_000, "EUR"),
+          payment("exp_ady_2", "ORD-ADY-2", 5_000, "EUR"),
+          payment("exp_ady_jp_1", "ORD-ADY-JP-1", 10_000, "JPY"),
+        ];
+        const ingest = api(daemon.baseUrl, "ingester");
+        const posted = await ingest("/api/v1/ingest/payments.expected", {
+          method: "POST",
+          body: payments.map((p) => JSON.stringify(p)).join("\n"),
+        });
+        expect(posted.body).toMatchObject({ accepted: 3 });
+        const credit = (entryId: string, amount: number, currency: string, date: string, remittance: string) => ({
+          entry_id: entryId,
+          bank: "bank_a",
+          account: "DE89370400440532013000",
+          direction: "credit",
+          amount_minor: amount,
+          currency,
+          booking_date: date,
+          value_date: date,
+          status: "booked",
+          end_to_end_id: null,
+          remittance_info: remittance,
+          counterparty_name: "ADYEN N.V.",
+        });
+        // The EUR payout reaches the bank before the report is imported; its text names no batch id,
+        // so it is matched by amount (the batch net), currency and date once the batch arrives.
+        const early = await ingest("/api/v1/ingest/bank.settlements", {
+          method: "POST",
+          body: JSON.stringify(credit("ADY-EUR-0001", 14_642, "EUR", "2026-11-24", "ADYEN N.V. PAYOUT 101")),
+        });
+        expect(early.body).toMatchObject({ accepted: 1 });
+
+        const result = await runCli(["import", "adyen-settlement", report], { DATABASE_URL: db.url });
+        expect(result.code, result.stderr).toBe(0);
+
+        // The JPY payout arrives after, naming the batch.
+        const late = await ingest("/api/v1/ingest/bank.settlements", {
+          method: "POST",
+          body: JSON.stringify(credit("ADY-JPY-0001", 9_700, "JPY", "2026-11-24", `ADYEN PAYOUT ${JP_BATCH}`)),
+        });
+        expect(late.body).toMatchObject({ accepted: 1 });
+
+        const viewer = api(daemon.baseUrl, "viewer");
+        for (const p of payments) {
+          const view = await viewer(`/api/v1/payments/${p.id}`);
+          expect(view.status).toBe(200);
+          // A batch settles each payment it lists in full; the fees are the batch's.
+          expect(view.body, p.id).toMatchObject({
+            id: p.id,
+            status: "settled",
+            settled_amount_minor: p.amount_minor,
+            failure_category: null,
+          });
+        }
+        const batches = await db.pool.query(
+          "select batch_id, state, settled_on::text, difference_minor from settlement_batches order by batch_id",
+        );
+        expect(batches.rows).toEqual([
+          { batch_id: EUR_BATCH, state: "settled", settled_on: "2026-11-24", difference_minor: null },
+          { batch_id: JP_BATCH, state: "settled", settled_on: "2026-11-24", difference_minor: null },
+        ]);
+        const matches = await db.pool.query(
+          "select batch_id, method from bank_entry_matches where kind = 'batch' order by batch_id",
+        );
+        expect(matches.rows).toEqual([
+          { batch_id: EUR_BATCH, method: "amount" },
+          { batch_id: JP_BATCH, method: "remittance" },
+        ]);
+        const open = await viewer("/api/v1/exceptions?state=open");
+        expect(open.status).toBe(200);
+        expect(open.body.items).toEqual([]);
       } finally {
         await daemon.stop();
         await db.drop();
