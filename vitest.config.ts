@@ -11,6 +11,8 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
+          // Property tests run 1,000 cases each; on two busy cores that can take longer than the 5 s default.
+          testTimeout: 60_000,
           sequence: { groupOrder: 0 },
         },
       },

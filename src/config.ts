@@ -180,6 +180,30 @@ const rateLimit = (fallback: string) =>
       return limit;
     });
 
+/** A topic that may be switched off with an empty value. */
+const optionalTopic = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) => (value.trim() === "" ? undefined : value.trim()));
+
+/** Comma-separated secrets; several at once while one is rolled. */
+const secretList = (check?: { pattern: RegExp; message: string }) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const list = (text ?? "")
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean);
+      if (check && list.some((secret) => !check.pattern.test(secret))) {
+        ctx.addIssue({ code: "custom", message: check.message });
+        return z.NEVER;
+      }
+      return list;
+    });
+
 const url = (what: string) =>
   optionalText.refine((value) => value === undefined || URL.canParse(value), { message: `must be a ${what} URL` });
 
@@ -187,6 +211,8 @@ export const configSchema = z
   .object({
     DATABASE_URL: url("postgres://"),
     DATA_DIR: z.string().default("./.payrecon"),
+    /** A statement running longer is cancelled (and its batch retried) rather than wedging a partition. */
+    DATABASE_STATEMENT_TIMEOUT: duration("30s"),
     KAFKA_BROKERS: brokers,
     KAFKA_CLIENT_ID: z.string().min(1).default("payrecon"),
     KAFKA_GROUP_ID: z.string().min(1).default("payrecon"),
@@ -199,6 +225,17 @@ export const configSchema = z
     TOPIC_BANK: z.string().min(1).default("bank.settlements"),
     TOPIC_DLQ: z.string().min(1).default("payrecon.dlq"),
     TOPIC_FINDINGS: z.string().min(1).default("payrecon.findings"),
+    TOPIC_RAW_STRIPE: optionalTopic("gateway.raw.stripe"),
+    TOPIC_RAW_ADYEN: optionalTopic("gateway.raw.adyen"),
+    STRIPE_WEBHOOK_SECRETS: secretList(),
+    STRIPE_WEBHOOK_TOLERANCE: duration("5m"),
+    STRIPE_API_KEY: optionalText,
+    STRIPE_API_URL: z.string().default("https://api.stripe.com").refine(URL.canParse, { message: "must be a URL" }),
+    STRIPE_PAYOUT_FETCH_INTERVAL: duration("1m"),
+    ADYEN_HMAC_KEYS: secretList({
+      pattern: /^(?:[0-9a-fA-F]{2})+$/,
+      message: "each key must be hex, as the Customer Area shows it",
+    }),
     HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     HTTP_BODY_LIMIT: z.string().default("10mb"),
     /** Per principal (token, or client address when unauthenticated): reads and actions, and ingest. */
@@ -247,6 +284,7 @@ type Env = z.output<typeof configSchema>;
 export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
+  databaseStatementTimeoutMs: number;
   kafka:
     | {
         brokers: string[];
@@ -264,7 +302,27 @@ export interface Config {
         partitionsConcurrency: number;
       }
     | undefined;
-  topics: { expected: string; gateway: string; bank: string; dlq: string; findings: string };
+  topics: {
+    expected: string;
+    gateway: string;
+    bank: string;
+    dlq: string;
+    findings: string;
+    /** Gateways' own payloads, bridged to Kafka as they come; undefined: not consumed. */
+    rawStripe: string | undefined;
+    rawAdyen: string | undefined;
+  };
+  /** Native gateway adapters: webhook verification, and Stripe's API for our own payouts' composition. */
+  gateways: {
+    stripe: {
+      webhookSecrets: string[];
+      webhookToleranceMs: number;
+      apiKey: string | undefined;
+      apiUrl: string;
+      payoutFetchIntervalMs: number;
+    };
+    adyen: { hmacKeys: string[] };
+  };
   http: {
     port: number;
     bodyLimit: string;
@@ -313,6 +371,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT,
     kafka: e.KAFKA_BROKERS
       ? {
           brokers: e.KAFKA_BROKERS,
@@ -337,6 +396,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       bank: e.TOPIC_BANK,
       dlq: e.TOPIC_DLQ,
       findings: e.TOPIC_FINDINGS,
+      rawStripe: e.TOPIC_RAW_STRIPE,
+      rawAdyen: e.TOPIC_RAW_ADYEN,
+    },
+    gateways: {
+      stripe: {
+        webhookSecrets: e.STRIPE_WEBHOOK_SECRETS,
+        webhookToleranceMs: e.STRIPE_WEBHOOK_TOLERANCE,
+        apiKey: e.STRIPE_API_KEY,
+        apiUrl: e.STRIPE_API_URL,
+        payoutFetchIntervalMs: e.STRIPE_PAYOUT_FETCH_INTERVAL,
+      },
+      adyen: { hmacKeys: e.ADYEN_HMAC_KEYS },
     },
     http: {
       port: e.HTTP_PORT,

@@ -3,7 +3,9 @@ import type { Producer } from "kafkajs";
 import type pg from "pg";
 import type { Config } from "./config.js";
 import { createIngestDeps, createReconcileDeps } from "./consumers/ingestDeps.js";
+import { inputKindsByTopic } from "./consumers/decode.js";
 import { KafkaIngest } from "./consumers/kafkaConsumer.js";
+import { StripePayoutFetcher } from "./consumers/stripePayoutFetcher.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embeddedPostgres.js";
 import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
@@ -12,6 +14,7 @@ import { counterpartiesRouter } from "./http/routes/counterparties.js";
 import { exceptionsRouter } from "./http/routes/exceptions.js";
 import { ingestRouter } from "./http/routes/ingest.js";
 import { openApiRouter } from "./http/routes/openapi.js";
+import { webhooksRouter } from "./http/routes/webhooks.js";
 import { paymentsRouter } from "./http/routes/payments.js";
 import { reportsRouter } from "./http/routes/reports.js";
 import { statusPageRouter } from "./http/routes/statusPage.js";
@@ -50,7 +53,7 @@ export async function openDatabase(config: Config, log: Logger, poolSize = 10): 
     ? undefined
     : await startEmbeddedPostgres(config.dataDir, log);
   const url = config.databaseUrl ?? embedded!.url;
-  const pool = createPool(url, { max: poolSize });
+  const pool = createPool(url, { max: poolSize, statementTimeoutMs: config.databaseStatementTimeoutMs });
   log.info({ database: maskUrl(url), embedded: embedded !== undefined }, "database configured");
   return {
     pool,
@@ -84,7 +87,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       version: VERSION,
       commit: config.buildCommit,
       gateways: ["stripe", "adyen"],
-      inputTopics: [config.topics.expected, config.topics.gateway, config.topics.bank],
+      inputTopics: [...inputKindsByTopic(config.topics).keys()],
     });
     // Freshness survives restarts: a source silent since before the restart must still look silent.
     for (const row of await sourceFreshness(database.pool)) {
@@ -132,6 +135,21 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       stack.push({ name: "consumer", stop: () => kafkaIngest!.stop() });
     }
 
+    const stripeApiKey = config.gateways.stripe.apiKey;
+    if (stripeApiKey) {
+      const fetcher = new StripePayoutFetcher(
+        database.pool,
+        { ...config.gateways.stripe, apiKey: stripeApiKey },
+        ingest,
+        config.topics.rawStripe ?? "stripe.api",
+        log,
+      );
+      // Not awaited: Stripe being slow or away must not delay readiness.
+      fetcher.fetchOnce().catch((error) => log.warn({ err: error }, "stripe payout fetch failed; will retry"));
+      fetcher.start();
+      stack.push({ name: "stripe payouts", stop: () => fetcher.stop() });
+    }
+
     let publisherFlush: () => Promise<void> = async () => {};
     if (kafkaIngest) publisherFlush = () => kafkaIngest!.flushOutbox();
     const sweeper = new Sweeper(database.pool, reconcileDeps, config.sweepIntervalMs, log, async () => {
@@ -147,6 +165,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       open: [
         healthRouter(database.pool, metrics, { kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined }),
         openApiRouter(config.topics),
+        webhooksRouter({
+          gateways: config.gateways,
+          topics: config.topics,
+          ingest,
+          metrics,
+          log,
+          rateLimit: config.http.rateLimit.ingest,
+        }),
         statusPageRouter(database.pool, metrics, config.http.tokens, {
           topics: config.topics,
           kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined,

@@ -19,6 +19,13 @@ export interface StripeReferenceable {
   payment_intent?: string | { id: string } | null | undefined;
 }
 
+/** Just what the reference rule reads (an expanded source may be trimmed to this). */
+export const stripeReferenceableSchema = z.looseObject({
+  id: z.string().min(1),
+  metadata,
+  payment_intent: expandableId.nullish(),
+});
+
 export const stripeChargeSchema = z.looseObject({
   id: z.string().min(1),
   object: z.literal("charge"),

@@ -5,7 +5,7 @@ import {
   type StripeBalanceTransaction,
   type StripePayout,
   stripeBalanceTransactionSchema,
-  stripeChargeSchema,
+  stripeReferenceableSchema,
   stripeId,
   stripeMoney,
   stripePayoutSchema,
@@ -88,6 +88,6 @@ export function composeStripeSettlementBatch(
  */
 function transactionReference(source: string | { id: string }): string {
   if (typeof source === "string") return source;
-  const charge = stripeChargeSchema.safeParse(source);
-  return charge.success ? stripeReference(charge.data) : source.id;
+  const referenceable = stripeReferenceableSchema.safeParse(source);
+  return referenceable.success ? stripeReference(referenceable.data) : source.id;
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { z } from "zod";
+import { type GatewayFacts, gatewayFacts, type NativeGateway } from "../adapters/gatewayFacts.js";
 import {
   type BankEntry,
   bankEntrySchema,
@@ -15,7 +16,10 @@ import {
  * `reason` (a metric label) and a precise `detail` (the dead-letter header).
  */
 
-export type InputKind = "expected" | "gateway" | "bank";
+/** The CONTRACT's three inputs. */
+export type ContractKind = "expected" | "gateway" | "bank";
+/** …and gateways' own payloads (webhook bodies, raw topics). */
+export type InputKind = ContractKind | NativeGateway;
 
 export interface RawMessage {
   kind: InputKind;
@@ -28,13 +32,51 @@ export interface RawMessage {
   source: "kafka" | "http";
 }
 
-export type RejectReason = "empty" | "invalid_utf8" | "invalid_json" | "not_an_object" | "schema" | "too_large";
+export type RejectReason =
+  | "empty"
+  | "invalid_utf8"
+  | "invalid_json"
+  | "not_an_object"
+  | "schema"
+  | "too_large"
+  /** A gateway's own payload that cannot become a CONTRACT fact. */
+  | "gateway_payload";
 
 export type Decoded =
   | { ok: true; kind: "expected"; raw: RawMessage; hash: Buffer; message: ExpectedMessage }
   | { ok: true; kind: "gateway"; raw: RawMessage; hash: Buffer; message: GatewayEvent }
   | { ok: true; kind: "bank"; raw: RawMessage; hash: Buffer; message: BankEntry }
+  | {
+      ok: true;
+      kind: "native";
+      raw: RawMessage;
+      gateway: NativeGateway;
+      /** What the payload says; `events` are its GatewayEvents as the CONTRACT schema outputs them. */
+      facts: GatewayFacts;
+      events: GatewayEvent[];
+    }
   | { ok: false; raw: RawMessage; reason: RejectReason; detail: string };
+
+/** Each input topic with what its messages are; the raw gateway topics when configured. */
+export function inputKindsByTopic(topics: {
+  expected: string;
+  gateway: string;
+  bank: string;
+  rawStripe?: string | undefined;
+  rawAdyen?: string | undefined;
+}): Map<string, InputKind> {
+  const kinds = new Map<string, InputKind>([
+    [topics.expected, "expected"],
+    [topics.gateway, "gateway"],
+    [topics.bank, "bank"],
+  ]);
+  if (topics.rawStripe) kinds.set(topics.rawStripe, "stripe");
+  if (topics.rawAdyen) kinds.set(topics.rawAdyen, "adyen");
+  return kinds;
+}
+
+/** What a CONTRACT message decodes to. */
+export type ContractDecoded = Exclude<Decoded, { kind: "native" }>;
 
 /** Larger than any legitimate message (a 10,000-reference batch is ~300 kB). */
 export const MAX_MESSAGE_BYTES = 1_000_000;
@@ -139,6 +181,8 @@ function zodDetail(error: z.ZodError): string {
 
 const SCHEMAS = { expected: expectedMessageSchema, gateway: gatewayEventSchema, bank: bankEntrySchema } as const;
 
+export function decodeMessage(raw: RawMessage & { kind: ContractKind }): ContractDecoded;
+export function decodeMessage(raw: RawMessage): Decoded;
 export function decodeMessage(raw: RawMessage): Decoded {
   const decoded = decodeOne(raw);
   // The detail goes to a text column and a Kafka header: no control characters, whatever was sent.
@@ -190,6 +234,7 @@ function decodeOne(raw: RawMessage): Decoded {
     const detail = `${bounded(unstorable, 300)}: must not contain NUL (\\u0000) or an unpaired surrogate`;
     return { ok: false, raw, reason: "schema", detail };
   }
+  if (raw.kind === "stripe" || raw.kind === "adyen") return decodeNative(raw, raw.kind, json);
   for (const match of text.matchAll(NUMBER_MEMBER)) {
     const name = memberName(match[1] ?? "");
     if (!AMOUNT_FIELDS.has(name)) continue;
@@ -203,7 +248,7 @@ function decodeOne(raw: RawMessage): Decoded {
     }
   }
   try {
-    const parsed = SCHEMAS[raw.kind].safeParse(json);
+    const parsed = SCHEMAS[raw.kind as keyof typeof SCHEMAS].safeParse(json);
     if (!parsed.success) return { ok: false, raw, reason: "schema", detail: zodDetail(parsed.error) };
     // Hash the decoded message, not the bytes: the same message re-serialized is still one fact.
     const hash = createHash("sha256").update(canonicalJson(parsed.data)).digest();
@@ -216,6 +261,22 @@ function decodeOne(raw: RawMessage): Decoded {
       reason: "schema",
       detail: `message could not be validated: ${String((error as Error)?.message ?? error).slice(0, 200)}`,
     };
+  }
+}
+
+function decodeNative(raw: RawMessage, gateway: NativeGateway, json: unknown): Decoded {
+  try {
+    const facts = gatewayFacts(gateway, json);
+    const { events, ignored, stripePayouts, stripeBalanceTransactions, invalid } = facts;
+    if (events.length + ignored.length + stripePayouts.length + stripeBalanceTransactions.length === 0) {
+      const detail = invalid.length > 0 ? invalid.join("; ") : `the ${gateway} payload holds no event`;
+      return { ok: false, raw, reason: "gateway_payload", detail: bounded(detail, MAX_DETAIL_CHARS) };
+    }
+    return { ok: true, kind: "native", raw, gateway, facts, events: events.map((e) => gatewayEventSchema.parse(e)) };
+  } catch (error) {
+    // The adapters validate what they emit; anything thrown here is still the payload's fault.
+    const message = String((error as Error)?.message ?? error).slice(0, 200);
+    return { ok: false, raw, reason: "gateway_payload", detail: `could not be mapped: ${message}` };
   }
 }
 

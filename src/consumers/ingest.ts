@@ -12,10 +12,13 @@ import {
 } from "../db/queries/facts.js";
 import { enqueueOutbox, type OutboxMessage } from "../db/queries/outbox.js";
 import { withTransaction } from "../db/transaction.js";
-import { type Metrics, observeEventTime } from "../metrics/registry.js";
+import { countIgnoredGatewayEvent, type Metrics, observeEventTime } from "../metrics/registry.js";
 import { referenceKey, remittanceTokens } from "../reconcile/references.js";
 import { batchKey, emptyTouched, type TouchedFacts } from "../reconcile/touched.js";
-import { type Decoded, decodeMessage, type RawMessage } from "./decode.js";
+import type { GatewayFacts } from "../adapters/gatewayFacts.js";
+import type { GatewayEvent } from "../messages/schemas.js";
+import { type Decoded, decodeMessage, MAX_DETAIL_CHARS, type RawMessage } from "./decode.js";
+import { settleStripePayouts } from "./stripePayouts.js";
 
 /**
  * The one path from input messages to stored facts, shared by the Kafka
@@ -43,7 +46,8 @@ export interface IngestDeps {
   afterCommit?: () => void;
 }
 
-export type LineStatus = "accepted" | "duplicate" | "rejected";
+/** `ignored`: a gateway payload understood but holding no fact payrecon reconciles. */
+export type LineStatus = "accepted" | "duplicate" | "rejected" | "ignored";
 
 export interface IngestResult {
   lines: Array<{ status: LineStatus; reason?: string; detail?: string }>;
@@ -54,14 +58,23 @@ export interface IngestResult {
 
 type Accepted = Exclude<Decoded, { ok: false }>;
 
-function factKey(decoded: Accepted): string {
+type Rejected = Extract<Decoded, { ok: false }>;
+
+/** The stored facts a message stands for; none for a gateway payload payrecon ignores. */
+function factKeys(decoded: Accepted): string[] {
   switch (decoded.kind) {
     case "expected":
-      return `e\u0000${decoded.message.id}\u0000${decoded.hash.toString("hex")}`;
+      return [`e\u0000${decoded.message.id}\u0000${decoded.hash.toString("hex")}`];
     case "gateway":
-      return `g\u0000${decoded.message.gateway}\u0000${decoded.message.event_id}`;
+      return [`g\u0000${decoded.message.gateway}\u0000${decoded.message.event_id}`];
     case "bank":
-      return `b\u0000${decoded.message.bank}\u0000${decoded.message.entry_id}`;
+      return [`b\u0000${decoded.message.bank}\u0000${decoded.message.entry_id}`];
+    case "native":
+      return [
+        ...decoded.events.map((event) => `g\u0000${event.gateway}\u0000${event.event_id}`),
+        ...decoded.facts.stripePayouts.map((payout) => `sp\u0000${payout.payoutId}`),
+        ...decoded.facts.stripeBalanceTransactions.map((txn) => `st\u0000${txn.transactionId}`),
+      ];
   }
 }
 
@@ -79,6 +92,33 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   // whatever business time they carry (a statement's booking date is a day, a replay carries old times).
   const freshness: { topic: string; source: string; lastEvent: string }[] = [];
   const batchRefs: { gateway: string; batchId: string; referenceKey: string }[] = [];
+  const stripePayouts: GatewayFacts["stripePayouts"] = [];
+  const stripeTransactions: GatewayFacts["stripeBalanceTransactions"] = [];
+  const partlyRejected: Rejected[] = [];
+  const addGatewayEvent = (event: GatewayEvent, source: string) => {
+    const isBatch = event.type === "settlement.batch";
+    events.push({
+      gateway: event.gateway,
+      eventId: event.event_id,
+      type: event.type,
+      reference: isBatch ? null : event.reference,
+      referenceKey: isBatch ? null : referenceKey(event.reference),
+      batchId: isBatch ? event.batch_id : null,
+      gatewayPaymentId: isBatch ? null : event.gateway_payment_id,
+      amountMinor: event.amount_minor,
+      currency: event.currency,
+      occurredAt: event.occurred_at,
+      failureCode: isBatch ? null : event.failure_code,
+      holdReason: isBatch ? null : event.hold_reason,
+      body: event,
+      source,
+    });
+    if (isBatch) {
+      for (const reference of event.references) {
+        batchRefs.push({ gateway: event.gateway, batchId: event.batch_id, referenceKey: referenceKey(reference) });
+      }
+    }
+  };
 
   for (const item of decoded) {
     if (!item.ok) continue;
@@ -101,30 +141,23 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         });
       }
     } else if (item.kind === "gateway") {
-      const event = item.message;
-      const isBatch = event.type === "settlement.batch";
-      events.push({
-        gateway: event.gateway,
-        eventId: event.event_id,
-        type: event.type,
-        reference: isBatch ? null : event.reference,
-        referenceKey: isBatch ? null : referenceKey(event.reference),
-        batchId: isBatch ? event.batch_id : null,
-        gatewayPaymentId: isBatch ? null : event.gateway_payment_id,
-        amountMinor: event.amount_minor,
-        currency: event.currency,
-        occurredAt: event.occurred_at,
-        failureCode: isBatch ? null : event.failure_code,
-        holdReason: isBatch ? null : event.hold_reason,
-        body: event,
-        source,
-      });
-      if (isBatch) {
-        for (const reference of event.references) {
-          batchRefs.push({ gateway: event.gateway, batchId: event.batch_id, referenceKey: referenceKey(reference) });
-        }
+      addGatewayEvent(item.message, source);
+      freshness.push({ topic: item.raw.topic, source: item.message.gateway, lastEvent: now.toISOString() });
+    } else if (item.kind === "native") {
+      for (const event of item.events) addGatewayEvent(event, source);
+      stripePayouts.push(...item.facts.stripePayouts);
+      stripeTransactions.push(...item.facts.stripeBalanceTransactions);
+      // Part of the payload could not be used (one bad Adyen item of several): the rest is kept,
+      // the message is also dead-lettered, saying which part.
+      if (item.facts.invalid.length > 0) {
+        partlyRejected.push({
+          ok: false,
+          raw: item.raw,
+          reason: "gateway_payload",
+          detail: item.facts.invalid.join("; ").slice(0, MAX_DETAIL_CHARS),
+        });
       }
-      freshness.push({ topic: item.raw.topic, source: event.gateway, lastEvent: now.toISOString() });
+      freshness.push({ topic: item.raw.topic, source: item.gateway, lastEvent: now.toISOString() });
     } else {
       const entry = item.message;
       entries.push({
@@ -149,9 +182,12 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
     }
   }
 
-  const rejectedItems = decoded.flatMap((item) => (item.ok ? [] : [item]));
+  const rejectedItems = [...decoded.flatMap((item) => (item.ok ? [] : [item])), ...partlyRejected];
   const { fresh, effects } = await withTransaction(deps.pool, async (tx) => {
     const newVersions = await insertExpectedVersions(tx, expected);
+    // Stripe payouts whose composition became known in this batch join its events as settlement batches.
+    const stripe = await settleStripePayouts(tx, stripePayouts, stripeTransactions, now);
+    for (const event of stripe.batches) addGatewayEvent(event, "stripe:balance_transactions");
     const newEvents = await insertGatewayEvents(tx, events);
     // Only the references of batches new in this transaction; a Set, as a batch may list 10,000.
     const newBatches = new Set(
@@ -210,6 +246,8 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
     for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);
     for (const event of newEvents) stored.add(`g\u0000${event.gateway}\u0000${event.eventId}`);
     for (const entry of newEntries) stored.add(`b\u0000${entry.bank}\u0000${entry.entryId}`);
+    for (const id of stripe.newPayoutIds) stored.add(`sp\u0000${id}`);
+    for (const id of stripe.newTransactionIds) stored.add(`st\u0000${id}`);
     return {
       fresh: { stored, freshRejections: new Set(freshRejections) },
       effects: reconcileEffects,
@@ -220,9 +258,10 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   const seen = new Set<string>();
   const lines: IngestResult["lines"] = decoded.map((item) => {
     if (!item.ok) return { status: "rejected", reason: item.reason, detail: item.detail };
-    const key = factKey(item);
-    const isNew = !seen.has(key) && fresh.stored.has(key);
-    seen.add(key);
+    const keys = factKeys(item);
+    if (keys.length === 0) return { status: "ignored" };
+    const isNew = keys.some((key) => !seen.has(key) && fresh.stored.has(key));
+    for (const key of keys) seen.add(key);
     return { status: isNew ? "accepted" : "duplicate" };
   });
 
@@ -231,6 +270,12 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   for (const item of decoded) {
     if (item.ok) deps.metrics.eventsIngested.inc({ topic: item.raw.topic });
     else deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
+    if (item.ok && item.kind === "native") {
+      for (const { type } of item.facts.ignored) countIgnoredGatewayEvent(deps.metrics, item.gateway, type);
+    }
+  }
+  for (const item of partlyRejected) {
+    deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
   }
   if (deps.deadLetterToKafka) {
     for (const index of fresh.freshRejections) {

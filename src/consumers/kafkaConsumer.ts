@@ -1,10 +1,11 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Config } from "../config.js";
+import { isDatabaseUnavailable } from "../db/transaction.js";
 import type { OutboxPublisher } from "../kafka/outboxPublisher.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
-import type { InputKind, RawMessage } from "./decode.js";
-import { GroupCommit } from "./groupCommit.js";
+import { type InputKind, inputKindsByTopic, type RawMessage } from "./decode.js";
+import { GroupCommit, type PartitionOffset } from "./groupCommit.js";
 import { type IngestDeps, type IngestResult, ingestMessages } from "./ingest.js";
 
 /**
@@ -33,14 +34,16 @@ export class KafkaIngest {
   private kindByTopic: Map<string, InputKind>;
   private groups: GroupCommit;
   private lastHealthy = 0;
+  /** The consumer crashed and kafkajs will not restart it; a fresh one is started after a pause. */
+  private consumerDown = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restarts = 0;
+  private stopping = false;
+  private reportedFailures = new WeakSet<object>();
 
   constructor(private readonly options: KafkaIngestOptions) {
     const { topics } = options;
-    this.kindByTopic = new Map([
-      [topics.expected, "expected"],
-      [topics.gateway, "gateway"],
-      [topics.bank, "bank"],
-    ]);
+    this.kindByTopic = inputKindsByTopic(topics);
     this.groups = new GroupCommit(
       {
         store: (raws) => this.storeGroup(raws),
@@ -54,6 +57,17 @@ export class KafkaIngest {
 
   async start(): Promise<void> {
     if (this.consumer) return;
+    const { kafka, log } = this.options;
+    await this.startConsumer();
+    this.admin = kafka.admin();
+    await this.admin.connect().catch((error) => log.warn({ err: error }, "kafka admin connect failed"));
+    this.lagTimer = setInterval(() => {
+      this.refreshLag().catch((error) => log.debug({ err: error }, "consumer lag refresh failed"));
+    }, this.options.lagIntervalMs ?? 15_000);
+    this.lagTimer.unref();
+  }
+
+  private async startConsumer(): Promise<void> {
     const { kafka, config, metrics, log } = this.options;
     const consumer = kafka.consumer({
       groupId: config.groupId,
@@ -68,8 +82,11 @@ export class KafkaIngest {
     consumer.on(consumer.events.CRASH, (event) => {
       metrics.consumerCrashes.inc();
       log.error({ err: event.payload.error, restart: event.payload.restart }, "kafka consumer crashed");
+      if (!event.payload.restart) this.restartLater(consumer);
     });
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.consumerDown = false;
+      this.restarts = 0;
       metrics.consumerRebalances.inc();
       // Partitions may have moved to another instance: drop their series, then read the group's lag afresh.
       metrics.consumerLag.reset();
@@ -91,15 +108,37 @@ export class KafkaIngest {
       partitionsConsumedConcurrently: config.partitionsConcurrency,
       eachBatch: (payload) => this.handleBatch(payload),
     });
-    this.admin = kafka.admin();
-    await this.admin.connect().catch((error) => log.warn({ err: error }, "kafka admin connect failed"));
-    this.lagTimer = setInterval(() => {
-      this.refreshLag().catch((error) => log.debug({ err: error }, "consumer lag refresh failed"));
-    }, this.options.lagIntervalMs ?? 15_000);
-    this.lagTimer.unref();
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
+  /**
+   * kafkajs restarts a crashed consumer only after errors it deems retriable; after any other it stays
+   * stopped while the process lives on. Some are transient all the same (a coordinator answering a
+   * SyncGroup out of turn), and a permanent one (authorization) is fixed outside: start a fresh consumer
+   * after a growing pause, from the committed offsets. Not ready meanwhile.
+   */
+  private restartLater(crashed: Consumer): void {
+    this.consumerDown = true;
+    if (this.stopping || this.restartTimer || this.consumer !== crashed) return;
+    const delayMs = Math.min(5_000 * 2 ** this.restarts, 60_000);
+    this.restarts++;
+    this.options.log.warn({ delayMs }, "kafka consumer stopped for good by kafkajs; starting a new one");
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping || this.consumer !== crashed) return;
+      crashed
+        .disconnect()
+        .catch(() => {})
+        .then(() => this.startConsumer())
+        .catch((error) => {
+          this.options.log.error({ err: error }, "kafka consumer did not start");
+          if (this.consumer) this.restartLater(this.consumer);
+        });
+    }, delayMs);
+    this.restartTimer.unref();
+  }
+
+  private async handleBatch(payload: EachBatchPayload) {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { metrics } = this.options;
     const kind = this.kindByTopic.get(batch.topic);
     if (!kind || batch.messages.length === 0) return;
@@ -119,11 +158,52 @@ export class KafkaIngest {
       const last = chunk[chunk.length - 1]!.offset;
       const next = (BigInt(last) + 1n).toString();
       // Stored with other partitions' batches in one transaction; the offset moves after it commits.
-      await this.groups.add(raws, { topic: batch.topic, partition: batch.partition, offset: next });
+      if (!(await this.storeChunk(raws, { topic: batch.topic, partition: batch.partition, offset: next }, payload))) {
+        return;
+      }
       resolveOffset(last);
       await heartbeat();
       const lag = BigInt(batch.highWatermark) - BigInt(next);
       metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lag < 0n ? 0n : lag));
+    }
+  }
+
+  /**
+   * Stores a chunk (group commit), publishes the outbox and commits the offset; false when the
+   * partition was taken away meanwhile. While the database is away or a statement times out, the
+   * same chunk is tried again, heartbeating so the group keeps our partitions: handing them to
+   * another instance that cannot store either would only add rebalances, and kafkajs' own retries
+   * would end in a consumer restart every minute. Nothing is committed that was not stored.
+   *
+   * Other errors go to kafkajs unwrapped: its runner retries them, and rejoins the group on the
+   * protocol errors that call for it (UNKNOWN_MEMBER_ID after an outage longer than the session,
+   * REBALANCE_IN_PROGRESS), where its non-retriable wrapper would stop the consumer for good.
+   */
+  private async storeChunk(
+    raws: RawMessage[],
+    offset: PartitionOffset,
+    { heartbeat, isRunning, isStale }: EachBatchPayload,
+  ): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.groups.add(raws, offset);
+        return true;
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw originalCause(error);
+        if (!isRunning() || isStale()) return false;
+        const retryInMs = Math.min(250 * 2 ** attempt, 5_000);
+        // Every partition of the failed group holds the same error: say it once.
+        if (!this.reportedFailures.has(error as object)) {
+          this.reportedFailures.add(error as object);
+          this.options.log.warn(
+            { err: error, attempt, retryInMs },
+            "database unavailable: batch not stored, offsets not committed; retrying",
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, retryInMs));
+        if (!isRunning() || isStale()) return false;
+        await heartbeat();
+      }
     }
   }
 
@@ -174,8 +254,13 @@ export class KafkaIngest {
     return this.options.publisher.flush();
   }
 
-  /** Reachable when the brokers answered recently (a fetch, a join, or a metadata call now). */
+  /**
+   * Reachable when the brokers answered recently (a fetch, a join, or a metadata call now) and a
+   * consumer runs: while one kafkajs gave up on waits to be replaced, nothing is consumed, however
+   * well the brokers answer.
+   */
   async isHealthy(): Promise<boolean> {
+    if (this.consumerDown) return false;
     if (Date.now() - this.lastHealthy < 15_000) return true;
     const admin = this.admin;
     if (!admin) return false;
@@ -193,6 +278,9 @@ export class KafkaIngest {
 
   /** Stops fetching, lets the batch in progress finish and commit, then leaves the group. */
   async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     if (this.lagTimer) clearInterval(this.lagTimer);
     this.lagTimer = undefined;
     // disconnect() waits for the batch in progress, which still needs this.consumer to commit.
@@ -201,4 +289,11 @@ export class KafkaIngest {
     await this.admin?.disconnect().catch(() => {});
     this.admin = undefined;
   }
+}
+
+/** The error under kafkajs' retry wrappers (KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded). */
+function originalCause(error: unknown): unknown {
+  let cause = error;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  return cause;
 }

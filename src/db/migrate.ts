@@ -56,6 +56,9 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
   const client = await pool.connect();
   const applied: string[] = [];
   try {
+    // Waiting for another instance's migrations, or building an index on a big table, may rightly take
+    // longer than DATABASE_STATEMENT_TIMEOUT; reset before the connection goes back to the pool.
+    await client.query("set statement_timeout = 0");
     await client.query("select pg_advisory_lock($1)", [LOCK_KEY]);
     await client.query(`create table if not exists schema_migrations (
       id integer primary key, name text not null, checksum text not null, applied_at timestamptz not null default now())`);
@@ -90,6 +93,7 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
     return applied;
   } finally {
     await client.query("select pg_advisory_unlock($1)", [LOCK_KEY]).catch(() => {});
+    await client.query("reset statement_timeout").catch(() => {});
     client.release();
   }
 }

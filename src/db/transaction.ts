@@ -10,9 +10,39 @@ export function isRetriableDbError(error: unknown): boolean {
   return typeof code === "string" && (RETRIABLE_SQLSTATES.has(code) || CONNECTION_SQLSTATES.test(code));
 }
 
+/** Socket errors and pg's own connection messages (they carry no SQLSTATE). */
+const SOCKET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
+const CLIENT_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
+
+/**
+ * The database cannot do the work right now — it is away (restart, failover, network), out of
+ * connections, or a statement ran past its timeout — but the same work can succeed later.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  // pg-pool wraps a failed connect ("Connection terminated due to connection timeout", cause: …).
+  for (let depth = 0, e = error; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    if (isRetriableDbError(e)) return true;
+    const code = (e as { code?: unknown }).code;
+    if (code === "57014" || (typeof code === "string" && code.startsWith("53"))) return true;
+    if (typeof code === "string" && SOCKET_CODES.has(code)) return true;
+    if (CLIENT_MESSAGES.test(e.message)) return true;
+  }
+  return false;
+}
+
 export interface TransactionOptions {
   /** A lock held longer than this by someone else fails fast instead of wedging the caller. */
   lockTimeoutMs?: number;
+  /** Absent: the connection's own (DATABASE_STATEMENT_TIMEOUT, set on the pool). */
   statementTimeoutMs?: number;
   /** Attempts for deadlocks and serialization failures, with jittered backoff. */
   attempts?: number;
@@ -30,10 +60,10 @@ export async function withTransaction<T>(
     let broken = false;
     try {
       await client.query("begin");
-      await client.query(`select set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`, [
-        `${options.lockTimeoutMs ?? 10_000}ms`,
-        `${options.statementTimeoutMs ?? 60_000}ms`,
-      ]);
+      await client.query("select set_config('lock_timeout', $1, true)", [`${options.lockTimeoutMs ?? 10_000}ms`]);
+      if (options.statementTimeoutMs !== undefined) {
+        await client.query("select set_config('statement_timeout', $1, true)", [`${options.statementTimeoutMs}ms`]);
+      }
       const result = await work(client);
       await client.query("commit");
       return result;

@@ -12,6 +12,7 @@ import {
   positiveAmount,
   timestamp,
 } from "../messages/schemas.js";
+import { inputKindsByTopic } from "../consumers/decode.js";
 import { FAILURE_CATEGORIES } from "../reconcile/failureCodes.js";
 import { PAYMENT_STATUSES } from "../reconcile/types.js";
 import { AGING_BUCKETS, STATUS_BUCKET_NAMES, STATUS_BUCKETS } from "../reports/reconciliation.js";
@@ -33,7 +34,7 @@ type Json = Record<string, unknown>;
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
 
-const DEFAULT_TOPICS = { expected: "payments.expected", gateway: "gateway.events", bank: "bank.settlements" };
+import { DEFAULT_TOPICS, type TopicNames } from "./statusPage/model.js";
 
 // --- zod → JSON Schema ------------------------------------------------------------------------
 
@@ -350,10 +351,10 @@ const ingestResult = object(
       items: object(
         {
           line: int("1-based line number in the body"),
-          status: { type: "string", enum: ["accepted", "duplicate", "rejected"] },
+          status: { type: "string", enum: ["accepted", "duplicate", "rejected", "ignored"] },
           reason: {
             type: "string",
-            enum: ["empty", "invalid_utf8", "invalid_json", "not_an_object", "schema", "too_large"],
+            enum: ["empty", "invalid_utf8", "invalid_json", "not_an_object", "schema", "too_large", "gateway_payload"],
           },
           detail: str(),
         },
@@ -498,7 +499,7 @@ const counterpartyHistory = object(
 
 export interface OpenApiOptions {
   /** Topic names as configured (CONTRACT §6); the ingest path takes one of them. */
-  topics?: { expected: string; gateway: string; bank: string } | Config["topics"];
+  topics?: TopicNames | Config["topics"];
 }
 
 export function openApiDocument(options: OpenApiOptions = {}): Json {
@@ -644,14 +645,85 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
         responses: { "200": json({ type: "object" }, "the OpenAPI document") },
       },
     },
+    "/webhooks/stripe": {
+      post: {
+        operationId: "stripeWebhook",
+        tags: ["gateways"],
+        summary: "Stripe webhook endpoint: point a Stripe account's webhooks here",
+        description:
+          "Authenticated by the Stripe-Signature header (HMAC-SHA256 over the timestamp and the raw body under any of " +
+          "STRIPE_WEBHOOK_SECRETS, within STRIPE_WEBHOOK_TOLERANCE), not by a bearer token. A verified event is " +
+          "mapped to GatewayEvents (or, for our own automatic payout, held until its balance transactions are known) " +
+          "and acknowledged after the database commit. Unknown event types are acknowledged and counted in " +
+          "payrecon_gateway_events_ignored_total; an event that cannot be mapped is acknowledged and dead-lettered.",
+        "x-webhook": "stripe",
+        ...OPEN,
+        requestBody: {
+          required: true,
+          description: "a Stripe Event object, the bytes exactly as Stripe sent them",
+          content: { "application/json": { schema: { type: "object" } } },
+        },
+        responses: {
+          "200": json(
+            object(
+              {
+                received: { const: true },
+                status: { type: "string", enum: ["accepted", "duplicate", "rejected", "ignored"] },
+                reason: str(),
+                detail: str(),
+              },
+              ["received", "status"],
+            ),
+            "stored (or known, ignored, dead-lettered): Stripe need not re-send",
+          ),
+          "400": json(
+            ref("Error"),
+            "bad or missing signature, or a timestamp outside the tolerance: nothing processed",
+          ),
+          "413": responseRef("PayloadTooLarge"),
+          "429": json(ref("Error"), "rate limited (API_INGEST_RATE_LIMIT per client address)"),
+          "503": json(ref("Error"), "not configured (STRIPE_WEBHOOK_SECRETS), or the database is unavailable"),
+        },
+      },
+    },
+    "/webhooks/adyen": {
+      post: {
+        operationId: "adyenWebhook",
+        tags: ["gateways"],
+        summary: "Adyen (classic) notification endpoint: answers [accepted]",
+        description:
+          "Every NotificationRequestItem must carry a valid additionalData.hmacSignature under one of ADYEN_HMAC_KEYS; " +
+          "one that does not refuses the whole body (400, nothing processed). Items are mapped to GatewayEvents " +
+          "(idempotent by PSP reference, event code and success) and the body is acknowledged with `[accepted]` " +
+          "after the database commit.",
+        "x-webhook": "adyen",
+        ...OPEN,
+        requestBody: {
+          required: true,
+          description: "an Adyen notification body {live, notificationItems: [{NotificationRequestItem}]}",
+          content: { "application/json": { schema: { type: "object" } } },
+        },
+        responses: {
+          "200": {
+            description: "stored: Adyen stops re-sending",
+            content: { "text/plain": { schema: { const: "[accepted]" } } },
+          },
+          "400": json(ref("Error"), "not a notification body, or an item's HMAC does not verify: nothing processed"),
+          "413": responseRef("PayloadTooLarge"),
+          "429": json(ref("Error"), "rate limited (API_INGEST_RATE_LIMIT per client address)"),
+          "503": json(ref("Error"), "not configured (ADYEN_HMAC_KEYS), or the database is unavailable"),
+        },
+      },
+    },
     "/api/v1/ingest/{topic}": {
       post: {
         operationId: "ingest",
         tags: ["ingest"],
         summary: "Post input messages for one topic as NDJSON",
         description:
-          "One JSON message per line for one of the three input topics: ExpectedPayment or Cancellation for " +
-          `${topics.expected}, GatewayEvent for ${topics.gateway}, BankEntry for ${topics.bank}. The same validation, ` +
+          "One JSON message per line for one of the input topics: ExpectedPayment or Cancellation for " +
+          `${topics.expected}, GatewayEvent for ${topics.gateway}, BankEntry for ${topics.bank}, and the gateways' ` +
+          "own payloads on the raw topics (Stripe events or balance transactions, Adyen notification bodies). The same validation, " +
           "idempotency and dead-lettering as the Kafka path; one result per line. Invalid lines are rejected with " +
           "their reason (the others are still stored); at most 50,000 lines per request.",
         ...roles("ingester"),
@@ -661,7 +733,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
             in: "path",
             required: true,
             description: "the input topic (names as configured)",
-            schema: { type: "string", enum: [topics.expected, topics.gateway, topics.bank] },
+            schema: { type: "string", enum: [...inputKindsByTopic(topics).keys()] },
             example: topics.expected,
           },
         ],

@@ -153,12 +153,24 @@ export function createRateLimiter(
       next();
       return;
     }
-    const taken = limit.take(known ? `token:${known.digestHex}` : clientKey(req.socket.remoteAddress));
-    if (!taken.ok) {
-      res.setHeader("Retry-After", String(taken.retryAfterSeconds));
-      sendError(res, 429, "rate_limited", `too many requests; retry after ${taken.retryAfterSeconds} s`);
-      return;
-    }
-    next();
+    admit(limit.take(known ? `token:${known.digestHex}` : clientKey(req.socket.remoteAddress)), res, next);
   };
+}
+
+/** For endpoints authenticated otherwise (gateway webhooks, by signature): one bucket per client address. */
+export function createAddressRateLimiter(limit: RateLimit | null, options: { maxKeys?: number } = {}) {
+  const buckets = limit ? new TokenBuckets(limit, options.maxKeys) : undefined;
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!buckets) next();
+    else admit(buckets.take(clientKey(req.socket.remoteAddress)), res, next);
+  };
+}
+
+function admit(taken: Take, res: Response, next: NextFunction): void {
+  if (!taken.ok) {
+    res.setHeader("Retry-After", String(taken.retryAfterSeconds));
+    sendError(res, 429, "rate_limited", `too many requests; retry after ${taken.retryAfterSeconds} s`);
+    return;
+  }
+  next();
 }

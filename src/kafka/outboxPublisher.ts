@@ -13,6 +13,7 @@ import type { Logger } from "../logger.js";
  */
 export class OutboxPublisher {
   private running: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -22,14 +23,26 @@ export class OutboxPublisher {
     private readonly chunkSize = 1_000,
   ) {}
 
-  /** Sends everything pending now; concurrent callers share one run. */
+  /**
+   * Sends everything committed before the call. A run already under way may have read the outbox before
+   * the caller's rows committed, so callers arriving during a run share one more run after it.
+   */
   flush(): Promise<void> {
     if (!this.running) {
       this.running = this.drain().finally(() => {
         this.running = undefined;
       });
+      return this.running;
     }
-    return this.running;
+    if (!this.next) {
+      this.next = this.running
+        .catch(() => {})
+        .then(() => {
+          this.next = undefined;
+          return this.flush();
+        });
+    }
+    return this.next;
   }
 
   private async drain(): Promise<void> {
@@ -68,6 +81,8 @@ export class OutboxPublisher {
   start(intervalMs = 1_000): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
+      // A run still retrying (a broker outage) is reported once when it fails, not once per tick it lasted.
+      if (this.running) return;
       this.flush().catch((error) => this.log.warn({ err: error }, "outbox publish failed; will retry"));
     }, intervalMs);
     this.timer.unref();

@@ -1,3 +1,4 @@
+import { stripePayoutsWaitingSummary } from "../db/queries/stripePayouts.js";
 import type pg from "pg";
 import { exceptionAggregates, oldestUnsettled, paymentTotals } from "../db/queries/gauges.js";
 import type { Logger } from "../logger.js";
@@ -36,12 +37,17 @@ export class GaugeRefresher {
 
   private async read(): Promise<void> {
     const now = new Date();
-    const [totals, exceptions] = await Promise.all([paymentTotals(this.pool), exceptionAggregates(this.pool, now)]);
+    const [totals, exceptions, stripeWaiting] = await Promise.all([
+      paymentTotals(this.pool),
+      exceptionAggregates(this.pool, now),
+      stripePayoutsWaitingSummary(this.pool),
+    ]);
     const pairs = new Map<string, { gateway: string; direction: string }>();
     for (const row of totals) pairs.set(`${row.gateway}\u0000${row.direction}`, row);
     const oldest = await oldestUnsettled(this.pool, [...pairs.values()]);
 
     const { metrics } = this;
+    metrics.stripePayoutsWaiting.set(stripeWaiting.count);
     metrics.payments.reset();
     metrics.fundsAtRisk.reset();
     for (const row of totals) {

@@ -30,6 +30,11 @@ export interface Metrics {
   consumerRebalances: Counter<string>;
   itemAlertsActive: Gauge<string>;
   unknownFailureCodes: Counter<"gateway">;
+  gatewayEventsIgnored: Counter<"gateway" | "type">;
+  webhookRequests: Counter<"gateway" | "outcome">;
+  stripePayoutsWaiting: Gauge<string>;
+  /** Ignored gateway event types seen, per gateway, to bound the `type` label. */
+  ignoredTypes: Map<string, Set<string>>;
   /** Newest event time per topic/source, so the freshness gauge only moves forward. */
   lastEventSeconds: Map<string, number>;
   /** Gateways whose counters have their zero series. */
@@ -181,6 +186,24 @@ export function createMetrics(options: {
       labelNames: ["gateway"],
       registers: [registry],
     }),
+    gatewayEventsIgnored: new Counter({
+      name: "payrecon_gateway_events_ignored_total",
+      help: "Gateway payloads (webhooks, raw topics) understood but holding no fact payrecon reconciles, by the gateway's event type.",
+      labelNames: ["gateway", "type"],
+      registers: [registry],
+    }),
+    webhookRequests: new Counter({
+      name: "payrecon_webhook_requests_total",
+      help: "Gateway webhook deliveries by outcome (processed, bad_signature, malformed, not_configured).",
+      labelNames: ["gateway", "outcome"],
+      registers: [registry],
+    }),
+    stripePayoutsWaiting: new Gauge({
+      name: "payrecon_stripe_payouts_waiting",
+      help: "Our own Stripe payouts reported paid whose balance transactions do not yet add up to their amount.",
+      registers: [registry],
+    }),
+    ignoredTypes: new Map(),
     lastEventSeconds: new Map(),
     knownGateways: new Set(),
   };
@@ -214,4 +237,14 @@ export function observeEventTime(metrics: Metrics, topic: string, source: string
     metrics.lastEventSeconds.set(key, seconds);
     metrics.lastEventTimestamp.set({ topic, source }, seconds);
   }
+}
+
+/** Event types are the gateway's vocabulary (Stripe has hundreds): past this many per gateway, `other`. */
+const MAX_IGNORED_TYPES = 100;
+
+export function countIgnoredGatewayEvent(metrics: Metrics, gateway: string, type: string): void {
+  const seen = metrics.ignoredTypes.get(gateway) ?? new Set<string>();
+  metrics.ignoredTypes.set(gateway, seen);
+  if (!seen.has(type) && seen.size < MAX_IGNORED_TYPES && /^[\w.:-]{1,80}$/.test(type)) seen.add(type);
+  metrics.gatewayEventsIgnored.inc({ gateway, type: seen.has(type) ? type : "other" });
 }

@@ -252,6 +252,12 @@ describe("OpenAPI document against the running daemon", () => {
         else expect(anonymous.status, `${method} ${path}`).toBe(200);
         continue;
       }
+      if (op["x-webhook"]) {
+        // Authenticated by the gateway's signature: unsigned, it is refused (or unconfigured), never 401.
+        await anonymous.arrayBuffer();
+        expect([400, 503], `${method} ${path} unsigned`).toContain(anonymous.status);
+        continue;
+      }
       if (!allowed) {
         expect(anonymous.status, `${method} ${path} is open`).toBe(200);
         continue;

@@ -8,10 +8,11 @@ export function kafkaBrokers(): string[] {
   return inject("kafkaBrokers").split(",");
 }
 
-export function testKafka(): Kafka {
+/** A client of the shared cluster, or of `brokers` (a test's own mock cluster). */
+export function testKafka(brokers: string[] = kafkaBrokers()): Kafka {
   return new Kafka({
     clientId: "payrecon-test",
-    brokers: kafkaBrokers(),
+    brokers,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 2_000,
     requestTimeout: 10_000,
@@ -25,6 +26,8 @@ export interface TestTopics {
   bank: string;
   dlq: string;
   findings: string;
+  rawStripe: string;
+  rawAdyen: string;
   groupId: string;
 }
 
@@ -37,6 +40,8 @@ export function uniqueTopics(): TestTopics {
     bank: `${prefix}.bank.settlements`,
     dlq: `${prefix}.payrecon.dlq`,
     findings: `${prefix}.payrecon.findings`,
+    rawStripe: `${prefix}.gateway.raw.stripe`,
+    rawAdyen: `${prefix}.gateway.raw.adyen`,
     groupId: `${prefix}.payrecon`,
   };
 }
@@ -51,6 +56,8 @@ export function kafkaEnv(topics: TestTopics): Record<string, string> {
     TOPIC_BANK: topics.bank,
     TOPIC_DLQ: topics.dlq,
     TOPIC_FINDINGS: topics.findings,
+    TOPIC_RAW_STRIPE: topics.rawStripe,
+    TOPIC_RAW_ADYEN: topics.rawAdyen,
     KAFKA_SESSION_TIMEOUT: "6s",
     KAFKA_HEARTBEAT_INTERVAL: "500ms",
     KAFKA_REBALANCE_TIMEOUT: "6s",

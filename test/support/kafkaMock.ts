@@ -19,8 +19,16 @@ export interface KafkaMock {
   /** Drops the broker's connections and refuses new ones; leadership does not move. -1: all brokers. */
   setBrokerDown(id: number): Promise<void>;
   setBrokerUp(id: number): Promise<void>;
-  /** Makes the next `errors.length` requests with `apiKey` fail with these codes, in order. */
+  /** Makes the next `errors.length` requests with `apiKey` fail with these codes, in order (cluster-wide). */
   pushRequestErrors(apiKey: number, errors: number[]): Promise<void>;
+  /** The same for requests to one broker only (these take precedence over cluster-wide errors). */
+  pushBrokerRequestErrors(brokerId: number, apiKey: number, errors: number[]): Promise<void>;
+  /** Makes a broker the coordinator of a consumer group (its OffsetCommit requests go there). */
+  setGroupCoordinator(groupId: string, brokerId: number): Promise<void>;
+  /** How many of the errors pushed for one broker and `apiKey` have not been returned yet. */
+  pendingBrokerRequestErrors(brokerId: number, apiKey: number): Promise<number>;
+  /** Moves a partition's leadership, e.g. to keep a test's own traffic off a broker that gets errors. */
+  setPartitionLeader(topic: string, partition: number, brokerId: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -219,6 +227,35 @@ class MockProcess implements KafkaMock {
     return this.command(`errors ${apiKey} ${errors.join(" ")}`);
   }
 
+  pushBrokerRequestErrors(brokerId: number, apiKey: number, errors: number[]): Promise<void> {
+    assertInt("broker id", brokerId, 1, this.brokers.length);
+    assertInt("api key", apiKey, 0, 32767);
+    if (errors.length === 0) return Promise.resolve();
+    for (const e of errors) assertInt("error code", e, -200, 1000);
+    return this.command(`brokererrors ${brokerId} ${apiKey} ${errors.join(" ")}`);
+  }
+
+  setGroupCoordinator(groupId: string, brokerId: number): Promise<void> {
+    // Kafka's topic-name rule fits group ids in tests too, and keeps the line protocol unambiguous.
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(groupId)) throw new Error(`kafka mock: invalid group id: ${groupId}`);
+    assertInt("broker id", brokerId, 1, this.brokers.length);
+    return this.command(`coordinator ${groupId} ${brokerId}`);
+  }
+
+  async pendingBrokerRequestErrors(brokerId: number, apiKey: number): Promise<number> {
+    assertInt("broker id", brokerId, 1, this.brokers.length);
+    assertInt("api key", apiKey, 0, 32767);
+    const answer = await this.exchange(`pending ${brokerId} ${apiKey}`);
+    return Number(answer.slice("ok ".length));
+  }
+
+  setPartitionLeader(topic: string, partition: number, brokerId: number): Promise<void> {
+    assertTopic(topic, 1);
+    assertInt("partition", partition, 0, 99_999);
+    assertInt("broker id", brokerId, 1, this.brokers.length);
+    return this.command(`leader ${topic} ${partition} ${brokerId}`);
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
     return this.stopping;
@@ -239,8 +276,12 @@ class MockProcess implements KafkaMock {
     }
   }
 
-  /** Serializes commands: the launcher answers strictly one line per command, in order. */
-  private command(line: string): Promise<void> {
+  private async command(line: string): Promise<void> {
+    await this.exchange(line);
+  }
+
+  /** Serializes commands: the launcher answers strictly one line per command, in order ("ok…" or an error). */
+  private exchange(line: string): Promise<string> {
     if (this.stopping && line !== "quit") return Promise.reject(new Error("kafka mock is stopped"));
     const run = async () => {
       if (this.exited) throw this.exited;
@@ -248,7 +289,7 @@ class MockProcess implements KafkaMock {
       try {
         this.child.stdin.write(`${line}\n`);
         const answer = await this.nextLine(COMMAND_TIMEOUT_MS);
-        if (answer === "ok") return;
+        if (answer === "ok" || answer.startsWith("ok ")) return answer;
         throw new Error(`kafka mock "${line}": ${answer.replace(/^error /, "")}`);
       } finally {
         this.setRef(false);

@@ -22,10 +22,26 @@ describe("durations", () => {
 });
 
 describe("loadConfig", () => {
+  it("reads the gateway adapters' secrets as lists (two while one is rolled) and switches raw topics off when empty", () => {
+    const config = loadConfig({
+      STRIPE_WEBHOOK_SECRETS: " whsec_old , whsec_new ",
+      ADYEN_HMAC_KEYS: "44782DEF547AAA06,00ff",
+      TOPIC_RAW_STRIPE: "",
+      TOPIC_RAW_ADYEN: "bridge.adyen",
+    });
+    expect(config.gateways.stripe.webhookSecrets).toEqual(["whsec_old", "whsec_new"]);
+    expect(config.gateways.adyen.hmacKeys).toEqual(["44782DEF547AAA06", "00ff"]);
+    expect(config.topics.rawStripe).toBeUndefined();
+    expect(config.topics.rawAdyen).toBe("bridge.adyen");
+    expect(() => loadConfig({ ADYEN_HMAC_KEYS: "not-hex" })).toThrow(/ADYEN_HMAC_KEYS: each key must be hex/);
+    expect(() => loadConfig({ STRIPE_API_URL: "nope" })).toThrow(/STRIPE_API_URL/);
+  });
+
   it("has the CONTRACT defaults", () => {
     const config = loadConfig({});
     expect(config.databaseUrl).toBeUndefined();
     expect(config.dataDir).toBe("./.payrecon");
+    expect(config.databaseStatementTimeoutMs).toBe(30_000);
     expect(config.kafka).toBeUndefined();
     expect(config.topics).toEqual({
       expected: "payments.expected",
@@ -33,6 +49,18 @@ describe("loadConfig", () => {
       bank: "bank.settlements",
       dlq: "payrecon.dlq",
       findings: "payrecon.findings",
+      rawStripe: "gateway.raw.stripe",
+      rawAdyen: "gateway.raw.adyen",
+    });
+    expect(config.gateways).toEqual({
+      stripe: {
+        webhookSecrets: [],
+        webhookToleranceMs: parseDuration("5m"),
+        apiKey: undefined,
+        apiUrl: "https://api.stripe.com",
+        payoutFetchIntervalMs: parseDuration("1m"),
+      },
+      adyen: { hmacKeys: [] },
     });
     expect(config.http.port).toBe(8080);
     expect(config.http.tokens).toEqual([]);
@@ -59,6 +87,7 @@ describe("loadConfig", () => {
       HOLD_THRESHOLD: "48h",
       AMOUNT_TOLERANCE_MINOR: "5",
       AMOUNT_TOLERANCE_BY_GATEWAY: "stripe:100",
+      DATABASE_STATEMENT_TIMEOUT: "2s",
     });
     expect(config.kafka).toMatchObject({
       brokers: ["k1:9092", "k2:9093"],
@@ -70,6 +99,7 @@ describe("loadConfig", () => {
     expect(config.http.tokens.map((token) => token.role)).toEqual(["viewer", "operator", "ingester"]);
     expect(config.policy.holdThresholdMs).toBe(48 * 3_600_000);
     expect(config.policy.amountToleranceByGateway).toEqual({ stripe: 100 });
+    expect(config.databaseStatementTimeoutMs).toBe(2_000);
   });
 
   it.each([
@@ -81,6 +111,7 @@ describe("loadConfig", () => {
     ["AMOUNT_TOLERANCE_MINOR", "-1"],
     ["DATABASE_URL", "not a url"],
     ["KAFKA_SASL_USERNAME", "only-half"],
+    ["DATABASE_STATEMENT_TIMEOUT", "30"],
   ])("a bad %s is one line naming it", (variable, value) => {
     let error: unknown;
     try {

@@ -103,12 +103,19 @@ describe("OpenAPI document", () => {
     }
   });
 
-  it("documents the roles of every /api/v1 operation; health, metrics and the document itself are open", () => {
+  it("documents the roles of every /api/v1 operation; health, metrics, webhooks and the document itself are open", () => {
     const open = new Set(["/healthz", "/readyz", "/metrics", OPENAPI_PATH]);
     for (const { path, method, op } of operations()) {
       const where = `${method} ${path}`;
       if (open.has(path)) {
         expect(op.security, where).toEqual([]);
+        continue;
+      }
+      if (op["x-webhook"]) {
+        // A gateway's webhook: authenticated by its signature, outside /api/v1, refused with 400 when unsigned.
+        expect(path, where).toBe(`/webhooks/${op["x-webhook"]}`);
+        expect(op.security, where).toEqual([]);
+        expect(op.responses["400"], where).toBeDefined();
         continue;
       }
       if (op["x-browser-page"]) {
@@ -172,7 +179,13 @@ describe("OpenAPI document", () => {
       "#/components/schemas/GatewayEvent",
       "#/components/schemas/BankEntry",
     ]);
-    expect(op.parameters[0].schema.enum).toEqual(["payments.expected", "gateway.events", "bank.settlements"]);
+    expect(op.parameters[0].schema.enum).toEqual([
+      "payments.expected",
+      "gateway.events",
+      "bank.settlements",
+      "gateway.raw.stripe",
+      "gateway.raw.adyen",
+    ]);
     const custom = openApiDocument({ topics: { expected: "a.exp", gateway: "a.gw", bank: "a.bank" } }) as Any;
     expect(custom.paths["/api/v1/ingest/{topic}"].post.parameters[0].schema.enum).toEqual(["a.exp", "a.gw", "a.bank"]);
   });

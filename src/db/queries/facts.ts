@@ -3,6 +3,10 @@ import type { Db } from "../pool.js";
 /**
  * Set-based, idempotent inserts of facts: one statement per table per batch,
  * `on conflict do nothing` on the natural key, returning only what is new.
+ *
+ * The large ones take their rows as one JSON document (json_to_recordset, rows
+ * in document order): node-postgres escapes every element of an array
+ * parameter character by character, which cost more than the JSON encoding.
  */
 
 export interface ExpectedVersionRow {
@@ -22,16 +26,22 @@ export async function insertExpectedVersions(
   if (rows.length === 0) return [];
   const result = await db.query<{ payment_id: string; content_hash: Buffer }>(
     `insert into expected_payment_versions (payment_id, content_hash, version, cancelled, body, source)
-     select * from unnest($1::text[], $2::bytea[], $3::int[], $4::bool[], $5::jsonb[], $6::text[])
+     select t.payment_id, decode(t.content_hash, 'hex'), t.version, t.cancelled, t.body, t.source
+       from json_to_recordset($1::json)
+         as t(payment_id text, content_hash text, version int, cancelled bool, body jsonb, source text)
      on conflict (payment_id, content_hash) do nothing
      returning payment_id, content_hash`,
     [
-      rows.map((row) => row.paymentId),
-      rows.map((row) => row.contentHash),
-      rows.map((row) => row.version),
-      rows.map((row) => row.cancelled),
-      rows.map((row) => JSON.stringify(row.body)),
-      rows.map((row) => row.source),
+      JSON.stringify(
+        rows.map((row) => ({
+          payment_id: row.paymentId,
+          content_hash: row.contentHash.toString("hex"),
+          version: row.version,
+          cancelled: row.cancelled,
+          body: row.body,
+          source: row.source,
+        })),
+      ),
     ],
   );
   return result.rows.map((row) => ({ paymentId: row.payment_id, contentHash: row.content_hash.toString("hex") }));
@@ -75,25 +85,31 @@ export async function insertGatewayEvents(db: Db, rows: GatewayEventRow[]): Prom
   }>(
     `insert into gateway_events (gateway, event_id, type, reference, reference_key, batch_id, gateway_payment_id,
                                  amount_minor, currency, occurred_at, failure_code, hold_reason, body, source)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                          $8::bigint[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::jsonb[], $14::text[])
+     select * from json_to_recordset($1::json)
+       as t(gateway text, event_id text, type text, reference text, reference_key text, batch_id text,
+            gateway_payment_id text, amount_minor bigint, currency text, occurred_at timestamptz, failure_code text,
+            hold_reason text, body jsonb, source text)
      on conflict (gateway, event_id) do nothing
      returning seq, gateway, event_id, type, reference_key, batch_id`,
     [
-      rows.map((row) => row.gateway),
-      rows.map((row) => row.eventId),
-      rows.map((row) => row.type),
-      rows.map((row) => row.reference),
-      rows.map((row) => row.referenceKey),
-      rows.map((row) => row.batchId),
-      rows.map((row) => row.gatewayPaymentId),
-      rows.map((row) => row.amountMinor),
-      rows.map((row) => row.currency),
-      rows.map((row) => row.occurredAt),
-      rows.map((row) => row.failureCode),
-      rows.map((row) => row.holdReason),
-      rows.map((row) => JSON.stringify(row.body)),
-      rows.map((row) => row.source),
+      JSON.stringify(
+        rows.map((row) => ({
+          gateway: row.gateway,
+          event_id: row.eventId,
+          type: row.type,
+          reference: row.reference,
+          reference_key: row.referenceKey,
+          batch_id: row.batchId,
+          gateway_payment_id: row.gatewayPaymentId,
+          amount_minor: row.amountMinor,
+          currency: row.currency,
+          occurred_at: row.occurredAt,
+          failure_code: row.failureCode,
+          hold_reason: row.holdReason,
+          body: row.body,
+          source: row.source,
+        })),
+      ),
     ],
   );
   return result.rows.map((row) => ({
@@ -149,27 +165,32 @@ export async function insertBankEntries(db: Db, rows: BankEntryRow[]): Promise<I
   const result = await db.query<{ seq: number; bank: string; entry_id: string }>(
     `insert into bank_entries (bank, entry_id, account, direction, amount_minor, currency, booking_date, value_date,
                                status, end_to_end_id, remittance_info, counterparty_name, return_reason, body, source)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::date[],
-                          $8::date[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[],
-                          $15::text[])
+     select * from json_to_recordset($1::json)
+       as t(bank text, entry_id text, account text, direction text, amount_minor bigint, currency text,
+            booking_date date, value_date date, status text, end_to_end_id text, remittance_info text,
+            counterparty_name text, return_reason text, body jsonb, source text)
      on conflict (bank, entry_id) do nothing
      returning seq, bank, entry_id`,
     [
-      rows.map((row) => row.bank),
-      rows.map((row) => row.entryId),
-      rows.map((row) => row.account),
-      rows.map((row) => row.direction),
-      rows.map((row) => row.amountMinor),
-      rows.map((row) => row.currency),
-      rows.map((row) => row.bookingDate),
-      rows.map((row) => row.valueDate),
-      rows.map((row) => row.status),
-      rows.map((row) => row.endToEndId),
-      rows.map((row) => row.remittanceInfo),
-      rows.map((row) => row.counterpartyName),
-      rows.map((row) => row.returnReason),
-      rows.map((row) => JSON.stringify(row.body)),
-      rows.map((row) => row.source),
+      JSON.stringify(
+        rows.map((row) => ({
+          bank: row.bank,
+          entry_id: row.entryId,
+          account: row.account,
+          direction: row.direction,
+          amount_minor: row.amountMinor,
+          currency: row.currency,
+          booking_date: row.bookingDate,
+          value_date: row.valueDate,
+          status: row.status,
+          end_to_end_id: row.endToEndId,
+          remittance_info: row.remittanceInfo,
+          counterparty_name: row.counterpartyName,
+          return_reason: row.returnReason,
+          body: row.body,
+          source: row.source,
+        })),
+      ),
     ],
   );
   const inserted = result.rows.map((row) => ({ seq: row.seq, bank: row.bank, entryId: row.entry_id }));
@@ -179,9 +200,10 @@ export async function insertBankEntries(db: Db, rows: BankEntryRow[]): Promise<I
   );
   if (tokenRows.length > 0) {
     await db.query(
-      `insert into bank_entry_tokens (token, entry_seq) select * from unnest($1::text[], $2::bigint[])
+      `insert into bank_entry_tokens (token, entry_seq)
+       select * from json_to_recordset($1::json) as t(token text, entry_seq bigint)
        on conflict do nothing`,
-      [tokenRows.map((row) => row.token), tokenRows.map((row) => row.seq)],
+      [JSON.stringify(tokenRows.map((row) => ({ token: row.token, entry_seq: row.seq })))],
     );
   }
   return inserted;

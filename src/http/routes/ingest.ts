@@ -1,6 +1,6 @@
 import express, { type Router } from "express";
 import type { Config } from "../../config.js";
-import type { InputKind, RawMessage } from "../../consumers/decode.js";
+import { inputKindsByTopic, type RawMessage } from "../../consumers/decode.js";
 import { type IngestDeps, ingestMessages } from "../../consumers/ingest.js";
 import { requireRole } from "../auth.js";
 import { HttpError } from "../errors.js";
@@ -27,11 +27,7 @@ function splitLines(body: Buffer): Buffer[] {
  */
 export function ingestRouter(topics: Config["topics"], bodyLimit: string, ingest: IngestDeps): Router {
   const router = express.Router();
-  const kinds = new Map<string, { kind: InputKind; topic: string }>([
-    [topics.expected, { kind: "expected", topic: topics.expected }],
-    [topics.gateway, { kind: "gateway", topic: topics.gateway }],
-    [topics.bank, { kind: "bank", topic: topics.bank }],
-  ]);
+  const kinds = new Map([...inputKindsByTopic(topics)].map(([topic, kind]) => [topic, { kind, topic }] as const));
   router.post(
     "/ingest/:topic",
     requireRole("ingester"),

@@ -135,12 +135,16 @@ export interface TopicNames {
   expected: string;
   gateway: string;
   bank: string;
+  rawStripe?: string | undefined;
+  rawAdyen?: string | undefined;
 }
 
 export const DEFAULT_TOPICS: TopicNames = {
   expected: "payments.expected",
   gateway: "gateway.events",
   bank: "bank.settlements",
+  rawStripe: "gateway.raw.stripe",
+  rawAdyen: "gateway.raw.adyen",
 };
 
 const KIND_ORDER: Record<SourceKind, number> = { gateway: 0, bank: 1, expected: 2 };
@@ -152,8 +156,8 @@ export function freshness(
 ): FreshnessRow[] {
   return rows
     .map((row): FreshnessRow => {
-      const kind: SourceKind =
-        row.topic === topics.bank ? "bank" : row.topic === topics.gateway ? "gateway" : "expected";
+      const gatewayTopic = [topics.gateway, topics.rawStripe, topics.rawAdyen].includes(row.topic);
+      const kind: SourceKind = row.topic === topics.bank ? "bank" : gatewayTopic ? "gateway" : "expected";
       const staleAfterSeconds =
         kind === "bank" ? BANK_STALE_SECONDS : kind === "gateway" ? GATEWAY_STALE_SECONDS : undefined;
       const age = ageSeconds(row.last_event, now);

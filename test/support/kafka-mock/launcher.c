@@ -10,6 +10,10 @@
  *   topic <name> <partitions>
  *   down <broker_id> | up <broker_id>     (-1: all brokers)
  *   errors <api_key> <err> [<err>...]   (numeric rd_kafka_resp_err_t values)
+ *   brokererrors <broker_id> <api_key> <err> [<err>...]   (only requests to that broker)
+ *   leader <topic> <partition> <broker_id>
+ *   pending <broker_id> <api_key>   (answers "ok <n>": per-broker errors not yet returned)
+ *   coordinator <group_id> <broker_id>
  *   quit
  * EOF on stdin means the parent is gone: exit so no orphan keeps the ports.
  */
@@ -117,12 +121,76 @@ static int handle(rd_kafka_mock_cluster_t *mc, char *line) {
     return 0;
   }
 
-  if (!strcmp(cmd, "errors")) {
-    char *key = strtok_r(NULL, " \t", &save);
+  if (!strcmp(cmd, "leader")) {
+    char *name = strtok_r(NULL, " \t", &save);
+    char *part = strtok_r(NULL, " \t", &save);
+    char *id = strtok_r(NULL, " \t", &save);
+    long partition;
+    rd_kafka_resp_err_t err;
+    if (!name || parse_long(part, 0, 100000, &partition) || parse_long(id, 1, broker_cnt, &v) ||
+        strtok_r(NULL, " \t", &save)) {
+      reply_err("usage: leader <topic> <partition> <broker_id>%s", NULL);
+      return 0;
+    }
+    err = rd_kafka_mock_partition_set_leader(mc, name, (int32_t)partition, (int32_t)v);
+    if (err)
+      reply_err("%s", rd_kafka_err2str(err));
+    else
+      reply_ok();
+    return 0;
+  }
+
+  if (!strcmp(cmd, "coordinator")) {
+    char *group = strtok_r(NULL, " \t", &save);
+    rd_kafka_resp_err_t err;
+    if (!group || parse_long(strtok_r(NULL, " \t", &save), 1, broker_cnt, &v) || strtok_r(NULL, " \t", &save)) {
+      reply_err("usage: coordinator <group_id> <broker_id>%s", NULL);
+      return 0;
+    }
+    err = rd_kafka_mock_coordinator_set(mc, "group", group, (int32_t)v);
+    if (err)
+      reply_err("%s", rd_kafka_err2str(err));
+    else
+      reply_ok();
+    return 0;
+  }
+
+  if (!strcmp(cmd, "pending")) {
+    long api_key;
+    size_t cnt = 0;
+    rd_kafka_resp_err_t err;
+    if (parse_long(strtok_r(NULL, " \t", &save), 1, broker_cnt, &v) ||
+        parse_long(strtok_r(NULL, " \t", &save), 0, INT16_MAX, &api_key) || strtok_r(NULL, " \t", &save)) {
+      reply_err("usage: pending <broker_id> <api_key>%s", NULL);
+      return 0;
+    }
+    err = rd_kafka_mock_broker_error_stack_cnt(mc, (int32_t)v, (int16_t)api_key, &cnt);
+    if (err) {
+      reply_err("%s", rd_kafka_err2str(err));
+      return 0;
+    }
+    printf("ok %zu\n", cnt);
+    fflush(stdout);
+    return 0;
+  }
+
+  if (!strcmp(cmd, "errors") || !strcmp(cmd, "brokererrors")) {
+    int per_broker = !strcmp(cmd, "brokererrors");
+    long broker_id = 0;
+
+    char *key;
     rd_kafka_resp_err_t errs[MAX_ERRORS];
     size_t cnt = 0;
+    size_t i;
     char *tok;
     long api_key;
+    /* Per-broker errors let a test fail one broker's requests only, e.g. the daemon's produce to
+     * the partitions that broker leads, while the test's own producer (another broker) is unaffected. */
+    if (per_broker && parse_long(strtok_r(NULL, " \t", &save), 1, broker_cnt, &broker_id)) {
+      reply_err("usage: brokererrors <broker_id> <api_key> <err> [<err>...]%s", NULL);
+      return 0;
+    }
+    key = strtok_r(NULL, " \t", &save);
     if (parse_long(key, 0, INT16_MAX, &api_key)) {
       reply_err("usage: errors <api_key> <err> [<err>...]%s", NULL);
       return 0;
@@ -143,7 +211,20 @@ static int handle(rd_kafka_mock_cluster_t *mc, char *line) {
       reply_err("usage: errors <api_key> <err> [<err>...]%s", NULL);
       return 0;
     }
-    rd_kafka_mock_push_request_errors_array(mc, (int16_t)api_key, cnt, errs);
+    if (!per_broker) {
+      rd_kafka_mock_push_request_errors_array(mc, (int16_t)api_key, cnt, errs);
+      reply_ok();
+      return 0;
+    }
+    /* The per-broker call is variadic (err, rtt_ms pairs): push one entry at a time, in order. */
+    for (i = 0; i < cnt; i++) {
+      rd_kafka_resp_err_t err =
+          rd_kafka_mock_broker_push_request_error_rtts(mc, (int32_t)broker_id, (int16_t)api_key, 1, errs[i], 0);
+      if (err) {
+        reply_err("%s", rd_kafka_err2str(err));
+        return 0;
+      }
+    }
     reply_ok();
     return 0;
   }

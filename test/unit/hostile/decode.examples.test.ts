@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type Decoded, decodeMessage, type InputKind } from "../../../src/consumers/decode.js";
+import { type ContractDecoded, decodeMessage, type ContractKind } from "../../../src/consumers/decode.js";
 import { bankEntry, expectedPayment, gatewayEvent } from "../../support/facts.js";
 
 /** Issue 8, the named hostile cases one by one: each rejection's reason and the field its detail names. */
 
-function decode(kind: InputKind, text: string | Buffer): Decoded {
+function decode(kind: ContractKind, text: string | Buffer): ContractDecoded {
   const value = typeof text === "string" ? Buffer.from(text) : text;
   return decodeMessage({ kind, topic: kind, partition: null, offset: null, key: null, value, source: "http" });
 }
@@ -31,7 +31,7 @@ const batch = {
   references: ["ORD-1", "ORD-2"],
 };
 
-const cases: Array<[string, InputKind, string, string, RegExp]> = [
+const cases: Array<[string, ContractKind, string, string, RegExp]> = [
   // [name, kind, text, reason, detail]
   [
     "amount 1e3",

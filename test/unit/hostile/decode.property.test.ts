@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  type Decoded,
+  type ContractDecoded,
   decodeMessage,
-  type InputKind,
+  type ContractKind,
   MAX_DETAIL_CHARS,
   MAX_MESSAGE_BYTES,
   MAX_NESTING,
@@ -19,7 +19,7 @@ import { isCurrency } from "../../../src/messages/currencies.js";
 
 const NUM_RUNS = 1_000;
 const REASONS = new Set(["empty", "invalid_utf8", "invalid_json", "not_an_object", "schema", "too_large"]);
-const KINDS: InputKind[] = ["expected", "gateway", "bank"];
+const KINDS: ContractKind[] = ["expected", "gateway", "bank"];
 
 const runs = new Map<string, number>();
 afterAll(() => {
@@ -41,7 +41,7 @@ function property<T>(name: string, arbitrary: fc.Arbitrary<T>, predicate: (value
   runs.set(name, (runs.get(name) ?? 0) + count);
 }
 
-function decode(kind: InputKind, value: Buffer | string): Decoded {
+function decode(kind: ContractKind, value: Buffer | string): ContractDecoded {
   return decodeMessage({
     kind,
     topic: `t.${kind}`,
@@ -54,7 +54,7 @@ function decode(kind: InputKind, value: Buffer | string): Decoded {
 }
 
 /** Every outcome is well formed: accepted, or a bounded reason with a precise, bounded detail. */
-function wellFormed(result: Decoded): void {
+function wellFormed(result: ContractDecoded): void {
   if (result.ok) return;
   expect(REASONS.has(result.reason), result.reason).toBe(true);
   expect(result.detail.length).toBeGreaterThan(5);
@@ -63,7 +63,7 @@ function wellFormed(result: Decoded): void {
   expect(/[\u0000-\u001f\u007f]/.test(result.detail), result.detail).toBe(false);
 }
 
-function rejectedFor(result: Decoded, field: string, reason = "schema"): void {
+function rejectedFor(result: ContractDecoded, field: string, reason = "schema"): void {
   wellFormed(result);
   expect(result.ok, `expected a rejection naming ${field}`).toBe(false);
   if (result.ok) return;
@@ -157,14 +157,14 @@ const bankMessage = fc.record({
   counterparty_name: fc.option(fc.string({ maxLength: 70 }), { nil: null }),
 });
 
-const validByKind: Record<InputKind, fc.Arbitrary<Record<string, unknown>>> = {
+const validByKind: Record<ContractKind, fc.Arbitrary<Record<string, unknown>>> = {
   expected: expectedMessage,
   gateway: fc.oneof(paymentEvent, settlementBatch) as fc.Arbitrary<Record<string, unknown>>,
   bank: bankMessage,
 };
 const anyValid = fc.oneof(
   ...KINDS.map((kind) => validByKind[kind].map((message) => ({ kind, message }))),
-) as fc.Arbitrary<{ kind: InputKind; message: Record<string, unknown> }>;
+) as fc.Arbitrary<{ kind: ContractKind; message: Record<string, unknown> }>;
 
 /** The message's JSON with one member's value replaced by raw JSON text (which may be no JSON value at all). */
 function withRaw(message: Record<string, unknown>, field: string, rawValue: string): string {
@@ -245,99 +245,99 @@ const badIdentifier = fc.oneof(
 const wrongType = fc.constantFrom("1", "true", "[]", "{}", "null");
 
 /** Per kind: which fields may be mutated, and the hostile values each must refuse. */
-type Mutation = { kind: InputKind; field: string; raw: string; base?: Record<string, unknown> };
+type Mutation = { kind: ContractKind; field: string; raw: string; base?: Record<string, unknown> };
 const q = (text: string) => JSON.stringify(text);
 
 const mutations: fc.Arbitrary<Mutation> = fc.oneof(
   // amounts
   fc.record({
-    kind: fc.constant<InputKind>("expected"),
+    kind: fc.constant<ContractKind>("expected"),
     field: fc.constant("amount_minor"),
     raw: fc.oneof(badAmountLiteral, negativeAmount, fc.constant("0")),
   }),
   fc.record({
-    kind: fc.constant<InputKind>("bank"),
+    kind: fc.constant<ContractKind>("bank"),
     field: fc.constant("amount_minor"),
     raw: fc.oneof(badAmountLiteral, negativeAmount, fc.constant("0")),
   }),
   fc.record({
-    kind: fc.constant<InputKind>("gateway"),
+    kind: fc.constant<ContractKind>("gateway"),
     field: fc.constant("amount_minor"),
     raw: fc.oneof(badAmountLiteral, negativeAmount),
   }),
   // currencies
   fc.record({
-    kind: fc.constantFrom<InputKind>("expected", "gateway", "bank"),
+    kind: fc.constantFrom<ContractKind>("expected", "gateway", "bank"),
     field: fc.constant("currency"),
     raw: fc.oneof(badCurrency.map(q), wrongType),
   }),
   // times and dates
   fc.record({
-    kind: fc.constant<InputKind>("expected"),
+    kind: fc.constant<ContractKind>("expected"),
     field: fc.constantFrom("created_at", "due_at"),
     raw: fc.oneof(badTimestamp.map(q), wrongType),
   }),
   fc.record({
-    kind: fc.constant<InputKind>("gateway"),
+    kind: fc.constant<ContractKind>("gateway"),
     field: fc.constant("occurred_at"),
     raw: fc.oneof(badTimestamp.map(q), wrongType),
   }),
   fc.record({
-    kind: fc.constant<InputKind>("bank"),
+    kind: fc.constant<ContractKind>("bank"),
     field: fc.constantFrom("booking_date", "value_date"),
     raw: fc.oneof(badDate.map(q), wrongType),
   }),
   // identifiers and enums
   fc.record({
-    kind: fc.constant<InputKind>("expected"),
+    kind: fc.constant<ContractKind>("expected"),
     field: fc.constantFrom("id", "reference"),
     raw: fc.oneof(badIdentifier.map(q), wrongType),
   }),
   fc.record({
-    kind: fc.constant<InputKind>("gateway"),
+    kind: fc.constant<ContractKind>("gateway"),
     field: fc.constantFrom("event_id", "reference"),
     raw: fc.oneof(badIdentifier.map(q), wrongType),
   }),
   fc.record({
-    kind: fc.constant<InputKind>("bank"),
+    kind: fc.constant<ContractKind>("bank"),
     field: fc.constantFrom("entry_id"),
     raw: fc.oneof(badIdentifier.map(q), wrongType),
   }),
   fc.record({
-    kind: fc.constant<InputKind>("expected"),
+    kind: fc.constant<ContractKind>("expected"),
     field: fc.constant("direction"),
     raw: fc.constantFrom('"Collection"', '"PAYOUT"', '"refund"', '""', "1", "null"),
   }),
   fc.record({
-    kind: fc.constant<InputKind>("bank"),
+    kind: fc.constant<ContractKind>("bank"),
     field: fc.constantFrom("direction", "status"),
     raw: fc.constantFrom('"Credit"', '"BOOKED"', '"reversed"', '""', "[]"),
   }),
   fc.record({
-    kind: fc.constant<InputKind>("gateway"),
+    kind: fc.constant<ContractKind>("gateway"),
     field: fc.constant("type"),
     raw: fc.constantFrom('"payment.teleported"', '"PAYMENT.CAPTURED"', '"settlement"', '""', "null", "7"),
   }),
   fc
     .record({
-      kind: fc.constantFrom<InputKind>("expected", "gateway", "bank"),
+      kind: fc.constantFrom<ContractKind>("expected", "gateway", "bank"),
       raw: fc.constantFrom('"str ipe"', '"../etc"', '""', `"${"g".repeat(65)}"`, '"stripe\\u0000"', "1"),
     })
     .map(({ kind, raw }) => ({ kind, raw, field: kind === "bank" ? "bank" : "gateway" })),
   // huge strings (up to just under the 1 MB message limit) in bounded text fields
   fc.record({
-    kind: fc.constant<InputKind>("bank"),
+    kind: fc.constant<ContractKind>("bank"),
     field: fc.constantFrom("remittance_info", "counterparty_name", "account"),
     raw: fc.integer({ min: 2_001, max: 495_000 }).map((n) => q("é".repeat(n))), // 2 bytes each
   }),
   fc.record({
-    kind: fc.constant<InputKind>("gateway"),
+    kind: fc.constant<ContractKind>("gateway"),
     field: fc.constant("failure_message"),
     raw: fc.integer({ min: 2_001, max: 990_000 }).map((n) => q("m".repeat(n))),
   }),
 );
 
-const baseFor = (kind: InputKind, field: string): fc.Arbitrary<Record<string, unknown>> => {
+const baseFor = (kind: ContractKind, field: string): fc.Arbitrary<Record<string, unknown>> => {
   if (kind === "gateway") return paymentEvent as fc.Arbitrary<Record<string, unknown>>;
   if (kind === "expected" && field === "amount_minor")
     return expectedMessage.map(({ installments: _, ...rest }) => rest);
