@@ -30,6 +30,9 @@ export const payreconMetrics: Readonly<Record<string, MetricType>> = {
   payrecon_kafka_consumer_crashes_total: "counter",
   payrecon_kafka_consumer_rebalances_total: "counter",
   payrecon_item_alerts_active: "gauge",
+  payrecon_webhook_requests_total: "counter",
+  payrecon_gateway_events_ignored_total: "counter",
+  payrecon_stripe_payouts_waiting: "gauge",
 };
 
 /** prom-client default metrics used by the dashboards, and Prometheus' own `up`. */

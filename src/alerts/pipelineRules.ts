@@ -43,5 +43,27 @@ export const pipelineAlertGroup: RuleGroup = {
       description:
         'The Kafka consumer on {{ $labels.instance }} crashed {{ $value | printf "%.0f" }} times in the last 30m.',
     }),
+    alert({
+      alert: "PayreconWebhooksRefused",
+      // A rolled secret set on one side only refuses every delivery: the gateway retries for
+      // days, but nothing it reports (failed payouts included) reaches payrecon meanwhile.
+      expr: `sum by (gateway, outcome) (increase(${sel("payrecon_webhook_requests_total", 'outcome=~"bad_signature|not_configured"')}[15m])) >= 5`,
+      severity: "warning",
+      summary: "Gateway webhooks are being refused.",
+      description:
+        '{{ $value | printf "%.0f" }} {{ $labels.gateway }} webhook deliveries were refused ({{ $labels.outcome }}) ' +
+        "in the last 15m; the events they carry are not reconciled until the gateway re-sends them.",
+    }),
+    alert({
+      alert: "PayreconStripePayoutsWaiting",
+      // A payout's balance transactions normally arrive within minutes of payout.paid.
+      expr: `max(${sel("payrecon_stripe_payouts_waiting")}) > 0`,
+      for: "6h",
+      severity: "warning",
+      summary: "Stripe payouts are waiting for their balance transactions.",
+      description:
+        "{{ $value }} Stripe payout(s) reported paid for over 6h still lack balance transactions that add up to " +
+        "their amount: their bank credits stay unmatched and their payments unsettled.",
+    }),
   ],
 };
