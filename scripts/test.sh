@@ -22,6 +22,7 @@ fi
 # npm install, not npm ci: the registry here serves only this platform's optional binaries (e.g. biome's),
 # so the lock file cannot list the others and npm ci would refuse it.
 npm install --no-audit --no-fund
+bash scripts/audit.sh
 npm run lint
 npm run typecheck
 npm test
