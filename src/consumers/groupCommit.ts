@@ -11,6 +11,13 @@ import type { IngestResult } from "./ingest.js";
  * A group is flushed when it holds `maxMessages`, or `lingerMs` after its
  * first batch arrived: under load groups fill at once, when idle a lone
  * batch waits a few milliseconds at most.
+ *
+ * Up to `concurrency` groups are stored at once (a pipeline): while one
+ * reconciles under the reconcile lock, the next decodes and inserts its facts,
+ * then waits for the lock — as two instances do, with the same results. A
+ * partition is never in two groups at once (its handler waits for its group
+ * before the next batch is fetched), so each partition's facts are still
+ * inserted in offset order, and offsets of different groups never overlap.
  */
 export interface PartitionOffset {
   topic: string;
@@ -37,12 +44,14 @@ export class GroupCommit {
   private waiting: Waiting[] = [];
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  private ready: Waiting[][] = [];
+  private active = 0;
 
   constructor(
     private readonly target: GroupStore,
     private readonly maxMessages = 2_000,
     private readonly lingerMs = 5,
+    private readonly concurrency = 2,
   ) {}
 
   /** Resolves once these messages are stored and their partition's offset committed. */
@@ -62,23 +71,36 @@ export class GroupCommit {
     this.waiting = [];
     this.size = 0;
     if (group.length === 0) return;
-    // Groups are stored one after another: they would serialize on the reconcile lock anyway.
-    this.chain = this.chain.then(async () => {
-      try {
-        const raws = group.flatMap((item) => item.raws);
-        await this.target.store(raws);
-        // The latest offset per partition (a partition may have put several chunks in one group).
-        const latest = new Map<string, PartitionOffset>();
-        for (const item of group) {
-          const key = `${item.offset.topic}\u0000${item.offset.partition}`;
-          const seen = latest.get(key);
-          if (!seen || BigInt(item.offset.offset) > BigInt(seen.offset)) latest.set(key, item.offset);
-        }
-        await this.target.commit([...latest.values()]);
-        for (const item of group) item.resolve({ messages: item.raws.length, groupMessages: raws.length });
-      } catch (error) {
-        for (const item of group) item.reject(error);
+    this.ready.push(group);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.active < this.concurrency && this.ready.length > 0) {
+      const group = this.ready.shift()!;
+      this.active++;
+      this.run(group).finally(() => {
+        this.active--;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(group: Waiting[]): Promise<void> {
+    try {
+      const raws = group.flatMap((item) => item.raws);
+      await this.target.store(raws);
+      // The latest offset per partition (a partition may have put several chunks in one group).
+      const latest = new Map<string, PartitionOffset>();
+      for (const item of group) {
+        const key = `${item.offset.topic}\u0000${item.offset.partition}`;
+        const seen = latest.get(key);
+        if (!seen || BigInt(item.offset.offset) > BigInt(seen.offset)) latest.set(key, item.offset);
       }
-    });
+      await this.target.commit([...latest.values()]);
+      for (const item of group) item.resolve({ messages: item.raws.length, groupMessages: raws.length });
+    } catch (error) {
+      for (const item of group) item.reject(error);
+    }
   }
 }

@@ -4,7 +4,7 @@ import type { ReconcileEffects } from "../consumers/ingest.js";
 import {
   amountCandidates,
   type BatchRef,
-  batchesNamedByEntries,
+  batchesNamedByTokens,
   entriesOfBatches,
   entriesToRematch,
   loadBatches,
@@ -13,6 +13,7 @@ import {
   sameMatch,
   saveBatchStates,
   saveMatches,
+  referencesSettlingByReference,
   targetsByReference,
   upsertBatchesFromEvents,
 } from "../db/queries/matching.js";
@@ -29,9 +30,12 @@ import {
   loadVersions,
   outcomeSignature,
   identityHash,
+  insertPayments,
+  installmentRows,
   paymentIdsByReference,
   paymentIdsRelated,
   recordOrphanEvents,
+  replaceInstallments,
   type StatusChangeRow,
   type StoredPayment,
   saveIdentities,
@@ -45,13 +49,14 @@ import { type ExceptionChange, syncExceptions } from "./exceptionStore.js";
 import type { DesiredException } from "./exceptions.js";
 import { effectiveExpected } from "./expectedVersions.js";
 import { exceptionFinding, type Finding, paymentFinding } from "./findings.js";
-import { type EntryMatch, type MatchTarget, matchEntry } from "./matching.js";
+import { type EntryMatch, type MatchTarget, matchEntry, type PaymentTarget, settlingDirection } from "./matching.js";
 import { type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
 import { referenceKey } from "./references.js";
 import { batchKey, parseBatchKey, type TouchedFacts } from "./touched.js";
+import type { ExpectedPayment } from "../messages/schemas.js";
 import type { BankFact, ExpectedVersion, PaymentStatus, Policy } from "./types.js";
 import { toleranceFor } from "./types.js";
-import { batchExceptions, entryExceptions, paymentExceptions, unmatchedEvent } from "./world.js";
+import { batchExceptions, entryExceptions, paymentExceptions, paymentTarget, unmatchedEvent } from "./world.js";
 
 /**
  * Incremental reconciliation inside the transaction that stored new facts:
@@ -101,18 +106,19 @@ export async function reconcileTouched(
   const nowMs = now.getTime();
   await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
 
+  // New entries first: their tokens (computed from the stored body exactly as on insert) name batches and payments.
+  const newEntries = await loadEntries(tx, [...touched.entrySeqs]);
+  const newTokens = [...new Set(newEntries.flatMap((entry) => entry.tokens))];
+
   // Batches: new batch events become settlement_batches rows; entries naming a batch touch it.
   await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
   const batchKeys = new Set([...touched.batchKeys]);
-  add(batchKeys, (await batchesNamedByEntries(tx, [...touched.entrySeqs])).map(batchRefKey));
+  add(batchKeys, (await batchesNamedByTokens(tx, newTokens)).map(batchRefKey));
 
   // Payments touched directly: new versions, events naming them, batches listing them, entries naming them.
   const directPayments = new Set(touched.paymentIds);
   add(directPayments, await paymentIdsByReference(tx, [...touched.referenceKeys]));
-  add(
-    directPayments,
-    await paymentIdsRelated(tx, { batches: [...batchKeys].map(parseBatchKey), entrySeqs: [...touched.entrySeqs] }),
-  );
+  add(directPayments, await paymentIdsRelated(tx, { batches: [...batchKeys].map(parseBatchKey), tokens: newTokens }));
   const versions = await loadVersions(tx, [...directPayments]);
   const stored = await loadStoredPayments(tx, [...directPayments]);
   const identities = [...directPayments].flatMap((id) => {
@@ -120,10 +126,12 @@ export async function reconcileTouched(
     return effective ? [{ id, payment: effective.payment, cancelled: effective.cancelled }] : [];
   });
   // A payment touched only by an event or a bank line keeps its identity: no rewrite of its row and installments.
+  // Changed identities are written once, with their status, after matching: until then matching sees them in
+  // memory (pending), in place of their stored row, exactly as reconcileWorld builds its targets.
   const changedIdentities = identities.filter(
     (identity) => stored.get(identity.id)?.identityHash !== identityHash(identity.payment, identity.cancelled),
   );
-  await saveIdentities(tx, changedIdentities, now);
+  const pending = new Map(changedIdentities.map((identity) => [identity.id, identity]));
   const refKeys = new Set(identities.map((identity) => referenceKey(identity.payment.reference)));
   for (const id of directPayments) {
     const old = stored.get(id);
@@ -139,10 +147,26 @@ export async function reconcileTouched(
       referenceKeys: [...refKeys],
       batches: [...batchKeys].map(parseBatchKey),
       windowMs: policy.matchWindowMs,
+      storedInstallmentsOf: [...directPayments].filter((id) => !pending.has(id)),
+      installments: changedIdentities.flatMap((identity) =>
+        installmentRows(identity.id, identity.payment).map((row) => ({
+          currency: row.currency,
+          direction: row.direction,
+          amountMinor: row.amount,
+          dueDate: row.due,
+        })),
+      ),
     }),
   );
-  const entries = await loadEntries(tx, [...entrySeqs]);
-  const matches = await matchEntries(tx, entries, policy);
+  const loaded = new Set(newEntries.map((entry) => entry.seq));
+  const entries = [
+    ...newEntries,
+    ...(await loadEntries(
+      tx,
+      [...entrySeqs].filter((seq) => !loaded.has(seq)),
+    )),
+  ];
+  const matches = await matchEntries(tx, entries, policy, pending);
   const oldMatches = await loadMatches(tx, [...entrySeqs]);
   const affectedPayments = new Set(directPayments);
   const matchRows: Array<{ entrySeq: number; match: EntryMatch; unmatchedDeadline: number | null }> = [];
@@ -188,7 +212,7 @@ export async function reconcileTouched(
   );
   // A batch listing a payment changes its status only when the batch's own state changes
   // (new batches are reached through their references above).
-  add(affectedPayments, await paymentIdsRelated(tx, { batches: changedBatches, entrySeqs: [] }));
+  add(affectedPayments, await paymentIdsRelated(tx, { batches: changedBatches, tokens: [] }));
 
   // Status of every affected payment.
   const laterIds = [...affectedPayments].filter((id) => !directPayments.has(id));
@@ -199,6 +223,9 @@ export async function reconcileTouched(
   for (const entry of entries) {
     desired.set(`entry:${entry.bank}/${entry.entryId}`, entryExceptions(entry, matches.get(entry.seq)!, nowMs, policy));
   }
+
+  // Payment rows: each written once, identity and status together (the orphan checks below read them).
+  const written = await writePaymentRows(tx, changes, changedIdentities, stored, now);
 
   // Gateway events naming no payment wait for one until UNMATCHED_GRACE; a new payment claims them.
   const claimed = await claimOrphans(
@@ -213,7 +240,7 @@ export async function reconcileTouched(
   }
 
   const exceptionChanges = await syncExceptions(tx, desired, now, policy.priorityTiers);
-  const statusChanges = await writePayments(tx, changes.changed, now, deps, exceptionChanges);
+  const statusChanges = await recordStatusChanges(tx, written, now, deps, exceptionChanges);
   const reconcileMs = performance.now() - began;
   return {
     afterCommit() {
@@ -223,29 +250,79 @@ export async function reconcileTouched(
   };
 }
 
-/** Matches entries against the stored payments and batches (the SQL pre-selects, matchEntry decides). */
-async function matchEntries(tx: pg.PoolClient, entries: BankFact[], policy: Policy): Promise<Map<number, EntryMatch>> {
+const amountKey = (currency: string, direction: string, amountMinor: number) =>
+  `${currency}\u0000${direction}\u0000${amountMinor}`;
+
+interface PendingIdentity {
+  id: string;
+  payment: ExpectedPayment;
+  cancelled: boolean;
+}
+
+/**
+ * Matches entries against the stored payments and batches (the SQL pre-selects, matchEntry decides).
+ * `pending`: payments whose identity changes in this transaction, not written yet; they stand in for
+ * their stored rows, as targets built exactly as reconcileWorld builds them.
+ */
+async function matchEntries(
+  tx: pg.PoolClient,
+  entries: BankFact[],
+  policy: Policy,
+  pending: Map<string, PendingIdentity>,
+): Promise<Map<number, EntryMatch>> {
   const keys = new Set<string>();
   for (const entry of entries) {
     add(keys, entry.tokens);
     if (entry.endToEndId) keys.add(referenceKey(entry.endToEndId));
   }
+  const pendingIds = [...pending.keys()];
+  const booked = entries.filter((entry) => entry.status === "booked");
   const [targets, candidates] = [
-    await targetsByReference(tx, [...keys]),
+    await targetsByReference(tx, [...keys], pendingIds),
     await amountCandidates(
       tx,
-      entries.filter((entry) => entry.status === "booked").map((entry) => entry.seq),
+      booked.map((entry) => entry.seq),
       policy.matchWindowMs,
+      pendingIds,
     ),
   ];
+  // Pending payments by the amounts they could be settled with (whole, or one installment): a superset,
+  // matchEntry applies every amount condition itself, as it does to the SQL's pre-selection.
+  const pendingByAmount = new Map<string, PendingIdentity[]>();
+  for (const identity of pending.values()) {
+    const { payment } = identity;
+    const direction = settlingDirection(payment.direction);
+    const amounts = new Set([payment.amount_minor, ...(payment.installments ?? []).map((part) => part.amount_minor)]);
+    for (const amount of amounts) pushTo(pendingByAmount, amountKey(payment.currency, direction, amount), identity);
+  }
+  const pendingCandidates = (entry: BankFact) =>
+    pendingByAmount.get(amountKey(entry.currency, entry.direction, entry.amountMinor)) ?? [];
+  // Whether a payment settles by reference matters only to amount matching: asked only for the pending
+  // payments some entry here could match by amount.
+  const asked = new Set(booked.flatMap((entry) => pendingCandidates(entry).map((identity) => identity.id)));
+  const settledByReference = await referencesSettlingByReference(
+    tx,
+    [...asked].map((id) => referenceKey(pending.get(id)!.payment.reference)),
+  );
+  const pendingTargets = new Map<string, PaymentTarget>();
+  for (const identity of pending.values()) {
+    const settles = asked.has(identity.id) && settledByReference.has(referenceKey(identity.payment.reference));
+    pendingTargets.set(identity.id, paymentTarget(identity.id, identity.payment, identity.cancelled, settles));
+  }
   const byKey = new Map<string, MatchTarget[]>();
   for (const target of targets) {
     const key = target.kind === "payment" ? target.referenceKey : target.batchIdKey;
     pushTo(byKey, key, target);
   }
+  for (const target of pendingTargets.values()) {
+    if (keys.has(target.referenceKey)) pushTo(byKey, target.referenceKey, target);
+  }
   const lookup = {
     byReference: (key: string) => byKey.get(key) ?? [],
-    amountCandidates: (entry: BankFact) => candidates.get(entry.seq) ?? [],
+    amountCandidates: (entry: BankFact) => [
+      ...(candidates.get(entry.seq) ?? []),
+      ...pendingCandidates(entry).map((identity) => pendingTargets.get(identity.id)!),
+    ],
   };
   return new Map(entries.map((entry) => [entry.seq, matchEntry(entry, lookup, policy)]));
 }
@@ -294,13 +371,24 @@ interface StatusChange {
   from: PaymentStatus | null;
 }
 
-async function writePayments(
+interface WrittenPayments {
+  statusRows: StatusChangeRow[];
+  statusChanges: StatusChange[];
+  totals: TotalsDelta[];
+  findings: Finding[];
+}
+
+/**
+ * Writes the payment rows: a new payment is inserted once with its status; an amended one gets its
+ * identity, then (if its outcome changed) its status; any other changed outcome its status only.
+ */
+async function writePaymentRows(
   tx: pg.PoolClient,
-  changes: PaymentChange[],
+  changes: { all: PaymentChange[]; changed: PaymentChange[] },
+  changedIdentities: Array<{ id: string; payment: ExpectedPayment; cancelled: boolean }>,
+  stored: Map<string, StoredPayment>,
   now: Date,
-  deps: ReconcileDeps,
-  exceptionChanges: ExceptionChange[],
-): Promise<StatusChange[]> {
+): Promise<WrittenPayments> {
   const statusSince = new Map<string, Date>();
   const statusRows: StatusChangeRow[] = [];
   const statusChanges: StatusChange[] = [];
@@ -320,7 +408,7 @@ async function writePayments(
     totals.set(key, current);
   };
   const findings: Finding[] = [];
-  for (const { outcome, previous } of changes) {
+  for (const { outcome, previous } of changes.changed) {
     const payment = outcome.payment;
     if (previous?.signature) {
       delta(previous.status, previous.direction, previous.gateway, previous.currency, -1, -previous.atRiskMinor);
@@ -345,14 +433,48 @@ async function writePayments(
       findings.push(paymentFinding(outcome, from, now));
     }
   }
-  await savePayments(
+
+  const outcomes = new Map(changes.all.map((change) => [change.outcome.paymentId, change.outcome]));
+  const created = changedIdentities.filter((identity) => !stored.has(identity.id));
+  const amended = changedIdentities.filter((identity) => stored.has(identity.id));
+  await insertPayments(
     tx,
-    changes.map((change) => change.outcome),
+    created.map((identity) => {
+      const outcome = outcomes.get(identity.id);
+      // Every payment with a version in force has an outcome (evaluatePayments saw all direct payments).
+      if (!outcome) throw new Error(`no outcome for new payment ${identity.id}`);
+      return { outcome, cancelled: identity.cancelled };
+    }),
     statusSince,
     now,
   );
-  await insertStatusChanges(tx, statusRows, now);
-  await applyTotals(tx, [...totals.values()]);
+  await saveIdentities(tx, amended, now);
+  const createdIds = new Set(created.map((identity) => identity.id));
+  await savePayments(
+    tx,
+    changes.changed.map((change) => change.outcome).filter((outcome) => !createdIds.has(outcome.paymentId)),
+    statusSince,
+    now,
+  );
+  await replaceInstallments(
+    tx,
+    changedIdentities,
+    amended.map((identity) => identity.id),
+  );
+  return { statusRows, statusChanges, totals: [...totals.values()], findings };
+}
+
+/** The status changes' timeline rows, the totals' deltas and the findings (payments', then exceptions'). */
+async function recordStatusChanges(
+  tx: pg.PoolClient,
+  written: WrittenPayments,
+  now: Date,
+  deps: ReconcileDeps,
+  exceptionChanges: ExceptionChange[],
+): Promise<StatusChange[]> {
+  await insertStatusChanges(tx, written.statusRows, now);
+  await applyTotals(tx, written.totals);
+  const findings = [...written.findings];
   for (const change of exceptionChanges) {
     const finding = exceptionFinding(change, now);
     if (finding) findings.push(finding);
@@ -366,7 +488,7 @@ async function writePayments(
       ),
     );
   }
-  return statusChanges;
+  return written.statusChanges;
 }
 
 const OUTCOMES = new Set<PaymentStatus>(["settled", "failed", "refunded", "charged_back", "cancelled"]);

@@ -18,7 +18,7 @@ export interface AtRiskPayment {
 /**
  * Failed, held or delayed payments with at least `minMinor` at risk (the
  * smallest threshold of any currency; the caller applies each currency's own).
- * Reads the payments_status index: only payments in these statuses.
+ * Reads the payments_at_risk partial index: only payments in these statuses.
  */
 export async function largePaymentsAtRisk(db: Db, minMinor: number, limit: number): Promise<AtRiskPayment[]> {
   const result = await db.query<AtRiskPayment>(

@@ -5,7 +5,13 @@ import { batchKey, parseBatchKey } from "../../reconcile/touched.js";
 import type { Db } from "../pool.js";
 import { type BankEntryDbRow, type GatewayEventDbRow, toBankFact, toBatchFact } from "./factRows.js";
 
-/** Queries of the matching phase: which entries to re-match, their candidates, and the stored matches. */
+/**
+ * Queries of the matching phase: which entries to re-match, their candidates, and the stored matches.
+ *
+ * Lookups by a batch's keys are driven from the keys (`unnest … cross join lateral (… offset 0)`): one
+ * index probe per key, whatever the planner estimates for an array of a thousand keys. Left to itself it
+ * picks hash joins over whole tables for such arrays, which grow with the tables.
+ */
 
 export interface BatchRef {
   gateway: string;
@@ -79,16 +85,23 @@ export async function saveBatchStates(
   );
 }
 
-/** Batches named (by id) in the remittance tokens of these entries. */
-export async function batchesNamedByEntries(db: Db, entrySeqs: number[]): Promise<BatchRef[]> {
-  if (entrySeqs.length === 0) return [];
+/** Batches named (by id) among these remittance tokens (the tokens of new entries, known in memory). */
+export async function batchesNamedByTokens(db: Db, tokens: string[]): Promise<BatchRef[]> {
+  if (tokens.length === 0) return [];
   const result = await db.query<{ gateway: string; batch_id: string }>(
-    `select distinct b.gateway, b.batch_id from bank_entry_tokens t
-       join settlement_batches b on b.batch_key = t.token
-      where t.entry_seq = any($1::bigint[])`,
-    [entrySeqs],
+    `select distinct b.gateway, b.batch_id from unnest($1::text[]) as k(token)
+       cross join lateral (select gateway, batch_id from settlement_batches b where b.batch_key = k.token offset 0) b`,
+    [[...new Set(tokens)]],
   );
   return result.rows.map((row) => ({ gateway: row.gateway, batchId: row.batch_id }));
+}
+
+/** An amount-match row of a payment: one per installment, plus the whole amount at its last due date (idx -1). */
+export interface InstallmentRow {
+  currency: string;
+  direction: string;
+  amountMinor: number;
+  dueDate: string;
 }
 
 /**
@@ -98,7 +111,16 @@ export async function batchesNamedByEntries(db: Db, entrySeqs: number[]): Promis
  */
 export async function entriesToRematch(
   db: Db,
-  input: { paymentIds: string[]; referenceKeys: string[]; batches: BatchRef[]; windowMs: number },
+  input: {
+    paymentIds: string[];
+    referenceKeys: string[];
+    batches: BatchRef[];
+    windowMs: number;
+    /** Payments whose stored installments are current (the others' are not written yet). */
+    storedInstallmentsOf: string[];
+    /** The installments of the payments whose identity changes in this transaction. */
+    installments: InstallmentRow[];
+  },
 ): Promise<number[]> {
   const days = Math.floor(input.windowMs / DAY_MS);
   const candidateIds = [
@@ -106,27 +128,44 @@ export async function entriesToRematch(
     ...input.batches.map((ref) => `batch:${batchKey(ref.gateway, ref.batchId)}`),
   ];
   const result = await db.query<{ seq: number }>(
-    `with batches as (select * from unnest($3::text[], $4::text[]) as t(gateway, batch_id))
-     select entry_seq as seq from bank_entry_tokens where token = any($2::text[])
+    `with batches as materialized (
+       select b.* from unnest($3::text[], $4::text[]) as k(gateway, batch_id)
+         cross join lateral (select * from settlement_batches b
+                              where b.gateway = k.gateway and b.batch_id = k.batch_id offset 0) b),
+     installments as (
+       select i.currency, i.settle_direction, i.amount_minor, i.due_date from unnest($7::text[]) as k(id)
+         cross join lateral (select * from payment_installments i where i.payment_id = k.id offset 0) i
+       union all
+       select * from unnest($8::text[], $9::text[], $10::bigint[], $11::date[]))
+     select t.entry_seq as seq from unnest($2::text[]) as k(token)
+       cross join lateral (select entry_seq from bank_entry_tokens t where t.token = k.token offset 0) t
      union
-     select t.entry_seq from bank_entry_tokens t join settlement_batches b on b.batch_key = t.token
-      where (b.gateway, b.batch_id) in (select * from batches)
+     select t.entry_seq from batches b
+       cross join lateral (select entry_seq from bank_entry_tokens t where t.token = b.batch_key offset 0) t
      union
-     select entry_seq from bank_entry_matches where payment_id = any($1::text[])
+     select m.entry_seq from unnest($1::text[]) as k(id)
+       cross join lateral (select entry_seq from bank_entry_matches m where m.payment_id = k.id offset 0) m
      union
-     select entry_seq from bank_entry_matches where (batch_gateway, batch_id) in (select * from batches)
+     select m.entry_seq from batches b
+       cross join lateral (select entry_seq from bank_entry_matches m
+                            where m.batch_gateway = b.gateway and m.batch_id = b.batch_id offset 0) m
      union
-     select entry_seq from bank_entry_matches where candidates && $5::text[]
+     select m.entry_seq from (select entry_seq, candidates from bank_entry_matches
+                               where kind = 'ambiguous' offset 0) m, unnest(m.candidates) as c(id)
+      where c.id = any($5::text[])
      union
-     select e.seq from payment_installments i
-       join bank_entries e on e.currency = i.currency and e.direction = i.settle_direction
-        and e.amount_minor = i.amount_minor and e.value_date between i.due_date - $6::int and i.due_date + $6::int
-      where i.payment_id = any($1::text[]) and e.status = 'booked'
+     select e.seq from installments i
+       cross join lateral (select seq from bank_entries e
+                            where e.currency = i.currency and e.direction = i.settle_direction
+                              and e.amount_minor = i.amount_minor
+                              and e.value_date between i.due_date - $6::int and i.due_date + $6::int
+                              and e.status = 'booked' offset 0) e
      union
-     select e.seq from settlement_batches b
-       join bank_entries e on e.currency = b.currency and e.direction = 'credit' and e.amount_minor = b.net_minor
-        and e.value_date between b.expected_arrival - $6::int and b.expected_arrival + $6::int
-      where (b.gateway, b.batch_id) in (select * from batches) and e.status = 'booked'`,
+     select e.seq from batches b
+       cross join lateral (select seq from bank_entries e
+                            where e.currency = b.currency and e.direction = 'credit' and e.amount_minor = b.net_minor
+                              and e.value_date between b.expected_arrival - $6::int and b.expected_arrival + $6::int
+                              and e.status = 'booked' offset 0) e`,
     [
       input.paymentIds,
       input.referenceKeys,
@@ -134,6 +173,11 @@ export async function entriesToRematch(
       input.batches.map((ref) => ref.batchId),
       candidateIds,
       days,
+      input.storedInstallmentsOf,
+      input.installments.map((row) => row.currency),
+      input.installments.map((row) => row.direction),
+      input.installments.map((row) => row.amountMinor),
+      input.installments.map((row) => row.dueDate),
     ],
   );
   return result.rows.map((row) => row.seq);
@@ -151,16 +195,20 @@ interface TargetRow {
   installments: Array<{ amount_minor: number; due_date: string }>;
 }
 
+// Scalar sub-selects, not EXISTS: the planner may turn an EXISTS into a hash of the whole tokens table.
+const SETTLES_BY_REFERENCE = (column: string) => `
+  (coalesce((select true from bank_entry_tokens t where t.token = ${column} limit 1), false)
+   or coalesce((select true from batch_references br where br.reference_key = ${column} limit 1), false))`;
+
 const PAYMENT_TARGET_COLUMNS = `
   p.id, p.reference_key, p.direction, p.currency, p.amount_minor, p.counterparty_name, p.cancelled,
-  (exists (select 1 from bank_entry_tokens t where t.token = p.reference_key)
-   or exists (select 1 from batch_references br where br.reference_key = p.reference_key)) as settles_by_reference,
+  ${SETTLES_BY_REFERENCE("p.reference_key")} as settles_by_reference,
   (select coalesce(json_agg(json_build_object('amount_minor', i.amount_minor, 'due_date', i.due_date) order by i.due_date, i.idx), '[]')
      from payment_installments i where i.payment_id = p.id and i.idx >= 0) as installments`;
 
 const BATCH_TARGET_COLUMNS = `
   b.gateway, b.batch_id, b.batch_key, b.currency, b.net_minor, b.expected_arrival,
-  exists (select 1 from bank_entry_tokens t where t.token = b.batch_key) as settles_by_reference`;
+  coalesce((select true from bank_entry_tokens t where t.token = b.batch_key limit 1), false) as settles_by_reference`;
 
 interface BatchTargetRow {
   gateway: string;
@@ -199,46 +247,70 @@ function toBatchTarget(row: BatchTargetRow): BatchTarget {
   };
 }
 
-/** Payments and batches whose reference / batch id key is one of these. */
-export async function targetsByReference(db: Db, keys: string[]): Promise<MatchTarget[]> {
+/**
+ * Payments and batches whose reference / batch id key is one of these. Payments in `exceptIds` are left
+ * out: their identity changes in this transaction and the caller knows it (the stored row is the old one).
+ */
+export async function targetsByReference(db: Db, keys: string[], exceptIds: string[] = []): Promise<MatchTarget[]> {
   if (keys.length === 0) return [];
   const [payments, batches] = [
     await db.query<TargetRow>(
-      `select ${PAYMENT_TARGET_COLUMNS} from payments p where p.reference_key = any($1::text[])`,
-      [keys],
+      `select ${PAYMENT_TARGET_COLUMNS} from unnest($1::text[]) as k(key)
+         cross join lateral (select * from payments p where p.reference_key = k.key offset 0) p
+        where p.id <> all($2::text[])`,
+      [[...new Set(keys)], exceptIds],
     ),
     await db.query<BatchTargetRow>(
-      `select ${BATCH_TARGET_COLUMNS} from settlement_batches b where b.batch_key = any($1::text[])`,
-      [keys],
+      `select ${BATCH_TARGET_COLUMNS} from unnest($1::text[]) as k(key)
+         cross join lateral (select * from settlement_batches b where b.batch_key = k.key offset 0) b`,
+      [[...new Set(keys)]],
     ),
   ];
   return [...payments.rows.map(toPaymentTarget), ...batches.rows.map(toBatchTarget)];
 }
 
-/** For each booked entry, the payments and batches of the same currency, direction and amount within the window. */
+/** Which of these reference keys a bank entry names or a batch lists (such a payment is no amount candidate). */
+export async function referencesSettlingByReference(db: Db, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const result = await db.query<{ key: string }>(
+    `select k.key from unnest($1::text[]) as k(key) where ${SETTLES_BY_REFERENCE("k.key")}`,
+    [[...new Set(keys)]],
+  );
+  return new Set(result.rows.map((row) => row.key));
+}
+
+/**
+ * For each booked entry, the payments and batches of the same currency, direction and amount within the
+ * window (payments in `exceptIds` left out, as in targetsByReference).
+ */
 export async function amountCandidates(
   db: Db,
   entrySeqs: number[],
   windowMs: number,
+  exceptIds: string[] = [],
 ): Promise<Map<number, MatchTarget[]>> {
   const out = new Map<number, MatchTarget[]>();
   if (entrySeqs.length === 0) return out;
   const days = Math.floor(windowMs / DAY_MS);
   const [payments, batches] = [
     await db.query<TargetRow & { entry_seq: number }>(
-      `select distinct on (e.seq, p.id) e.seq as entry_seq, ${PAYMENT_TARGET_COLUMNS}
+      `select e.seq as entry_seq, ${PAYMENT_TARGET_COLUMNS}
          from bank_entries e
-         join payment_installments i on i.currency = e.currency and i.settle_direction = e.direction
-          and i.amount_minor = e.amount_minor and i.due_date between e.value_date - $2::int and e.value_date + $2::int
-         join payments p on p.id = i.payment_id
-        where e.seq = any($1::bigint[]) and e.status = 'booked'`,
-      [entrySeqs, days],
+         cross join lateral (select distinct i.payment_id from payment_installments i
+                              where i.currency = e.currency and i.settle_direction = e.direction
+                                and i.amount_minor = e.amount_minor
+                                and i.due_date between e.value_date - $2::int and e.value_date + $2::int offset 0) i
+         cross join lateral (select * from payments p where p.id = i.payment_id offset 0) p
+        where e.seq = any($1::bigint[]) and e.status = 'booked' and p.id <> all($3::text[])`,
+      [entrySeqs, days, exceptIds],
     ),
     await db.query<BatchTargetRow & { entry_seq: number }>(
       `select e.seq as entry_seq, ${BATCH_TARGET_COLUMNS}
          from bank_entries e
-         join settlement_batches b on b.currency = e.currency and b.net_minor = e.amount_minor
-          and b.expected_arrival between e.value_date - $2::int and e.value_date + $2::int
+         cross join lateral (select * from settlement_batches b
+                              where b.currency = e.currency and b.net_minor = e.amount_minor
+                                and b.expected_arrival between e.value_date - $2::int and e.value_date + $2::int
+                             offset 0) b
         where e.seq = any($1::bigint[]) and e.status = 'booked' and e.direction = 'credit'`,
       [entrySeqs, days],
     ),
@@ -337,11 +409,15 @@ export async function saveMatches(
 export async function entriesOfBatches(db: Db, refs: BatchRef[]): Promise<Map<string, BankFact[]>> {
   const out = new Map<string, BankFact[]>();
   if (refs.length === 0) return out;
+  // Each batch once: a batch listed twice would list its entries twice.
+  const unique = [...new Map(refs.map((ref) => [batchKey(ref.gateway, ref.batchId), ref])).values()];
   const result = await db.query<BankEntryDbRow & { batch_gateway: string; batch_id: string }>(
     `select e.seq, e.body, e.received_at, m.batch_gateway, m.batch_id
-       from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq
-      where m.kind = 'batch' and (m.batch_gateway, m.batch_id) in (select * from unnest($1::text[], $2::text[]))`,
-    [refs.map((ref) => ref.gateway), refs.map((ref) => ref.batchId)],
+       from unnest($1::text[], $2::text[]) as k(gateway, batch_id)
+       cross join lateral (select * from bank_entry_matches m
+                            where m.batch_gateway = k.gateway and m.batch_id = k.batch_id and m.kind = 'batch' offset 0) m
+       cross join lateral (select * from bank_entries e where e.seq = m.entry_seq offset 0) e`,
+    [unique.map((ref) => ref.gateway), unique.map((ref) => ref.batchId)],
   );
   for (const row of result.rows) {
     const key = batchKey(row.batch_gateway, row.batch_id);

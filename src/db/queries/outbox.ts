@@ -9,14 +9,21 @@ export interface OutboxMessage {
 
 export async function enqueueOutbox(db: Db, messages: OutboxMessage[]): Promise<void> {
   if (messages.length === 0) return;
+  // One JSON document, bytes as hex (see facts.ts: array parameters are costly to encode).
+  const hex = (value: Buffer | string) => (typeof value === "string" ? Buffer.from(value) : value).toString("hex");
   await db.query(
     `insert into outbox (topic, message_key, value, headers)
-     select * from unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[])`,
+     select t.topic, decode(t.message_key, 'hex'), decode(t.value, 'hex'), t.headers
+       from json_to_recordset($1::json) as t(topic text, message_key text, value text, headers jsonb)`,
     [
-      messages.map((message) => message.topic),
-      messages.map((message) => (message.key === null ? null : Buffer.from(message.key))),
-      messages.map((message) => Buffer.from(message.value)),
-      messages.map((message) => JSON.stringify(message.headers)),
+      JSON.stringify(
+        messages.map((message) => ({
+          topic: message.topic,
+          message_key: message.key === null ? null : hex(message.key),
+          value: hex(message.value),
+          headers: message.headers,
+        })),
+      ),
     ],
   );
 }
@@ -51,9 +58,13 @@ export async function lockPendingOutbox(db: Db, limit: number): Promise<PendingO
   }));
 }
 
+/**
+ * Removes published messages. A delete, not `set published_at`: that update wrote each message (and its
+ * index entries) a second time and left the table growing with every finding ever sent.
+ */
 export async function markOutboxPublished(db: Db, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.query("update outbox set published_at = now() where id = any($1::bigint[])", [ids]);
+  await db.query("delete from outbox where id = any($1::bigint[])", [ids]);
 }
 
 export async function countPendingOutbox(db: Db): Promise<number> {

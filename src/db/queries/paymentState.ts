@@ -45,16 +45,30 @@ export interface StoredPayment {
   identityHash: string | null;
 }
 
+// Both hashes are asked for several times per payment and reconciliation (compare, then write): memoized
+// per object, which the reconciler never mutates.
+const identityHashes = new WeakMap<ExpectedPayment, [string | undefined, string | undefined]>();
+const signatures = new WeakMap<PaymentOutcome, string>();
+
 /** Identifies the version in force: equal hashes, nothing to rewrite. */
 export function identityHash(payment: ExpectedPayment, cancelled: boolean): string {
-  return createHash("sha1")
-    .update(JSON.stringify(payment))
-    .update(cancelled ? "1" : "0")
-    .digest("base64");
+  const known = identityHashes.get(payment) ?? [undefined, undefined];
+  const index = cancelled ? 1 : 0;
+  const hash =
+    known[index] ??
+    createHash("sha1")
+      .update(JSON.stringify(payment))
+      .update(cancelled ? "1" : "0")
+      .digest("base64");
+  known[index] = hash;
+  identityHashes.set(payment, known);
+  return hash;
 }
 
 /** What a payment row says, reduced to a short hash of what decides whether it must be rewritten. */
 export function outcomeSignature(outcome: PaymentOutcome): string {
+  const known = signatures.get(outcome);
+  if (known !== undefined) return known;
   const text = JSON.stringify([
     outcome.payment,
     outcome.status,
@@ -72,7 +86,9 @@ export function outcomeSignature(outcome: PaymentOutcome): string {
     outcome.nextDeadline,
     outcome.exception?.amountMinor ?? 0,
   ]);
-  return createHash("sha1").update(text).digest("base64");
+  const signature = createHash("sha1").update(text).digest("base64");
+  signatures.set(outcome, signature);
+  return signature;
 }
 
 export async function loadStoredPayments(db: Db, ids: string[]): Promise<Map<string, StoredPayment>> {
@@ -120,27 +136,85 @@ export async function paymentIdsByReference(db: Db, referenceKeys: string[]): Pr
   return result.rows.map((row) => row.id);
 }
 
-/** Payments listed in these batches, and payments named by these entries' tokens. */
+/**
+ * Payments listed in these batches, and payments named by these remittance tokens (of new entries).
+ * Driven from the keys, one index probe each (see matching.ts).
+ */
 export async function paymentIdsRelated(
   db: Db,
-  input: { batches: Array<{ gateway: string; batchId: string }>; entrySeqs: number[] },
+  input: { batches: Array<{ gateway: string; batchId: string }>; tokens: string[] },
 ): Promise<string[]> {
-  if (input.batches.length === 0 && input.entrySeqs.length === 0) return [];
+  if (input.batches.length === 0 && input.tokens.length === 0) return [];
   const result = await db.query<{ id: string }>(
-    `select p.id from batch_references br join payments p on p.reference_key = br.reference_key
-      where (br.gateway, br.batch_id) in (select * from unnest($1::text[], $2::text[]))
+    `select p.id from unnest($1::text[], $2::text[]) as k(gateway, batch_id)
+       cross join lateral (select reference_key from batch_references br
+                            where br.gateway = k.gateway and br.batch_id = k.batch_id offset 0) br
+       cross join lateral (select id from payments p where p.reference_key = br.reference_key offset 0) p
      union
-     select p.id from bank_entry_tokens t join payments p on p.reference_key = t.token
-      where t.entry_seq = any($3::bigint[])`,
-    [input.batches.map((ref) => ref.gateway), input.batches.map((ref) => ref.batchId), input.entrySeqs],
+     select p.id from unnest($3::text[]) as k(token)
+       cross join lateral (select id from payments p where p.reference_key = k.token offset 0) p`,
+    [input.batches.map((ref) => ref.gateway), input.batches.map((ref) => ref.batchId), [...new Set(input.tokens)]],
   );
   return result.rows.map((row) => row.id);
 }
 
-/**
- * Writes the matching-relevant columns of payments (identity, amounts,
- * installments) ahead of matching; status columns follow in savePayments.
- */
+export interface PaymentInstallment {
+  id: string;
+  idx: number;
+  amount: number;
+  currency: string;
+  direction: "credit" | "debit";
+  due: string;
+}
+
+/** Amount-match rows of a payment: each installment (or the whole amount), and the whole amount (idx -1) at its last due date. */
+export function installmentRows(id: string, payment: ExpectedPayment): PaymentInstallment[] {
+  const parts = payment.installments ?? [];
+  const direction = settlingDirection(payment.direction);
+  const lastDue = [payment.due_at, ...parts.map((part) => part.due_at)]
+    .map(Date.parse)
+    .reduce((a, b) => Math.max(a, b));
+  const whole = {
+    id,
+    idx: -1,
+    amount: payment.amount_minor,
+    currency: payment.currency,
+    direction,
+    due: utcDate(lastDue),
+  };
+  const each = (parts.length ? parts : [{ amount_minor: payment.amount_minor, due_at: payment.due_at }]).map(
+    (part, idx) => ({
+      id,
+      idx,
+      amount: part.amount_minor,
+      currency: payment.currency,
+      direction,
+      due: utcDate(Date.parse(part.due_at)),
+    }),
+  );
+  return [whole, ...each];
+}
+
+/** Replaces the installments of payments whose identity changed (`existing`: those that had a row before). */
+export async function replaceInstallments(
+  db: Db,
+  rows: Array<{ id: string; payment: ExpectedPayment }>,
+  existing: string[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const installments = rows.flatMap(({ id, payment }) => installmentRows(id, payment));
+  if (existing.length > 0) {
+    await db.query("delete from payment_installments where payment_id = any($1::text[])", [existing]);
+  }
+  await db.query(
+    `insert into payment_installments (payment_id, idx, amount_minor, currency, settle_direction, due_date)
+     select * from json_to_recordset($1::json)
+       as t(id text, idx int, amount bigint, currency text, direction text, due date)`,
+    [JSON.stringify(installments)],
+  );
+}
+
+/** Rewrites the identity columns (amount, dates, body…) of existing payments whose version in force changed. */
 export async function saveIdentities(
   db: Db,
   rows: Array<{ id: string; payment: ExpectedPayment; cancelled: boolean }>,
@@ -169,45 +243,6 @@ export async function saveIdentities(
       rows.map((row) => identityHash(row.payment, row.cancelled)),
     ],
   );
-  const installments = rows.flatMap(({ id, payment }) => {
-    const parts = payment.installments ?? [];
-    const direction = settlingDirection(payment.direction);
-    const lastDue = [payment.due_at, ...parts.map((part) => part.due_at)]
-      .map(Date.parse)
-      .reduce((a, b) => Math.max(a, b));
-    const whole = {
-      id,
-      idx: -1,
-      amount: payment.amount_minor,
-      currency: payment.currency,
-      direction,
-      due: utcDate(lastDue),
-    };
-    const each = (parts.length ? parts : [{ amount_minor: payment.amount_minor, due_at: payment.due_at }]).map(
-      (part, idx) => ({
-        id,
-        idx,
-        amount: part.amount_minor,
-        currency: payment.currency,
-        direction,
-        due: utcDate(Date.parse(part.due_at)),
-      }),
-    );
-    return [whole, ...each];
-  });
-  await db.query("delete from payment_installments where payment_id = any($1::text[])", [rows.map((row) => row.id)]);
-  await db.query(
-    `insert into payment_installments (payment_id, idx, amount_minor, currency, settle_direction, due_date)
-     select * from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::date[])`,
-    [
-      installments.map((row) => row.id),
-      installments.map((row) => row.idx),
-      installments.map((row) => row.amount),
-      installments.map((row) => row.currency),
-      installments.map((row) => row.direction),
-      installments.map((row) => row.due),
-    ],
-  );
 }
 
 export async function loadEventsByReference(db: Db, referenceKeys: string[]): Promise<Map<string, GatewayFact[]>> {
@@ -230,9 +265,10 @@ export async function loadMatchedEntries(db: Db, paymentIds: string[]): Promise<
   if (paymentIds.length === 0) return out;
   const result = await db.query<BankEntryDbRow & { payment_id: string; method: MatchMethod }>(
     `select e.seq, e.body, e.received_at, m.payment_id, m.method
-       from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq
-      where m.kind = 'payment' and m.payment_id = any($1::text[])`,
-    [paymentIds],
+       from unnest($1::text[]) as k(id)
+       cross join lateral (select * from bank_entry_matches m where m.payment_id = k.id and m.kind = 'payment' offset 0) m
+       cross join lateral (select * from bank_entries e where e.seq = m.entry_seq offset 0) e`,
+    [[...new Set(paymentIds)]],
   );
   for (const row of result.rows) {
     pushTo(out, row.payment_id, { entry: toBankFact(row), method: row.method });
@@ -277,43 +313,88 @@ export async function loadBatchViews(db: Db, referenceKeys: string[]): Promise<M
   return out;
 }
 
+/** The status columns of a payment row, as a json_to_recordset() row (see STATUS_RECORD). */
+function statusRecord(o: PaymentOutcome, statusSince: Map<string, Date>) {
+  const time = (value: number | null) => (value === null ? null : new Date(value).toISOString());
+  return {
+    id: o.paymentId,
+    status: o.status,
+    settled: o.settledAmountMinor,
+    at_risk: o.exception?.amountMinor ?? 0,
+    failure_category: o.failureCategory,
+    failure_code: o.failureCode,
+    failure_message: o.failureMessage,
+    retry_advice: o.retryAdvice,
+    hold_reason: o.holdReason,
+    settled_late: o.settledLate,
+    settled_on: o.settledOn,
+    accepted_at: time(o.acceptedAt),
+    overdue_since: time(o.overdueSince),
+    flags: o.flags,
+    reason: o.reason,
+    status_since: statusSince.get(o.paymentId)?.toISOString() ?? null,
+    next_deadline: time(o.nextDeadline),
+    signature: outcomeSignature(o),
+  };
+}
+
+// Rows as one JSON document: node-postgres encodes array parameters element by element, slowly.
+const STATUS_RECORD = `id text, status text, settled bigint, at_risk bigint, failure_category text, failure_code text,
+  failure_message text, retry_advice text, hold_reason text, settled_late bool, settled_on date, accepted_at timestamptz,
+  overdue_since timestamptz, flags text[], reason text, status_since timestamptz, next_deadline timestamptz,
+  signature text`;
+
+/** Status columns of existing payments whose outcome changed. */
 export async function savePayments(db: Db, outcomes: PaymentOutcome[], statusSince: Map<string, Date>, now: Date) {
   if (outcomes.length === 0) return;
-  const num = (value: number | null) => (value === null ? null : new Date(value));
   await db.query(
     `update payments p set status = t.status, settled_amount_minor = t.settled, at_risk_minor = t.at_risk,
             failure_category = t.failure_category, failure_code = t.failure_code, failure_message = t.failure_message,
             retry_advice = t.retry_advice, hold_reason = t.hold_reason, settled_late = t.settled_late,
             settled_on = t.settled_on, accepted_at = t.accepted_at, overdue_since = t.overdue_since,
-            flags = coalesce(string_to_array(nullif(t.flags, ''), ','), '{}'),
-            status_reason = t.reason, status_since = coalesce(t.status_since, p.status_since),
-            next_deadline = t.next_deadline, outcome_signature = t.signature, updated_at = $19
-       from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],
-                   $9::text[], $10::bool[], $11::date[], $12::timestamptz[], $13::timestamptz[], $14::text[],
-                   $15::text[], $16::timestamptz[], $17::timestamptz[], $18::text[])
-         as t(id, status, settled, at_risk, failure_category, failure_code, failure_message, retry_advice, hold_reason,
-              settled_late, settled_on, accepted_at, overdue_since, flags, reason, status_since, next_deadline, signature)
+            flags = coalesce(t.flags, '{}'), status_reason = t.reason,
+            status_since = coalesce(t.status_since, p.status_since),
+            next_deadline = t.next_deadline, outcome_signature = t.signature, updated_at = $2
+       from json_to_recordset($1::json) as t(${STATUS_RECORD})
       where p.id = t.id`,
+    [JSON.stringify(outcomes.map((outcome) => statusRecord(outcome, statusSince))), now],
+  );
+}
+
+/**
+ * New payments, identity and status in one row write (an insert, then an update of the same row in the
+ * same transaction, would write every payment and its index entries twice).
+ */
+export async function insertPayments(
+  db: Db,
+  rows: Array<{ outcome: PaymentOutcome; cancelled: boolean }>,
+  statusSince: Map<string, Date>,
+  now: Date,
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
+                           counterparty_name, created_at, due_at, cancelled, body, identity_hash, status,
+                           settled_amount_minor, at_risk_minor, failure_category, failure_code, failure_message,
+                           retry_advice, hold_reason, settled_late, settled_on, accepted_at, overdue_since, flags,
+                           status_reason, status_since, next_deadline, outcome_signature, updated_at)
+     select t.id, t.body->>'reference', upper(trim(t.body->>'reference')), t.body->>'gateway', t.body->>'direction',
+            t.body->>'currency', (t.body->>'amount_minor')::bigint, t.body->>'counterparty',
+            t.body->'metadata'->>'counterparty_name', (t.body->>'created_at')::timestamptz,
+            (t.body->>'due_at')::timestamptz, t.cancelled, t.body, t.identity_hash, t.status, t.settled, t.at_risk,
+            t.failure_category, t.failure_code, t.failure_message, t.retry_advice, t.hold_reason, t.settled_late,
+            t.settled_on, t.accepted_at, t.overdue_since, coalesce(t.flags, '{}'), t.reason,
+            coalesce(t.status_since, $2), t.next_deadline, t.signature, $2
+       from json_to_recordset($1::json) as t(${STATUS_RECORD}, body jsonb, cancelled bool, identity_hash text)`,
     [
-      outcomes.map((o) => o.paymentId),
-      outcomes.map((o) => o.status),
-      outcomes.map((o) => o.settledAmountMinor),
-      outcomes.map((o) => o.exception?.amountMinor ?? 0),
-      outcomes.map((o) => o.failureCategory),
-      outcomes.map((o) => o.failureCode),
-      outcomes.map((o) => o.failureMessage),
-      outcomes.map((o) => o.retryAdvice),
-      outcomes.map((o) => o.holdReason),
-      outcomes.map((o) => o.settledLate),
-      outcomes.map((o) => o.settledOn),
-      outcomes.map((o) => num(o.acceptedAt)),
-      outcomes.map((o) => num(o.overdueSince)),
-      // Flags are identifiers (no commas): one text per row, split in SQL.
-      outcomes.map((o) => o.flags.join(",")),
-      outcomes.map((o) => o.reason),
-      outcomes.map((o) => statusSince.get(o.paymentId) ?? null),
-      outcomes.map((o) => num(o.nextDeadline)),
-      outcomes.map((o) => outcomeSignature(o)),
+      JSON.stringify(
+        rows.map((row) => ({
+          ...statusRecord(row.outcome, statusSince),
+          body: row.outcome.payment,
+          cancelled: row.cancelled,
+          identity_hash: identityHash(row.outcome.payment, row.cancelled),
+        })),
+      ),
       now,
     ],
   );
@@ -331,14 +412,18 @@ export async function insertStatusChanges(db: Db, rows: StatusChangeRow[], at: D
   if (rows.length === 0) return;
   await db.query(
     `insert into status_changes (payment_id, at, from_status, to_status, reason, detail)
-     select t.payment_id, $6, t.from_status, t.to_status, t.reason, t.detail
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) as t(payment_id, from_status, to_status, reason, detail)`,
+     select t.payment_id, $2, t.from_status, t.to_status, t.reason, t.detail
+       from json_to_recordset($1::json) as t(payment_id text, from_status text, to_status text, reason text, detail jsonb)`,
     [
-      rows.map((row) => row.paymentId),
-      rows.map((row) => row.fromStatus),
-      rows.map((row) => row.toStatus),
-      rows.map((row) => row.reason),
-      rows.map((row) => JSON.stringify(row.detail)),
+      JSON.stringify(
+        rows.map((row) => ({
+          payment_id: row.paymentId,
+          from_status: row.fromStatus,
+          to_status: row.toStatus,
+          reason: row.reason,
+          detail: row.detail,
+        })),
+      ),
       at,
     ],
   );

@@ -94,7 +94,7 @@ export interface PaymentFilters {
   after?: { createdAt: Date; id: string };
 }
 
-/** Newest first by created_at, id; keyset pagination (no OFFSET), on payments_listing. */
+/** Newest first by created_at, id; keyset pagination (no OFFSET), on payments_created (000006). */
 export async function listPayments(db: Db, filters: PaymentFilters): Promise<PaymentRow[]> {
   const result = await db.query<PaymentRow>(
     `select * from payments

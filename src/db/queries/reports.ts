@@ -3,7 +3,7 @@ import type { Db } from "../pool.js";
 /**
  * The reconciliation report's aggregates, computed by PostgreSQL: each query
  * returns a handful of grouped rows, never payments. All select payments by
- * `created_at` in [from, to), on the index payments_report (000003).
+ * `created_at` in [from, to), on the index payments_created (000006; delayed ones on payments_delayed).
  */
 
 export interface ReportPeriod {
