@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseAdyenSettlementReport, readAdyenSettlementReport } from "../../../src/adapters/adyenSettlement.js";
 import { GatewayPayloadError } from "../../../src/adapters/gatewayEvent.js";
 import { gatewayEventSchema, type SettlementBatch } from "../../../src/messages/schemas.js";
+import { ADYEN_HEADER as HEADER, type AdyenLine as Line, adyenCsv as csv } from "../../support/adyenReport.js";
 
 /**
  * SYNTHETIC DATA. The real Adyen settlement report fixtures are copyleft and not in
@@ -10,47 +11,6 @@ import { gatewayEventSchema, type SettlementBatch } from "../../../src/messages/
  * Currency, so the expected gross is read from the Gross columns, independently of
  * the net-plus-fees route the parser takes.
  */
-const HEADER = [
-  "Company Account",
-  "Merchant Account",
-  "Psp Reference",
-  "Merchant Reference",
-  "Payment Method",
-  "Creation Date",
-  "TimeZone",
-  "Type",
-  "Modification Reference",
-  "Gross Currency",
-  "Gross Debit (GC)",
-  "Gross Credit (GC)",
-  "Exchange Rate",
-  "Net Currency",
-  "Net Debit (NC)",
-  "Net Credit (NC)",
-  "Commission (NC)",
-  "Markup (NC)",
-  "Scheme Fees (NC)",
-  "Interchange (NC)",
-  "Payment Method Variant",
-  "Modification Merchant Reference",
-  "Batch Number",
-  "Reserved4",
-  "Reserved5",
-  "Reserved6",
-  "Reserved7",
-  "Reserved8",
-  "Reserved9",
-  "Reserved10",
-] as const;
-
-type Line = Partial<Record<(typeof HEADER)[number], string>>;
-
-function csv(lines: Line[]): string {
-  const quote = (value: string) => (/[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
-  return [HEADER.join(","), ...lines.map((line) => HEADER.map((column) => quote(line[column] ?? "")).join(","))].join(
-    "\n",
-  );
-}
 
 function line(batch: string, type: string, fields: Line, currency = "EUR", account = "SyntheticMerchantEUR"): Line {
   return {
