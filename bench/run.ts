@@ -10,9 +10,13 @@
  *   BENCH_REPORT_PAYMENTS payments in the report phase (default 1,000,000)
  *   BENCH_PARTITIONS      partitions per input topic (default 48; the mock keeps ~5 MB each)
  *   BENCH_CPU_PROF=1      run the daemon with --cpu-prof and print its hottest functions
+ *   BENCH_PARTITIONS_CONCURRENCY  the daemon's KAFKA_PARTITIONS_CONCURRENCY (default: every input partition, so
+ *                         one fetch is one group commit, not one per 16 partitions — see the latency note below)
+ *   BENCH_SCALE_OUT=0     skip (f): two instances in one consumer group against one
+ *   BENCH_DAEMON_LOG=FILE the daemons' info-level logs (each batch stored, with its time), appended to FILE
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +37,9 @@ const SOAK_SECONDS = env("BENCH_SOAK_SECONDS", 600);
 const REPORT_PAYMENTS = env("BENCH_REPORT_PAYMENTS", 1_000_000);
 const PARTITIONS = env("BENCH_PARTITIONS", 48);
 const CPU_PROF = process.env.BENCH_CPU_PROF === "1";
+const PARTITIONS_CONCURRENCY = env("BENCH_PARTITIONS_CONCURRENCY", PARTITIONS * 3);
+const SCALE_OUT = process.env.BENCH_SCALE_OUT !== "0";
+const DAEMON_LOG = process.env.BENCH_DAEMON_LOG;
 const log = createLogger("silent");
 const say = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
@@ -189,19 +196,24 @@ interface Daemon {
   profileDir: string;
 }
 
-async function startDaemon(databaseUrl: string, brokers: string): Promise<Daemon> {
+async function startDaemon(
+  databaseUrl: string,
+  brokers: string,
+  { groupId = "bench-payrecon", profile = false }: { groupId?: string; profile?: boolean } = {},
+): Promise<Daemon> {
   const port = await freePort();
   const profileDir = path.join(root, "bench/results/profiles");
   mkdirSync(profileDir, { recursive: true });
-  const args = [...(CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "dist/src/main.js", "start"];
+  const args = [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "dist/src/main.js", "start"];
   const child = spawn(process.execPath, args, {
     cwd: root,
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", DAEMON_LOG ? "pipe" : "ignore", "inherit"],
     env: {
       PATH: process.env.PATH ?? "",
       DATABASE_URL: databaseUrl,
       KAFKA_BROKERS: brokers,
-      KAFKA_GROUP_ID: "bench-payrecon",
+      KAFKA_GROUP_ID: groupId,
+      KAFKA_PARTITIONS_CONCURRENCY: String(PARTITIONS_CONCURRENCY),
       TOPIC_EXPECTED: topics.expected,
       TOPIC_GATEWAY: topics.gateway,
       TOPIC_BANK: topics.bank,
@@ -212,10 +224,15 @@ async function startDaemon(databaseUrl: string, brokers: string): Promise<Daemon
       KAFKA_REBALANCE_TIMEOUT: "10s",
       HTTP_PORT: String(port),
       API_TOKENS: "viewer:bench",
-      LOG_LEVEL: "warn",
+      // The latency watcher polls the API; refused polls would time the rate limit, not detection.
+      API_RATE_LIMIT: "1000/s:2000",
+      LOG_LEVEL: DAEMON_LOG ? "info" : "warn",
       UNMATCHED_GRACE: "24h",
+      // Time-based transitions applied within seconds, so two runs compared at one moment agree.
+      SWEEP_INTERVAL: "5s",
     },
   });
+  if (DAEMON_LOG) child.stdout?.pipe(createWriteStream(DAEMON_LOG, { flags: "a" }));
   const base = `http://127.0.0.1:${port}`;
   for (let waited = 0; ; waited += 200) {
     try {
@@ -227,6 +244,45 @@ async function startDaemon(databaseUrl: string, brokers: string): Promise<Daemon
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return { child, base, profileDir };
+}
+
+/** CPU time (user + system, in clock ticks of 10 ms) and parent of a process, from /proc. */
+function processStat(pid: number): { ppid: number; ticks: number; comm: string } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), comm };
+  } catch {
+    return { ppid: 0, ticks: 0, comm: "" };
+  }
+}
+
+/**
+ * CPU used so far by the daemon, PostgreSQL (the postmaster and its backends) and the broker mock (this
+ * process's other children): where the 2 cores go.
+ */
+function cpuSplit(daemonPid: number): { daemon: number; postgres: number; broker: number } {
+  const all = readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => ({ pid: Number(name), ...processStat(Number(name)) }));
+  const postmasters = new Set(
+    all.filter((p) => p.ppid === process.pid && p.comm.startsWith("postgres")).map((p) => p.pid),
+  );
+  const sum = (list: typeof all) => list.reduce((total, p) => total + p.ticks, 0) * 10;
+  return {
+    daemon: processStat(daemonPid).ticks * 10,
+    postgres: sum(all.filter((p) => postmasters.has(p.pid) || postmasters.has(p.ppid))),
+    broker: sum(
+      all.filter(
+        (p) =>
+          p.ppid === process.pid &&
+          !postmasters.has(p.pid) &&
+          p.pid !== daemonPid &&
+          !["node", "esbuild"].includes(p.comm),
+      ),
+    ),
+  };
 }
 
 function rssMiB(pid: number): number {
@@ -255,6 +311,8 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
   const apiLatency: number[] = [];
   const metricsLatency: number[] = [];
   const rss: number[] = [rssMiB(daemon.child.pid!)];
+  // RSS once warm (10% of the soak, at least 10 s): growth from an idle process's RSS is its working set, not a leak.
+  let rssWarm: number | undefined;
   const began = Date.now();
   const pending = new Set<string>();
   let stop = false;
@@ -290,10 +348,15 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
   await new Promise((resolve) => setTimeout(resolve, 3_000));
 
   // Each pending failure is polled by id: a list would order them by creation, not by when they failed.
+  // Each at most every 50 ms, 10 at a time: the watcher must not load the daemon it measures (it used to
+  // send ~1,000 requests/s, most refused by the rate limit, once a few failures were pending).
+  const polledAt = new Map<string, number>();
   const apiWatcher = (async () => {
     while (!stop || pending.size > 0) {
+      const due = [...pending].filter((id) => Date.now() - (polledAt.get(id) ?? 0) >= 50).slice(0, 10);
       await Promise.all(
-        [...pending].slice(0, 20).map(async (id) => {
+        due.map(async (id) => {
+          polledAt.set(id, Date.now());
           const response = await fetch(`${daemon.base}/api/v1/payments/${id}`, { headers });
           const body = (await response.json()) as { status?: string };
           if (body.status === "failed" && pending.delete(id)) apiLatency.push(Date.now() - sentAt.get(id)!);
@@ -358,6 +421,9 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
       pending.add(id);
     }
     await producer.sendBatch({ topicMessages });
+    if (rssWarm === undefined && Date.now() - began >= Math.max(10_000, SOAK_SECONDS * 100)) {
+      rssWarm = rssMiB(daemon.child.pid!);
+    }
     if (tick % 100 === 0) {
       rss.push(rssMiB(daemon.child.pid!));
       say(`steady load: ${Math.round((Date.now() - began) / 1000)}s, rss ${rss[rss.length - 1]!.toFixed(0)} MiB`);
@@ -380,6 +446,7 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
       p99: percentile(metricsLatency, 99),
     },
     rssStartMiB: rss[0]!,
+    rssWarmMiB: rssWarm ?? rss[0]!,
     rssEndMiB: rss[rss.length - 1]!,
     rssMaxMiB: Math.max(...rss),
   };
@@ -438,6 +505,98 @@ async function reportVersusGroupBy(pool: pg.Pool) {
     bareMs,
     plan: plan.rows.map((row: Record<string, string>) => row["QUERY PLAN"]).join("\n"),
   };
+}
+
+/** What a run concluded, to compare two runs: payment outcomes, bank matches, open exceptions, the report. */
+async function outcomesOf(pool: pg.Pool, asOf: Date) {
+  const lines = async (sql: string) => (await pool.query<{ line: string }>(sql)).rows.map((row) => row.line);
+  const period = {
+    from: new Date(asOf.getTime() - 3_650 * 86_400_000),
+    to: new Date(asOf.getTime() + 3_650 * 86_400_000),
+  };
+  return {
+    payments: await lines(
+      "select id || ' ' || status || ' ' || settled_amount_minor || ' ' || coalesce(failure_category, '-') as line from payments",
+    ),
+    matches: await lines(
+      `select e.bank || '/' || e.entry_id || ' ' || m.kind || ' ' || coalesce(m.payment_id, m.batch_id, '-') as line
+         from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq`,
+    ),
+    exceptions: await lines("select kind || ' ' || subject_key as line from exceptions where state <> 'resolved'"),
+    report: JSON.stringify(await loadReconciliationReport(pool, period, asOf)),
+  };
+}
+
+/** Lines in one result and not the other, per part (0 everywhere: identical). */
+function outcomeDifferences(a: Awaited<ReturnType<typeof outcomesOf>>, b: Awaited<ReturnType<typeof outcomesOf>>) {
+  const diff = (x: string[], y: string[]) => {
+    const ys = new Set(y);
+    const xs = new Set(x);
+    return x.filter((line) => !ys.has(line)).length + y.filter((line) => !xs.has(line)).length;
+  };
+  return {
+    payments: diff(a.payments, b.payments),
+    matches: diff(a.matches, b.matches),
+    exceptions: diff(a.exceptions, b.exceptions),
+    report: a.report === b.report ? 0 : 1,
+  };
+}
+
+/**
+ * (f) Scale-out: two instances in one consumer group consume the same stream
+ * into a fresh database. Their combined rate against the single instance's
+ * (b), and their results against the single instance's, compared at one
+ * moment (both sweep every 5 s; a deadline passing between two sweeps can
+ * differ for a moment, so the comparison is retried a few times).
+ */
+async function scaleOut(
+  admin: Admin,
+  singleUrl: string,
+  singlePool: pg.Pool,
+  brokers: string,
+  startSingle: () => Promise<void>,
+) {
+  const groupId = "bench-scaleout";
+  const url = new URL(singleUrl);
+  const admin2 = new pg.Client({ connectionString: singleUrl });
+  await admin2.connect();
+  await admin2.query("create database bench_scaleout");
+  await admin2.end();
+  url.pathname = "/bench_scaleout";
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+  await migrate(pool);
+  const pair = await Promise.all([
+    startDaemon(url.toString(), brokers, { groupId }),
+    startDaemon(url.toString(), brokers, { groupId }),
+  ]);
+  try {
+    const start = await committedAll(admin, groupId);
+    const began = performance.now();
+    for (;;) {
+      const progress = await committedAll(admin, groupId);
+      if (progress.done) break;
+      say(`  committed ${progress.committed}/${progress.total} (two instances)`);
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+    }
+    const seconds = (performance.now() - began) / 1000;
+    const rate = (start.total - start.committed) / seconds;
+    // The single instance's database is swept by a running daemon too, for a comparison at one moment.
+    await startSingle();
+    let differences = { payments: -1, matches: -1, exceptions: -1, report: -1 };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const asOf = new Date();
+      differences = outcomeDifferences(await outcomesOf(singlePool, asOf), await outcomesOf(pool, asOf));
+      if (Object.values(differences).every((count) => count === 0)) break;
+      say(`  results differ (${JSON.stringify(differences)}); comparing again after the next sweep`);
+    }
+    const payments = Number((await pool.query("select count(*) from payments")).rows[0].count);
+    return { rate, seconds, payments, differences, identical: Object.values(differences).every((n) => n === 0) };
+  } finally {
+    for (const daemon of pair) daemon.child.kill("SIGTERM");
+    await Promise.all(pair.map((daemon) => new Promise((resolve) => daemon.child.once("exit", resolve))));
+    await pool.end();
+  }
 }
 
 /** The hottest functions of a V8 CPU profile, by self time. */
@@ -508,7 +667,8 @@ async function main() {
     say(`  ${Math.round(copyRate)} rows/s`);
 
     say("(b) payrecon end to end: produced → reconciled and committed");
-    daemon = await startDaemon(database.url, brokers);
+    daemon = await startDaemon(database.url, brokers, { profile: CPU_PROF });
+    const cpuBefore = cpuSplit(daemon.child.pid!);
     const began = performance.now();
     for (;;) {
       const progress = await committedAll(admin, "bench-payrecon");
@@ -518,19 +678,58 @@ async function main() {
     }
     const e2eSeconds = (performance.now() - began) / 1000;
     const e2eRate = messages.length / e2eSeconds;
+    const cpuAfter = cpuSplit(daemon.child.pid!);
+    // CPU milliseconds per 1,000 messages, by process: what each message costs where.
+    const cpuPerThousand = Object.fromEntries(
+      (["daemon", "postgres", "broker"] as const).map((key) => [
+        key,
+        Math.round(((cpuAfter[key] - cpuBefore[key]) / messages.length) * 1000),
+      ]),
+    ) as Record<"daemon" | "postgres" | "broker", number>;
+    say(
+      `  CPU per 1,000 messages: daemon ${cpuPerThousand.daemon} ms, PostgreSQL ${cpuPerThousand.postgres} ms, broker mock ${cpuPerThousand.broker} ms`,
+    );
     const stored = Number((await pool.query("select count(*) from payments")).rows[0].count);
     say(`  ${Math.round(e2eRate)} msg/s (${e2eSeconds.toFixed(1)} s, ${stored} payments stored of ${payments})`);
+    // The profile covers (b) alone: this daemon stops here, a fresh one serves the later phases.
+    const profiled = daemon;
+    daemon = undefined;
+    profiled.child.kill("SIGTERM");
+    await new Promise((resolve) => profiled.child.once("exit", resolve));
+    const profile = CPU_PROF ? hottest(profiled.profileDir) : [];
+    const startSingle = async () => {
+      daemon ??= await startDaemon(database.url, brokers);
+    };
 
+    let scale: Awaited<ReturnType<typeof scaleOut>> | undefined;
+    if (SCALE_OUT) {
+      say("(f) scale-out: two instances in one consumer group, same stream, fresh database");
+      scale = await scaleOut(admin, database.url, pool, brokers, startSingle);
+      say(
+        `  ${Math.round(scale.rate)} msg/s (${scale.seconds.toFixed(1)} s); results ${scale.identical ? "identical" : `differ: ${JSON.stringify(scale.differences)}`}`,
+      );
+    }
+
+    await startSingle();
+    const single = daemon!;
     say(`(c)+(e) steady ${RATE} events/s for ${SOAK_SECONDS}s: detection latency and memory`);
-    const steady = await steadyLoad(kafka, daemon, RATE, SOAK_SECONDS, "a");
+    const steady = await steadyLoad(kafka, single, RATE, SOAK_SECONDS, "a");
+    // Above its throughput the steady load leaves a backlog: drained first, or the next phase would time the queue.
+    const drainBegan = performance.now();
+    for (;;) {
+      const progress = await committedAll(admin, "bench-payrecon");
+      if (progress.done) break;
+      say(`  draining the steady load's backlog: committed ${progress.committed}/${progress.total}`);
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+    }
+    const drainSeconds = (performance.now() - drainBegan) / 1000;
     // Above its throughput, latency only measures the queue: time detection at a rate it sustains, too.
     const sustainable = Math.max(100, Math.floor(Math.min(RATE, e2eRate) * 0.5));
     say(`(c) detection latency at a sustainable ${sustainable} events/s for 60s`);
-    const calm = await steadyLoad(kafka, daemon, sustainable, 60, "b");
+    const calm = await steadyLoad(kafka, single, sustainable, 60, "b");
 
-    daemon.child.kill("SIGTERM");
-    await new Promise((resolve) => daemon!.child.once("exit", resolve));
-    const profile = CPU_PROF ? hottest(daemon.profileDir) : [];
+    single.child.kill("SIGTERM");
+    await new Promise((resolve) => single.child.once("exit", resolve));
     daemon = undefined;
 
     say("(d) reconciliation report versus a bare GROUP BY");
@@ -595,13 +794,25 @@ async function main() {
         "≤ 2×",
         report.reportMs <= 2 * report.bareMs ? "yes" : "no",
       ],
+      ...(scale
+        ? [
+            [
+              "(f) scale-out: 2 instances, one group",
+              `${Math.round(scale.rate)} msg/s`,
+              `${Math.round(e2eRate)} msg/s (1 instance)`,
+              (scale.rate / e2eRate).toFixed(2),
+              "same results",
+              scale.identical ? "yes" : `no ${JSON.stringify(scale.differences)}`,
+            ],
+          ]
+        : []),
       [
-        `(e) RSS start → after ${SOAK_SECONDS}s`,
-        `${steady.rssStartMiB.toFixed(0)} → ${steady.rssEndMiB.toFixed(0)} MiB (max ${steady.rssMaxMiB.toFixed(0)})`,
-        "",
-        ((steady.rssEndMiB - steady.rssStartMiB) / steady.rssStartMiB).toFixed(3),
+        `(e) RSS start / warm → after ${SOAK_SECONDS}s`,
+        `${steady.rssStartMiB.toFixed(0)} / ${steady.rssWarmMiB.toFixed(0)} → ${steady.rssEndMiB.toFixed(0)} MiB (max ${steady.rssMaxMiB.toFixed(0)})`,
+        `${((steady.rssEndMiB - steady.rssStartMiB) / steady.rssStartMiB).toFixed(3)} from start`,
+        ((steady.rssEndMiB - steady.rssWarmMiB) / steady.rssWarmMiB).toFixed(3),
         "< 0.10 growth",
-        (steady.rssEndMiB - steady.rssStartMiB) / steady.rssStartMiB < 0.1 ? "yes" : "no",
+        (steady.rssEndMiB - steady.rssWarmMiB) / steady.rssWarmMiB < 0.1 ? "yes" : "no",
       ],
     ];
     const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length), 6));
@@ -613,9 +824,11 @@ async function main() {
     );
     for (const row of rows) process.stdout.write(`${line(row)}\n`);
     process.stdout.write(
-      `\nsteady load: sent ${Math.round(steady.sentPerSecond)}/s, ${steady.failures} failures timed, ${steady.unseenAtApi} not seen at the API\n`,
+      `\n(b) CPU per 1,000 messages: daemon ${cpuPerThousand.daemon} ms, PostgreSQL ${cpuPerThousand.postgres} ms, broker mock ${cpuPerThousand.broker} ms (2 cores: 2,000 ms/s)\n` +
+        `\nsteady load: sent ${Math.round(steady.sentPerSecond)}/s, ${steady.failures} failures timed, ${steady.unseenAtApi} not seen at the API; its backlog drained in ${drainSeconds.toFixed(1)} s\n`,
     );
-    if (profile.length) process.stdout.write(`\nhottest functions of the daemon (self time):\n${profile.join("\n")}\n`);
+    if (profile.length)
+      process.stdout.write(`\nhottest functions of the daemon during (b) (self time):\n${profile.join("\n")}\n`);
     process.stdout.write(`\nreport plan (bare GROUP BY):\n${report.plan}\n`);
 
     Object.assign(results, {
@@ -624,7 +837,16 @@ async function main() {
       produceRate,
       rawRate,
       copyRate,
-      e2e: { rate: e2eRate, seconds: e2eSeconds, ratioToRaw: e2eRate / rawRate, storedPayments: stored },
+      e2e: {
+        rate: e2eRate,
+        seconds: e2eSeconds,
+        ratioToRaw: e2eRate / rawRate,
+        storedPayments: stored,
+        cpuMsPerThousandMessages: cpuPerThousand,
+      },
+      partitionsConcurrency: PARTITIONS_CONCURRENCY,
+      scaleOut: scale ?? null,
+      drainSeconds,
       steady,
       sustainable: { rate: sustainable, ...calm },
       report,
