@@ -278,7 +278,6 @@ describe("POST /webhooks/adyen", () => {
 
     const before = await metricValue("payrecon_webhook_requests_total", { gateway: "adyen", outcome: "bad_signature" });
     const body = signAdyen(fixture("adyen", "notification_capture-true.json"));
-    const item = body.notificationItems[0].NotificationRequestItem;
     const second = structuredClone(body.notificationItems[0]);
     second.NotificationRequestItem.pspReference = "FORGED000000001";
     second.NotificationRequestItem.amount.value += 1;
@@ -291,7 +290,6 @@ describe("POST /webhooks/adyen", () => {
       before + 2,
     );
     expect((await storedEvents("adyen")).filter((event) => event.event_id.startsWith("FORGED"))).toEqual([]);
-    expect(item.pspReference).not.toBe("FORGED000000001");
   });
 });
 

@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import type { Admin, Kafka, Producer } from "kafkajs";
 import type pg from "pg";
 import { createTestDatabase } from "./database.js";
 import { api, startTestDaemon } from "./daemon.js";
 import { bankEntry, expectedPayment, gatewayEvent, invalidSamples } from "./facts.js";
-import type { ReadMessage, TestTopics } from "./kafka.js";
+import { type ReadMessage, readerConsumer, readMessage, type TestTopics } from "./kafka.js";
 
 /**
  * What the fault tests share: a stream of blocks of realistic messages (with
@@ -185,13 +184,7 @@ export async function readToEnd(kafka: Kafka, topic: string, timeoutMs = 60_000)
   const remaining = new Set([...highs].filter(([, high]) => high > 0n).map(([partition]) => partition));
   const messages: ReadMessage[] = [];
   if (remaining.size === 0) return messages;
-  const consumer = kafka.consumer({
-    groupId: `reader-${randomBytes(4).toString("hex")}`,
-    sessionTimeout: 6_000,
-    heartbeatInterval: 500,
-    rebalanceTimeout: 6_000,
-    maxWaitTimeInMs: 100,
-  });
+  const consumer = readerConsumer(kafka);
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -204,17 +197,7 @@ export async function readToEnd(kafka: Kafka, topic: string, timeoutMs = 60_000)
       eachMessage: async ({ message, partition }) => {
         const high = highs.get(partition) ?? 0n;
         if (BigInt(message.offset) >= high) return;
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.headers ?? {})) {
-          if (value !== undefined) headers[name] = String(Array.isArray(value) ? value[0] : value);
-        }
-        messages.push({
-          key: message.key?.toString() ?? null,
-          value: message.value,
-          headers,
-          partition,
-          offset: message.offset,
-        });
+        messages.push(readMessage(message, partition));
         if (BigInt(message.offset) === high - 1n) remaining.delete(partition);
         if (remaining.size === 0) resolveDone();
       },

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type IHeaders, Kafka, logLevel, type Producer } from "kafkajs";
+import { type Consumer, type IHeaders, Kafka, type KafkaMessage, logLevel, type Producer } from "kafkajs";
 import { inject } from "vitest";
 
 /** Kafka helpers for tests: unique topic names, a producer, and a reader that collects a topic. */
@@ -87,6 +87,28 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
+/** A message as the tests read it: key and headers as text. */
+export function readMessage(message: KafkaMessage, partition: number): ReadMessage {
+  return {
+    key: message.key?.toString() ?? null,
+    value: message.value,
+    headers: headersOf(message.headers),
+    partition,
+    offset: message.offset,
+  };
+}
+
+/** A consumer in a group of its own, with the short timings the mock needs; it commits nothing. */
+export function readerConsumer(kafka: Kafka): Consumer {
+  return kafka.consumer({
+    groupId: `reader-${randomBytes(4).toString("hex")}`,
+    sessionTimeout: 6_000,
+    heartbeatInterval: 500,
+    rebalanceTimeout: 6_000,
+    maxWaitTimeInMs: 100,
+  });
+}
+
 /**
  * Reads a topic from the beginning until `until(messages)` holds or the
  * timeout passes; returns what it read. Its own group, nothing committed.
@@ -96,14 +118,7 @@ export async function readTopic(
   until: (messages: ReadMessage[]) => boolean,
   timeoutMs = 30_000,
 ): Promise<ReadMessage[]> {
-  const kafka = testKafka();
-  const consumer = kafka.consumer({
-    groupId: `reader-${randomBytes(4).toString("hex")}`,
-    sessionTimeout: 6_000,
-    heartbeatInterval: 500,
-    rebalanceTimeout: 6_000,
-    maxWaitTimeInMs: 100,
-  });
+  const consumer = readerConsumer(testKafka());
   const messages: ReadMessage[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -114,13 +129,7 @@ export async function readTopic(
   await consumer.run({
     autoCommit: false,
     eachMessage: async ({ message, partition }) => {
-      messages.push({
-        key: message.key?.toString() ?? null,
-        value: message.value,
-        headers: headersOf(message.headers),
-        partition,
-        offset: message.offset,
-      });
+      messages.push(readMessage(message, partition));
       if (until(messages)) resolveDone();
     },
   });
