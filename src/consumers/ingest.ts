@@ -32,7 +32,8 @@ export interface ReconcileEffects {
   afterCommit(): void;
 }
 
-export type FactReconciler = (tx: pg.PoolClient, touched: TouchedFacts, now: Date) => Promise<ReconcileEffects>;
+/** `clock` is read once the reconciliation holds its lock (see reconcileTouched). */
+export type FactReconciler = (tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date) => Promise<ReconcileEffects>;
 
 export interface IngestDeps {
   pool: pg.Pool;
@@ -240,7 +241,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
       touched.gatewayEventSeqs.add(event.seq);
     }
     for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
-    const reconcileEffects = await deps.reconcile(tx, touched, now);
+    const reconcileEffects = await deps.reconcile(tx, touched, deps.now);
 
     const stored = new Set<string>();
     for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);

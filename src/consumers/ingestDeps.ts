@@ -32,7 +32,7 @@ export function createIngestDeps(
     metrics: reconcileDeps.metrics,
     topics: config.topics,
     deadLetterToKafka: config.kafka !== undefined,
-    reconcile: (tx, touched, now) => reconcileTouched(tx, touched, now, reconcileDeps),
+    reconcile: (tx, touched, clock) => reconcileTouched(tx, touched, clock, reconcileDeps),
     now: () => new Date(),
   };
   if (options.afterCommit) deps.afterCommit = options.afterCommit;

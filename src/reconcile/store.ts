@@ -18,6 +18,7 @@ import {
   upsertBatchesFromEvents,
 } from "../db/queries/matching.js";
 import { enqueueOutbox, type OutboxMessage } from "../db/queries/outbox.js";
+import { advanceReconcileClock } from "../db/queries/reconcileClock.js";
 import {
   applyTotals,
   claimOrphans,
@@ -67,7 +68,8 @@ import { batchExceptions, entryExceptions, paymentExceptions, paymentTarget, unm
  *
  * Instances serialize this phase on one advisory lock: facts are written in
  * parallel, but each reconciliation sees every fact committed before it, so
- * two instances give exactly the results of one.
+ * two instances give exactly the results of one. Its time is read after the
+ * lock is taken and never precedes the previous reconciliation's.
  */
 
 export interface ReconcileDeps {
@@ -98,13 +100,16 @@ interface PaymentChange {
 export async function reconcileTouched(
   tx: pg.PoolClient,
   touched: TouchedFacts,
-  now: Date,
+  clock: () => Date,
   deps: ReconcileDeps,
 ): Promise<ReconcileEffects> {
   const began = performance.now();
   const { policy } = deps;
-  const nowMs = now.getTime();
   await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
+  // The time is read only now, holding the lock: a transaction that waited for it reconciles after the one
+  // it waited for, so its findings must not carry an earlier time.
+  const now = await advanceReconcileClock(tx, clock());
+  const nowMs = now.getTime();
 
   // New entries first: their tokens (computed from the stored body exactly as on insert) name batches and payments.
   const newEntries = await loadEntries(tx, [...touched.entrySeqs]);

@@ -47,7 +47,7 @@ export class Sweeper {
         for (const id of due.paymentIds) touched.paymentIds.add(id);
         for (const seq of due.entrySeqs) touched.recheckEntrySeqs.add(seq);
         for (const seq of due.orphanSeqs) touched.dueOrphanSeqs.add(seq);
-        return { count, effects: await reconcileTouched(tx, touched, at, this.deps), raised: 0 };
+        return { count, effects: await reconcileTouched(tx, touched, now, this.deps), raised: 0 };
       });
       effects?.afterCommit();
       if (raised > 0) this.log.info({ raised }, "exceptions raised in priority as they aged");

@@ -1,0 +1,14 @@
+import type pg from "pg";
+
+/**
+ * The reconciliation's time: `clock`, or 1 ms after the last reconciliation's time if that is not earlier
+ * (000007), so no two reconciliations share a time. Call it only while holding the reconciliation lock,
+ * so the order of times is the order of commits.
+ */
+export async function advanceReconcileClock(tx: pg.ClientBase, clock: Date): Promise<Date> {
+  const result = await tx.query<{ at: Date }>(
+    "update reconcile_clock set at = greatest(at + interval '1 millisecond', $1::timestamptz) returning at",
+    [clock],
+  );
+  return result.rows[0]!.at;
+}

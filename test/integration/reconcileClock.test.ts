@@ -1,0 +1,100 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import type { RawMessage } from "../../src/consumers/decode.js";
+import { ingestMessages } from "../../src/consumers/ingest.js";
+import { createIngestDeps } from "../../src/consumers/ingestDeps.js";
+import { createLogger } from "../../src/logger.js";
+import { createMetrics } from "../../src/metrics/registry.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { expectedPayment } from "../support/facts.js";
+import { waitUntil } from "../support/daemon.js";
+
+/**
+ * A reconciliation's time orders its findings and status history: a batch that waited for another's lock must
+ * not carry an earlier time than the one it waited for (consumers keep a payment's latest finding by `at`).
+ */
+describe("reconciliation time", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  const config = loadConfig({});
+  const metrics = createMetrics({ version: "test", commit: "test" });
+  const reconcileDeps = {
+    policy: config.policy,
+    metrics,
+    log: createLogger("silent"),
+    findingsTopic: "payrecon.findings",
+  };
+  let clock = new Date("2026-11-23T10:00:00.000Z");
+  const ingest = (n: number) => {
+    const deps = { ...createIngestDeps(config, db.pool, reconcileDeps), now: () => clock };
+    const raw: RawMessage = {
+      kind: "expected",
+      topic: config.topics.expected,
+      partition: 0,
+      offset: String(n),
+      key: null,
+      value: Buffer.from(JSON.stringify(expectedPayment(n))),
+      source: "kafka",
+    };
+    return ingestMessages(deps, [raw]);
+  };
+  const timesOf = async (paymentId: string) => {
+    const payment = await db.pool.query<{ status_since: Date }>("select status_since from payments where id = $1", [
+      paymentId,
+    ]);
+    const change = await db.pool.query<{ at: Date }>("select at from status_changes where payment_id = $1", [
+      paymentId,
+    ]);
+    const finding = await db.pool.query<{ at: string }>(
+      "select convert_from(value, 'UTF8')::jsonb ->> 'at' as at from outbox where convert_from(message_key, 'UTF8') = $1",
+      [paymentId],
+    );
+    return {
+      statusSince: payment.rows[0]?.status_since.toISOString(),
+      statusChange: change.rows[0]?.at.toISOString(),
+      finding: finding.rows[0]?.at,
+    };
+  };
+
+  it("is read after the reconciliation lock is taken, not when the batch began", async () => {
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pg_advisory_xact_lock(7248263012)");
+      const began = clock;
+      const waiting = ingest(1);
+      await waitUntil(
+        async () =>
+          (await db.pool.query("select 1 from pg_locks where locktype = 'advisory' and not granted")).rowCount === 1,
+        10_000,
+        "the batch waiting for the reconciliation lock",
+      );
+      clock = new Date(began.getTime() + 60_000);
+      await holder.query("commit");
+      expect((await waiting).accepted).toBe(1);
+      const expected = clock.toISOString();
+      expect(await timesOf("exp_1")).toEqual({ statusSince: expected, statusChange: expected, finding: expected });
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it("only goes forward, even when a clock goes back (another instance's, or this one's after a step)", async () => {
+    const last = clock.getTime();
+    clock = new Date(last - 3_600_000);
+    expect((await ingest(2)).accepted).toBe(1);
+    const next = new Date(last + 1).toISOString();
+    expect(await timesOf("exp_2")).toEqual({ statusSince: next, statusChange: next, finding: next });
+    clock = new Date(last + 1_000);
+    expect((await ingest(3)).accepted).toBe(1);
+    expect((await timesOf("exp_3")).finding).toBe(clock.toISOString());
+  });
+});
