@@ -260,8 +260,12 @@ export const configSchema = z
     KAFKA_REBALANCE_TIMEOUT: duration("60s"),
     /** How long a fetch waits for data: the floor of end-to-end latency when traffic is light. */
     KAFKA_MAX_WAIT: duration("100ms"),
-    /** Partitions fetched at once; their batches are stored together (group commit). */
-    KAFKA_PARTITIONS_CONCURRENCY: positiveInt(16),
+    /**
+     * Partitions fetched at once; their batches are stored together (group commit). At least the partitions an
+     * instance holds: kafkajs fetches again only when every batch of the last fetch is stored, so fewer makes one
+     * fetch several transactions in a row. Memory is bounded by KAFKA_BATCH_MAX_BYTES per fetch, not by this.
+     */
+    KAFKA_PARTITIONS_CONCURRENCY: positiveInt(256),
     SHUTDOWN_TIMEOUT: duration("10s"),
     /** Set by the Docker build; shown in payrecon_build_info. */
     BUILD_COMMIT: z.string().default("unknown"),

@@ -72,6 +72,8 @@ describe("loadConfig", () => {
     });
     expect(config.sweepIntervalMs).toBe(parseDuration("30s"));
     expect(config.alertmanagerUrl).toBeUndefined();
+    // Every partition of a fetch stored in one group: kafkajs fetches again only when all of them are stored.
+    expect(loadConfig({ KAFKA_BROKERS: "k:9092" }).kafka).toMatchObject({ partitionsConcurrency: 256, maxWaitMs: 100 });
   });
 
   it("parses every variable", () => {
