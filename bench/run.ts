@@ -10,6 +10,8 @@
  *   BENCH_REPORT_PAYMENTS payments in the report phase (default 1,000,000)
  *   BENCH_PARTITIONS      partitions per input topic (default 48; the mock keeps ~5 MB each)
  *   BENCH_CPU_PROF=1      run the daemon with --cpu-prof and print its hottest functions
+ *   BENCH_PG_PROFILE=1    load pg_stat_statements and print the statements that took PostgreSQL's time
+ *                         during (b), with their WAL, and the WAL written per message
  *   BENCH_PARTITIONS_CONCURRENCY  the daemon's KAFKA_PARTITIONS_CONCURRENCY (default: every input partition, so
  *                         one fetch is one group commit, not one per 16 partitions — see the latency note below)
  *   BENCH_SCALE_OUT=0     skip (f): two instances in one consumer group against one
@@ -37,6 +39,7 @@ const SOAK_SECONDS = env("BENCH_SOAK_SECONDS", 600);
 const REPORT_PAYMENTS = env("BENCH_REPORT_PAYMENTS", 1_000_000);
 const PARTITIONS = env("BENCH_PARTITIONS", 48);
 const CPU_PROF = process.env.BENCH_CPU_PROF === "1";
+const PG_PROFILE = process.env.BENCH_PG_PROFILE === "1";
 const PARTITIONS_CONCURRENCY = env("BENCH_PARTITIONS_CONCURRENCY", PARTITIONS * 3);
 const SCALE_OUT = process.env.BENCH_SCALE_OUT !== "0";
 const DAEMON_LOG = process.env.BENCH_DAEMON_LOG;
@@ -285,6 +288,37 @@ function cpuSplit(daemonPid: number): { daemon: number; postgres: number; broker
   };
 }
 
+/**
+ * One poll of the daemon: undefined when the request failed (a keep-alive socket the daemon closed meanwhile,
+ * a refused connection), to be polled again; an error if the daemon has exited, with its exit code.
+ */
+async function poll<T>(
+  daemon: Daemon,
+  pathname: string,
+  read: (response: Response) => Promise<T>,
+  init?: RequestInit,
+): Promise<T | undefined> {
+  try {
+    return await read(await fetch(`${daemon.base}${pathname}`, init));
+  } catch (error) {
+    if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) {
+      throw new Error(`payrecon exited (${daemon.child.exitCode ?? daemon.child.signalCode}) during the steady load`);
+    }
+    say(`  poll of ${pathname} failed, polling again: ${(error as Error).cause ?? error}`);
+    return undefined;
+  }
+}
+
+/** Seconds the daemons held the reconciliation lock so far (payrecon_reconcile_lock_held_seconds), summed. */
+async function lockHeldSeconds(daemons: Daemon[]): Promise<number> {
+  let total = 0;
+  for (const daemon of daemons) {
+    const text = await (await fetch(`${daemon.base}/metrics`)).text();
+    total += Number(/^payrecon_reconcile_lock_held_seconds_sum (\S+)/m.exec(text)?.[1] ?? Number.NaN);
+  }
+  return total;
+}
+
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -313,7 +347,6 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
   const rss: number[] = [rssMiB(daemon.child.pid!)];
   // RSS once warm (10% of the soak, at least 10 s): growth from an idle process's RSS is its working set, not a leak.
   let rssWarm: number | undefined;
-  const began = Date.now();
   const pending = new Set<string>();
   let stop = false;
 
@@ -343,9 +376,12 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
     });
     return ids;
   };
+  // Generated before anything is timed: it blocks this process for seconds.
+  const mix = realisticMix(Math.ceil(RATE * SOAK_SECONDS * 1.05), `soak${tag}`, now).messages;
   const failures = Math.floor(SOAK_SECONDS * 10);
   failingIds.push(...(await announce(failures, 0)));
   await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const began = Date.now();
 
   // Each pending failure is polled by id: a list would order them by creation, not by when they failed.
   // Three at a time, the least recently polled first, each at most every 50 ms: the watcher must not load
@@ -362,9 +398,9 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
       await Promise.all(
         due.map(async (id) => {
           polledAt.set(id, Date.now());
-          const response = await fetch(`${daemon.base}/api/v1/payments/${id}`, { headers });
-          const body = (await response.json()) as { status?: string };
-          if (body.status === "failed" && pending.delete(id)) apiLatency.push(Date.now() - sentAt.get(id)!);
+          const body = await poll(daemon, `/api/v1/payments/${id}`, (response) => response.json(), { headers });
+          if ((body as { status?: string } | undefined)?.status === "failed" && pending.delete(id))
+            apiLatency.push(Date.now() - sentAt.get(id)!);
         }),
       );
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -372,17 +408,22 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
     }
   })();
   let visibleInMetrics = 0;
-  const failuresInMetrics = async () =>
-    [
-      ...(await (await fetch(`${daemon.base}/metrics`)).text()).matchAll(
-        /^payrecon_payout_failures_total\{gateway="benchgw",[^}]*\} (\d+)/gm,
-      ),
-    ].reduce((sum, m) => sum + Number(m[1]), 0);
+  // undefined when the scrape failed
+  const failuresInMetrics = async () => {
+    const text = await poll(daemon, "/metrics", (response) => response.text());
+    return text === undefined
+      ? undefined
+      : [...text.matchAll(/^payrecon_payout_failures_total\{gateway="benchgw",[^}]*\} (\d+)/gm)].reduce(
+          (sum, m) => sum + Number(m[1]),
+          0,
+        );
+  };
   // Failures counted before this phase (an earlier phase's) are not this phase's.
-  const baseline = await failuresInMetrics();
+  let baseline: number | undefined;
+  while (baseline === undefined) baseline = await failuresInMetrics();
   const metricsWatcher = (async () => {
     while (!stop || visibleInMetrics < sentAt.size) {
-      const count = (await failuresInMetrics()) - baseline;
+      const count = ((await failuresInMetrics()) ?? baseline) - baseline;
       const at = Date.now();
       while (visibleInMetrics < count && visibleInMetrics < failingIds.length) {
         const id = failingIds[visibleInMetrics]!;
@@ -394,7 +435,6 @@ async function steadyLoad(kafka: Kafka, daemon: Daemon, RATE: number, SOAK_SECON
     }
   })();
 
-  const mix = realisticMix(Math.ceil(RATE * SOAK_SECONDS * 1.05), `soak${tag}`, now).messages;
   const perTick = Math.max(1, Math.round(RATE / 10));
   let cursor = 0;
   let failed = 0;
@@ -576,6 +616,7 @@ async function scaleOut(
   ]);
   try {
     const start = await committedAll(admin, groupId);
+    const lockBefore = await lockHeldSeconds(pair);
     const began = performance.now();
     for (;;) {
       const progress = await committedAll(admin, groupId);
@@ -585,6 +626,7 @@ async function scaleOut(
     }
     const seconds = (performance.now() - began) / 1000;
     const rate = (start.total - start.committed) / seconds;
+    const lockHeldShare = ((await lockHeldSeconds(pair)) - lockBefore) / seconds;
     // The single instance's database is swept by a running daemon too, for a comparison at one moment.
     await startSingle();
     let differences = { payments: -1, matches: -1, exceptions: -1, report: -1 };
@@ -596,7 +638,8 @@ async function scaleOut(
       say(`  results differ (${JSON.stringify(differences)}); comparing again after the next sweep`);
     }
     const payments = Number((await pool.query("select count(*) from payments")).rows[0].count);
-    return { rate, seconds, payments, differences, identical: Object.values(differences).every((n) => n === 0) };
+    const identical = Object.values(differences).every((n) => n === 0);
+    return { rate, seconds, payments, differences, identical, lockHeldShare };
   } finally {
     for (const daemon of pair) daemon.child.kill("SIGTERM");
     await Promise.all(pair.map((daemon) => new Promise((resolve) => daemon.child.once("exit", resolve))));
@@ -628,14 +671,67 @@ function hottest(profileDir: string, top = 15): string[] {
     .map(([name, count]) => `${((100 * count) / total).toFixed(1).padStart(5)}%  ${name}`);
 }
 
+interface StatementProfile {
+  walBytesPerMessage: number;
+  statements: Array<{ share: number; calls: number; meanMs: number; rows: number; walBytes: number; query: string }>;
+}
+
+async function resetStatementProfile(pool: pg.Pool): Promise<bigint> {
+  await pool.query("select pg_stat_statements_reset()");
+  return BigInt((await pool.query("select wal_bytes::text as wal from pg_stat_wal")).rows[0].wal);
+}
+
+/** Where PostgreSQL's time went since the reset: statements by total execution time, with the WAL each wrote. */
+async function statementProfile(pool: pg.Pool, walBefore: bigint, messages: number): Promise<StatementProfile> {
+  const walAfter = BigInt((await pool.query("select wal_bytes::text as wal from pg_stat_wal")).rows[0].wal);
+  const rows = await pool.query<{
+    share: number;
+    calls: string;
+    mean_ms: number;
+    rows: string;
+    wal_bytes: string;
+    query: string;
+  }>(
+    `select total_exec_time / sum(total_exec_time) over () as share, calls, mean_exec_time as mean_ms, rows,
+            wal_bytes, regexp_replace(query, '\\s+', ' ', 'g') as query
+       from pg_stat_statements
+      where dbid = (select oid from pg_database where datname = current_database())
+      order by total_exec_time desc limit 15`,
+  );
+  return {
+    walBytesPerMessage: Number(walAfter - walBefore) / messages,
+    statements: rows.rows.map((row) => ({
+      share: row.share,
+      calls: Number(row.calls),
+      meanMs: row.mean_ms,
+      rows: Number(row.rows),
+      walBytes: Number(row.wal_bytes),
+      query: row.query.slice(0, 160),
+    })),
+  };
+}
+
+function formatStatementProfile(profile: StatementProfile): string {
+  const lines = profile.statements.map(
+    (statement) =>
+      `${(100 * statement.share).toFixed(1).padStart(5)}%  ${String(statement.calls).padStart(7)} calls  ` +
+      `${statement.meanMs.toFixed(2).padStart(7)} ms  ${(statement.walBytes / 1_048_576).toFixed(0).padStart(5)} MiB WAL  ${statement.query}`,
+  );
+  return `WAL per message: ${Math.round(profile.walBytesPerMessage)} bytes\n${lines.join("\n")}`;
+}
+
 async function main() {
   say("building payrecon (npm run build)");
   execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "inherit" });
   const work = mkdtempSync(path.join(tmpdir(), "payrecon-bench-"));
   execFileSync("chmod", ["755", work]);
-  const database = await startEmbeddedPostgres(work, log, { database: "bench" });
+  const database = await startEmbeddedPostgres(work, log, {
+    database: "bench",
+    ...(PG_PROFILE ? { settings: { shared_preload_libraries: "pg_stat_statements" } } : {}),
+  });
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   await migrate(pool);
+  if (PG_PROFILE) await pool.query("create extension if not exists pg_stat_statements");
   let brokers = process.env.KAFKA_BROKERS;
   let stopKafka = async () => {};
   if (!brokers) {
@@ -672,6 +768,7 @@ async function main() {
     say(`  ${Math.round(copyRate)} rows/s`);
 
     say("(b) payrecon end to end: produced → reconciled and committed");
+    const walBefore = PG_PROFILE ? await resetStatementProfile(pool) : 0n;
     daemon = await startDaemon(database.url, brokers, { profile: CPU_PROF });
     const cpuBefore = cpuSplit(daemon.child.pid!);
     const began = performance.now();
@@ -683,6 +780,8 @@ async function main() {
     }
     const e2eSeconds = (performance.now() - began) / 1000;
     const e2eRate = messages.length / e2eSeconds;
+    // Reconciliation is serialized on one lock: the share of the run it was held says how much of the limit it is.
+    const lockHeldShare = (await lockHeldSeconds([daemon])) / e2eSeconds;
     const cpuAfter = cpuSplit(daemon.child.pid!);
     // CPU milliseconds per 1,000 messages, by process: what each message costs where.
     const cpuPerThousand = Object.fromEntries(
@@ -694,8 +793,10 @@ async function main() {
     say(
       `  CPU per 1,000 messages: daemon ${cpuPerThousand.daemon} ms, PostgreSQL ${cpuPerThousand.postgres} ms, broker mock ${cpuPerThousand.broker} ms`,
     );
+    const statements = PG_PROFILE ? await statementProfile(pool, walBefore, messages.length) : undefined;
     const stored = Number((await pool.query("select count(*) from payments")).rows[0].count);
     say(`  ${Math.round(e2eRate)} msg/s (${e2eSeconds.toFixed(1)} s, ${stored} payments stored of ${payments})`);
+    say(`  reconciliation lock held ${(100 * lockHeldShare).toFixed(0)}% of the time`);
     // The profile covers (b) alone: this daemon stops here, a fresh one serves the later phases.
     const profiled = daemon;
     daemon = undefined;
@@ -830,10 +931,16 @@ async function main() {
     for (const row of rows) process.stdout.write(`${line(row)}\n`);
     process.stdout.write(
       `\n(b) CPU per 1,000 messages: daemon ${cpuPerThousand.daemon} ms, PostgreSQL ${cpuPerThousand.postgres} ms, broker mock ${cpuPerThousand.broker} ms (2 cores: 2,000 ms/s)\n` +
+        `(b) reconciliation lock held ${(100 * lockHeldShare).toFixed(0)}% of the run` +
+        (scale ? `; with two instances ${(100 * scale.lockHeldShare).toFixed(0)}%\n` : "\n") +
         `\nsteady load: sent ${Math.round(steady.sentPerSecond)}/s, ${steady.failures} failures timed, ${steady.unseenAtApi} not seen at the API; its backlog drained in ${drainSeconds.toFixed(1)} s\n`,
     );
     if (profile.length)
       process.stdout.write(`\nhottest functions of the daemon during (b) (self time):\n${profile.join("\n")}\n`);
+    if (statements)
+      process.stdout.write(
+        `\nPostgreSQL during (b), statements by share of execution time:\n${formatStatementProfile(statements)}\n`,
+      );
     process.stdout.write(`\nreport plan (bare GROUP BY):\n${report.plan}\n`);
 
     Object.assign(results, {
@@ -846,6 +953,7 @@ async function main() {
         rate: e2eRate,
         seconds: e2eSeconds,
         ratioToRaw: e2eRate / rawRate,
+        lockHeldShare,
         storedPayments: stored,
         cpuMsPerThousandMessages: cpuPerThousand,
       },
@@ -856,6 +964,7 @@ async function main() {
       sustainable: { rate: sustainable, ...calm },
       report,
       profile,
+      statements: statements ?? null,
       at: new Date().toISOString(),
     });
     const out = path.join(root, "bench/results", `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);

@@ -292,6 +292,20 @@ export const sreOverview: DashboardSpec = {
         },
         {
           kind: "timeseries",
+          title: "Reconciliation lock busy",
+          description:
+            "Share of the time the reconciliation lock was held, summed over every instance (they share one lock). Near 1 with rising lag: reconciliation is saturated, and more instances will not help; PostgreSQL's speed will.",
+          unit: "percentunit",
+          min: 0,
+          queries: [
+            {
+              expr: `sum(rate(${m("payrecon_reconcile_lock_held_seconds_sum")}[${RI}]))`,
+              legend: "held",
+            },
+          ],
+        },
+        {
+          kind: "timeseries",
           title: "Kafka consumer crashes and rebalances",
           description:
             "Consumer crashes (restarted automatically) and group rebalances per interval. Repeated crashes: PayreconKafkaConsumerRestarting.",

@@ -33,6 +33,7 @@ export const payreconMetrics: Readonly<Record<string, MetricType>> = {
   payrecon_webhook_requests_total: "counter",
   payrecon_gateway_events_ignored_total: "counter",
   payrecon_stripe_payouts_waiting: "gauge",
+  payrecon_reconcile_lock_held_seconds: "histogram",
 };
 
 /** prom-client default metrics used by the dashboards, and Prometheus' own `up`. */

@@ -148,7 +148,7 @@ async function loadEmbeddedPostgres() {
 export async function startEmbeddedPostgres(
   dataDir: string,
   log: Logger,
-  options: { port?: number; database?: string } = {},
+  options: { port?: number; database?: string; settings?: Record<string, string> } = {},
 ): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(dataDir, "pg");
   mkdirSync(path.dirname(databaseDir), { recursive: true });
@@ -166,7 +166,10 @@ export async function startEmbeddedPostgres(
     persistent: true,
     // PostgreSQL refuses to run as root; in containers and CI we are root.
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=on"],
+    postgresFlags: [
+      ...["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=on"],
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    ],
     onLog: (message) => log.debug({ postgres: String(message).trim() }, "postgres"),
     onError: (error) => log.debug({ postgres: String(error).trim() }, "postgres"),
   });

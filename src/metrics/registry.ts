@@ -22,6 +22,7 @@ export interface Metrics {
   lastEventTimestamp: Gauge<"topic" | "source">;
   consumerLag: Gauge<"topic" | "partition">;
   reconcileDuration: Histogram<string>;
+  reconcileLockHeld: Histogram<string>;
   buildInfo: Gauge<"version" | "commit">;
   ready: Gauge<string>;
   exceptionsOpen: Gauge<"kind" | "priority">;
@@ -139,6 +140,14 @@ export function createMetrics(options: {
     reconcileDuration: new Histogram({
       name: "payrecon_reconcile_duration_seconds",
       help: "Time to store and reconcile one batch of input messages.",
+      buckets: RECONCILE_BUCKETS,
+      registers: [registry],
+    }),
+    reconcileLockHeld: new Histogram({
+      name: "payrecon_reconcile_lock_held_seconds",
+      help:
+        "Time one batch held the reconciliation lock (reconciling and committing). Every instance shares the lock: " +
+        "its rate summed over instances near 1 means reconciliation is saturated and more instances will not help.",
       buckets: RECONCILE_BUCKETS,
       registers: [registry],
     }),

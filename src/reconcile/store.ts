@@ -106,6 +106,7 @@ export async function reconcileTouched(
   const began = performance.now();
   const { policy } = deps;
   await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
+  const locked = performance.now();
   // The time is read only now, holding the lock: a transaction that waited for it reconciles after the one
   // it waited for, so its findings must not carry an earlier time.
   const now = await advanceReconcileClock(tx, clock());
@@ -250,6 +251,8 @@ export async function reconcileTouched(
   return {
     afterCommit() {
       deps.metrics.reconcileDuration.observe(reconcileMs / 1000);
+      // Held until the commit just made.
+      deps.metrics.reconcileLockHeld.observe((performance.now() - locked) / 1000);
       recordStatusMetrics(deps, statusChanges, nowMs);
     },
   };
