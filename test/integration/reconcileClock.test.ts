@@ -97,4 +97,26 @@ describe("reconciliation time", () => {
     expect((await ingest(3)).accepted).toBe(1);
     expect((await timesOf("exp_3")).finding).toBe(clock.toISOString());
   });
+
+  it("counts the time each reconciliation held the lock, not the time it waited for it", async () => {
+    const held = async () => (await metrics.reconcileLockHeld.get()).values;
+    const sum = async () => (await held()).find((value) => value.metricName?.endsWith("_sum"))?.value ?? 0;
+    const count = async () => (await held()).find((value) => value.metricName?.endsWith("_count"))?.value ?? 0;
+    const before = { sum: await sum(), count: await count() };
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pg_advisory_xact_lock(7248263012)");
+      const waiting = ingest(4);
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // the batch waits 1.5 s for the lock
+      await holder.query("commit");
+      await waiting;
+    } finally {
+      await holder.end();
+    }
+    expect((await count()) - before.count).toBe(1);
+    expect((await sum()) - before.sum).toBeGreaterThan(0);
+    expect((await sum()) - before.sum).toBeLessThan(1);
+  });
 });
