@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adyenSigningString } from "../../src/adapters/adyenSignature.js";
 import { adyenCsv, adyenLine } from "../support/adyenReport.js";
 import { camt053 } from "../support/camt.js";
+import { dateDaysFromNow, isoDaysFromNow, reportTimeDaysFromNow } from "../support/clock.js";
 import { runCli } from "../support/cli.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
@@ -368,10 +369,20 @@ describe("end to end against a camt.053 import", () => {
     currency: "usd",
     automatic: true,
     status: "paid",
+    created: unixDaysFromNow(-1),
+    arrival_date: unixDaysFromNow(0),
     balance_transaction: `txn_${id}`,
   });
+  // The fixtures' own times are years old: shifted to the run's now, as if Stripe sent them today.
+  const unixDaysFromNow = (days: number) => Math.floor(Date.parse(isoDaysFromNow(days)) / 1000);
   const stripeEvent = (id: string, type: string, object: Json): string =>
-    JSON.stringify({ ...fixture("stripe", "evt_charge.succeeded.json"), id, type, data: { object } });
+    JSON.stringify({
+      ...fixture("stripe", "evt_charge.succeeded.json"),
+      id,
+      type,
+      created: unixDaysFromNow(-1),
+      data: { object },
+    });
   const sendStripe = async (body: string) => {
     const response = await postStripe(body, stripeSignature(body, STRIPE_SECRETS[1]!));
     expect(response.status).toBe(200);
@@ -384,8 +395,8 @@ describe("end to end against a camt.053 import", () => {
     gateway,
     reference,
     counterparty: `cust_${id}`,
-    created_at: "2026-11-20T10:00:00Z",
-    due_at: "2026-12-05T17:00:00Z",
+    created_at: isoDaysFromNow(-3),
+    due_at: isoDaysFromNow(7),
   });
 
   it("Stripe: charges by webhook; our automatic payouts wait for their balance transactions (raw topic, Stripe API); the bank credit settles them", async () => {
@@ -483,7 +494,7 @@ describe("end to end against a camt.053 import", () => {
       {
         amountMinor: netA,
         currency: "USD",
-        bookingDate: "2026-11-23",
+        bookingDate: dateDaysFromNow(0),
         remittance: "STRIPE PAYOUT po_e2e_A",
         counterparty: "STRIPE PAYMENTS EUROPE",
         reference: "BANKREF-A",
@@ -491,7 +502,7 @@ describe("end to end against a camt.053 import", () => {
       {
         amountMinor: transactionB.net,
         currency: "USD",
-        bookingDate: "2026-11-23",
+        bookingDate: dateDaysFromNow(0),
         remittance: "STRIPE PAYOUT po_e2e_B",
         counterparty: "STRIPE PAYMENTS EUROPE",
         reference: "BANKREF-B",
@@ -517,8 +528,9 @@ describe("end to end against a camt.053 import", () => {
       item.pspReference = `E2E${item.eventCode}0000001`;
       item.originalReference = item.eventCode === "CAPTURE" ? "E2EAUTHORISATION0000001" : undefined;
       item.amount = { value: 10_100, currency: "EUR" };
-      // The samples are from 2017: a capture that old and in no batch is (rightly) held.
-      item.eventDate = item.eventCode === "CAPTURE" ? "2026-11-21T10:05:00+01:00" : "2026-11-21T10:00:00+01:00";
+      // The samples are from 2017: a capture that old and in no batch is (rightly) held, so they are
+      // dated a day before the run (inside HOLD_THRESHOLD), the capture five minutes after the authorisation.
+      item.eventDate = isoDaysFromNow(item.eventCode === "CAPTURE" ? -1 + 5 / 1440 : -1);
       expect(await postAdyen(signAdyen(body))).toEqual({ status: 200, text: "[accepted]" });
     }
     const timeline = await api(daemon.baseUrl)("/api/v1/payments/pay_adyen_1");
@@ -539,7 +551,7 @@ describe("end to end against a camt.053 import", () => {
           "Interchange (NC)": "0.75",
         }),
         adyenLine("PayreconE2E", "55", "MerchantPayout", "EUR", {
-          "Creation Date": "2026-11-22 05:00:00",
+          "Creation Date": reportTimeDaysFromNow(-0.5),
           "Net Debit (NC)": "98.75",
         }),
       ]),
@@ -557,7 +569,7 @@ describe("end to end against a camt.053 import", () => {
       {
         amountMinor: 9_875,
         currency: "EUR",
-        bookingDate: "2026-11-23",
+        bookingDate: dateDaysFromNow(0),
         remittance: `ADYEN PAYOUT ${batch?.body.batch_id}`,
         counterparty: "ADYEN N.V.",
         reference: "BANKREF-ADY",

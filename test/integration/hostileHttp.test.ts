@@ -2,7 +2,7 @@ import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { api, startTestDaemon, type TestDaemon, TOKENS } from "../support/daemon.js";
+import { api, startTestDaemon, type TestDaemon, TOKENS, waitUntil } from "../support/daemon.js";
 import { bankEntry, expectedPayment, gatewayEvent } from "../support/facts.js";
 
 /**
@@ -475,6 +475,7 @@ describe("hostile HTTP", () => {
 
   it("logs requests without any token, Authorization header or account number", async () => {
     // One more request of each kind that could leak, then read the whole log of this daemon.
+    const linesBefore = logLines.length;
     await send(daemon.baseUrl, "GET", `/api/v1/payments/hh_payout?token=${TOKENS.viewer}`, {
       headers: { Authorization: "Bearer wrong-secret-token" },
     });
@@ -482,7 +483,8 @@ describe("hostile HTTP", () => {
       headers: { Authorization: `Bearer ${TOKENS.ingester}` },
       body: JSON.stringify(bankEntry(6, { entry_id: "HH-LOG", account: ACCOUNT, amount_minor: "12" })),
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The log stream is asynchronous: wait for these two requests' lines.
+    await waitUntil(() => logLines.length >= linesBefore + 2, 10_000, "the two requests' log lines");
     const log = logLines.join("");
     // The capture works: this daemon logged its requests, with status and role.
     expect(log).toMatch(/"status":401/);

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
+import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
 import { bankEntry, expectedPayment, gatewayEvent } from "../support/facts.js";
 import { connectedProducer, kafkaEnv, readTopic, uniqueTopics } from "../support/kafka.js";
 
@@ -261,8 +262,8 @@ describe("a settlement batch whose payments are in another currency", () => {
     const common = {
       direction: "collection",
       gateway: "stripe",
-      created_at: "2026-11-20T10:00:00Z",
-      due_at: "2026-11-30T17:00:00Z",
+      created_at: isoDaysFromNow(-3),
+      due_at: isoDaysFromNow(7),
     };
     const usd = {
       ...expectedPayment(1),
@@ -298,8 +299,8 @@ describe("a settlement batch whose payments are in another currency", () => {
       fee_minor: 0,
       amount_minor: 10_000,
       currency: "USD",
-      occurred_at: "2026-11-22T08:00:00Z",
-      expected_arrival: "2026-11-23",
+      occurred_at: isoDaysFromNow(-2),
+      expected_arrival: dateDaysFromNow(-1),
       references: ["CUR-USD", "CUR-EUR"],
     };
     const credit = bankEntry(3, {
@@ -307,8 +308,8 @@ describe("a settlement batch whose payments are in another currency", () => {
       amount_minor: 10_000,
       currency: "USD",
       direction: "credit",
-      booking_date: "2026-11-23",
-      value_date: "2026-11-23",
+      booking_date: dateDaysFromNow(-1),
+      value_date: dateDaysFromNow(-1),
       remittance_info: "STRIPE PAYOUT po_cur_batch",
     });
     const ndjson = (items: unknown[]) => items.map((item) => JSON.stringify(item)).join("\n");

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readAdyenSettlementReport } from "../../src/adapters/adyenSettlement.js";
 import { parseStatementFile, type StatementFormat } from "../../src/import/index.js";
 import type { BankEntry, GatewayEventInput } from "../../src/messages/schemas.js";
+import { isoDaysFromNow } from "../support/clock.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { type AdyenLine, adyenCsv, adyenLine } from "../support/adyenReport.js";
 import { runCli } from "../support/cli.js";
@@ -593,8 +594,9 @@ describe("payrecon import", () => {
           gateway: "adyen",
           reference,
           counterparty: `cust_${id}`,
-          created_at: "2026-11-20T10:00:00Z",
-          due_at: "2026-12-20T17:00:00Z",
+          // Due after the run, whatever the day: the report's own (fixed) dates only meet each other.
+          created_at: isoDaysFromNow(-3),
+          due_at: isoDaysFromNow(7),
         });
         const payments = [
           payment("exp_ady_1", "ORD-ADY-1", 10_000, "EUR"),

@@ -7,6 +7,7 @@ import { createIngestDeps } from "../../src/consumers/ingestDeps.js";
 import { createLogger } from "../../src/logger.js";
 import { createMetrics } from "../../src/metrics/registry.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { runNow } from "../support/clock.js";
 import { expectedPayment } from "../support/facts.js";
 import { waitUntil } from "../support/daemon.js";
 
@@ -31,7 +32,7 @@ describe("reconciliation time", () => {
     log: createLogger("silent"),
     findingsTopic: "payrecon.findings",
   };
-  let clock = new Date("2026-11-23T10:00:00.000Z");
+  let clock = new Date(runNow);
   const ingest = (n: number) => {
     const deps = { ...createIngestDeps(config, db.pool, reconcileDeps), now: () => clock };
     const raw: RawMessage = {

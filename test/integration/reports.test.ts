@@ -1,8 +1,6 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
 
@@ -13,8 +11,6 @@ import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/dae
  * against sums computed here, independently, from the facts sent and the
  * status each payment must end in — never from the payments table.
  */
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 // Times relative to the real clock (the reconciler and the report use it), far from every boundary.
 const NOW = Math.floor(Date.now() / 1000) * 1000;
@@ -702,28 +698,9 @@ describe("reconciliation report and counterparty history", () => {
   });
 
   it("prints the same CSV from the command line, and refuses bad arguments with exit code 2", async () => {
-    // Spawned asynchronously: spawnSync would also block the daemon under test, which runs in this process.
-    const run = (args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "report", ...args], {
-          cwd: repoRoot,
-          env: { DATABASE_URL: db.url, PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" },
-          stdio: ["ignore", "pipe", "pipe"],
-          timeout: 60_000,
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-          stdout += chunk;
-        });
-        child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-          stderr += chunk;
-        });
-        child.once("error", reject);
-        child.once("close", (status) => resolve({ status, stdout, stderr }));
-      });
+    const run = (args: string[]) => runCli(["report", ...args], { DATABASE_URL: db.url });
     const cli = await run(["--from", FROM, "--to", TO, "--format", "csv"]);
-    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.code, cli.stderr).toBe(0);
     const http = await fetch(`${daemon.baseUrl}/api/v1/reports/reconciliation?${query}&format=csv`, {
       headers: { Authorization: "Bearer viewer-token" },
     });
@@ -732,16 +709,16 @@ describe("reconciliation report and counterparty history", () => {
     expect(cli.stdout.startsWith("row_type,gateway,currency,direction,")).toBe(true);
 
     const md = await run(["--from", FROM, "--to", TO]);
-    expect(md.status).toBe(0);
+    expect(md.code).toBe(0);
     expect(md.stdout).toContain("# Reconciliation report");
     expect(md.stdout).toMatch(/^\| stripe\s+\| JPY\s+\| collection\s+\| +2 \/ 128000 \| +1 \/ 125000 \|/m);
 
     const [help, ...refusals] = await Promise.all([run(["--help"]), ...BAD_ARGS.map((bad) => run(bad))]);
-    expect(help.status).toBe(0);
+    expect(help.code).toBe(0);
     expect(help.stdout).toContain("usage: payrecon report");
     refusals.forEach((refused, index) => {
       const bad = BAD_ARGS[index]!.join(" ");
-      expect(refused.status, bad).toBe(2);
+      expect(refused.code, bad).toBe(2);
       expect(refused.stdout).toBe("");
       expect(refused.stderr.trim().split("\n"), bad).toHaveLength(1);
       expect(refused.stderr).toMatch(/^payrecon report: /);

@@ -1,34 +1,10 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { API_TOKENS, api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
 import { kafkaEnv, readTopic, uniqueTopics } from "../support/kafka.js";
 
 /** `payrecon simulate` sends what it says, and payrecon's report agrees with the summary it prints. */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const BUCKET: Record<string, string> = {
   pending: "in_flight",
@@ -51,13 +27,13 @@ describe("payrecon simulate", () => {
   });
 
   it("rejects bad options with exit code 2", async () => {
-    const result = await cli(["simulate", "--incidents", "meteor@1"], { API_TOKENS });
+    const result = await runCli(["simulate", "--incidents", "meteor@1"], { API_TOKENS });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("--incidents");
   });
 
   it("sends seeded traffic with incidents over HTTP, and the report matches its summary", async () => {
-    const run = await cli(
+    const run = await runCli(
       [
         "simulate",
         "--payments",
@@ -84,7 +60,7 @@ describe("payrecon simulate", () => {
       "statement_missing",
     ]);
     // The same seed sends the same traffic.
-    const again = await cli(
+    const again = await runCli(
       [
         "simulate",
         "--payments",
@@ -144,7 +120,7 @@ describe("payrecon simulate", () => {
 
   it("publishes to Kafka when KAFKA_BROKERS is set", async () => {
     const topics = uniqueTopics();
-    const run = await cli(["simulate", "--payments", "50", "--rate", "5000", "--incidents", "none", "--json"], {
+    const run = await runCli(["simulate", "--payments", "50", "--rate", "5000", "--incidents", "none", "--json"], {
       ...kafkaEnv(topics),
     });
     expect(run.code, run.stderr).toBe(0);

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { clockEnv } from "./clock.js";
 
 /** The payrecon command line as a child process, as an operator runs it. */
 
@@ -12,11 +13,18 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Asynchronous (spawnSync would also block a daemon the test runs in this process). */
 export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", LOG_LEVEL: "warn", ...env },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/root",
+        LOG_LEVEL: "warn",
+        ...clockEnv(),
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -28,6 +36,7 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
       stderr += chunk.toString();
     });
     child.once("error", reject);
-    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+    // "close", not "exit": the process can exit before its last output is read.
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
   });
 }

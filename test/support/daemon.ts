@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DestinationStream } from "pino";
 import { loadConfig } from "../../src/config.js";
+import { clockEnv } from "./clock.js";
 import { type Daemon, startDaemon } from "../../src/daemon.js";
 import { freePort } from "../../src/db/embeddedPostgres.js";
 import { createLogger } from "../../src/logger.js";
@@ -54,6 +55,7 @@ export async function spawnDaemon(env: Record<string, string>): Promise<ChildDae
       HTTP_PORT: String(port),
       LOG_LEVEL: "info",
       API_TOKENS,
+      ...clockEnv(),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

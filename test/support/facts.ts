@@ -1,4 +1,11 @@
-/** Realistic input messages for integration tests, plus invalid ones with the reason each must be rejected for. */
+import { dateDaysFromNow, isoDaysFromNow } from "./clock.js";
+
+/**
+ * Realistic input messages for integration tests, plus invalid ones with the reason each must be rejected for.
+ * Dated around the run's now (test/support/clock.ts), in the order money moves: created three days ago,
+ * captured two days ago (inside HOLD_THRESHOLD), booked by the bank yesterday, due in a week. A test that
+ * needs a payment overdue or a capture held says so with its own dates from the same clock.
+ */
 
 export function expectedPayment(n: number, overrides: Record<string, unknown> = {}) {
   return {
@@ -9,8 +16,8 @@ export function expectedPayment(n: number, overrides: Record<string, unknown> = 
     gateway: n % 2 === 0 ? "stripe" : "adyen",
     reference: `ORD-${n}`,
     counterparty: `cust_${n % 11}`,
-    created_at: "2026-11-20T10:00:00Z",
-    due_at: "2026-11-30T17:00:00Z",
+    created_at: isoDaysFromNow(-3),
+    due_at: isoDaysFromNow(7),
     ...overrides,
   };
 }
@@ -24,7 +31,7 @@ export function gatewayEvent(n: number, overrides: Record<string, unknown> = {})
     gateway_payment_id: `pi_${n}`,
     amount_minor: 1_000 + n * 7,
     currency: n % 5 === 0 ? "JPY" : "EUR",
-    occurred_at: "2026-11-21T08:12:00Z",
+    occurred_at: isoDaysFromNow(-2),
     ...overrides,
   };
 }
@@ -37,8 +44,8 @@ export function bankEntry(n: number, overrides: Record<string, unknown> = {}) {
     direction: "credit",
     amount_minor: 1_000 + n * 7,
     currency: n % 5 === 0 ? "JPY" : "EUR",
-    booking_date: "2026-11-22",
-    value_date: "2026-11-22",
+    booking_date: dateDaysFromNow(-1),
+    value_date: dateDaysFromNow(-1),
     status: "booked",
     end_to_end_id: null,
     remittance_info: `PAYMENT ORD-${n}`,

@@ -2,6 +2,7 @@ import type { Admin, Kafka, Producer } from "kafkajs";
 import type pg from "pg";
 import { createTestDatabase } from "./database.js";
 import { api, startTestDaemon } from "./daemon.js";
+import { isoDaysFromNow } from "./clock.js";
 import { bankEntry, expectedPayment, gatewayEvent, invalidSamples } from "./facts.js";
 import { type ReadMessage, readerConsumer, readMessage, type TestTopics } from "./kafka.js";
 
@@ -29,8 +30,8 @@ export interface Sent {
 }
 
 /**
- * Blocks of `perBlock` payments: their expected payments, gateway events (every fourth block
- * twice), bank entries for every other block, and one invalid message.
+ * Blocks of `perBlock` payments: their expected payments (every seventh overdue), gateway events (every
+ * fourth block twice), bank entries for every other block, and one invalid message.
  */
 export class FaultStream {
   readonly sent: Sent = { messages: 0, expected: 0, events: 0, entries: 0, invalid: 0 };
@@ -55,7 +56,10 @@ export class FaultStream {
     const json = (value: object) => JSON.stringify(value);
     for (let b = 0; b < blocks; b++, this.block++) {
       const n = this.block * this.perBlock;
-      const expected = Array.from({ length: this.perBlock }, (_, i) => expectedPayment(n + i));
+      // Every seventh payment is already overdue, so late settlement (delayed, then settled) is part of the run.
+      const expected = Array.from({ length: this.perBlock }, (_, i) =>
+        expectedPayment(n + i, (n + i) % 7 === 3 ? { due_at: isoDaysFromNow(-1) } : {}),
+      );
       batches.push({ topic: this.topics.expected, messages: expected.map((m) => ({ key: m.id, value: json(m) })) });
       this.distinct.expected.push(...expected);
       const events = Array.from({ length: this.perBlock }, (_, i) => gatewayEvent(n + i));
@@ -136,19 +140,54 @@ export async function allCommitted(admin: Admin, groupId: string, topics: string
   return true;
 }
 
-/** Payments by status and exceptions by kind and state: what a reconciliation concluded. */
+/**
+ * What a reconciliation concluded, which must be equal whatever the batching and timing: every payment's
+ * status, settled amount and lateness, and every unresolved exception with its subject and amount.
+ */
 export async function outcomes(pool: pg.Pool): Promise<Record<string, number>> {
   const result = await pool.query<{ key: string; count: number }>(
-    `select 'payment:' || status as key, count(*)::int as count from payments group by status
+    `select 'payment:' || status || case when settled_late then ':late' else '' end as key, count(*)::int as count
+       from payments group by 1
      union all
-     select 'exception:' || kind || ':' || state, count(*)::int from exceptions group by kind, state
+     select 'payment:' || status || ':settled_minor', sum(settled_amount_minor)::float8 from payments group by status
+     union all
+     select 'exception:' || kind || ':' || state || ':' || subject_key || ':' || amount_minor, 1
+       from exceptions where state <> 'resolved'
      order by key`,
   );
   return Object.fromEntries(result.rows.map((row) => [row.key, row.count]));
 }
 
+/**
+ * The exception history, compared as what it is: which exceptions were opened and later auto-resolved depends
+ * on which intermediate states a run saw (a payment overdue when its expected payment arrived alone is
+ * `delayed` until its bank entry comes; in one batch with that entry it never is), so two correct runs can
+ * differ. What every correct run holds: an exception resolved by the facts is one whose condition no longer
+ * holds (its payment is in another status now), and a `delayed` one belongs to a payment whose due time
+ * has passed (it could have been overdue when it was raised).
+ * Returns the exceptions for which it does not hold.
+ */
+export async function resolvedExceptionsStillCalledFor(pool: pg.Pool): Promise<string[]> {
+  const result = await pool.query<{ id: string; kind: string; status: string }>(
+    `select e.id::text, e.kind, p.status
+       from exceptions e join payments p on p.id = e.payment_id
+      where e.state = 'resolved' and (p.status = e.kind or (e.kind = 'delayed' and p.due_at > e.opened_at))`,
+  );
+  return result.rows.map((row) => `exception ${row.id} (${row.kind}) resolved, payment ${row.status}`);
+}
+
+/** Resolved exceptions by kind (reported beside the comparison, not compared: see above). */
+export async function resolvedExceptionCounts(pool: pg.Pool): Promise<Record<string, number>> {
+  const result = await pool.query<{ kind: string; count: number }>(
+    "select kind, count(*)::int as count from exceptions where state = 'resolved' group by kind order by kind",
+  );
+  return Object.fromEntries(result.rows.map((row) => [row.kind, row.count]));
+}
+
 /** The same distinct facts ingested once, in topic order, by a daemon without Kafka on a fresh database. */
-export async function cleanRunOutcomes(stream: FaultStream): Promise<Record<string, number>> {
+export async function cleanRunOutcomes(
+  stream: FaultStream,
+): Promise<{ outcomes: Record<string, number>; resolved: Record<string, number>; unexplained: string[] }> {
   const db = await createTestDatabase();
   const daemon = await startTestDaemon({ DATABASE_URL: db.url });
   try {
@@ -168,7 +207,11 @@ export async function cleanRunOutcomes(stream: FaultStream): Promise<Record<stri
         );
       }
     }
-    return await outcomes(db.pool);
+    return {
+      outcomes: await outcomes(db.pool),
+      resolved: await resolvedExceptionCounts(db.pool),
+      unexplained: await resolvedExceptionsStillCalledFor(db.pool),
+    };
   } finally {
     await daemon.stop();
     await db.drop();

@@ -98,6 +98,7 @@ export interface AlertmanagerAlertView {
   annotations: Record<string, string>;
   status: { state: string };
   startsAt: string;
+  endsAt: string;
 }
 
 export async function alertmanagerAlerts(url: string): Promise<AlertmanagerAlertView[]> {

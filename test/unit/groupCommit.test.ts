@@ -39,7 +39,14 @@ function recorder() {
   };
 }
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
+/** Until the log holds `entries` lines (a condition with a deadline, not a fixed pause). */
+async function logReaches(log: string[], entries: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (log.length < entries) {
+    if (Date.now() > deadline) throw new Error(`log stayed at ${JSON.stringify(log)}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 describe("group commit", () => {
   it("stores two groups at once, never more, and commits each group's offsets after its store", async () => {
@@ -50,10 +57,10 @@ describe("group commit", () => {
       groups.add(raws(10), offset(1, 10)),
       groups.add(raws(10), offset(2, 10)),
     ];
-    await tick();
+    await logReaches(r.log, 2);
     expect(r.log).toEqual(["store 10", "store 10"]);
     r.release.shift()!();
-    await tick();
+    await logReaches(r.log, 4);
     expect(r.log).toEqual(["store 10", "store 10", "commit 0@10", "store 10"]);
     r.release.shift()!();
     r.release.shift()!();
