@@ -568,22 +568,37 @@ async function outcomesOf(pool: pg.Pool, asOf: Date) {
          from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq`,
     ),
     exceptions: await lines("select kind || ' ' || subject_key as line from exceptions where state <> 'resolved'"),
-    report: JSON.stringify(await loadReconciliationReport(pool, period, asOf)),
+    report: reportLines(await loadReconciliationReport(pool, period, asOf)),
   };
 }
 
-/** Lines in one result and not the other, per part (0 everywhere: identical). */
+/** The report as one line per row, so a difference names its row. */
+function reportLines(report: Awaited<ReturnType<typeof loadReconciliationReport>>): string[] {
+  return report.rows.map((row) => JSON.stringify(row));
+}
+
+/** Lines in one result and not the other, per part (0 everywhere: identical), with a few of them to read. */
 function outcomeDifferences(a: Awaited<ReturnType<typeof outcomesOf>>, b: Awaited<ReturnType<typeof outcomesOf>>) {
-  const diff = (x: string[], y: string[]) => {
+  const samples: string[] = [];
+  const diff = (part: string, x: string[], y: string[]) => {
     const ys = new Set(y);
     const xs = new Set(x);
-    return x.filter((line) => !ys.has(line)).length + y.filter((line) => !xs.has(line)).length;
+    const onlyX = x.filter((line) => !ys.has(line));
+    const onlyY = y.filter((line) => !xs.has(line));
+    samples.push(
+      ...onlyX.slice(0, 3).map((line) => `${part} single only: ${line}`),
+      ...onlyY.slice(0, 3).map((line) => `${part} pair only:   ${line}`),
+    );
+    return onlyX.length + onlyY.length;
   };
   return {
-    payments: diff(a.payments, b.payments),
-    matches: diff(a.matches, b.matches),
-    exceptions: diff(a.exceptions, b.exceptions),
-    report: a.report === b.report ? 0 : 1,
+    counts: {
+      payments: diff("payment", a.payments, b.payments),
+      matches: diff("match", a.matches, b.matches),
+      exceptions: diff("exception", a.exceptions, b.exceptions),
+      report: diff("report row", a.report, b.report),
+    },
+    samples,
   };
 }
 
@@ -633,9 +648,11 @@ async function scaleOut(
     for (let attempt = 0; attempt < 5; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 6_000));
       const asOf = new Date();
-      differences = outcomeDifferences(await outcomesOf(singlePool, asOf), await outcomesOf(pool, asOf));
+      const compared = outcomeDifferences(await outcomesOf(singlePool, asOf), await outcomesOf(pool, asOf));
+      differences = compared.counts;
       if (Object.values(differences).every((count) => count === 0)) break;
       say(`  results differ (${JSON.stringify(differences)}); comparing again after the next sweep`);
+      for (const sample of compared.samples) say(`    ${sample}`);
     }
     const payments = Number((await pool.query("select count(*) from payments")).rows[0].count);
     const identical = Object.values(differences).every((n) => n === 0);
