@@ -320,8 +320,9 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   effects.afterCommit();
   deps.afterCommit?.();
   for (const item of decoded) {
-    if (item.ok) deps.metrics.eventsIngested.inc({ topic: item.raw.topic });
-    else deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
+    // A conflict is counted as rejected below, with the messages rejected in part.
+    if (!item.ok) deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
+    else if (!conflicts.has(item)) deps.metrics.eventsIngested.inc({ topic: item.raw.topic });
     if (item.ok && item.kind === "native") {
       for (const { type } of item.facts.ignored) countIgnoredGatewayEvent(deps.metrics, item.gateway, type);
     }
