@@ -232,7 +232,7 @@ export function createMetrics(options: {
       registers: [registry],
     }),
     gaugeRefreshErrors: new Counter({
-      name: "payrecon_gauge_refresh_errors_total",
+      name: "payrecon_state_refresh_errors_total",
       help: "State gauge refreshes that failed: the gauges keep their last values until one succeeds.",
       registers: [registry],
     }),

@@ -141,7 +141,7 @@ describe("issue 14 finding 2: one valid message cannot break reading", () => {
       10_000,
       "the delayed payments in the gauge",
     );
-    expect(sample(await metricsText(), /^payrecon_gauge_refresh_errors_total (\d+)$/m)).toBe(0);
+    expect(sample(await metricsText(), /^payrecon_state_refresh_errors_total (\d+)$/m)).toBe(0);
   });
 });
 

@@ -86,7 +86,7 @@ describe("issue 14 finding 2: sums stay exact at any amount the schema admits", 
     expect(Number.isSafeInteger(8_192 * (2 ** 40 - 1))).toBe(true);
   });
 
-  it("finding 2: a failing gauge refresh is counted (payrecon_gauge_refresh_errors_total) and logged at error level", async () => {
+  it("finding 2: a failing gauge refresh is counted (payrecon_state_refresh_errors_total) and logged at error level", async () => {
     const lines: Array<{ level: number; msg: string }> = [];
     const log = createLogger("trace", { write: (line: string) => lines.push(JSON.parse(line)) });
     const metrics = createMetrics({ version: "test", commit: "test" });
@@ -99,7 +99,7 @@ describe("issue 14 finding 2: sums stay exact at any amount the schema admits", 
     gauges.refreshSoon();
     const deadline = Date.now() + 5_000;
     const errors = async () =>
-      (await metrics.registry.getSingleMetricAsString("payrecon_gauge_refresh_errors_total")).match(/ (\d+)$/m)?.[1];
+      (await metrics.registry.getSingleMetricAsString("payrecon_state_refresh_errors_total")).match(/ (\d+)$/m)?.[1];
     while ((await errors()) !== "1" && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await errors()).toBe("1");
     expect(lines.some((line) => line.level === 50 && /gauge refresh failed/.test(line.msg))).toBe(true);
