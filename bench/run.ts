@@ -748,7 +748,13 @@ async function main() {
   });
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   await migrate(pool);
-  if (PG_PROFILE) await pool.query("create extension if not exists pg_stat_statements");
+  if (PG_PROFILE) {
+    // Only the superuser may create the extension; the daemon's role may not.
+    const admin = new pg.Client({ connectionString: database.adminUrl });
+    await admin.connect();
+    await admin.query("create extension if not exists pg_stat_statements");
+    await admin.end();
+  }
   let brokers = process.env.KAFKA_BROKERS;
   let stopKafka = async () => {};
   if (!brokers) {

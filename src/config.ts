@@ -204,6 +204,24 @@ const secretList = (check?: { pattern: RegExp; message: string }) =>
       return list;
     });
 
+/** A comma-separated list of label values (gateway or bank names as the messages spell them). */
+const labelList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const list = text
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean);
+      const bad = list.find((value) => !/^[A-Za-z0-9_.-]{1,64}$/.test(value));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: "custom", message: `"${bad}" is not a name of letters, digits, _ . -` });
+        return z.NEVER;
+      }
+      return list;
+    });
+
 const url = (what: string) =>
   optionalText.refine((value) => value === undefined || URL.canParse(value), { message: `must be a ${what} URL` });
 
@@ -267,6 +285,16 @@ export const configSchema = z
      */
     KAFKA_PARTITIONS_CONCURRENCY: positiveInt(256),
     SHUTDOWN_TIMEOUT: duration("10s"),
+    /** A rejected message's key and value are stored cut to this (original size and SHA-256 kept). */
+    REJECTED_MESSAGE_MAX_BYTES: positiveInt(64 * 1024),
+    /** Rejected messages older than this are deleted. */
+    REJECTED_MESSAGES_RETENTION: duration("30d"),
+    /** …and the oldest beyond this many stored bytes in all. */
+    REJECTED_MESSAGES_MAX_TOTAL_BYTES: positiveInt(256 * 1024 * 1024),
+    /** Gateway and bank names that are always their own metric label; others: the first METRIC_LABEL_MAX_SEEN, then `other`. */
+    METRIC_GATEWAYS: labelList("stripe,adyen"),
+    METRIC_BANKS: labelList(""),
+    METRIC_LABEL_MAX_SEEN: z.coerce.number().int().min(0).max(1000).default(20),
     /** Set by the Docker build; shown in payrecon_build_info. */
     BUILD_COMMIT: z.string().default("unknown"),
   })
@@ -341,6 +369,10 @@ export interface Config {
   itemAlerts: { minAmountMajor: Record<string, number>; intervalMs: number };
   logLevel: Env["LOG_LEVEL"];
   buildCommit: string;
+  /** Bounds on stored rejected messages (every input path). */
+  rejectedMessages: { maxBytes: number; retentionMs: number; maxTotalBytes: number };
+  /** Label values fed by producers' free text: see metrics/labels.ts. */
+  metricLabels: { gateways: string[]; banks: string[]; maxSeen: number };
 }
 
 /** The knobs of reconciliation; the pure core receives exactly this. */
@@ -433,5 +465,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     itemAlerts: { minAmountMajor: e.ITEM_ALERT_MIN_AMOUNT, intervalMs: e.ITEM_ALERT_INTERVAL },
     logLevel: e.LOG_LEVEL,
     buildCommit: e.BUILD_COMMIT,
+    rejectedMessages: {
+      maxBytes: e.REJECTED_MESSAGE_MAX_BYTES,
+      retentionMs: e.REJECTED_MESSAGES_RETENTION,
+      maxTotalBytes: e.REJECTED_MESSAGES_MAX_TOTAL_BYTES,
+    },
+    metricLabels: { gateways: e.METRIC_GATEWAYS, banks: e.METRIC_BANKS, maxSeen: e.METRIC_LABEL_MAX_SEEN },
   };
 }

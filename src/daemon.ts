@@ -5,6 +5,7 @@ import type { Config } from "./config.js";
 import { createIngestDeps, createReconcileDeps } from "./consumers/ingestDeps.js";
 import { inputKindsByTopic } from "./consumers/decode.js";
 import { KafkaIngest } from "./consumers/kafkaConsumer.js";
+import { rejectedMessagesRetention } from "./consumers/rejectedRetention.js";
 import { StripePayoutFetcher } from "./consumers/stripePayoutFetcher.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embeddedPostgres.js";
 import { migrate } from "./db/migrate.js";
@@ -86,8 +87,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const metrics = createMetrics({
       version: VERSION,
       commit: config.buildCommit,
-      gateways: ["stripe", "adyen"],
+      gateways: config.metricLabels.gateways,
       inputTopics: [...inputKindsByTopic(config.topics).keys()],
+      labels: {
+        ...config.metricLabels,
+        onOverflow: (label, value) =>
+          log.warn({ label, value, maxSeen: config.metricLabels.maxSeen }, "metric label value counted as other"),
+      },
     });
     // Freshness survives restarts: a source silent since before the restart must still look silent.
     for (const row of await sourceFreshness(database.pool)) {
@@ -152,11 +158,19 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
     let publisherFlush: () => Promise<void> = async () => {};
     if (kafkaIngest) publisherFlush = () => kafkaIngest!.flushOutbox();
-    const sweeper = new Sweeper(database.pool, reconcileDeps, config.sweepIntervalMs, log, async () => {
-      gauges.refreshSoon();
-      itemAlerts?.pushSoon();
-      await publisherFlush();
-    });
+    const sweeper = new Sweeper(
+      database.pool,
+      reconcileDeps,
+      config.sweepIntervalMs,
+      log,
+      async () => {
+        gauges.refreshSoon();
+        itemAlerts?.pushSoon();
+        await publisherFlush();
+      },
+      undefined,
+      rejectedMessagesRetention(database.pool, config.rejectedMessages, metrics, log),
+    );
     await sweeper.sweepOnce();
     sweeper.start();
     stack.push({ name: "sweeper", stop: () => sweeper.stop() });
@@ -176,6 +190,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         statusPageRouter(database.pool, metrics, config.http.tokens, {
           topics: config.topics,
           kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined,
+          rateLimit: config.http.rateLimit.api,
         }),
       ],
       api: [

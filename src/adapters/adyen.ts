@@ -30,47 +30,54 @@ const NO_MONEY_MOVED = "reported as not successful: nothing changed";
 const NO_REVERSAL_TYPE = "CONTRACT v1 has no event type that reverses a chargeback or refund";
 const DISPUTE_STAGE = "a dispute stage that moves no money (the CHARGEBACK item does)";
 
-/** What each eventCode means, given `success` (the item's code, reason and additional data). */
-const RULES: Record<string, (success: boolean, item: ParsedAdyenItem) => Outcome> = {
-  AUTHORISATION: (success, item) =>
-    success ? { type: "payment.authorized" } : { type: "payment.failed", failureCode: text(item.reason) },
-  CAPTURE: (success, item) =>
-    success ? { type: "payment.captured" } : { type: "payment.failed", failureCode: text(item.reason) },
-  CAPTURE_FAILED: (_success, item) => ({ type: "payment.failed", failureCode: text(item.reason) }),
+/**
+ * What each eventCode means, given `success`. Only the HMAC-signed fields (eventCode, success, amount,
+ * references, merchant account) decide a fact: anyone holding one captured notification can change the
+ * rest (reason, additionalData, eventDate, live) and keep the signature. So a failure's `reason` is its
+ * message, never its failure code (the code decides the category and retry advice), and CANCEL_OR_REFUND,
+ * whose refund-or-cancel is said only in additionalData, becomes no fact.
+ */
+const RULES: Record<string, (success: boolean) => Outcome> = {
+  AUTHORISATION: (success) => (success ? { type: "payment.authorized" } : { type: "payment.failed" }),
+  CAPTURE: (success) => (success ? { type: "payment.captured" } : { type: "payment.failed" }),
+  CAPTURE_FAILED: () => ({ type: "payment.failed" }),
   REFUND: (success) => (success ? { type: "payment.refunded" } : { ignore: NO_MONEY_MOVED }),
-  CANCEL_OR_REFUND: (success, item) =>
-    success && item.additionalData?.modificationAction === "refund"
-      ? { type: "payment.refunded" }
-      : { ignore: "an authorisation cancelled (or a failed request): no money moved" },
+  CANCEL_OR_REFUND: () => ({
+    ignore: "cancel or refund: which one happened is said only outside the signature (additionalData)",
+  }),
   CANCELLATION: () => ({ ignore: "authorisation cancelled, no money moved: cancel the expected payment upstream" }),
   REFUND_FAILED: () => ({ ignore: `refund failed after success: ${NO_REVERSAL_TYPE}` }),
   REFUNDED_REVERSED: () => ({ ignore: `refund reversed: ${NO_REVERSAL_TYPE}` }),
-  CHARGEBACK: (success, item) => chargeback(success, item),
-  SECOND_CHARGEBACK: (success, item) => chargeback(success, item),
+  CHARGEBACK: (success) => chargeback(success),
+  SECOND_CHARGEBACK: (success) => chargeback(success),
   CHARGEBACK_REVERSED: () => ({ ignore: `chargeback reversed, funds returned: ${NO_REVERSAL_TYPE}` }),
   NOTIFICATION_OF_CHARGEBACK: () => ({ ignore: DISPUTE_STAGE }),
   NOTIFICATION_OF_FRAUD: () => ({ ignore: DISPUTE_STAGE }),
   REQUEST_FOR_INFORMATION: () => ({ ignore: DISPUTE_STAGE }),
   PREARBITRATION_WON: () => ({ ignore: DISPUTE_STAGE }),
   PREARBITRATION_LOST: () => ({ ignore: DISPUTE_STAGE }),
-  PAYOUT_THIRDPARTY: (success, item) =>
-    success ? { type: "payout.paid" } : { type: "payout.failed", failureCode: text(item.reason) },
-  // Declined by a reviewer on our side; Adyen usually gives no reason.
-  PAYOUT_DECLINE: (success, item) =>
-    success
-      ? { type: "payout.canceled", failureCode: text(item.reason) ?? "payout_declined" }
-      : { ignore: NO_MONEY_MOVED },
+  PAYOUT_THIRDPARTY: (success) => (success ? { type: "payout.paid" } : { type: "payout.failed" }),
+  // Declined by a reviewer on our side.
+  PAYOUT_DECLINE: (success) =>
+    success ? { type: "payout.canceled", failureCode: "payout_declined" } : { ignore: NO_MONEY_MOVED },
   PAYOUT_EXPIRE: (success) =>
     success ? { type: "payout.failed", failureCode: "payout_expired" } : { ignore: NO_MONEY_MOVED },
   // A payout that was paid came back from the bank: CONTRACT says it moves to failed.
-  PAIDOUT_REVERSED: (success, item) =>
-    success ? { type: "payout.failed", failureCode: text(item.reason) } : { ignore: NO_MONEY_MOVED },
+  PAIDOUT_REVERSED: (success) => (success ? { type: "payout.failed" } : { ignore: NO_MONEY_MOVED }),
 };
 
-function chargeback(success: boolean, item: ParsedAdyenItem): Outcome {
+function chargeback(success: boolean): Outcome {
   if (!success) return { ignore: NO_MONEY_MOVED };
-  return { type: "payment.chargeback", failureCode: text(item.additionalData?.chargebackReasonCode) };
+  return { type: "payment.chargeback" };
 }
+
+/** Event types whose message is the gateway's reason (informational: it is not signed). */
+const WITH_REASON: ReadonlySet<PaymentEventType> = new Set([
+  "payment.failed",
+  "payment.chargeback",
+  "payout.failed",
+  "payout.canceled",
+]);
 
 export function mapAdyenNotification(body: unknown): AdyenMapping {
   const { live, items } = adyenNotificationItems(body);
@@ -90,9 +97,7 @@ function mapItem(raw: unknown, live: boolean | null): AdyenMapping["items"][numb
   const item = parsed.data;
   const success = item.success === true || item.success === "true";
   const rule = RULES[item.eventCode];
-  const outcome: Outcome = rule
-    ? rule(success, item)
-    : { ignore: "not a payment or payout fact that payrecon reconciles" };
+  const outcome: Outcome = rule ? rule(success) : { ignore: "not a payment or payout fact that payrecon reconciles" };
   if ("ignore" in outcome) {
     return {
       pspReference: item.pspReference,
@@ -128,15 +133,17 @@ function toEvent(
     gateway_payment_id: original ?? item.pspReference,
     ...adyenMoney(item.amount),
     occurred_at: item.eventDate,
-    // Free-text reasons can outgrow the schema's 100 characters; the full text stays in the message.
-    failure_code: failureCode === null ? null : failureCode.slice(0, 100),
-    failure_message: outcome.type === "payment.chargeback" || failureCode !== null ? (text(item.reason) ?? null) : null,
+    failure_code: failureCode,
+    // Unsigned, so shown and never classified; free text can outgrow the schema's 2,000 characters.
+    failure_message: WITH_REASON.has(outcome.type) ? (text(item.reason)?.slice(0, 2000) ?? null) : null,
     metadata: {
       psp_reference: item.pspReference,
       original_reference: original ?? null,
       event_code: item.eventCode,
       merchant_account: item.merchantAccountCode ?? null,
       payment_method: item.paymentMethod ?? null,
+      // Unsigned: for people to read, never for matching or classification.
+      chargeback_reason_code: text(item.additionalData?.chargebackReasonCode) ?? null,
       live,
     },
   });

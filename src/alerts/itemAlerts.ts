@@ -133,7 +133,9 @@ export class ItemAlerter {
       ),
     );
     const payments = await largePaymentsAtRisk(this.pool, Math.max(0, Math.floor(smallest)), 10_000);
-    const alerts = bucketAlerts(payments, this.options, now);
+    // Gateway names are producers' free text: bounded like metric labels, so the alerts are too.
+    const bounded = payments.map((payment) => ({ ...payment, gateway: this.metrics.labels.gateway(payment.gateway) }));
+    const alerts = bucketAlerts(bounded, this.options, now);
     const current = new Map(alerts.map((alert) => [JSON.stringify(alert.labels), alert]));
     const resolved = [...this.active]
       .filter(([key]) => !current.has(key))

@@ -40,7 +40,9 @@ export type RejectReason =
   | "schema"
   | "too_large"
   /** A gateway's own payload that cannot become a CONTRACT fact. */
-  | "gateway_payload";
+  | "gateway_payload"
+  /** An event id stored already with other content (CONTRACT §8): the first version stays. */
+  | "conflict";
 
 export type Decoded =
   | { ok: true; kind: "expected"; raw: RawMessage; hash: Buffer; message: ExpectedMessage }

@@ -18,6 +18,7 @@ import { batchKey, emptyTouched, type TouchedFacts } from "../reconcile/touched.
 import type { GatewayFacts } from "../adapters/gatewayFacts.js";
 import type { GatewayEvent } from "../messages/schemas.js";
 import { type Decoded, decodeMessage, MAX_DETAIL_CHARS, type RawMessage } from "./decode.js";
+import { conflictingGatewayEvents } from "./conflicts.js";
 import { settleStripePayouts } from "./stripePayouts.js";
 
 /**
@@ -45,7 +46,12 @@ export interface IngestDeps {
   now: () => Date;
   /** After each committed batch (e.g. refresh gauges). */
   afterCommit?: () => void;
+  /** A rejected message's value is stored cut to this many bytes (REJECTED_MESSAGE_MAX_BYTES). */
+  rejectedMaxBytes?: number;
 }
+
+/** Enough to read what a producer sent; the original size and SHA-256 are kept beside a cut value. */
+export const DEFAULT_REJECTED_MAX_BYTES = 64 * 1024;
 
 /** `ignored`: a gateway payload understood but holding no fact payrecon reconciles. */
 export type LineStatus = "accepted" | "duplicate" | "rejected" | "ignored";
@@ -79,6 +85,27 @@ function factKeys(decoded: Accepted): string[] {
   }
 }
 
+/**
+ * One rejection (reason `conflict`) per message holding an event whose id is stored already with other
+ * facts (CONTRACT §8): recorded and dead-lettered, while the first version stays in force.
+ */
+function conflictRejections(
+  conflicting: GatewayEventRow[],
+  origin: Map<GatewayEventRow, Accepted>,
+): Map<Accepted, Rejected> {
+  const byMessage = new Map<Accepted, Rejected>();
+  for (const event of conflicting) {
+    const item = origin.get(event);
+    if (!item) continue;
+    const detail = `${event.gateway} event ${event.eventId} is stored already with other content; the first version stays`;
+    const said = byMessage.get(item);
+    if (said) said.detail = `${said.detail}; ${detail}`.slice(0, MAX_DETAIL_CHARS);
+    else
+      byMessage.set(item, { ok: false, raw: item.raw, reason: "conflict", detail: detail.slice(0, MAX_DETAIL_CHARS) });
+  }
+  return byMessage;
+}
+
 function sourceOf(raw: RawMessage): string {
   return raw.source === "kafka" ? `kafka:${raw.topic}/${raw.partition}/${raw.offset}` : `http:${raw.topic}`;
 }
@@ -96,9 +123,11 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   const stripePayouts: GatewayFacts["stripePayouts"] = [];
   const stripeTransactions: GatewayFacts["stripeBalanceTransactions"] = [];
   const partlyRejected: Rejected[] = [];
-  const addGatewayEvent = (event: GatewayEvent, source: string) => {
+  // Which decoded message each gateway event came from (none for Stripe payouts settled here).
+  const eventOrigin = new Map<GatewayEventRow, Accepted>();
+  const addGatewayEvent = (event: GatewayEvent, source: string, origin?: Accepted) => {
     const isBatch = event.type === "settlement.batch";
-    events.push({
+    const row: GatewayEventRow = {
       gateway: event.gateway,
       eventId: event.event_id,
       type: event.type,
@@ -113,7 +142,9 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
       holdReason: isBatch ? null : event.hold_reason,
       body: event,
       source,
-    });
+    };
+    events.push(row);
+    if (origin) eventOrigin.set(row, origin);
     if (isBatch) {
       for (const reference of event.references) {
         batchRefs.push({ gateway: event.gateway, batchId: event.batch_id, referenceKey: referenceKey(reference) });
@@ -142,10 +173,10 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         });
       }
     } else if (item.kind === "gateway") {
-      addGatewayEvent(item.message, source);
+      addGatewayEvent(item.message, source, item);
       freshness.push({ topic: item.raw.topic, source: item.message.gateway, lastEvent: now.toISOString() });
     } else if (item.kind === "native") {
-      for (const event of item.events) addGatewayEvent(event, source);
+      for (const event of item.events) addGatewayEvent(event, source, item);
       stripePayouts.push(...item.facts.stripePayouts);
       stripeTransactions.push(...item.facts.stripeBalanceTransactions);
       // Part of the payload could not be used (one bad Adyen item of several): the rest is kept,
@@ -183,85 +214,102 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
     }
   }
 
-  const rejectedItems = [...decoded.flatMap((item) => (item.ok ? [] : [item])), ...partlyRejected];
-  const { fresh, effects } = await withTransaction(deps.pool, async (tx) => {
-    const newVersions = await insertExpectedVersions(tx, expected);
-    // Stripe payouts whose composition became known in this batch join its events as settlement batches.
-    const stripe = await settleStripePayouts(tx, stripePayouts, stripeTransactions, now);
-    for (const event of stripe.batches) addGatewayEvent(event, "stripe:balance_transactions");
-    const newEvents = await insertGatewayEvents(tx, events);
-    // Only the references of batches new in this transaction; a Set, as a batch may list 10,000.
-    const newBatches = new Set(
-      newEvents.flatMap((event) => (event.batchId ? [batchKey(event.gateway, event.batchId)] : [])),
-    );
-    await insertBatchReferences(
-      tx,
-      batchRefs.filter((ref) => newBatches.has(batchKey(ref.gateway, ref.batchId))),
-    );
-    const newEntries = await insertBankEntries(tx, entries);
-    const freshRejections = await insertRejected(
-      tx,
-      rejectedItems.map((item) => ({
-        source: item.raw.source,
-        topic: item.raw.topic,
-        partition: item.raw.partition,
-        offset: item.raw.offset,
-        key: item.raw.key,
-        value: item.raw.value ?? Buffer.alloc(0),
-        reason: item.reason,
-        detail: item.detail,
-      })),
-    );
-    if (deps.deadLetterToKafka) {
-      await enqueueOutbox(
+  const rejectedBeforeStoring = [...decoded.flatMap((item) => (item.ok ? [] : [item])), ...partlyRejected];
+  const maxBytes = deps.rejectedMaxBytes ?? DEFAULT_REJECTED_MAX_BYTES;
+  const { fresh, effects, conflicts, conflictGateways, rejectedItems } = await withTransaction(
+    deps.pool,
+    async (tx) => {
+      const newVersions = await insertExpectedVersions(tx, expected);
+      // Stripe payouts whose composition became known in this batch join its events as settlement batches.
+      const stripe = await settleStripePayouts(tx, stripePayouts, stripeTransactions, now);
+      for (const event of stripe.batches) addGatewayEvent(event, "stripe:balance_transactions");
+      const newEvents = await insertGatewayEvents(tx, events);
+      const storedNow = new Set(newEvents.map((event) => `${event.gateway}\u0000${event.eventId}`));
+      const conflicting = await conflictingGatewayEvents(
         tx,
-        freshRejections.map((index): OutboxMessage => {
-          const item = rejectedItems[index]!;
-          return {
-            topic: deps.topics.dlq,
-            key: item.raw.key,
-            value: item.raw.value ?? Buffer.alloc(0),
-            headers: {
-              "x-payrecon-error": `${item.reason}: ${item.detail}`,
-              "x-payrecon-source-topic": item.raw.topic,
-              "x-payrecon-source-partition": String(item.raw.partition ?? ""),
-              "x-payrecon-source-offset": String(item.raw.offset ?? ""),
-            },
-          };
-        }),
+        events.filter((event) => !storedNow.has(`${event.gateway}\u0000${event.eventId}`)),
       );
-    }
+      const conflicts = conflictRejections(conflicting, eventOrigin);
+      const rejectedItems = [...rejectedBeforeStoring, ...conflicts.values()];
+      // Only the references of batches new in this transaction; a Set, as a batch may list 10,000.
+      const newBatches = new Set(
+        newEvents.flatMap((event) => (event.batchId ? [batchKey(event.gateway, event.batchId)] : [])),
+      );
+      await insertBatchReferences(
+        tx,
+        batchRefs.filter((ref) => newBatches.has(batchKey(ref.gateway, ref.batchId))),
+      );
+      const newEntries = await insertBankEntries(tx, entries);
+      const freshRejections = await insertRejected(
+        tx,
+        rejectedItems.map((item) => ({
+          source: item.raw.source,
+          topic: item.raw.topic,
+          partition: item.raw.partition,
+          offset: item.raw.offset,
+          key: item.raw.key,
+          value: item.raw.value ?? Buffer.alloc(0),
+          reason: item.reason,
+          detail: item.detail,
+        })),
+        maxBytes,
+      );
+      if (deps.deadLetterToKafka) {
+        await enqueueOutbox(
+          tx,
+          freshRejections.map((index): OutboxMessage => {
+            const item = rejectedItems[index]!;
+            return {
+              topic: deps.topics.dlq,
+              key: item.raw.key,
+              value: item.raw.value ?? Buffer.alloc(0),
+              headers: {
+                "x-payrecon-error": `${item.reason}: ${item.detail}`,
+                "x-payrecon-source-topic": item.raw.topic,
+                "x-payrecon-source-partition": String(item.raw.partition ?? ""),
+                "x-payrecon-source-offset": String(item.raw.offset ?? ""),
+              },
+            };
+          }),
+        );
+      }
 
-    const touched = emptyTouched();
-    for (const version of newVersions) touched.paymentIds.add(version.paymentId);
-    for (const event of newEvents) {
-      if (event.referenceKey) touched.referenceKeys.add(event.referenceKey);
-      if (event.batchId) touched.batchKeys.add(batchKey(event.gateway, event.batchId));
-      touched.gatewayEventSeqs.add(event.seq);
-    }
-    for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
-    const reconcileEffects = await deps.reconcile(tx, touched, deps.now);
-    // Only now, under the reconciliation lock: every batch updates the same few rows, and written with the facts
-    // they made the next batch wait for this one's commit before writing its own facts (pg_stat_statements:
-    // 43% of PostgreSQL's time was this statement waiting), which undid the pipeline of groups.
-    await recordFreshness(tx, freshness);
+      const touched = emptyTouched();
+      for (const version of newVersions) touched.paymentIds.add(version.paymentId);
+      for (const event of newEvents) {
+        if (event.referenceKey) touched.referenceKeys.add(event.referenceKey);
+        if (event.batchId) touched.batchKeys.add(batchKey(event.gateway, event.batchId));
+        touched.gatewayEventSeqs.add(event.seq);
+      }
+      for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
+      const reconcileEffects = await deps.reconcile(tx, touched, deps.now);
+      // Only now, under the reconciliation lock: every batch updates the same few rows, and written with the facts
+      // they made the next batch wait for this one's commit before writing its own facts (pg_stat_statements:
+      // 43% of PostgreSQL's time was this statement waiting), which undid the pipeline of groups.
+      await recordFreshness(tx, freshness);
 
-    const stored = new Set<string>();
-    for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);
-    for (const event of newEvents) stored.add(`g\u0000${event.gateway}\u0000${event.eventId}`);
-    for (const entry of newEntries) stored.add(`b\u0000${entry.bank}\u0000${entry.entryId}`);
-    for (const id of stripe.newPayoutIds) stored.add(`sp\u0000${id}`);
-    for (const id of stripe.newTransactionIds) stored.add(`st\u0000${id}`);
-    return {
-      fresh: { stored, freshRejections: new Set(freshRejections) },
-      effects: reconcileEffects,
-    };
-  });
+      const stored = new Set<string>();
+      for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);
+      for (const event of newEvents) stored.add(`g\u0000${event.gateway}\u0000${event.eventId}`);
+      for (const entry of newEntries) stored.add(`b\u0000${entry.bank}\u0000${entry.entryId}`);
+      for (const id of stripe.newPayoutIds) stored.add(`sp\u0000${id}`);
+      for (const id of stripe.newTransactionIds) stored.add(`st\u0000${id}`);
+      return {
+        fresh: { stored, freshRejections: new Set(freshRejections) },
+        effects: reconcileEffects,
+        conflicts,
+        conflictGateways: conflicting.map((event) => event.gateway),
+        rejectedItems,
+      };
+    },
+  );
 
   // Per-line outcome: the first occurrence of a new fact is accepted, any other a duplicate.
   const seen = new Set<string>();
   const lines: IngestResult["lines"] = decoded.map((item) => {
     if (!item.ok) return { status: "rejected", reason: item.reason, detail: item.detail };
+    const conflict = conflicts.get(item);
+    if (conflict) return { status: "rejected", reason: conflict.reason, detail: conflict.detail };
     const keys = factKeys(item);
     if (keys.length === 0) return { status: "ignored" };
     const isNew = keys.some((key) => !seen.has(key) && fresh.stored.has(key));
@@ -272,15 +320,20 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   effects.afterCommit();
   deps.afterCommit?.();
   for (const item of decoded) {
-    if (item.ok) deps.metrics.eventsIngested.inc({ topic: item.raw.topic });
-    else deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
+    // A conflict is counted as rejected below, with the messages rejected in part.
+    if (!item.ok) deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
+    else if (!conflicts.has(item)) deps.metrics.eventsIngested.inc({ topic: item.raw.topic });
     if (item.ok && item.kind === "native") {
       for (const { type } of item.facts.ignored) countIgnoredGatewayEvent(deps.metrics, item.gateway, type);
     }
   }
-  for (const item of partlyRejected) {
+  for (const item of [...partlyRejected, ...conflicts.values()]) {
     deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
   }
+  for (const gateway of conflictGateways)
+    deps.metrics.gatewayEventConflicts.inc({ gateway: deps.metrics.labels.gateway(gateway) });
+  const truncated = rejectedItems.filter((item) => (item.raw.value?.length ?? 0) > maxBytes).length;
+  if (truncated > 0) deps.metrics.rejectedMessagesPruned.inc({ reason: "truncated" }, truncated);
   if (deps.deadLetterToKafka) {
     for (const index of fresh.freshRejections) {
       const item = rejectedItems[index]!;

@@ -34,6 +34,7 @@ export function createIngestDeps(
     deadLetterToKafka: config.kafka !== undefined,
     reconcile: (tx, touched, clock) => reconcileTouched(tx, touched, clock, reconcileDeps),
     now: () => new Date(),
+    rejectedMaxBytes: config.rejectedMessages.maxBytes,
   };
   if (options.afterCommit) deps.afterCommit = options.afterCommit;
   return deps;

@@ -1,7 +1,9 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import type { Logger } from "../logger.js";
 
 /**
@@ -10,15 +12,122 @@ import type { Logger } from "../logger.js";
  * in DATA_DIR/pg across restarts.
  */
 export interface EmbeddedDatabase {
+  /** The daemon's role: not a superuser, owner of its database (so migrations run). */
   url: string;
+  /** The superuser, for what only it may do (tests cloning a template database, extensions). */
+  adminUrl: string;
   stop(): Promise<void>;
 }
 
-const USER = "payrecon";
-const PASSWORD = "payrecon";
+/**
+ * Passwords of the embedded server, generated once into DATA_DIR/pg-credentials.json (mode 600) and
+ * reused on restart. The superuser is only used here to set up the daemon's role; the server listens
+ * on 127.0.0.1 only. Before issue 14 every data directory had the superuser payrecon/payrecon, which
+ * any local process could use to bypass every API check: such a directory is upgraded in place.
+ */
+interface Credentials {
+  adminUser: string;
+  adminPassword: string;
+  user: string;
+  password: string;
+}
 
-function databaseUrl(port: number, database: string): string {
-  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+const CREDENTIALS_FILE = "pg-credentials.json";
+const DAEMON_ROLE = "payrecon_daemon";
+/** The superuser (and its password) that data directories created before issue 14 have. */
+const LEGACY_ADMIN = { user: "payrecon", password: "payrecon" };
+
+const secret = () => randomBytes(24).toString("base64url");
+
+function databaseUrl(port: number, user: string, password: string, database: string): string {
+  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+}
+
+/** The stored credentials, or new ones (a data directory initialised before issue 14 keeps its superuser's name). */
+function loadCredentials(dataDir: string, initialised: boolean): { credentials: Credentials; stored: boolean } {
+  const file = path.join(dataDir, CREDENTIALS_FILE);
+  if (existsSync(file)) {
+    chmodSync(file, 0o600);
+    return { credentials: JSON.parse(readFileSync(file, "utf8")) as Credentials, stored: true };
+  }
+  const credentials = {
+    adminUser: initialised ? LEGACY_ADMIN.user : "postgres",
+    adminPassword: secret(),
+    user: DAEMON_ROLE,
+    password: secret(),
+  };
+  return { credentials, stored: false };
+}
+
+function saveCredentials(dataDir: string, credentials: Credentials): void {
+  // Written before the server is set up with it: a crash in between still leaves the password known.
+  writeFileSync(path.join(dataDir, CREDENTIALS_FILE), `${JSON.stringify(credentials)}\n`, { mode: 0o600 });
+  chmodSync(path.join(dataDir, CREDENTIALS_FILE), 0o600);
+}
+
+/** A superuser session: with the stored password, or once with the legacy one, which is then replaced. */
+async function connectAdmin(port: number, credentials: Credentials, log: Logger): Promise<pg.Client> {
+  const connect = async (password: string) => {
+    const client = new pg.Client({
+      host: "127.0.0.1",
+      port,
+      user: credentials.adminUser,
+      password,
+      database: "postgres",
+    });
+    client.on("error", () => {});
+    await client.connect();
+    return client;
+  };
+  try {
+    return await connect(credentials.adminPassword);
+  } catch (error) {
+    // 28P01: wrong password. Only a pre-issue-14 directory's superuser may still have the fixed one.
+    if ((error as { code?: string }).code !== "28P01" || credentials.adminUser !== LEGACY_ADMIN.user) throw error;
+    const client = await connect(LEGACY_ADMIN.password);
+    await client.query(
+      `alter role ${client.escapeIdentifier(credentials.adminUser)} password ${client.escapeLiteral(credentials.adminPassword)}`,
+    );
+    log.warn("embedded PostgreSQL: replaced the fixed superuser password with a generated one");
+    return client;
+  }
+}
+
+/** The daemon's role (not a superuser) with the stored password, owning `database` and everything in it. */
+async function setUpDaemonRole(admin: pg.Client, port: number, credentials: Credentials, database: string) {
+  const role = admin.escapeIdentifier(credentials.user);
+  const password = admin.escapeLiteral(credentials.password);
+  const exists = await admin.query("select 1 from pg_roles where rolname = $1", [credentials.user]);
+  await admin.query(
+    exists.rowCount === 0
+      ? `create role ${role} login nosuperuser nocreatedb nocreaterole password ${password}`
+      : `alter role ${role} login nosuperuser nocreatedb nocreaterole password ${password}`,
+  );
+  const found = await admin.query("select 1 from pg_database where datname = $1", [database]);
+  if (found.rowCount === 0) await admin.query(`create database ${admin.escapeIdentifier(database)} owner ${role}`);
+  else await admin.query(`alter database ${admin.escapeIdentifier(database)} owner to ${role}`);
+  // A database migrated by the old superuser: its tables (and their sequences, which follow) change hands.
+  const inDatabase = new pg.Client({
+    host: "127.0.0.1",
+    port,
+    user: credentials.adminUser,
+    password: credentials.adminPassword,
+    database,
+  });
+  inDatabase.on("error", () => {});
+  await inDatabase.connect();
+  try {
+    const owned = await inDatabase.query<{ kind: string; name: string }>(
+      `select case c.relkind when 'v' then 'view' when 'm' then 'materialized view' else 'table' end as kind,
+              format('%I.%I', n.nspname, c.relname) as name
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm') and c.relowner <> $1::regrole`,
+      [credentials.user],
+    );
+    for (const row of owned.rows) await inDatabase.query(`alter ${row.kind} ${row.name} owner to ${role}`);
+  } finally {
+    await inDatabase.end();
+  }
 }
 
 export async function freePort(): Promise<number> {
@@ -158,11 +267,14 @@ export async function startEmbeddedPostgres(
     letPostgresUserReach(embeddedPostgresPackage());
     letPostgresUserReach(path.dirname(databaseDir));
   }
+  const initialised = existsSync(path.join(databaseDir, "PG_VERSION"));
+  const { credentials, stored } = loadCredentials(path.dirname(databaseDir), initialised);
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
-    user: USER,
-    password: PASSWORD,
+    user: credentials.adminUser,
+    password: credentials.adminPassword,
+    authMethod: "scram-sha-256",
     persistent: true,
     // PostgreSQL refuses to run as root; in containers and CI we are root.
     createPostgresUser: process.getuid?.() === 0,
@@ -174,27 +286,27 @@ export async function startEmbeddedPostgres(
     onError: (error) => log.debug({ postgres: String(error).trim() }, "postgres"),
   });
   const database = options.database ?? "payrecon";
+  const urls = (at: number) => ({
+    url: databaseUrl(at, credentials.user, credentials.password, database),
+    adminUrl: databaseUrl(at, credentials.adminUser, credentials.adminPassword, database),
+  });
   const sharedPort = await runningServer(databaseDir, log);
-  if (sharedPort !== undefined) {
+  if (sharedPort !== undefined && stored) {
     log.info({ port: sharedPort }, "using the embedded PostgreSQL another payrecon runs on this DATA_DIR");
-    return { url: databaseUrl(sharedPort, database), stop: async () => {} };
+    return { ...urls(sharedPort), stop: async () => {} };
   }
-  if (!existsSync(path.join(databaseDir, "PG_VERSION"))) {
+  if (!stored) saveCredentials(path.dirname(databaseDir), credentials);
+  if (!initialised) {
     log.info({ databaseDir }, "initialising embedded PostgreSQL");
     await server.initialise();
   }
   await server.start();
-  const admin = server.getPgClient("postgres", "127.0.0.1");
-  await admin.connect();
+  const admin = await connectAdmin(port, credentials, log);
   try {
-    const exists = await admin.query("select 1 from pg_database where datname = $1", [database]);
-    if (exists.rowCount === 0) await admin.query(`create database "${database.replaceAll('"', '""')}"`);
+    await setUpDaemonRole(admin, port, credentials, database);
   } finally {
     await admin.end();
   }
   log.info({ port, databaseDir }, "embedded PostgreSQL started");
-  return {
-    url: databaseUrl(port, database),
-    stop: () => server.stop(),
-  };
+  return { ...urls(port), stop: () => server.stop() };
 }

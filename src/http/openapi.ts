@@ -8,6 +8,7 @@ import {
   currency,
   expectedPaymentSchema,
   gatewayEventSchema,
+  MAX_AMOUNT_MINOR,
   nonNegativeAmount,
   positiveAmount,
   timestamp,
@@ -48,7 +49,10 @@ function refinements(ctx: { zodSchema: unknown; jsonSchema: Json }): void {
     jsonSchema.type = "integer";
     if (zodSchema === positiveAmount) jsonSchema.minimum = 1;
     if (zodSchema === nonNegativeAmount) jsonSchema.minimum = 0;
-    jsonSchema.description = "amount in the currency's minor unit (ISO 4217 exponent), never a float";
+    if (zodSchema === amountMinor) jsonSchema.minimum = -MAX_AMOUNT_MINOR;
+    jsonSchema.maximum = MAX_AMOUNT_MINOR;
+    jsonSchema.description =
+      "amount in the currency's minor unit (ISO 4217 exponent), never a float; at most 2^40 − 1 so totals stay exact";
   } else if (zodSchema === timestamp) {
     jsonSchema.format = "date-time";
     jsonSchema.description = "RFC 3339 time with offset";
@@ -127,8 +131,8 @@ const QUERY_DESCRIPTIONS: Record<string, string> = {
   gateway: "only this gateway",
   direction: "collection (money owed to us) or payout (money we owe)",
   counterparty: "only this counterparty",
-  from: "created at or after (a date or RFC 3339 time)",
-  to: "created before (a date or RFC 3339 time)",
+  from: "created at or after (a date YYYY-MM-DD, midnight UTC, or an RFC 3339 time with offset)",
+  to: "created before (a date YYYY-MM-DD, midnight UTC, or an RFC 3339 time with offset)",
   limit: "page size",
   cursor: "next_cursor of the previous page",
   state: "open, acknowledged, resolved, unresolved (open or acknowledged) or all",
@@ -354,7 +358,16 @@ const ingestResult = object(
           status: { type: "string", enum: ["accepted", "duplicate", "rejected", "ignored"] },
           reason: {
             type: "string",
-            enum: ["empty", "invalid_utf8", "invalid_json", "not_an_object", "schema", "too_large", "gateway_payload"],
+            enum: [
+              "empty",
+              "invalid_utf8",
+              "invalid_json",
+              "not_an_object",
+              "schema",
+              "too_large",
+              "gateway_payload",
+              "conflict",
+            ],
           },
           detail: str(),
         },
@@ -695,7 +708,11 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
           "Every NotificationRequestItem must carry a valid additionalData.hmacSignature under one of ADYEN_HMAC_KEYS; " +
           "one that does not refuses the whole body (400, nothing processed). Items are mapped to GatewayEvents " +
           "(idempotent by PSP reference, event code and success) and the body is acknowledged with `[accepted]` " +
-          "after the database commit.",
+          "after the database commit. Only the signed fields decide a fact; an item whose Adyen-filled signed field " +
+          "(pspReference, originalReference, merchantAccountCode, eventCode, currency, success) holds a colon is " +
+          "refused, as the signing string would be ambiguous. An item whose event id is stored already with other " +
+          "content is a conflict: dead-lettered, the first version kept, still acknowledged, and said in " +
+          "X-Payrecon-Rejected.",
         "x-webhook": "adyen",
         ...OPEN,
         requestBody: {
@@ -706,9 +723,19 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
         responses: {
           "200": {
             description: "stored: Adyen stops re-sending",
+            headers: {
+              "X-Payrecon-Rejected": {
+                description: "present when the body was recorded as rejected, e.g. `conflict: …` (reason: detail)",
+                schema: { type: "string" },
+              },
+            },
             content: { "text/plain": { schema: { const: "[accepted]" } } },
           },
-          "400": json(ref("Error"), "not a notification body, or an item's HMAC does not verify: nothing processed"),
+          "400": json(
+            ref("Error"),
+            "not a notification body, notificationItems empty (nothing verifiable), an item's HMAC does not verify, " +
+              "or a signed field is ambiguous: nothing processed nor stored",
+          ),
           "413": responseRef("PayloadTooLarge"),
           "429": json(ref("Error"), "rate limited (API_INGEST_RATE_LIMIT per client address)"),
           "503": json(ref("Error"), "not configured (ADYEN_HMAC_KEYS), or the database is unavailable"),

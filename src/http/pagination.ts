@@ -1,15 +1,27 @@
+import { z } from "zod";
+import { timestamp } from "../messages/schemas.js";
 import { HttpError } from "./errors.js";
+import { clientText } from "./query.js";
 
 /** Opaque keyset cursors: base64url JSON of the last row's sort key. */
 export function encodeCursor(key: unknown[]): string {
   return Buffer.from(JSON.stringify(key)).toString("base64url");
 }
 
-export function decodeCursor(cursor: string | undefined, arity: number): unknown[] | undefined {
+/** The sort keys cursors carry: a row's time as this API writes it, and a text or numeric id. */
+export const cursorTime = timestamp;
+export const cursorText = clientText(200).pipe(z.string().min(1));
+export const cursorSerial = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The sort key of a cursor, checked element by element: a forged one (wrong types, a date that is
+ * not one, text with a NUL) is a 400 here, never a database error (503) later.
+ */
+export function decodeCursor<T extends z.ZodTuple>(cursor: string | undefined, key: T): z.output<T> | undefined {
   if (cursor === undefined) return undefined;
   try {
-    const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(key) && key.length === arity) return key;
+    const parsed = key.safeParse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+    if (parsed.success) return parsed.data;
   } catch {
     // fall through
   }

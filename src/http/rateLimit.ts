@@ -166,6 +166,23 @@ export function createAddressRateLimiter(limit: RateLimit | null, options: { max
   };
 }
 
+/**
+ * For pages that check a credential themselves (the status pages): each attempt whose credential does
+ * not verify takes from its address's bucket, at the API's rate, so token guessing is as slow there
+ * as on /api/v1; the public page itself is not limited.
+ */
+export function createFailedSignInLimiter(
+  limit: RateLimit | null,
+  failed: (req: Request) => boolean,
+  options: { maxKeys?: number } = {},
+) {
+  const buckets = limit ? new TokenBuckets(limit, options.maxKeys) : undefined;
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!buckets || !failed(req)) next();
+    else admit(buckets.take(clientKey(req.socket.remoteAddress)), res, next);
+  };
+}
+
 function admit(taken: Take, res: Response, next: NextFunction): void {
   if (!taken.ok) {
     res.setHeader("Retry-After", String(taken.retryAfterSeconds));

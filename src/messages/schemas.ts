@@ -28,21 +28,42 @@ export const timestamp = z
 
 export const calendarDate = z.string().refine(isRealDate, { message: "must be a date YYYY-MM-DD" });
 
+/**
+ * The largest amount one message may carry, 2^40 − 1 minor units (about 11 billion EUR, 680,000 USD worth
+ * of IDR): totals are JS numbers, exact only below 2^53, so any 8,192 amounts at this bound still sum
+ * exactly — a report, the status page and the gauges add up far fewer of them. At 2^53 − 1, one message
+ * made every sum including it throw (issue 14), which no amount a gateway or bank moves needs.
+ */
+export const MAX_AMOUNT_MINOR = 2 ** 40 - 1;
+
 /** Integer minor units; JSON numbers only (strings, floats, NaN, exponents beyond 2^53 are rejected). */
 export const amountMinor = z
   .number({ message: "must be an integer number of minor units" })
-  .refine(Number.isSafeInteger, { message: "must be a safe integer number of minor units (no decimals)" });
+  .refine(Number.isSafeInteger, { message: "must be a safe integer number of minor units (no decimals)" })
+  .refine((n) => Math.abs(n) <= MAX_AMOUNT_MINOR, {
+    message: `must be at most ${MAX_AMOUNT_MINOR} minor units (2^40 − 1), so that every total stays exact`,
+  });
 export const positiveAmount = amountMinor.refine((n) => n > 0, { message: "must be greater than zero" });
 export const nonNegativeAmount = amountMinor.refine((n) => n >= 0, { message: "must not be negative" });
 
 export const currency = z.string().refine(isCurrency, { message: "must be an ISO 4217 currency code, e.g. EUR" });
 
-/** Identifiers: printable, bounded, never empty. */
+/**
+ * Characters an identifier never needs and that make two different ids look alike or reorder their text:
+ * controls (C0, DEL, C1), zero-width ones (ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen) and bidi
+ * marks, embeddings, overrides and isolates (LRM, RLM, ALM, U+202A–202E, U+2066–2069).
+ */
+const HIDDEN_CHARACTER =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+
+/** Identifiers (ids, references, entry and event ids): printable, bounded, never empty. */
 const identifier = z
   .string()
   .min(1, { message: "must not be empty" })
   .max(200, { message: "must be at most 200 characters" })
-  .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), { message: "must not contain control characters" });
+  .refine((text) => !HIDDEN_CHARACTER.test(text), {
+    message: "must not contain control, zero-width or bidirectional-override characters",
+  });
 const label = z
   .string()
   .min(1)

@@ -18,6 +18,7 @@ export class GaugeRefresher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private queued = false;
+  private failing = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -28,9 +29,13 @@ export class GaugeRefresher {
 
   refresh(): Promise<void> {
     if (!this.running) {
-      this.running = this.read().finally(() => {
-        this.running = undefined;
-      });
+      this.running = this.read()
+        .then(() => {
+          this.failing = false;
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
     }
     return this.running;
   }
@@ -51,7 +56,10 @@ export class GaugeRefresher {
     metrics.payments.reset();
     metrics.fundsAtRisk.reset();
     for (const row of totals) {
-      metrics.payments.inc({ status: row.status, direction: row.direction, gateway: row.gateway }, row.count);
+      metrics.payments.inc(
+        { status: row.status, direction: row.direction, gateway: metrics.labels.gateway(row.gateway) },
+        row.count,
+      );
       if (AT_RISK.has(row.status)) {
         metrics.fundsAtRisk.inc(
           { status: row.status, direction: row.direction, currency: row.currency },
@@ -65,10 +73,16 @@ export class GaugeRefresher {
         metrics.fundsAtRisk.inc({ status, direction: row.direction, currency: row.currency }, 0);
     }
     metrics.oldestUnsettledAge.reset();
+    // Gateways past the label bound share `other`: the oldest of them is its age.
+    const ages = new Map<string, { gateway: string; direction: string; age: number }>();
     for (const row of oldest) {
+      const gateway = metrics.labels.gateway(row.gateway);
       const age = row.created_at ? Math.max(0, (now.getTime() - row.created_at.getTime()) / 1000) : 0;
-      metrics.oldestUnsettledAge.set({ gateway: row.gateway, direction: row.direction }, age);
+      const key = `${gateway}\u0000${row.direction}`;
+      if (age >= (ages.get(key)?.age ?? -1)) ages.set(key, { gateway, direction: row.direction, age });
     }
+    for (const { gateway, direction, age } of ages.values())
+      metrics.oldestUnsettledAge.set({ gateway, direction }, age);
     metrics.exceptionsOpen.reset();
     metrics.exceptionsOverdue.reset();
     metrics.unmatchedBankEntries.reset();
@@ -82,9 +96,18 @@ export class GaugeRefresher {
       metrics.exceptionsOpen.inc({ kind: row.kind, priority: row.priority }, row.count);
       metrics.exceptionsOverdue.inc({ kind: row.kind }, row.overdue);
       if (row.kind === "unmatched" && row.subject_type === "bank_entry" && row.bank) {
-        metrics.unmatchedBankEntries.inc({ bank: row.bank, currency: row.currency }, row.count);
+        metrics.unmatchedBankEntries.inc({ bank: metrics.labels.bank(row.bank), currency: row.currency }, row.count);
       }
     }
+  }
+
+  /** A failed refresh leaves every gauge at its last value: never silently (a metric and an error line). */
+  private failed(error: unknown): void {
+    this.metrics.gaugeRefreshErrors.inc();
+    // One error line per run of failures (a database outage would otherwise log one every interval).
+    if (this.failing) this.log.debug({ err: error }, "gauge refresh failed again");
+    else this.log.error({ err: error }, "gauge refresh failed: state gauges keep their last values");
+    this.failing = true;
   }
 
   /** Coalesces bursts: at most one refresh in flight and one queued behind it. */
@@ -93,7 +116,7 @@ export class GaugeRefresher {
     this.queued = true;
     const run = () => {
       this.queued = false;
-      this.refresh().catch((error) => this.log.debug({ err: error }, "gauge refresh failed"));
+      this.refresh().catch((error) => this.failed(error));
     };
     if (this.running) this.running.finally(run);
     else setImmediate(run);
@@ -102,7 +125,7 @@ export class GaugeRefresher {
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      this.refresh().catch((error) => this.log.debug({ err: error }, "gauge refresh failed"));
+      this.refresh().catch((error) => this.failed(error));
     }, this.intervalMs);
     this.timer.unref();
   }

@@ -1,5 +1,6 @@
 import client, { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { FAILURE_CATEGORIES } from "../reconcile/failureCodes.js";
+import { createLabelBounds, DEFAULT_METRIC_GATEWAYS, type LabelBounds, type LabelBoundsOptions } from "./labels.js";
 
 /**
  * Every metric payrecon exports (CONTRACT §4 plus additions), declared in one
@@ -34,6 +35,11 @@ export interface Metrics {
   gatewayEventsIgnored: Counter<"gateway" | "type">;
   webhookRequests: Counter<"gateway" | "outcome">;
   stripePayoutsWaiting: Gauge<string>;
+  gatewayEventConflicts: Counter<"gateway">;
+  rejectedMessagesPruned: Counter<"reason">;
+  gaugeRefreshErrors: Counter<string>;
+  /** Bounds every label fed by producers' free text (gateway, bank): see labels.ts. */
+  labels: LabelBounds;
   /** Ignored gateway event types seen, per gateway, to bound the `type` label. */
   ignoredTypes: Map<string, Set<string>>;
   /** Newest event time per topic/source, so the freshness gauge only moves forward. */
@@ -53,6 +59,7 @@ export function createMetrics(options: {
   commit: string;
   gateways?: string[];
   inputTopics?: string[];
+  labels?: Partial<LabelBoundsOptions>;
 }): Metrics {
   const registry = new Registry();
   client.collectDefaultMetrics({ register: registry });
@@ -212,12 +219,37 @@ export function createMetrics(options: {
       help: "Our own Stripe payouts reported paid whose balance transactions do not yet add up to their amount.",
       registers: [registry],
     }),
+    gatewayEventConflicts: new Counter({
+      name: "payrecon_gateway_event_conflicts_total",
+      help: "Gateway events whose id was stored already with other content: rejected and dead-lettered (reason conflict), the first version kept.",
+      labelNames: ["gateway"],
+      registers: [registry],
+    }),
+    rejectedMessagesPruned: new Counter({
+      name: "payrecon_rejected_messages_pruned_total",
+      help: "Stored rejected messages cut to REJECTED_MESSAGE_MAX_BYTES (truncated) or deleted by retention (age, size).",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    gaugeRefreshErrors: new Counter({
+      name: "payrecon_state_refresh_errors_total",
+      help: "State gauge refreshes that failed: the gauges keep their last values until one succeeds.",
+      registers: [registry],
+    }),
+    labels: createLabelBounds({
+      gateways: options.labels?.gateways ?? DEFAULT_METRIC_GATEWAYS,
+      banks: options.labels?.banks ?? [],
+      maxSeen: options.labels?.maxSeen ?? 20,
+      ...(options.labels?.onOverflow ? { onOverflow: options.labels.onOverflow } : {}),
+    }),
     ignoredTypes: new Map(),
     lastEventSeconds: new Map(),
     knownGateways: new Set(),
   };
   metrics.buildInfo.set({ version: options.version, commit: options.commit }, 1);
   metrics.ready.set(0);
+  metrics.gaugeRefreshErrors.inc(0);
+  for (const reason of ["truncated", "age", "size"]) metrics.rejectedMessagesPruned.inc({ reason }, 0);
   for (const gateway of options.gateways ?? []) initGatewaySeries(metrics, gateway);
   for (const topic of options.inputTopics ?? []) metrics.eventsIngested.inc({ topic }, 0);
   return metrics;
@@ -230,7 +262,8 @@ const OUTCOMES = ["settled", "failed", "refunded", "charged_back", "cancelled"] 
  * outcome), so the first failure shows in increase() and ratios have a
  * denominator. Idempotent; called for each gateway as soon as it is seen.
  */
-export function initGatewaySeries(metrics: Metrics, gateway: string): void {
+export function initGatewaySeries(metrics: Metrics, name: string): void {
+  const gateway = metrics.labels.gateway(name);
   if (metrics.knownGateways.has(gateway)) return;
   metrics.knownGateways.add(gateway);
   for (const category of FAILURE_CATEGORIES) metrics.payoutFailures.inc({ gateway, failure_category: category }, 0);
@@ -240,7 +273,8 @@ export function initGatewaySeries(metrics: Metrics, gateway: string): void {
 }
 
 /** Moves payrecon_last_event_timestamp_seconds forward; an old event re-delivered never makes a source look stale. */
-export function observeEventTime(metrics: Metrics, topic: string, source: string, seconds: number): void {
+export function observeEventTime(metrics: Metrics, topic: string, name: string, seconds: number): void {
+  const source = metrics.labels.source(name);
   const key = `${topic}\u0000${source}`;
   if (seconds > (metrics.lastEventSeconds.get(key) ?? 0)) {
     metrics.lastEventSeconds.set(key, seconds);
@@ -252,8 +286,9 @@ export function observeEventTime(metrics: Metrics, topic: string, source: string
 const MAX_IGNORED_TYPES = 100;
 
 export function countIgnoredGatewayEvent(metrics: Metrics, gateway: string, type: string): void {
-  const seen = metrics.ignoredTypes.get(gateway) ?? new Set<string>();
-  metrics.ignoredTypes.set(gateway, seen);
+  const label = metrics.labels.gateway(gateway);
+  const seen = metrics.ignoredTypes.get(label) ?? new Set<string>();
+  metrics.ignoredTypes.set(label, seen);
   if (!seen.has(type) && seen.size < MAX_IGNORED_TYPES && /^[\w.:-]{1,80}$/.test(type)) seen.add(type);
-  metrics.gatewayEventsIgnored.inc({ gateway, type: seen.has(type) ? type : "other" });
+  metrics.gatewayEventsIgnored.inc({ gateway: label, type: seen.has(type) ? type : "other" });
 }

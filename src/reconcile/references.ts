@@ -5,7 +5,21 @@
  */
 
 export function referenceKey(reference: string): string {
-  return reference.trim().toUpperCase();
+  return asciiUpperCase(reference.replace(/^ +| +$/g, ""));
+}
+
+/**
+ * Upper-cases a-z only. Full Unicode rules fold `straße` into `STRASSE` and dotless/dotted i together,
+ * so one reference would settle another; PostgreSQL computes the same key with REFERENCE_KEY_SQL.
+ * Surrounding spaces are trimmed as PostgreSQL's trim() does (identifiers hold no other whitespace that matters).
+ */
+export function asciiUpperCase(text: string): string {
+  return text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
+}
+
+/** referenceKey in SQL, for a text expression `x`. */
+export function referenceKeySql(x: string): string {
+  return `translate(trim(${x}), 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')`;
 }
 
 // Separators seen in remittance lines: spaces, punctuation, SEPA `EREF+`/`SVWZ+`, MT940 `/REMI/`.
@@ -22,7 +36,7 @@ export function remittanceTokens(...texts: Array<string | null | undefined>): st
   const tokens = new Set<string>();
   const addToken = (part: string) => {
     const token = part.replace(EDGE_PUNCTUATION, "");
-    if (token.length >= 3) tokens.add(token.toUpperCase());
+    if (token.length >= 3) tokens.add(asciiUpperCase(token));
   };
   for (const text of texts) {
     if (!text) continue;

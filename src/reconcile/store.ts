@@ -504,14 +504,15 @@ const OUTCOMES = new Set<PaymentStatus>(["settled", "failed", "refunded", "charg
 function recordStatusMetrics(deps: ReconcileDeps, changes: StatusChange[], nowMs: number): void {
   const { metrics } = deps;
   for (const { outcome } of changes) {
-    const { gateway, direction } = outcome.payment;
+    const { direction } = outcome.payment;
+    const gateway = metrics.labels.gateway(outcome.payment.gateway);
     metrics.statusChanges.inc({ gateway, direction, status: outcome.status });
     if (OUTCOMES.has(outcome.status)) metrics.paymentOutcomes.inc({ gateway, direction, outcome: outcome.status });
     if (outcome.status === "failed" && direction === "payout") {
       metrics.payoutFailures.inc({ gateway, failure_category: outcome.failureCategory ?? "unknown" });
     }
     if (outcome.status === "failed" && !outcome.failureCodeKnown && outcome.failureCode) {
-      deps.onUnknownFailureCode?.(outcome.failureCode, gateway);
+      deps.onUnknownFailureCode?.(outcome.failureCode, outcome.payment.gateway);
       metrics.unknownFailureCodes.inc({ gateway });
     }
     if (outcome.status === "settled" && outcome.acceptedAt !== null) {

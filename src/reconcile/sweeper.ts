@@ -22,6 +22,8 @@ export class Sweeper {
     private readonly log: Logger,
     private readonly afterSweep: () => Promise<void> = async () => {},
     private readonly chunkSize = 2_000,
+    /** Upkeep that rides on the sweep's schedule (retention of rejected messages); its failure fails no sweep. */
+    private readonly housekeeping: (now: Date) => Promise<void> = async () => {},
   ) {}
 
   /** Runs until nothing is due at `now`; returns how many items were re-evaluated. */
@@ -58,6 +60,7 @@ export class Sweeper {
       this.log.info({ items: total }, "sweep applied time-based transitions");
       await this.afterSweep();
     }
+    await this.housekeeping(now()).catch((error) => this.log.warn({ err: error }, "housekeeping failed; will retry"));
     return total;
   }
 

@@ -12,6 +12,7 @@ import {
 } from "./matching.js";
 import { type BatchView, type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
 import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, Policy } from "./types.js";
+import { referenceKey } from "./references.js";
 import { batchKey } from "./touched.js";
 import { toleranceFor, utcDate } from "./types.js";
 
@@ -89,7 +90,7 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
     const effective = effectiveExpected(versions);
     if (!effective) continue;
     const payment = effective.payment;
-    const refKey = payment.reference.trim().toUpperCase();
+    const refKey = referenceKey(payment.reference);
     paymentRefs.set(paymentId, { gateway: payment.gateway, referenceKey: refKey });
     targets.push(paymentTarget(paymentId, payment, effective.cancelled, tokens.has(refKey) || batchedRefs.has(refKey)));
   }
@@ -191,7 +192,7 @@ export function paymentTarget(
   return {
     kind: "payment",
     paymentId,
-    referenceKey: payment.reference.trim().toUpperCase(),
+    referenceKey: referenceKey(payment.reference),
     direction: payment.direction,
     currency: payment.currency,
     amountMinor: payment.amount_minor,

@@ -40,3 +40,15 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
     child.once("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** An ES module script run by a fresh Node process (tsx) in the repository; resolves to its exit code. */
+export function runModuleScript(script: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: repoRoot,
+      stdio: "ignore",
+    });
+    child.once("error", reject);
+    child.once("exit", resolve);
+  });
+}

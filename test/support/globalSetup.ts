@@ -36,7 +36,8 @@ export default async function setup(project: TestProject) {
     const dataDir = mkdtempSync(path.join(tmpdir(), "payrecon-test-"));
     chmodSync(dataDir, 0o755); // the postgres user (we may be root) must reach its data directory
     const server = await startEmbeddedPostgres(dataDir, log, { database: "postgres" });
-    adminUrl = server.url;
+    // The superuser: tests create and clone databases; the daemon's own role may not.
+    adminUrl = server.adminUrl;
     cleanups.push(async () => {
       await server.stop();
       rmSync(dataDir, { recursive: true, force: true });

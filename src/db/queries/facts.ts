@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Db } from "../pool.js";
 
 /**
@@ -122,6 +123,20 @@ export async function insertGatewayEvents(db: Db, rows: GatewayEventRow[]): Prom
   }));
 }
 
+/** The stored bodies of gateway events, by `gateway NUL event_id`. */
+export async function storedGatewayEventBodies(
+  db: Db,
+  keys: Array<{ gateway: string; eventId: string }>,
+): Promise<Map<string, unknown>> {
+  const result = await db.query<{ gateway: string; event_id: string; body: unknown }>(
+    `select g.gateway, g.event_id, g.body
+       from gateway_events g
+       join unnest($1::text[], $2::text[]) as k(gateway, event_id) on g.gateway = k.gateway and g.event_id = k.event_id`,
+    [keys.map((key) => key.gateway), keys.map((key) => key.eventId)],
+  );
+  return new Map(result.rows.map((row) => [`${row.gateway}\u0000${row.event_id}`, row.body]));
+}
+
 export async function insertBatchReferences(
   db: Db,
   rows: { gateway: string; batchId: string; referenceKey: string }[],
@@ -223,13 +238,18 @@ export interface RejectedRow {
 /**
  * Records rejected messages; returns the indexes of those not recorded before:
  * a re-delivered Kafka poison message (same topic, partition, offset) is one row
- * and one dead letter. HTTP lines have no offset and are always new.
+ * and one dead letter. HTTP lines have no offset and are always new. Key and value
+ * are stored cut to `maxBytes`; a cut value keeps its original size and SHA-256.
  */
-export async function insertRejected(db: Db, rows: RejectedRow[]): Promise<number[]> {
+export async function insertRejected(db: Db, rows: RejectedRow[], maxBytes: number): Promise<number[]> {
   if (rows.length === 0) return [];
+  const cut = (bytes: Buffer | null) => (bytes && bytes.length > maxBytes ? bytes.subarray(0, maxBytes) : bytes);
+  const long = (row: RejectedRow) => row.value.length > maxBytes;
   const result = await db.query<{ topic: string; partition: number | null; offset: number | null }>(
-    `insert into rejected_messages (source, topic, partition, "offset", message_key, value, reason, detail)
-     select * from unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bytea[], $6::bytea[], $7::text[], $8::text[])
+    `insert into rejected_messages (source, topic, partition, "offset", message_key, value, reason, detail,
+                                    original_bytes, original_sha256)
+     select * from unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bytea[], $6::bytea[], $7::text[],
+                          $8::text[], $9::int[], $10::bytea[])
      on conflict (topic, partition, "offset") do nothing
      returning topic, partition, "offset"`,
     [
@@ -237,10 +257,12 @@ export async function insertRejected(db: Db, rows: RejectedRow[]): Promise<numbe
       rows.map((row) => row.topic),
       rows.map((row) => row.partition),
       rows.map((row) => row.offset),
-      rows.map((row) => row.key),
-      rows.map((row) => row.value),
+      rows.map((row) => cut(row.key)),
+      rows.map((row) => cut(row.value)),
       rows.map((row) => row.reason),
       rows.map((row) => row.detail),
+      rows.map((row) => (long(row) ? row.value.length : null)),
+      rows.map((row) => (long(row) ? createHash("sha256").update(row.value).digest() : null)),
     ],
   );
   const fresh = new Set(result.rows.map((row) => `${row.topic}\u0000${row.partition}\u0000${row.offset}`));

@@ -2,6 +2,7 @@ import { pushTo } from "../../grouping.js";
 import type { BatchTarget, EntryMatch, MatchTarget, PaymentTarget } from "../../reconcile/matching.js";
 import type { BankFact, BatchFact } from "../../reconcile/types.js";
 import { batchKey, parseBatchKey } from "../../reconcile/touched.js";
+import { referenceKeySql } from "../../reconcile/references.js";
 import type { Db } from "../pool.js";
 import { type BankEntryDbRow, type GatewayEventDbRow, toBankFact, toBatchFact } from "./factRows.js";
 
@@ -38,7 +39,7 @@ export async function upsertBatchesFromEvents(db: Db, eventSeqs: number[]): Prom
   const result = await db.query<{ gateway: string; batch_id: string }>(
     `insert into settlement_batches (gateway, batch_id, batch_key, event_id, gross_minor, fee_minor, net_minor, currency,
                                      expected_arrival, occurred_at, received_at)
-     select distinct on (gateway, batch_id) gateway, batch_id, upper(trim(batch_id)), event_id,
+     select distinct on (gateway, batch_id) gateway, batch_id, ${referenceKeySql("batch_id")}, event_id,
             (body->>'gross_minor')::bigint, (body->>'fee_minor')::bigint, amount_minor, currency,
             (body->>'expected_arrival')::date, occurred_at, received_at
        from gateway_events where seq = any($1::bigint[]) and type = 'settlement.batch'

@@ -5,6 +5,7 @@ import type { BatchView, MatchedEntry, PaymentOutcome } from "../../reconcile/pa
 import type { ExpectedVersion, GatewayFact, MatchMethod, PaymentStatus } from "../../reconcile/types.js";
 import { utcDate } from "../../reconcile/types.js";
 import { createHash } from "node:crypto";
+import { referenceKeySql } from "../../reconcile/references.js";
 import type { Db } from "../pool.js";
 import {
   type BankEntryDbRow,
@@ -225,7 +226,7 @@ export async function saveIdentities(
     `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
                            counterparty_name, created_at, due_at, cancelled, status, status_since, body, updated_at,
                            identity_hash)
-     select t.id, t.body->>'reference', upper(trim(t.body->>'reference')), t.body->>'gateway', t.body->>'direction',
+     select t.id, t.body->>'reference', ${referenceKeySql("t.body->>'reference'")}, t.body->>'gateway', t.body->>'direction',
             t.body->>'currency', (t.body->>'amount_minor')::bigint, t.body->>'counterparty',
             t.body->'metadata'->>'counterparty_name', (t.body->>'created_at')::timestamptz,
             (t.body->>'due_at')::timestamptz, t.cancelled, 'pending', $4, t.body, $4, t.identity_hash
@@ -378,7 +379,7 @@ export async function insertPayments(
                            settled_amount_minor, at_risk_minor, failure_category, failure_code, failure_message,
                            retry_advice, hold_reason, settled_late, settled_on, accepted_at, overdue_since, flags,
                            status_reason, status_since, next_deadline, outcome_signature, updated_at)
-     select t.id, t.body->>'reference', upper(trim(t.body->>'reference')), t.body->>'gateway', t.body->>'direction',
+     select t.id, t.body->>'reference', ${referenceKeySql("t.body->>'reference'")}, t.body->>'gateway', t.body->>'direction',
             t.body->>'currency', (t.body->>'amount_minor')::bigint, t.body->>'counterparty',
             t.body->'metadata'->>'counterparty_name', (t.body->>'created_at')::timestamptz,
             (t.body->>'due_at')::timestamptz, t.cancelled, t.body, t.identity_hash, t.status, t.settled, t.at_risk,

@@ -9,7 +9,7 @@ import {
 import { counterpartyHistory } from "../../reports/counterparty.js";
 import { requireRole } from "../auth.js";
 import { HttpError } from "../errors.js";
-import { parseInput } from "../query.js";
+import { clientText, parseInput } from "../query.js";
 
 /**
  * GET /api/v1/counterparties/{id} (CONTRACT §3): the counterparty's payment
@@ -18,7 +18,7 @@ import { parseInput } from "../query.js";
  * no expected payment names it.
  */
 
-const idParam = z.string().min(1).max(200);
+const idParam = clientText(200).pipe(z.string().min(1));
 
 export function counterpartiesRouter(pool: pg.Pool): Router {
   const router = express.Router();

@@ -14,8 +14,8 @@ import { withTransaction } from "../../db/transaction.js";
 import { parseDuration } from "../../durations.js";
 import { requireRole } from "../auth.js";
 import { HttpError } from "../errors.js";
-import { decodeCursor, page } from "../pagination.js";
-import { parseInput } from "../query.js";
+import { cursorSerial, cursorTime, decodeCursor, page } from "../pagination.js";
+import { clientText, decimalInteger, parseInput } from "../query.js";
 
 /** Exceptions: the work queue (GET) and the operator's actions with their audit trail (POST). */
 
@@ -24,11 +24,11 @@ const KINDS = ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous"
 export const exceptionListQuery = z.object({
   state: z.enum(["open", "acknowledged", "resolved", "unresolved", "all"]).default("unresolved"),
   kind: z.enum(KINDS).optional(),
-  gateway: z.string().max(64).optional(),
+  gateway: clientText(64).optional(),
   currency: z.string().length(3).optional(),
   priority: z.enum(["p1", "p2", "p3"]).optional(),
-  payment_id: z.string().max(200).optional(),
-  min_amount_minor: z.coerce.number().int().min(0).optional(),
+  payment_id: clientText(200).optional(),
+  min_amount_minor: decimalInteger.optional(),
   min_age: z
     .string()
     .refine((text) => parseDuration(text) !== undefined, { message: "must be a duration like 3d" })
@@ -39,8 +39,11 @@ export const exceptionListQuery = z.object({
 
 export const exceptionAction = z.object({
   action: z.enum(["acknowledge", "resolve", "note"]),
-  note: z.string().max(4000).optional(),
+  note: clientText(4000).optional(),
 });
+
+/** Exception ids as this API writes them: positive decimal integers. */
+const exceptionId = decimalInteger.refine((id) => id > 0, { message: "must be a positive integer" });
 
 const STATES: Record<z.output<typeof exceptionListQuery>["state"], string[]> = {
   open: ["open"],
@@ -87,7 +90,7 @@ export function exceptionsRouter(pool: pg.Pool): Router {
   router.get("/exceptions", requireRole("viewer", "operator"), async (req, res) => {
     const query = parseInput(exceptionListQuery, req.query, "invalid_query");
     const now = new Date();
-    const after = decodeCursor(query.cursor, 2) as [string, number] | undefined;
+    const after = decodeCursor(query.cursor, z.tuple([cursorTime, cursorSerial]));
     const rows = await listExceptions(pool, {
       states: STATES[query.state],
       kind: query.kind,
@@ -98,7 +101,7 @@ export function exceptionsRouter(pool: pg.Pool): Router {
       minAmountMinor: query.min_amount_minor,
       openedBefore: query.min_age ? new Date(now.getTime() - parseDuration(query.min_age)!) : undefined,
       limit: query.limit + 1,
-      after: after ? { openedAt: new Date(after[0]), id: Number(after[1]) } : undefined,
+      after: after ? { openedAt: new Date(after[0]), id: after[1] } : undefined,
     });
     const { items, next } = page(rows, query.limit, (row) => [row.opened_at.toISOString(), row.id]);
     const audit = await auditOf(
@@ -109,7 +112,7 @@ export function exceptionsRouter(pool: pg.Pool): Router {
   });
 
   router.get("/exceptions/:id", requireRole("viewer", "operator"), async (req, res) => {
-    const id = parseInput(z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER), req.params.id, "invalid_id");
+    const id = parseInput(exceptionId, req.params.id, "invalid_id");
     const rows = await pool.query<ExceptionViewRow>("select * from exceptions where id = $1", [id]);
     const row = rows.rows[0];
     if (!row) throw new HttpError(404, "not_found", "no exception with this id");
@@ -117,7 +120,7 @@ export function exceptionsRouter(pool: pg.Pool): Router {
   });
 
   router.post("/exceptions/:id/actions", requireRole("operator"), express.json({ limit: "64kb" }), async (req, res) => {
-    const id = parseInput(z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER), req.params.id, "invalid_id");
+    const id = parseInput(exceptionId, req.params.id, "invalid_id");
     const body = parseInput(exceptionAction, req.body, "invalid_body");
     if (body.action === "note" && !body.note?.trim())
       throw new HttpError(400, "invalid_body", "note: a note needs text");

@@ -5,21 +5,28 @@ import { getPayment, listPayments, type PaymentRow, paymentTimeline } from "../.
 import { PAYMENT_STATUSES } from "../../reconcile/types.js";
 import { requireRole } from "../auth.js";
 import { HttpError } from "../errors.js";
-import { decodeCursor, page } from "../pagination.js";
-import { parseInput } from "../query.js";
+import { parseBound } from "../../reports/period.js";
+import { cursorText, cursorTime, decodeCursor, page } from "../pagination.js";
+import { clientText, parseInput } from "../query.js";
 
 /** GET /api/v1/payments/{id} and GET /api/v1/payments (CONTRACT §3). */
 
-const idParam = z.string().min(1).max(200);
-const instant = z
-  .string()
-  .refine((text) => !Number.isNaN(Date.parse(text)), { message: "must be a date or RFC 3339 time" });
+const idParam = clientText(200).pipe(z.string().min(1));
+/** The reports' parser: a date (midnight UTC) or a strict RFC 3339 time; Date.parse accepted "foo 12". */
+const instant = z.string().transform((text, ctx) => {
+  const at = parseBound(text);
+  if (at === undefined) {
+    ctx.addIssue({ code: "custom", message: "must be a date YYYY-MM-DD or an RFC 3339 time" });
+    return z.NEVER;
+  }
+  return at;
+});
 
 export const paymentListQuery = z.object({
   status: z.enum(PAYMENT_STATUSES as [string, ...string[]]).optional(),
-  gateway: z.string().max(64).optional(),
+  gateway: clientText(64).optional(),
   direction: z.enum(["collection", "payout"]).optional(),
-  counterparty: z.string().max(200).optional(),
+  counterparty: clientText(200).optional(),
   from: instant.optional(),
   to: instant.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -82,14 +89,14 @@ export function paymentsRouter(pool: pg.Pool): Router {
   });
   router.get("/payments", requireRole("viewer", "operator"), async (req, res) => {
     const query = parseInput(paymentListQuery, req.query, "invalid_query");
-    const after = decodeCursor(query.cursor, 2) as [string, string] | undefined;
+    const after = decodeCursor(query.cursor, z.tuple([cursorTime, cursorText]));
     const rows = await listPayments(pool, {
       status: query.status,
       gateway: query.gateway,
       direction: query.direction,
       counterparty: query.counterparty,
-      from: query.from ? new Date(query.from) : undefined,
-      to: query.to ? new Date(query.to) : undefined,
+      from: query.from,
+      to: query.to,
       limit: query.limit + 1,
       after: after ? { createdAt: new Date(after[0]), id: after[1] } : undefined,
     });

@@ -1,5 +1,6 @@
 import express, { type Response, type Router } from "express";
 import type pg from "pg";
+import { z } from "zod";
 import type { ApiToken } from "../../config.js";
 import { migrationsApplied } from "../../db/migrate.js";
 import { paymentTotals } from "../../db/queries/gauges.js";
@@ -12,8 +13,11 @@ import {
   sourceFreshness,
 } from "../../db/queries/statusPage.js";
 import { isCurrency } from "../../messages/currencies.js";
+import type { LabelBounds } from "../../metrics/labels.js";
 import type { Metrics } from "../../metrics/registry.js";
 import { VERSION } from "../../version.js";
+import { clientText } from "../query.js";
+import { createFailedSignInLimiter, type RateLimit } from "../rateLimit.js";
 import { type Access, createAccessCheck } from "../statusPage/access.js";
 import { type Html, html } from "../statusPage/html.js";
 import {
@@ -41,12 +45,30 @@ export interface StatusPageOptions {
   topics?: TopicNames;
   /** Absent when Kafka is not configured. */
   kafkaHealthy?: () => Promise<boolean>;
+  /** API_RATE_LIMIT: failed sign-ins per client address. */
+  rateLimit?: RateLimit | null;
 }
 
 const LIST_LENGTH = 10;
+const paymentId = clientText(200).pipe(z.string().min(1));
 const CONTENT_SECURITY_POLICY =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const CHALLENGE = ['Basic realm="payrecon", charset="UTF-8"', 'Bearer realm="payrecon"'];
+
+/** One row per topic and bounded source (`other` stands for the rest): the newest event of each. */
+function newestPerSource<T extends { topic: string; source: string; last_event: Date }>(
+  rows: T[],
+  labels: LabelBounds,
+): T[] {
+  const newest = new Map<string, T>();
+  for (const row of rows) {
+    const bounded = { ...row, source: labels.source(row.source) };
+    const key = `${bounded.topic}\u0000${bounded.source}`;
+    const seen = newest.get(key);
+    if (!seen || seen.last_event < bounded.last_event) newest.set(key, bounded);
+  }
+  return [...newest.values()];
+}
 
 function send(res: Response, status: number, body: Html): void {
   res.status(status);
@@ -70,6 +92,7 @@ export function statusPageRouter(
   const router = express.Router();
   const accessOf = createAccessCheck(tokens);
   const topics = options.topics ?? DEFAULT_TOPICS;
+  const signInLimit = createFailedSignInLimiter(options.rateLimit ?? null, (req) => accessOf(req).kind === "invalid");
 
   const readiness = async (): Promise<Readiness> => {
     const [migrated, kafka] = await Promise.all([
@@ -101,7 +124,7 @@ export function statusPageRouter(
     ...(await build()),
   });
 
-  router.get("/", async (req, res) => {
+  router.get("/", signInLimit, async (req, res) => {
     const access = accessOf(req);
     const base = await frame(access);
     const data: StatusPageData = {
@@ -122,9 +145,12 @@ export function statusPageRouter(
         sourceFreshness(pool),
       ]);
       data.funds = fundsAtRisk(totals);
-      data.ratios = gatewayFailureRatios(totals);
+      // Gateways and sources bounded as the metrics are: a public page must not grow with producers' free text.
+      data.ratios = gatewayFailureRatios(
+        totals.map((total) => ({ ...total, gateway: metrics.labels.gateway(total.gateway) })),
+      );
       data.summary = summary;
-      data.freshness = freshness(fresh, topics, base.now);
+      data.freshness = freshness(newestPerSource(fresh, metrics.labels), topics, base.now);
       if (access.kind === "granted") {
         const [oldest, largest] = await Promise.all([
           oldestOpenExceptions(pool, LIST_LENGTH),
@@ -142,7 +168,7 @@ export function statusPageRouter(
   });
 
   // Browsers: asks for the token (as the password of HTTP Basic), which the browser then sends with every page.
-  router.get("/login", async (req, res) => {
+  router.get("/login", signInLimit, async (req, res) => {
     const access = accessOf(req);
     if (access.kind === "granted") {
       res.setHeader("Cache-Control", "no-store");
@@ -162,7 +188,7 @@ is ignored) when your browser asks. <a href="/login">Try again</a> or go back to
     );
   });
 
-  router.get("/payments/:id", async (req, res) => {
+  router.get("/payments/:id", signInLimit, async (req, res) => {
     const access = accessOf(req);
     const id = String(req.params.id);
     if (access.kind === "forbidden") {
@@ -194,7 +220,8 @@ is ignored) when your browser asks. <a href="/login">Try again</a> or go back to
     }
     const base = await frame(access);
     try {
-      const payment = id.length > 0 && id.length <= 200 ? await getPayment(pool, id) : undefined;
+      // An id no payment can have (empty, too long, a NUL PostgreSQL cannot compare) is simply not found.
+      const payment = paymentId.safeParse(id).success ? await getPayment(pool, id) : undefined;
       if (!payment) {
         send(
           res,

@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type Router } from "express";
 import type { NativeGateway } from "../../adapters/gatewayFacts.js";
 import { adyenItemSchema, adyenNotificationItems } from "../../adapters/adyenNotification.js";
-import { verifyAdyenHmac } from "../../adapters/adyenSignature.js";
+import { ambiguousSignedField, verifyAdyenHmac } from "../../adapters/adyenSignature.js";
 import { verifyStripeSignature } from "../../adapters/stripeSignature.js";
 import type { Config } from "../../config.js";
 import { MAX_MESSAGE_BYTES } from "../../consumers/decode.js";
@@ -88,14 +88,27 @@ export function webhooksRouter(options: WebhookOptions): Router {
       refuse(res, "adyen", "malformed", 400, "not an Adyen notification body {live, notificationItems}");
       return;
     }
-    // Every item is signed on its own; one forged item refuses the whole body, so nothing of it is processed.
-    const unsigned = items.findIndex((item) => !adyenItemVerifies(item, hmacKeys));
-    if (unsigned >= 0) {
-      refuse(res, "adyen", "bad_signature", 400, `notificationItems[${unsigned}]: HMAC signature does not verify`);
+    // The signature is per item: a body without items carries nothing verifiable, so nothing of it is stored
+    // (it would let anyone write up to MAX_MESSAGE_BYTES into rejected_messages without a key).
+    if (items.length === 0) {
+      refuse(res, "adyen", "malformed", 400, "notificationItems is empty: nothing to verify");
       return;
     }
-    await store("adyen", body);
-    // Adyen's protocol: this exact body, or it re-sends the notification.
+    // Every item is signed on its own; one forged item refuses the whole body, so nothing of it is processed.
+    for (const [index, item] of items.entries()) {
+      const problem = adyenItemProblem(item, hmacKeys);
+      if (problem !== undefined) {
+        refuse(res, "adyen", "bad_signature", 400, `notificationItems[${index}]: ${problem}`);
+        return;
+      }
+    }
+    const line = await store("adyen", body);
+    // Adyen's protocol: this exact body, or it re-sends the notification. A conflict (an event id already stored
+    // with other money facts) is dead-lettered; re-sending would change nothing, so it is accepted and said here.
+    if (line.status === "rejected") {
+      const said = `${line.reason}: ${line.detail ?? ""}`.replace(/[^\x20-\x7e]/g, "?").slice(0, 300);
+      res.setHeader("X-Payrecon-Rejected", said);
+    }
     res.type("text/plain").send("[accepted]");
   });
   return router;
@@ -105,9 +118,12 @@ function bodyOf(req: Request): Buffer {
   return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 }
 
-function adyenItemVerifies(item: unknown, keys: string[]): boolean {
+/** Why an item cannot be trusted, or undefined when it verifies under one of the keys. */
+function adyenItemProblem(item: unknown, keys: string[]): string | undefined {
   const parsed = adyenItemSchema.safeParse(item);
   // An item too malformed to sign cannot be verified either; treated as unsigned.
-  if (!parsed.success) return false;
-  return keys.some((key) => verifyAdyenHmac(parsed.data, key));
+  if (!parsed.success) return "HMAC signature does not verify";
+  const ambiguous = ambiguousSignedField(parsed.data);
+  if (ambiguous !== undefined) return `signed field ${ambiguous} contains ':', which makes the signature ambiguous`;
+  return keys.some((key) => verifyAdyenHmac(parsed.data, key)) ? undefined : "HMAC signature does not verify";
 }

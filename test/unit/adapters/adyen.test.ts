@@ -69,13 +69,13 @@ describe("Adyen fixture files", () => {
     expect(event.failure_message ?? null).toBeNull();
   });
 
-  it("CHARGEBACK keeps chargebackReasonCode as failure_code and the reason text as message", () => {
+  it("CHARGEBACK keeps chargebackReasonCode (unsigned) in metadata and the reason text as message, no failure code", () => {
     const body = fixture("adyen", "notification_chargeback.json");
     const item = itemOf(body);
     const event = onlyEvent(body);
-    expect(event.failure_code).toBe(item.additionalData.chargebackReasonCode);
+    expect(event.failure_code ?? null).toBeNull();
+    expect(event.metadata?.chargeback_reason_code).toBe(item.additionalData.chargebackReasonCode);
     expect(event.failure_message).toBe(item.reason);
-    expect(classifyFailure(event.failure_code).known).toBe(true);
   });
 
   it("PAYOUT_DECLINE without a reason gets payout_declined (operator_error)", () => {
@@ -93,16 +93,25 @@ describe("Adyen outcomes by eventCode and success (fixture items varied)", () =>
     Object.assign(itemOf(body), { success: "false", reason: "Not enough balance" });
     const event = onlyEvent(body);
     expectCommon(event, itemOf(body));
-    expect(event).toMatchObject({ type: "payment.failed", failure_code: "Not enough balance" });
-    expect(classifyFailure(event.failure_code).category).toBe("insufficient_funds");
+    // The reason is not signed: shown as the message, never a code that decides category and retry advice.
+    expect(event).toMatchObject({ type: "payment.failed", failure_code: null, failure_message: "Not enough balance" });
+    expect(classifyFailure(event.failure_code).category).toBe("unknown");
   });
 
   it("CAPTURE false and CAPTURE_FAILED → payment.failed", () => {
     const body = fixture("adyen", "notification_capture-true.json");
     Object.assign(itemOf(body), { success: "false", reason: "Insufficient balance on payment" });
-    expect(onlyEvent(body)).toMatchObject({ type: "payment.failed", failure_code: "Insufficient balance on payment" });
+    expect(onlyEvent(body)).toMatchObject({
+      type: "payment.failed",
+      failure_code: null,
+      failure_message: "Insufficient balance on payment",
+    });
     Object.assign(itemOf(body), { success: "true", eventCode: "CAPTURE_FAILED", reason: "Acquirer Error" });
-    expect(onlyEvent(body)).toMatchObject({ type: "payment.failed", failure_code: "Acquirer Error" });
+    expect(onlyEvent(body)).toMatchObject({
+      type: "payment.failed",
+      failure_code: null,
+      failure_message: "Acquirer Error",
+    });
   });
 
   it("REFUND false is ignored: no money moved", () => {
@@ -114,7 +123,11 @@ describe("Adyen outcomes by eventCode and success (fixture items varied)", () =>
   it("PAYOUT_THIRDPARTY false → payout.failed; PAYOUT_EXPIRE → payout.failed payout_expired", () => {
     const body = fixture("adyen", "openapi_example_PAYOUT_THIRDPARTY.json");
     Object.assign(itemOf(body), { success: "false", reason: "counterpartyAccountClosed" });
-    expect(onlyEvent(body)).toMatchObject({ type: "payout.failed", failure_code: "counterpartyAccountClosed" });
+    expect(onlyEvent(body)).toMatchObject({
+      type: "payout.failed",
+      failure_code: null,
+      failure_message: "counterpartyAccountClosed",
+    });
     Object.assign(itemOf(body), { success: "true", eventCode: "PAYOUT_EXPIRE", reason: "" });
     const expired = onlyEvent(body);
     expect(expired).toMatchObject({ type: "payout.failed", failure_code: "payout_expired" });

@@ -185,8 +185,8 @@ describe("hostile messages, one by one", () => {
     });
   });
 
-  it("accepts the edges that are valid: 2^53 − 1, zero gateway amounts, lowercase t/z, leap days, fractional seconds", () => {
-    expect(decode("bank", raw(entry, "amount_minor", "9007199254740991")).ok).toBe(true);
+  it("accepts the edges that are valid: 2^40 − 1, zero gateway amounts, lowercase t/z, leap days, fractional seconds", () => {
+    expect(decode("bank", raw(entry, "amount_minor", "1099511627775")).ok).toBe(true);
     expect(decode("gateway", raw(event, "amount_minor", "0")).ok).toBe(true);
     expect(decode("gateway", raw(event, "occurred_at", '"2026-11-21t08:12:00z"')).ok).toBe(true);
     expect(decode("gateway", raw(event, "occurred_at", '"2028-02-29T23:59:59.123456+05:30"')).ok).toBe(true);
