@@ -1,4 +1,7 @@
 import { z } from "zod";
+import type { ReconcilePolicy } from "./reconcile/types.js";
+
+export type { ReconcilePolicy };
 import { parseDuration } from "./durations.js";
 import { parseRateLimit, type RateLimit } from "./http/rateLimit.js";
 
@@ -373,22 +376,6 @@ export interface Config {
   rejectedMessages: { maxBytes: number; retentionMs: number; maxTotalBytes: number };
   /** Label values fed by producers' free text: see metrics/labels.ts. */
   metricLabels: { gateways: string[]; banks: string[]; maxSeen: number };
-}
-
-/** The knobs of reconciliation; the pure core receives exactly this. */
-export interface ReconcilePolicy {
-  /** Priority and resolution deadline of exceptions, by amount and age. */
-  priorityTiers: Array<{
-    priority: "p1" | "p2" | "p3";
-    minAmountMajor: number;
-    minAgeMs: number;
-    resolveWithinMs: number;
-  }>;
-  holdThresholdMs: number;
-  matchWindowMs: number;
-  unmatchedGraceMs: number;
-  amountToleranceMinor: number;
-  amountToleranceByGateway: Record<string, number>;
 }
 
 export class ConfigError extends Error {

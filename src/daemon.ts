@@ -27,7 +27,7 @@ import { sourceFreshness } from "./db/queries/gauges.js";
 import { createMetrics, type Metrics, observeEventTime } from "./metrics/registry.js";
 import { ItemAlerter } from "./alerts/itemAlerts.js";
 import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
-import { Sweeper } from "./reconcile/sweeper.js";
+import { Sweeper } from "./writer/sweeper.js";
 import { VERSION } from "./version.js";
 
 /**

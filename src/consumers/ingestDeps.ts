@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
-import { type ReconcileDeps, reconcileTouched } from "../reconcile/store.js";
+import { type ReconcileDeps, reconcileTouched } from "../writer/reconcileTouched.js";
 import type { IngestDeps } from "./ingest.js";
 
 /**

@@ -1,4 +1,3 @@
-import type { Db } from "../db/pool.js";
 import { currencyExponent } from "../messages/currencies.js";
 
 /**
@@ -21,35 +20,6 @@ export const DEFAULT_PRIORITY_TIERS: PriorityTier[] = [
   { priority: "p2", minAmountMajor: 10_000, minAgeMs: 2 * DAY, resolveWithinMs: 3 * DAY },
   { priority: "p3", minAmountMajor: 0, minAgeMs: 0, resolveWithinMs: 7 * DAY },
 ];
-
-/**
- * Exceptions grow more urgent as they age: those open longer than a tier's
- * age are raised to it, their deadline brought forward (never pushed back).
- * Returns how many were raised.
- */
-export async function escalateByAge(
-  db: Db,
-  now: Date,
-  tiers: PriorityTier[] = DEFAULT_PRIORITY_TIERS,
-): Promise<number> {
-  let raised = 0;
-  for (const [index, tier] of tiers.entries()) {
-    if (tier.minAgeMs <= 0) continue;
-    const lower = tiers.slice(index + 1).map((other) => other.priority);
-    if (lower.length === 0) continue;
-    const result = await db.query(
-      `update exceptions set priority = $1,
-              due_by = least(coalesce(due_by, $3::timestamptz + $4 * interval '1 millisecond'),
-                             $3::timestamptz + $4 * interval '1 millisecond'),
-              updated_at = $3
-        where state <> 'resolved' and priority = any($2::text[])
-          and opened_at <= $3::timestamptz - $5 * interval '1 millisecond'`,
-      [tier.priority, lower, now, tier.resolveWithinMs, tier.minAgeMs],
-    );
-    raised += result.rowCount ?? 0;
-  }
-  return raised;
-}
 
 export function prioritize(
   amountMinor: number,

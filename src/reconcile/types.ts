@@ -1,4 +1,4 @@
-import type { ReconcilePolicy } from "../config.js";
+import type { PriorityTier } from "./priority.js";
 import type { ExpectedPayment, PaymentEvent } from "../messages/schemas.js";
 
 /**
@@ -136,4 +136,15 @@ export function compareEntries(a: BankFact, b: BankFact): number {
 /** Deterministic order of gateway events: by occurrence, then id (never by arrival). */
 export function compareEvents(a: GatewayFact, b: GatewayFact): number {
   return a.occurredAt - b.occurredAt || a.gateway.localeCompare(b.gateway) || a.eventId.localeCompare(b.eventId);
+}
+
+/** The knobs of reconciliation; the pure core receives exactly this. */
+export interface ReconcilePolicy {
+  /** Priority and resolution deadline of exceptions, by amount and age. */
+  priorityTiers: PriorityTier[];
+  holdThresholdMs: number;
+  matchWindowMs: number;
+  unmatchedGraceMs: number;
+  amountToleranceMinor: number;
+  amountToleranceByGateway: Record<string, number>;
 }

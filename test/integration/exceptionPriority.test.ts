@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { DEFAULT_PRIORITY_TIERS, escalateByAge, prioritize } from "../../src/reconcile/priority.js";
+import { escalateByAge } from "../../src/db/queries/exceptions.js";
+import { DEFAULT_PRIORITY_TIERS, prioritize } from "../../src/reconcile/priority.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 
 /** Exceptions get a priority and a deadline from amount and age, configurable, and rise as they age. */

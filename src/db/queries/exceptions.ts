@@ -1,3 +1,4 @@
+import { DEFAULT_PRIORITY_TIERS, type PriorityTier } from "../../reconcile/priority.js";
 import { type DesiredException, subjectKey } from "../../reconcile/exceptions.js";
 import type { Db } from "../pool.js";
 
@@ -175,4 +176,33 @@ export async function appendAudit(db: Db, entries: AuditEntry[], at: Date): Prom
       at,
     ],
   );
+}
+
+/**
+ * Exceptions grow more urgent as they age: those open longer than a tier's
+ * age are raised to it, their deadline brought forward (never pushed back).
+ * Returns how many were raised.
+ */
+export async function escalateByAge(
+  db: Db,
+  now: Date,
+  tiers: PriorityTier[] = DEFAULT_PRIORITY_TIERS,
+): Promise<number> {
+  let raised = 0;
+  for (const [index, tier] of tiers.entries()) {
+    if (tier.minAgeMs <= 0) continue;
+    const lower = tiers.slice(index + 1).map((other) => other.priority);
+    if (lower.length === 0) continue;
+    const result = await db.query(
+      `update exceptions set priority = $1,
+              due_by = least(coalesce(due_by, $3::timestamptz + $4 * interval '1 millisecond'),
+                             $3::timestamptz + $4 * interval '1 millisecond'),
+              updated_at = $3
+        where state <> 'resolved' and priority = any($2::text[])
+          and opened_at <= $3::timestamptz - $5 * interval '1 millisecond'`,
+      [tier.priority, lower, now, tier.resolveWithinMs, tier.minAgeMs],
+    );
+    raised += result.rowCount ?? 0;
+  }
+  return raised;
 }

@@ -1,7 +1,7 @@
-import type { ExceptionChange } from "./exceptionStore.js";
-import { subjectKey } from "./exceptions.js";
-import type { PaymentOutcome } from "./paymentStatus.js";
-import type { PaymentStatus } from "./types.js";
+import type { ExceptionChange } from "./exceptionSync.js";
+import { subjectKey } from "../reconcile/exceptions.js";
+import type { PaymentOutcome } from "../reconcile/paymentStatus.js";
+import type { PaymentStatus } from "../reconcile/types.js";
 
 /**
  * Finding messages for `payrecon.findings`: every payment status change, and

@@ -45,19 +45,31 @@ import {
 } from "../db/queries/paymentState.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
-import { settleBatch } from "./batchSettlement.js";
-import { type ExceptionChange, syncExceptions } from "./exceptionStore.js";
-import type { DesiredException } from "./exceptions.js";
-import { effectiveExpected } from "./expectedVersions.js";
+import { settleBatch } from "../reconcile/batchSettlement.js";
+import { type ExceptionChange, syncExceptions } from "./exceptionSync.js";
+import type { DesiredException } from "../reconcile/exceptions.js";
+import { effectiveExpected } from "../reconcile/expectedVersions.js";
 import { exceptionFinding, type Finding, paymentFinding } from "./findings.js";
-import { type EntryMatch, type MatchTarget, matchEntry, type PaymentTarget, settlingDirection } from "./matching.js";
-import { type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
-import { referenceKey } from "./references.js";
-import { batchKey, parseBatchKey, type TouchedFacts } from "./touched.js";
+import {
+  type EntryMatch,
+  type MatchTarget,
+  matchEntry,
+  type PaymentTarget,
+  settlingDirection,
+} from "../reconcile/matching.js";
+import { type PaymentOutcome, reconcilePayment } from "../reconcile/paymentStatus.js";
+import { referenceKey } from "../reconcile/references.js";
+import { batchKey, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
 import type { ExpectedPayment } from "../messages/schemas.js";
-import type { BankFact, ExpectedVersion, PaymentStatus, Policy } from "./types.js";
-import { toleranceFor } from "./types.js";
-import { batchExceptions, entryExceptions, paymentExceptions, paymentTarget, unmatchedEvent } from "./world.js";
+import type { BankFact, ExpectedVersion, PaymentStatus, Policy } from "../reconcile/types.js";
+import { toleranceFor } from "../reconcile/types.js";
+import {
+  batchExceptions,
+  entryExceptions,
+  paymentExceptions,
+  paymentTarget,
+  unmatchedEvent,
+} from "../reconcile/world.js";
 
 /**
  * Incremental reconciliation inside the transaction that stored new facts:

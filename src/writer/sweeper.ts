@@ -2,9 +2,9 @@ import type pg from "pg";
 import { dueWork } from "../db/queries/paymentState.js";
 import { withTransaction } from "../db/transaction.js";
 import type { Logger } from "../logger.js";
-import { type ReconcileDeps, reconcileTouched } from "./store.js";
-import { escalateByAge } from "./priority.js";
-import { emptyTouched } from "./touched.js";
+import { type ReconcileDeps, reconcileTouched } from "./reconcileTouched.js";
+import { escalateByAge } from "../db/queries/exceptions.js";
+import { emptyTouched } from "../reconcile/touched.js";
 
 /**
  * Time-based transitions (overdue → delayed, captured too long → held, grace

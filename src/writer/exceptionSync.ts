@@ -11,8 +11,8 @@ import {
   updateExceptions,
 } from "../db/queries/exceptions.js";
 import type { Db } from "../db/pool.js";
-import { type DesiredException, subjectKey } from "./exceptions.js";
-import { DEFAULT_PRIORITY_TIERS, type PriorityTier, prioritize } from "./priority.js";
+import { type DesiredException, subjectKey } from "../reconcile/exceptions.js";
+import { DEFAULT_PRIORITY_TIERS, type PriorityTier, prioritize } from "../reconcile/priority.js";
 
 /**
  * Brings the stored exceptions of some owners in line with what the facts
