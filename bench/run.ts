@@ -612,15 +612,19 @@ function outcomeDifferences(a: Awaited<ReturnType<typeof outcomesOf>>, b: Awaite
 async function scaleOut(
   admin: Admin,
   singleUrl: string,
+  superuserUrl: string,
   singlePool: pg.Pool,
   brokers: string,
   startSingle: () => Promise<void>,
 ) {
   const groupId = "bench-scaleout";
   const url = new URL(singleUrl);
-  const admin2 = new pg.Client({ connectionString: singleUrl });
+  // The daemon's role may not create databases (issue 14): the superuser creates it, owned by that role.
+  const admin2 = new pg.Client({ connectionString: superuserUrl });
   await admin2.connect();
-  await admin2.query("create database bench_scaleout");
+  await admin2.query(
+    `create database bench_scaleout owner ${admin2.escapeIdentifier(decodeURIComponent(url.username))}`,
+  );
   await admin2.end();
   url.pathname = "/bench_scaleout";
   const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
@@ -748,13 +752,9 @@ async function main() {
   });
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   await migrate(pool);
-  if (PG_PROFILE) {
-    // Only the superuser may create the extension; the daemon's role may not.
-    const admin = new pg.Client({ connectionString: database.adminUrl });
-    await admin.connect();
-    await admin.query("create extension if not exists pg_stat_statements");
-    await admin.end();
-  }
+  // Only the superuser may create the extension, reset it and read pg_stat_wal; the daemon's role may not.
+  const superuserPool = new pg.Pool({ connectionString: database.adminUrl, max: 1 });
+  if (PG_PROFILE) await superuserPool.query("create extension if not exists pg_stat_statements");
   let brokers = process.env.KAFKA_BROKERS;
   let stopKafka = async () => {};
   if (!brokers) {
@@ -791,7 +791,7 @@ async function main() {
     say(`  ${Math.round(copyRate)} rows/s`);
 
     say("(b) payrecon end to end: produced → reconciled and committed");
-    const walBefore = PG_PROFILE ? await resetStatementProfile(pool) : 0n;
+    const walBefore = PG_PROFILE ? await resetStatementProfile(superuserPool) : 0n;
     daemon = await startDaemon(database.url, brokers, { profile: CPU_PROF });
     const cpuBefore = cpuSplit(daemon.child.pid!);
     const began = performance.now();
@@ -816,7 +816,7 @@ async function main() {
     say(
       `  CPU per 1,000 messages: daemon ${cpuPerThousand.daemon} ms, PostgreSQL ${cpuPerThousand.postgres} ms, broker mock ${cpuPerThousand.broker} ms`,
     );
-    const statements = PG_PROFILE ? await statementProfile(pool, walBefore, messages.length) : undefined;
+    const statements = PG_PROFILE ? await statementProfile(superuserPool, walBefore, messages.length) : undefined;
     const stored = Number((await pool.query("select count(*) from payments")).rows[0].count);
     say(`  ${Math.round(e2eRate)} msg/s (${e2eSeconds.toFixed(1)} s, ${stored} payments stored of ${payments})`);
     say(`  reconciliation lock held ${(100 * lockHeldShare).toFixed(0)}% of the time`);
@@ -833,7 +833,7 @@ async function main() {
     let scale: Awaited<ReturnType<typeof scaleOut>> | undefined;
     if (SCALE_OUT) {
       say("(f) scale-out: two instances in one consumer group, same stream, fresh database");
-      scale = await scaleOut(admin, database.url, pool, brokers, startSingle);
+      scale = await scaleOut(admin, database.url, database.adminUrl, pool, brokers, startSingle);
       say(
         `  ${Math.round(scale.rate)} msg/s (${scale.seconds.toFixed(1)} s); results ${scale.identical ? "identical" : `differ: ${JSON.stringify(scale.differences)}`}`,
       );
@@ -998,6 +998,7 @@ async function main() {
     daemon?.child.kill("SIGKILL");
     await admin.disconnect().catch(() => {});
     await pool.end().catch(() => {});
+    await superuserPool.end().catch(() => {});
     await stopKafka().catch(() => {});
     await database.stop().catch(() => {});
     rmSync(work, { recursive: true, force: true });

@@ -97,6 +97,54 @@ function amountFits(entry: BankFact, target: MatchTarget, policy: Policy): boole
   return target.installments.some((part) => part.amountMinor === entry.amountMinor && windowFits(part.dueDate));
 }
 
+/** Whether two matches say the same (kind, side, method, candidates). */
+export function sameEntryMatch(a: EntryMatch | undefined, b: EntryMatch | undefined): boolean {
+  if (a === undefined || b === undefined || a.kind !== b.kind) return a === b;
+  switch (a.kind) {
+    case "payment":
+      return a.paymentId === (b as typeof a).paymentId && a.method === (b as typeof a).method;
+    case "batch":
+      return a.batchKey === (b as typeof a).batchKey && a.method === (b as typeof a).method;
+    case "ambiguous":
+      return (
+        a.method === (b as typeof a).method && a.candidates.join("\u0000") === (b as typeof a).candidates.join("\u0000")
+      );
+    case "none":
+      return true;
+  }
+}
+
+/** Whether two targets are the same for matching (every field matchEntry reads). */
+export function sameTarget(a: MatchTarget | undefined, b: MatchTarget | undefined): boolean {
+  if (a === undefined || b === undefined || a.kind !== b.kind) return a === b;
+  if (a.kind === "batch") {
+    const y = b as BatchTarget;
+    return (
+      a.key === y.key &&
+      a.batchIdKey === y.batchIdKey &&
+      a.currency === y.currency &&
+      a.netMinor === y.netMinor &&
+      a.expectedArrival === y.expectedArrival &&
+      a.settlesByReference === y.settlesByReference
+    );
+  }
+  const y = b as PaymentTarget;
+  return (
+    a.paymentId === y.paymentId &&
+    a.referenceKey === y.referenceKey &&
+    a.direction === y.direction &&
+    a.currency === y.currency &&
+    a.amountMinor === y.amountMinor &&
+    a.counterpartyName === y.counterpartyName &&
+    a.cancelled === y.cancelled &&
+    a.settlesByReference === y.settlesByReference &&
+    a.installments.length === y.installments.length &&
+    a.installments.every(
+      (part, k) => part.amountMinor === y.installments[k]!.amountMinor && part.dueDate === y.installments[k]!.dueDate,
+    )
+  );
+}
+
 export function matchEntry(entry: BankFact, lookup: TargetLookup, policy: Policy): EntryMatch {
   if (entry.endToEndId) {
     const found = decide(lookup.byReference(referenceKey(entry.endToEndId)), "end_to_end_id");

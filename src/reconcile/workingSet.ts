@@ -1,0 +1,480 @@
+import { type BatchState, settleBatch } from "./batchSettlement.js";
+import { type DesiredException, exceptionKey } from "./exceptions.js";
+import { effectiveExpected } from "./expectedVersions.js";
+import {
+  type EntryMatch,
+  type MatchTarget,
+  matchEntry,
+  sameEntryMatch,
+  sameTarget,
+  type TargetLookup,
+} from "./matching.js";
+import { type BatchView, type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
+import { referenceKey } from "./references.js";
+import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, Policy } from "./types.js";
+import { toleranceFor } from "./types.js";
+import {
+  batchExceptions,
+  batchTargetKey,
+  entryExceptions,
+  entryKey,
+  paymentExceptions,
+  paymentTarget,
+  unmatchedEvent,
+  type WorldFacts,
+  type WorldResult,
+} from "./world.js";
+
+/**
+ * Engine v2's state (docs/architecture.md §3): every fact in memory with the indexes matching needs,
+ * and the outcomes they imply, kept up to date one batch of facts at a time. `apply` re-evaluates
+ * only what the new facts (and the passing of time) can change, following the dependency rules of
+ * the architecture page; after every `apply` the state equals `reconcileWorld` over all facts applied
+ * so far (property-tested). Pure: no I/O, time is a parameter.
+ */
+
+type VersionFact = ExpectedVersion & { paymentId: string };
+
+/** Adds `value` to the set under `key`. */
+function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  const set = index.get(key);
+  if (set) set.add(value);
+  else index.set(key, new Set([value]));
+}
+
+function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) index.delete(key);
+}
+
+/** +1 / −1 on a multiset; returns whether the key's presence flipped. */
+function count(counts: Map<string, number>, key: string, delta: 1 | -1): boolean {
+  const before = counts.get(key) ?? 0;
+  const after = before + delta;
+  if (after === 0) counts.delete(key);
+  else counts.set(key, after);
+  return (before === 0) !== (after === 0);
+}
+
+const amountKey = (currency: string, amountMinor: number) => `${currency}|${amountMinor}`;
+
+/**
+ * The instants at which time alone changes something, smallest first: a binary heap with lazy deletion
+ * (an owner's entry is current only while `current` still holds that instant for it).
+ */
+class Deadlines {
+  private readonly heap: Array<{ at: number; owner: string }> = [];
+  private readonly current = new Map<string, number>();
+
+  set(owner: string, at: number | null): void {
+    if (at === null) {
+      this.current.delete(owner);
+      return;
+    }
+    if (this.current.get(owner) === at) return;
+    this.current.set(owner, at);
+    this.heap.push({ at, owner });
+    let i = this.heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.heap[parent]!.at <= this.heap[i]!.at) break;
+      [this.heap[parent], this.heap[i]] = [this.heap[i]!, this.heap[parent]!];
+      i = parent;
+    }
+  }
+
+  /** Removes and returns the owners whose deadline is at or before `to`. */
+  due(to: number): string[] {
+    const out: string[] = [];
+    while (this.heap.length > 0 && this.heap[0]!.at <= to) {
+      const top = this.heap[0]!;
+      const last = this.heap.pop()!;
+      if (this.heap.length > 0) {
+        this.heap[0] = last;
+        let i = 0;
+        for (;;) {
+          const [l, r] = [2 * i + 1, 2 * i + 2];
+          let smallest = i;
+          if (l < this.heap.length && this.heap[l]!.at < this.heap[smallest]!.at) smallest = l;
+          if (r < this.heap.length && this.heap[r]!.at < this.heap[smallest]!.at) smallest = r;
+          if (smallest === i) break;
+          [this.heap[smallest], this.heap[i]] = [this.heap[i]!, this.heap[smallest]!];
+          i = smallest;
+        }
+      }
+      if (this.current.get(top.owner) === top.at) {
+        this.current.delete(top.owner);
+        out.push(top.owner);
+      }
+    }
+    return out;
+  }
+}
+
+function targetAmountKeys(target: MatchTarget): string[] {
+  if (target.kind === "batch") return [amountKey(target.currency, target.netMinor)];
+  return [...new Set([target.amountMinor, ...target.installments.map((part) => part.amountMinor)])].map((amount) =>
+    amountKey(target.currency, amount),
+  );
+}
+
+function targetRefKey(target: MatchTarget): string {
+  return target.kind === "payment" ? target.referenceKey : target.batchIdKey;
+}
+
+function entryRefKeys(entry: BankFact): string[] {
+  return [...new Set([...(entry.endToEndId ? [referenceKey(entry.endToEndId)] : []), ...entry.tokens])];
+}
+
+function versionKey(version: VersionFact): string {
+  return `${version.paymentId}\u0000${JSON.stringify(version.payment)}\u0000${version.cancelled}\u0000${version.version}`;
+}
+
+function batchIsBetter(a: BatchFact, b: BatchFact): boolean {
+  return a.occurredAt < b.occurredAt || (a.occurredAt === b.occurredAt && a.eventId < b.eventId);
+}
+
+export class WorkingSet {
+  // The facts, one per natural key (the same choice as distinctFacts).
+  private readonly versions = new Map<string, VersionFact>();
+  private readonly versionsByPayment = new Map<string, Set<string>>();
+  private readonly events = new Map<string, GatewayFact>();
+  private readonly eventsByRef = new Map<string, Set<string>>();
+  private readonly batches = new Map<string, BatchFact>();
+  private readonly batchesByRef = new Map<string, Set<string>>();
+  private readonly entries = new Map<string, BankFact>();
+  private readonly entriesByRef = new Map<string, Set<string>>();
+  private readonly entriesByAmount = new Map<string, Set<string>>();
+  /** How many entries name each key, and how many batches list each reference: settlesByReference. */
+  private readonly tokenCounts = new Map<string, number>();
+  private readonly batchedRefCounts = new Map<string, number>();
+
+  // What matching sees.
+  private readonly targets = new Map<string, MatchTarget>();
+  private readonly targetsByRef = new Map<string, Set<string>>();
+  private readonly targetsByAmount = new Map<string, Set<string>>();
+  /** Payments by reference key, with their gateway: for events and batches. */
+  private readonly paymentRefs = new Map<string, { gateway: string; referenceKey: string }>();
+  private readonly paymentsByRef = new Map<string, Set<string>>();
+
+  // What the facts imply.
+  private readonly matches = new Map<string, EntryMatch>();
+  private readonly entriesByMatch = new Map<string, Set<string>>();
+  private readonly batchStates = new Map<string, BatchState>();
+  private readonly batchViews = new Map<string, BatchView>();
+  private readonly outcomes = new Map<string, PaymentOutcome>();
+  private readonly exceptionsByOwner = new Map<string, DesiredException[]>();
+  private readonly deadlines = new Deadlines();
+  private now = Number.NEGATIVE_INFINITY;
+
+  private readonly lookup: TargetLookup = {
+    byReference: (key) => [...(this.targetsByRef.get(key) ?? [])].map((id) => this.targets.get(id)!),
+    amountCandidates: (entry) =>
+      [...(this.targetsByAmount.get(amountKey(entry.currency, entry.amountMinor)) ?? [])].map(
+        (id) => this.targets.get(id)!,
+      ),
+  };
+
+  constructor(private readonly policy: Policy) {}
+
+  /** Applies a batch of facts (any order, duplicates allowed) at `now`, which never goes back. */
+  apply(facts: Partial<WorldFacts>, now: number): void {
+    const dirty = {
+      payments: new Set<string>(),
+      targets: new Set<string>(),
+      entries: new Set<string>(),
+      batches: new Set<string>(),
+      events: new Set<string>(),
+    };
+    for (const version of facts.versions ?? []) this.addVersion(version, dirty);
+    for (const event of facts.events ?? []) this.addEvent(event, dirty);
+    for (const batch of facts.batches ?? []) this.addBatch(batch, dirty);
+    for (const entry of facts.entries ?? []) this.addEntry(entry, dirty);
+    if (now > this.now) this.timePassed(now, dirty);
+    this.now = Math.max(this.now, now);
+
+    for (const id of dirty.targets) this.refreshTarget(id, dirty);
+    for (const key of dirty.entries) this.rematch(key, dirty);
+    for (const key of dirty.batches) this.resettle(key, dirty);
+    for (const id of dirty.payments) this.evaluate(id);
+    for (const key of dirty.entries) this.entryOwned(key);
+    for (const key of dirty.events) this.eventOwned(key);
+  }
+
+  /** The same shape as reconcileWorld's result. */
+  result(): WorldResult {
+    const exceptions = new Map<string, DesiredException>();
+    for (const owned of this.exceptionsByOwner.values()) {
+      for (const exception of owned) exceptions.set(exceptionKey(exception), exception);
+    }
+    return {
+      payments: new Map(this.outcomes),
+      entryMatches: new Map(this.matches),
+      batchStates: new Map(this.batchStates),
+      exceptions,
+    };
+  }
+
+  // ---------------------------------------------------------------- facts in
+
+  private addVersion(version: VersionFact, dirty: { targets: Set<string> }): void {
+    const key = versionKey(version);
+    const current = this.versions.get(key);
+    if (current && current.seq <= version.seq) return;
+    this.versions.set(key, version);
+    addTo(this.versionsByPayment, version.paymentId, key);
+    dirty.targets.add(`payment:${version.paymentId}`);
+  }
+
+  private addEvent(event: GatewayFact, dirty: { payments: Set<string>; events: Set<string> }): void {
+    const key = `${event.gateway}\u0000${event.eventId}`;
+    const current = this.events.get(key);
+    if (current && current.seq <= event.seq) return;
+    if (current) this.touchEventRef(current.referenceKey, key, dirty, false);
+    this.events.set(key, event);
+    this.touchEventRef(event.referenceKey, key, dirty, true);
+    dirty.events.add(key);
+  }
+
+  private touchEventRef(refKey: string, key: string, dirty: { payments: Set<string> }, add: boolean): void {
+    if (add) addTo(this.eventsByRef, refKey, key);
+    else removeFrom(this.eventsByRef, refKey, key);
+    for (const paymentId of this.paymentsByRef.get(refKey) ?? []) dirty.payments.add(paymentId);
+  }
+
+  private addBatch(
+    batch: BatchFact,
+    dirty: { targets: Set<string>; batches: Set<string>; payments: Set<string> },
+  ): void {
+    const key = batchTargetKey(batch);
+    const current = this.batches.get(key);
+    if (current && !batchIsBetter(batch, current)) return;
+    if (current) {
+      this.countBatchedRefs(current, -1, dirty);
+      // The replaced batch's payments lose it.
+      for (const ref of current.referenceKeys) {
+        for (const paymentId of this.paymentsByRef.get(ref) ?? []) dirty.payments.add(paymentId);
+      }
+    }
+    this.batches.set(key, batch);
+    this.countBatchedRefs(batch, 1, dirty);
+    dirty.targets.add(`batch:${key}`);
+    dirty.batches.add(key);
+  }
+
+  private countBatchedRefs(batch: BatchFact, delta: 1 | -1, dirty: { targets: Set<string> }): void {
+    const key = batchTargetKey(batch);
+    for (const ref of new Set(batch.referenceKeys)) {
+      if (delta > 0) addTo(this.batchesByRef, ref, key);
+      else removeFrom(this.batchesByRef, ref, key);
+      // A payment listed in a batch settles by reference: no amount candidate any more (rule 3).
+      if (count(this.batchedRefCounts, ref, delta)) this.targetsNamed(ref, dirty);
+    }
+  }
+
+  private addEntry(entry: BankFact, dirty: { targets: Set<string>; entries: Set<string> }): void {
+    const key = entryKey(entry);
+    const current = this.entries.get(key);
+    if (current && current.seq <= entry.seq) return;
+    if (current) this.indexEntry(key, current, -1, dirty);
+    this.entries.set(key, entry);
+    this.indexEntry(key, entry, 1, dirty);
+    dirty.entries.add(key);
+  }
+
+  private indexEntry(key: string, entry: BankFact, delta: 1 | -1, dirty: { targets: Set<string> }): void {
+    for (const ref of entryRefKeys(entry)) {
+      if (delta > 0) addTo(this.entriesByRef, ref, key);
+      else removeFrom(this.entriesByRef, ref, key);
+    }
+    const amount = amountKey(entry.currency, entry.amountMinor);
+    if (delta > 0) addTo(this.entriesByAmount, amount, key);
+    else removeFrom(this.entriesByAmount, amount, key);
+    // A target named by an entry's tokens settles by reference: no amount candidate any more (rule 2).
+    for (const token of new Set(entry.tokens)) {
+      if (count(this.tokenCounts, token, delta)) this.targetsNamed(token, dirty);
+    }
+  }
+
+  /** Every target whose own key is `key`, and every payment with that reference: their targets change. */
+  private targetsNamed(key: string, dirty: { targets: Set<string> }): void {
+    for (const id of this.targetsByRef.get(key) ?? []) dirty.targets.add(id);
+    for (const paymentId of this.paymentsByRef.get(key) ?? []) dirty.targets.add(`payment:${paymentId}`);
+  }
+
+  /** Rule 6: what time alone changes up to `to` (payments' next deadlines, entries' and events' grace). */
+  private timePassed(to: number, dirty: { payments: Set<string>; entries: Set<string>; events: Set<string> }): void {
+    for (const owner of this.deadlines.due(to)) {
+      const [kind, key] = [owner.slice(0, owner.indexOf(":")), owner.slice(owner.indexOf(":") + 1)];
+      if (kind === "payment") dirty.payments.add(key);
+      else if (kind === "entry") dirty.entries.add(key);
+      else dirty.events.add(key);
+    }
+  }
+
+  // ---------------------------------------------------------------- what matching sees
+
+  private refreshTarget(
+    id: string,
+    dirty: { payments: Set<string>; entries: Set<string>; batches: Set<string>; events: Set<string> },
+  ): void {
+    const old = this.targets.get(id);
+    const next = id.startsWith("payment:") ? this.paymentTargetOf(id.slice(8), dirty) : this.batchTargetOf(id.slice(6));
+    if (sameTarget(old, next)) return;
+    for (const target of [old, next]) {
+      if (!target) continue;
+      // Rule 1: every entry that names it or could match it by amount.
+      for (const key of this.entriesByRef.get(targetRefKey(target)) ?? []) dirty.entries.add(key);
+      for (const amount of targetAmountKeys(target)) {
+        for (const key of this.entriesByAmount.get(amount) ?? []) dirty.entries.add(key);
+      }
+    }
+    if (old) {
+      removeFrom(this.targetsByRef, targetRefKey(old), id);
+      for (const amount of targetAmountKeys(old)) removeFrom(this.targetsByAmount, amount, id);
+    }
+    if (next) {
+      this.targets.set(id, next);
+      addTo(this.targetsByRef, targetRefKey(next), id);
+      for (const amount of targetAmountKeys(next)) addTo(this.targetsByAmount, amount, id);
+    } else {
+      this.targets.delete(id);
+    }
+  }
+
+  private paymentTargetOf(
+    paymentId: string,
+    dirty: { payments: Set<string>; events: Set<string> },
+  ): MatchTarget | undefined {
+    dirty.payments.add(paymentId);
+    const effective = effectiveExpected(this.versionsOf(paymentId));
+    const old = this.paymentRefs.get(paymentId);
+    const ref = effective
+      ? { gateway: effective.payment.gateway, referenceKey: referenceKey(effective.payment.reference) }
+      : undefined;
+    if (old?.gateway !== ref?.gateway || old?.referenceKey !== ref?.referenceKey) {
+      // Rule 4: events with the old or new reference change whether they are unmatched.
+      for (const side of [old, ref]) {
+        for (const key of side ? (this.eventsByRef.get(side.referenceKey) ?? []) : []) dirty.events.add(key);
+      }
+      if (old) removeFrom(this.paymentsByRef, old.referenceKey, paymentId);
+      if (ref) {
+        addTo(this.paymentsByRef, ref.referenceKey, paymentId);
+        this.paymentRefs.set(paymentId, ref);
+      } else this.paymentRefs.delete(paymentId);
+    }
+    if (!effective || !ref) return undefined;
+    const named = this.tokenCounts.has(ref.referenceKey) || this.batchedRefCounts.has(ref.referenceKey);
+    return paymentTarget(paymentId, effective.payment, effective.cancelled, named);
+  }
+
+  private batchTargetOf(key: string): MatchTarget | undefined {
+    const batch = this.batches.get(key);
+    if (!batch) return undefined;
+    return {
+      kind: "batch",
+      key,
+      batchIdKey: batch.batchKey,
+      currency: batch.currency,
+      netMinor: batch.netMinor,
+      expectedArrival: batch.expectedArrival,
+      settlesByReference: this.tokenCounts.has(batch.batchKey),
+    };
+  }
+
+  private versionsOf(paymentId: string): VersionFact[] {
+    return [...(this.versionsByPayment.get(paymentId) ?? [])].map((key) => this.versions.get(key)!);
+  }
+
+  // ---------------------------------------------------------------- what the facts imply
+
+  private rematch(key: string, dirty: { payments: Set<string>; batches: Set<string> }): void {
+    const match = matchEntry(this.entries.get(key)!, this.lookup, this.policy);
+    const old = this.matches.get(key);
+    if (sameEntryMatch(old, match)) return;
+    // Rule 5: the old and the new side are re-evaluated.
+    for (const side of [old, match]) {
+      if (side?.kind === "payment") dirty.payments.add(side.paymentId);
+      if (side?.kind === "batch") dirty.batches.add(side.batchKey);
+    }
+    if (old) removeFrom(this.entriesByMatch, matchOwner(old), key);
+    this.matches.set(key, match);
+    addTo(this.entriesByMatch, matchOwner(match), key);
+  }
+
+  private resettle(key: string, dirty: { payments: Set<string> }): void {
+    const batch = this.batches.get(key)!;
+    const matched = [...(this.entriesByMatch.get(`batch:${key}`) ?? [])].map((entryKey) => this.entries.get(entryKey)!);
+    const state = settleBatch(batch, matched, toleranceFor(this.policy, batch.gateway));
+    this.batchStates.set(key, state);
+    const view: BatchView = {
+      batch,
+      state: state.state,
+      settledOn: state.state === "settled" ? state.settledOn : null,
+    };
+    const old = this.batchViews.get(key);
+    this.batchViews.set(key, view);
+    this.exceptionsByOwner.set(`batch:${key}`, batchExceptions(batch, state));
+    if (old && old.batch === view.batch && old.state === view.state && old.settledOn === view.settledOn) return;
+    for (const ref of new Set(batch.referenceKeys)) {
+      for (const paymentId of this.paymentsByRef.get(ref) ?? []) dirty.payments.add(paymentId);
+    }
+  }
+
+  private evaluate(paymentId: string): void {
+    const ref = this.paymentRefs.get(paymentId);
+    const outcome = ref
+      ? reconcilePayment(
+          {
+            paymentId,
+            versions: this.versionsOf(paymentId),
+            events: [...(this.eventsByRef.get(ref.referenceKey) ?? [])].map((key) => this.events.get(key)!),
+            entries: [...(this.entriesByMatch.get(`payment:${paymentId}`) ?? [])].map((key) => {
+              const match = this.matches.get(key) as EntryMatch & { kind: "payment" };
+              return { entry: this.entries.get(key)!, method: match.method };
+            }),
+            batches: [...(this.batchesByRef.get(ref.referenceKey) ?? [])]
+              .map((key) => this.batchViews.get(key))
+              .filter((view): view is BatchView => view !== undefined && view.batch.gateway === ref.gateway),
+          },
+          this.now,
+          this.policy,
+        )
+      : undefined;
+    this.deadlines.set(`payment:${paymentId}`, outcome?.nextDeadline ?? null);
+    if (outcome) {
+      this.outcomes.set(paymentId, outcome);
+      this.exceptionsByOwner.set(`payment:${paymentId}`, paymentExceptions(outcome));
+    } else {
+      this.outcomes.delete(paymentId);
+      this.exceptionsByOwner.delete(`payment:${paymentId}`);
+    }
+  }
+
+  private entryOwned(key: string): void {
+    const entry = this.entries.get(key)!;
+    const match = this.matches.get(key)!;
+    this.exceptionsByOwner.set(`entry:${key}`, entryExceptions(entry, match, this.now, this.policy));
+    const graceEnds = entry.receivedAt + this.policy.unmatchedGraceMs;
+    this.deadlines.set(`entry:${key}`, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
+  }
+
+  private eventOwned(key: string): void {
+    const event = this.events.get(key)!;
+    const known = [...(this.paymentsByRef.get(event.referenceKey) ?? [])].some(
+      (paymentId) => this.paymentRefs.get(paymentId)?.gateway === event.gateway,
+    );
+    const desired = unmatchedEvent(event, known, this.now, this.policy);
+    this.exceptionsByOwner.set(`event:${key}`, desired ? [desired] : []);
+    const graceEnds = event.receivedAt + this.policy.unmatchedGraceMs;
+    this.deadlines.set(`event:${key}`, !known && graceEnds > this.now ? graceEnds : null);
+  }
+}
+
+function matchOwner(match: EntryMatch): string {
+  if (match.kind === "payment") return `payment:${match.paymentId}`;
+  if (match.kind === "batch") return `batch:${match.batchKey}`;
+  return match.kind;
+}

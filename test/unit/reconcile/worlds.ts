@@ -1,0 +1,512 @@
+import fc from "fast-check";
+import type { ExpectedPayment } from "../../../src/messages/schemas.js";
+import type { Policy } from "../../../src/reconcile/types.js";
+import type { WorldFacts, WorldResult } from "../../../src/reconcile/world.js";
+import {
+  at,
+  bankFact,
+  batchFact,
+  cancellation,
+  DAY,
+  type Direction,
+  defaultPolicy,
+  type EventType,
+  expectedPayment,
+  expectedVersion,
+  gatewayFact,
+  HOUR,
+  isoDate,
+  settling,
+  type VersionFact,
+} from "./builders.js";
+
+/**
+ * Random realistic worlds of facts for the reconciliation property tests (world.property.test.ts,
+ * workingSet.property.test.ts), the ways to deliver them out of order and twice, and the projection of
+ * a result that must not change. The pure core takes `now` as a parameter: these fixed dates never
+ * meet the real clock.
+ */
+const BASE = at("2026-11-20T00:00Z");
+
+// ---------------------------------------------------------------- the plan of a world
+
+const AMOUNTS = [1_000, 2_500, 50_000, 125_000];
+const FAILURE_CODES = [
+  "account_closed",
+  "insufficient_funds",
+  "card_declined",
+  "could_not_process",
+  "zz_unknown",
+  null,
+];
+const RETURN_REASONS = ["AC04", "AM04", "AC01", "MS03"];
+const BANK_STORIES = [
+  "none",
+  "e2e",
+  "remittance",
+  "lowercase",
+  "amount",
+  "partial",
+  "pending",
+  "duplicate",
+  "duplicateByAmount",
+  "return",
+  "short",
+] as const;
+const VERSIONING = ["plain", "explicit", "amendedExplicit", "amendedPlain", "cancelled", "recreated"] as const;
+
+const paymentPlan = fc.record({
+  direction: fc.constantFrom<Direction>("collection", "payout"),
+  gateway: fc.constantFrom("stripe", "adyen"),
+  currency: fc.constantFrom("EUR", "EUR", "USD"),
+  amount: fc.constantFrom(...AMOUNTS),
+  oldAmount: fc.constantFrom(...AMOUNTS),
+  dueDay: fc.integer({ min: 1, max: 12 }),
+  dueHour: fc.integer({ min: 0, max: 23 }),
+  installments: fc.boolean(),
+  firstDueBack: fc.integer({ min: 3, max: 10 }),
+  versioning: fc.constantFrom(...VERSIONING),
+  explicitVersion: fc.integer({ min: 1, max: 5 }),
+  newFirst: fc.boolean(),
+  story: fc.integer({ min: 0, max: 7 }),
+  storyStart: fc.integer({ min: 0, max: 200 }),
+  storySteps: fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 3, maxLength: 3 }),
+  failureCode: fc.constantFrom(...FAILURE_CODES),
+  foreignEvent: fc.boolean(),
+  bank: fc.oneof(fc.constantFrom(...BANK_STORIES), fc.constantFrom("none", "amount", "duplicateByAmount")),
+  bankName: fc.constantFrom("bank_a", "bank_b"),
+  bankDayOffset: fc.integer({ min: -3, max: 6 }),
+  laterDays: fc.integer({ min: 1, max: 4 }),
+  returnReason: fc.constantFrom(...RETURN_REASONS),
+  batched: fc.boolean(),
+});
+
+const batchPlan = fc.record({
+  fee: fc.integer({ min: 0, max: 900 }),
+  atHours: fc.integer({ min: 0, max: 150 }),
+  credit: fc.constantFrom("none", "named", "byAmount", "wrongAmount", "twice", "gross"),
+  arrivalShift: fc.integer({ min: 0, max: 4 }),
+});
+type BatchPlan = typeof batchPlan extends fc.Arbitrary<infer T> ? T : never;
+
+const strayEntry = fc.record({
+  amount: fc.constantFrom(...AMOUNTS, 777),
+  direction: fc.constantFrom<"credit" | "debit">("credit", "debit"),
+  day: fc.integer({ min: 0, max: 14 }),
+  currency: fc.constantFrom("EUR", "USD"),
+  status: fc.constantFrom<"booked" | "pending">("booked", "booked", "pending"),
+});
+const strayEvent = fc.record({
+  type: fc.constantFrom<EventType>("payment.captured", "payout.paid", "payout.failed"),
+  hours: fc.integer({ min: 0, max: 400 }),
+});
+
+export const worldPlan = fc.record({
+  payments: fc.array(paymentPlan, { minLength: 1, maxLength: 7 }),
+  batches: fc.array(batchPlan, { minLength: 4, maxLength: 4 }),
+  strayEntries: fc.array(strayEntry, { maxLength: 3 }),
+  strayEvents: fc.array(strayEvent, { maxLength: 2 }),
+  // Often before the due dates (pending, in flight, partial), often well after (delayed, late, grace passed).
+  nowHours: fc.oneof(fc.integer({ min: 0, max: 10 * 24 }), fc.integer({ min: 0, max: 40 * 24 })),
+  tolerance: fc.constantFrom(0, 0, 10),
+  adyenOverride: fc.constantFrom<number | null>(null, 0, 20),
+});
+export type WorldPlan = typeof worldPlan extends fc.Arbitrary<infer T> ? T : never;
+
+export interface BuiltWorld {
+  facts: WorldFacts;
+  now: number;
+  policy: Policy;
+}
+
+const COLLECTION_STORIES: EventType[][] = [
+  [],
+  ["payment.authorized"],
+  ["payment.captured"],
+  ["payment.authorized", "payment.captured"],
+  ["payment.captured", "payment.failed"],
+  ["payment.failed"],
+  ["payment.captured", "payment.refunded"],
+  ["payment.captured", "payment.chargeback"],
+];
+const PAYOUT_STORIES: EventType[][] = [
+  [],
+  ["payout.submitted"],
+  ["payout.submitted", "payout.paid"],
+  ["payout.submitted", "payout.failed"],
+  ["payout.submitted", "payout.held"],
+  ["payout.submitted", "payout.held", "payout.released"],
+  ["payout.submitted", "payout.paid", "payout.failed"],
+  ["payout.submitted", "payout.canceled"],
+];
+
+/** Turns a plan into facts, handing out arrival numbers in a realistic order. */
+export function buildWorld(plan: WorldPlan): BuiltWorld {
+  let seq = 0;
+  const next = () => ++seq;
+  const facts: WorldFacts = { versions: [], events: [], batches: [], entries: [] };
+  const finals: ExpectedPayment[] = [];
+  const batchedByGroup = new Map<string, ExpectedPayment[]>();
+
+  plan.payments.forEach((p, i) => {
+    const reference = p.direction === "collection" ? `ORD-${1000 + i}` : `WD-${50 + i}`;
+    const due = BASE + p.dueDay * DAY + p.dueHour * HOUR;
+    const firstDue = due - p.firstDueBack * DAY;
+    const spec = {
+      id: `exp_${i}`,
+      reference,
+      amount: p.amount,
+      currency: p.currency,
+      gateway: p.gateway,
+      due,
+      created: BASE - 12 * DAY,
+      ...(p.installments
+        ? {
+            installments: [
+              [p.amount / 2, firstDue],
+              [p.amount / 2, due],
+            ] as Array<[number, number]>,
+          }
+        : {}),
+    };
+    const final = expectedPayment(p.direction, spec);
+    const old = expectedPayment(p.direction, {
+      ...spec,
+      amount: p.oldAmount,
+      due: due - 2 * DAY,
+      installments: undefined,
+    });
+    finals.push(final);
+    const received = BASE - 10 * DAY;
+    const version = (payment: ExpectedPayment, v: number | null, hours: number) =>
+      facts.versions.push(expectedVersion(payment, { seq: next(), version: v, receivedAt: received + hours * HOUR }));
+    const cancel = (v: number | null, hours: number) =>
+      facts.versions.push(cancellation(final.id, { seq: next(), version: v, receivedAt: received + hours * HOUR }));
+    switch (p.versioning) {
+      case "plain":
+        version(final, null, 0);
+        break;
+      case "explicit":
+        version(final, p.explicitVersion, 0);
+        break;
+      case "amendedExplicit":
+        if (p.newFirst) {
+          version(final, p.explicitVersion + 1, 0);
+          version(old, p.explicitVersion, 1);
+        } else {
+          version(old, p.explicitVersion, 0);
+          version(final, p.explicitVersion + 1, 1);
+        }
+        break;
+      case "amendedPlain":
+        // Versionless amendments are ordered by arrival: the later one is in force.
+        version(old, null, 0);
+        version(final, null, 1);
+        break;
+      case "cancelled":
+        version(final, null, 0);
+        cancel(null, 2);
+        break;
+      case "recreated":
+        if (p.newFirst) {
+          version(final, 2, 0);
+          cancel(1, 1);
+          version(old, 1, 2);
+        } else {
+          version(old, 1, 0);
+          cancel(1, 1);
+          version(final, 2, 2);
+        }
+        break;
+    }
+
+    // Gateway events, each a while after the previous one.
+    const story = (p.direction === "collection" ? COLLECTION_STORIES : PAYOUT_STORIES)[p.story]!;
+    let t = BASE + p.storyStart * HOUR;
+    story.forEach((type, k) => {
+      if (k > 0) t += p.storySteps[k - 1]! * HOUR;
+      const failing = type.endsWith(".failed") || type === "payment.chargeback";
+      facts.events.push(
+        gatewayFact({
+          seq: next(),
+          type,
+          reference,
+          at: t,
+          amount: type === "payout.held" || type === "payout.released" ? 0 : p.amount,
+          currency: p.currency,
+          gateway: p.gateway,
+          eventId: `evt_${i}_${k}`,
+          failureCode: failing ? p.failureCode : null,
+          holdReason: type === "payout.held" ? "risk_review" : null,
+        }),
+      );
+    });
+    if (p.foreignEvent) {
+      facts.events.push(
+        gatewayFact({
+          seq: next(),
+          type: p.direction === "collection" ? "payment.captured" : "payout.submitted",
+          reference,
+          at: BASE + p.storyStart * HOUR,
+          amount: p.amount,
+          currency: p.currency,
+          gateway: p.gateway === "stripe" ? "adyen" : "stripe",
+          eventId: `evt_${i}_foreign`,
+        }),
+      );
+    }
+
+    // Bank lines.
+    const direction = settling(p.direction);
+    const opposite = direction === "credit" ? "debit" : "credit";
+    const on = isoDate(due + p.bankDayOffset * DAY);
+    const later = isoDate(due + (p.bankDayOffset + p.laterDays) * DAY);
+    const entry = (k: number, spec: Partial<Parameters<typeof bankFact>[0]>) =>
+      facts.entries.push(
+        bankFact({
+          seq: next(),
+          amount: p.amount,
+          on,
+          direction,
+          currency: p.currency,
+          bank: p.bankName,
+          entryId: `ENT-${i}-${k}`,
+          ...spec,
+        }),
+      );
+    switch (p.bank) {
+      case "none":
+        break;
+      case "e2e":
+        entry(0, { e2e: reference });
+        break;
+      case "remittance":
+        entry(0, { remittance: `PAYMENT ${reference} THANK YOU` });
+        break;
+      case "lowercase":
+        entry(0, { remittance: `pmt/${reference.toLowerCase()}/` });
+        break;
+      case "amount":
+        entry(0, { remittance: "TRANSFER" });
+        break;
+      case "partial":
+        if (p.installments) entry(0, { amount: p.amount / 2, on: isoDate(firstDue), e2e: reference });
+        else entry(0, { amount: p.amount - 100, e2e: reference });
+        break;
+      case "pending":
+        entry(0, { status: "pending", e2e: reference });
+        break;
+      case "duplicate":
+        entry(0, { e2e: reference });
+        entry(1, { e2e: reference, on: later });
+        break;
+      case "duplicateByAmount":
+        entry(0, {});
+        entry(1, { on: later });
+        break;
+      case "return":
+        entry(0, { e2e: reference });
+        entry(1, { e2e: reference, on: later, direction: opposite, status: "returned", returnReason: p.returnReason });
+        break;
+      case "short":
+        entry(0, { amount: p.amount - 7, e2e: reference });
+        break;
+    }
+    if (p.direction === "collection" && p.batched) {
+      const group = `${p.gateway}/${p.currency}`;
+      batchedByGroup.set(group, [...(batchedByGroup.get(group) ?? []), final]);
+    }
+  });
+
+  // One settlement batch per gateway × currency of the batched collections.
+  [...batchedByGroup.entries()].forEach(([group, payments], g) => {
+    const bp: BatchPlan = plan.batches[g % plan.batches.length]!;
+    const [gateway, currency] = group.split("/") as [string, string];
+    const gross = payments.reduce((sum, payment) => sum + payment.amount_minor, 0);
+    const fee = Math.min(bp.fee, gross);
+    const batchId = `po_${gateway}_${currency}_${g}`;
+    const batchAt = BASE + bp.atHours * HOUR;
+    const batch = batchFact({
+      batchId,
+      gateway,
+      currency,
+      references: payments.map((payment) => payment.reference),
+      gross,
+      fee,
+      at: batchAt,
+      arrival: batchAt + 2 * DAY,
+      eventId: `evt_batch_${g}`,
+    });
+    facts.batches.push(batch);
+    const arrival = isoDate(batchAt + (2 + bp.arrivalShift) * DAY);
+    const credit = (k: number, amount: number, named: boolean, on = arrival) =>
+      facts.entries.push(
+        bankFact({
+          seq: next(),
+          amount,
+          on,
+          direction: "credit",
+          currency,
+          remittance: named ? `${gateway.toUpperCase()} PAYOUT ${batchId}` : "PAYOUT",
+          entryId: `BATCH-${g}-${k}`,
+        }),
+      );
+    const net = gross - fee;
+    switch (bp.credit) {
+      case "none":
+        break;
+      case "named":
+        credit(0, net, true);
+        break;
+      case "byAmount":
+        credit(0, net, false);
+        break;
+      case "wrongAmount":
+        credit(0, net + 13, true);
+        break;
+      case "gross":
+        credit(0, gross, true);
+        break;
+      case "twice":
+        credit(0, net, true);
+        credit(1, net, true, isoDate(batchAt + (3 + bp.arrivalShift) * DAY));
+        break;
+    }
+  });
+
+  plan.strayEntries.forEach((stray, k) => {
+    facts.entries.push(
+      bankFact({
+        seq: next(),
+        amount: stray.amount,
+        on: BASE + stray.day * DAY,
+        direction: stray.direction,
+        currency: stray.currency,
+        status: stray.status,
+        remittance: "MISC TRANSFER",
+        entryId: `STRAY-${k}`,
+      }),
+    );
+  });
+  plan.strayEvents.forEach((stray, k) => {
+    facts.events.push(
+      gatewayFact({
+        seq: next(),
+        type: stray.type,
+        reference: `ORD-9${k}`,
+        at: BASE + stray.hours * HOUR,
+        amount: 5_000,
+        eventId: `evt_stray_${k}`,
+      }),
+    );
+  });
+
+  const policy = defaultPolicy({
+    amountToleranceMinor: plan.tolerance,
+    amountToleranceByGateway: plan.adyenOverride === null ? {} : { adyen: plan.adyenOverride },
+  });
+  return { facts, now: BASE + plan.nowHours * HOUR, policy };
+}
+
+// ---------------------------------------------------------------- transformations
+
+export type Gen = fc.GeneratorValue;
+
+export function shuffle<T>(g: Gen, items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = g(fc.integer, { min: 0, max: i });
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+export function shuffleAll(g: Gen, facts: WorldFacts): WorldFacts {
+  return {
+    versions: shuffle(g, facts.versions),
+    events: shuffle(g, facts.events),
+    batches: shuffle(g, facts.batches),
+    entries: shuffle(g, facts.entries),
+  };
+}
+
+/**
+ * Repeats random facts: an identical copy (the same message delivered twice),
+ * or a redelivery that arrived later (a later arrival number and time; the
+ * store keeps the first).
+ */
+export function duplicateSome(g: Gen, facts: WorldFacts): WorldFacts {
+  const maxSeq = Math.max(
+    0,
+    ...facts.versions.map((v) => v.seq),
+    ...facts.events.map((e) => e.seq),
+    ...facts.entries.map((e) => e.seq),
+  );
+  let extra = maxSeq;
+  const copies = <T extends { receivedAt: number }>(items: T[], reseq: (item: T, seq: number) => T): T[] => {
+    const out = [...items];
+    for (const item of items) {
+      const times = g(fc.integer, { min: 0, max: 2 });
+      for (let k = 0; k < times; k++) {
+        if (g(fc.boolean)) out.push(structuredClone(item));
+        else {
+          const later = {
+            ...structuredClone(item),
+            receivedAt: item.receivedAt + g(fc.integer, { min: 1, max: 72 }) * HOUR,
+          };
+          out.push(reseq(later, ++extra));
+        }
+      }
+    }
+    return out;
+  };
+  return {
+    versions: copies(facts.versions, (v, seq) => ({ ...v, seq })),
+    events: copies(facts.events, (e, seq) => ({ ...e, seq })),
+    batches: copies(facts.batches, (b) => b),
+    entries: copies(facts.entries, (e, seq) => ({ ...e, seq })),
+  };
+}
+
+/** Permutes the arrival numbers of every fact except versionless amendments (whose order is their arrival). */
+export function permuteSeqs(g: Gen, facts: WorldFacts): WorldFacts {
+  const movable = (v: VersionFact) => v.version !== null;
+  const seqs = shuffle(g, [
+    ...facts.versions.filter(movable).map((v) => v.seq),
+    ...facts.events.map((e) => e.seq),
+    ...facts.entries.map((e) => e.seq),
+  ]);
+  let k = 0;
+  return {
+    versions: facts.versions.map((v) => (movable(v) ? { ...v, seq: seqs[k++]! } : v)),
+    events: facts.events.map((e) => ({ ...e, seq: seqs[k++]! })),
+    batches: facts.batches,
+    entries: facts.entries.map((e) => ({ ...e, seq: seqs[k++]! })),
+  };
+}
+
+// ---------------------------------------------------------------- what must not change
+
+export function byKey<T>(map: Map<string, T>): Array<[string, T]> {
+  return [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export function project(result: WorldResult) {
+  return {
+    payments: byKey(result.payments).map(([id, o]) => ({
+      id,
+      status: o.status,
+      settled: o.settledAmountMinor,
+      failureCategory: o.failureCategory,
+      failureCode: o.failureCode,
+      retryAdvice: o.retryAdvice,
+      settledLate: o.settledLate,
+      settledOn: o.settledOn,
+      nextDeadline: o.nextDeadline,
+      exception: o.exception,
+    })),
+    entryMatches: byKey(result.entryMatches),
+    batches: byKey(result.batchStates).map(([key, state]) => [key, state.state]),
+    exceptions: byKey(result.exceptions).map(([key, e]) => [key, e.amountMinor, e.currency]),
+  };
+}
