@@ -152,6 +152,7 @@ function readPages(pages: Page[]): ReadPage[] {
     const where = (line: number) => `line ${line}`;
     let reference = "";
     let account: string | undefined;
+    let accountCurrency: { code: string; line: number } | undefined;
     let statementNumber: string | null = null;
     let opening: ReadPage["opening"] | undefined;
     let closing: ReadPage["closing"] | undefined;
@@ -164,9 +165,13 @@ function readPages(pages: Page[]): ReadPage[] {
         case "20":
           reference = value;
           break;
-        case "25":
-          account = value;
+        case "25": {
+          // "NL12BUNQ0123456789 EUR": the currency is not part of the account id.
+          const suffixed = /^(\S+)\s+([A-Z]{3})$/.exec(value);
+          account = suffixed?.[1] ?? value;
+          if (suffixed?.[2]) accountCurrency = { code: suffixed[2], line: field.line };
           break;
+        }
         case "28":
         case "28C":
           statementNumber = value;
@@ -207,6 +212,12 @@ function readPages(pages: Page[]): ReadPage[] {
       throw new StatementParseError(
         "statement without a closing balance :62F:/:62M: (truncated file?)",
         where(page.line),
+      );
+    }
+    if (accountCurrency && accountCurrency.code !== opening.currency) {
+      throw new StatementParseError(
+        `the account :25: is in ${accountCurrency.code}, its balances in ${opening.currency}`,
+        where(accountCurrency.line),
       );
     }
     if (closing.currency !== opening.currency) {
