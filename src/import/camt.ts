@@ -142,6 +142,7 @@ function parseReport(
     currency,
     statementId: ctx.statementId,
     ...balances(report, currency, `${ctx.statementId} (${account})`, ctx.warnings),
+    ...period(report),
     creditsMinor: tally.creditsMinor,
     debitsMinor: tally.debitsMinor,
     creditCount: tally.creditCount,
@@ -151,6 +152,16 @@ function parseReport(
   if (declared) summary.declared = declared;
   ctx.warnings.push(...checkStatement(summary, `${report.path} ${ctx.statementId} (${account})`));
   return { entries, summary };
+}
+
+/** FrToDt as dates (the date part as written), when the statement states its period. */
+function period(report: XmlElement): Pick<StatementSummary, "fromDate" | "toDate"> {
+  const result: Pick<StatementSummary, "fromDate" | "toDate"> = {};
+  const from = (report.text("FrToDt", "FrDtTm") ?? report.text("FrToDt", "FrDt"))?.slice(0, 10);
+  const to = (report.text("FrToDt", "ToDtTm") ?? report.text("FrToDt", "ToDt"))?.slice(0, 10);
+  if (from && /^\d{4}-\d{2}-\d{2}$/.test(from)) result.fromDate = from;
+  if (to && /^\d{4}-\d{2}-\d{2}$/.test(to)) result.toDate = to;
+  return result;
 }
 
 /** Opening (OPBD, else PRCD) and closing (CLBD) booked balances, signed. */

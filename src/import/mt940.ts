@@ -77,6 +77,9 @@ export function parseMt940(text: string): RawParse {
       statementId,
       openingBalanceMinor: first.opening.amountMinor,
       closingBalanceMinor: last.closing.amountMinor,
+      // The dates of the opening and closing balances bound the statement.
+      fromDate: first.opening.date,
+      toDate: last.closing.date,
       creditsMinor: tally.creditsMinor,
       debitsMinor: tally.debitsMinor,
       creditCount: tally.creditCount,

@@ -33,9 +33,7 @@ function importArgs(format: StatementFormat, file: string): string[] {
 }
 
 function parseFixture(format: StatementFormat, file: string): BankEntry[] {
-  return parseStatementFile(format, readFileSync(file, "utf8"), {
-    allowTotalMismatch: LENIENT.has(path.basename(file)),
-  }).entries;
+  return parseStatementFile(format, readFileSync(file, "utf8")).entries;
 }
 
 async function storedEntries(db: TestDatabase): Promise<Array<{ bank: string; entry_id: string }>> {
