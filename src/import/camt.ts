@@ -84,15 +84,8 @@ export function parseCamt(format: "camt053" | "camt054", text: string): RawParse
  * creation (Stmt/CreDtTm), else the message's (GrpHdr/CreDtTm). The date part as written.
  */
 function statementDate(report: XmlElement, messageDate: string | undefined): string | undefined {
-  const candidates = [
-    report.text("FrToDt", "ToDtTm"),
-    report.text("FrToDt", "ToDt"),
-    report.text("CreDtTm"),
-    messageDate,
-  ];
-  return candidates
-    .map((text) => text?.slice(0, 10))
-    .find((date) => date !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(date));
+  const created = [report.text("CreDtTm"), messageDate].map((text) => text?.slice(0, 10));
+  return period(report).toDate ?? created.find((date) => date !== undefined && ISO_DATE.test(date));
 }
 
 function parseReport(
@@ -154,13 +147,15 @@ function parseReport(
   return { entries, summary };
 }
 
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
 /** FrToDt as dates (the date part as written), when the statement states its period. */
 function period(report: XmlElement): Pick<StatementSummary, "fromDate" | "toDate"> {
   const result: Pick<StatementSummary, "fromDate" | "toDate"> = {};
   const from = (report.text("FrToDt", "FrDtTm") ?? report.text("FrToDt", "FrDt"))?.slice(0, 10);
   const to = (report.text("FrToDt", "ToDtTm") ?? report.text("FrToDt", "ToDt"))?.slice(0, 10);
-  if (from && /^\d{4}-\d{2}-\d{2}$/.test(from)) result.fromDate = from;
-  if (to && /^\d{4}-\d{2}-\d{2}$/.test(to)) result.toDate = to;
+  if (from && ISO_DATE.test(from)) result.fromDate = from;
+  if (to && ISO_DATE.test(to)) result.toDate = to;
   return result;
 }
 

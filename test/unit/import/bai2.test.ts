@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ParsedStatementFile, parseStatementFile, StatementParseError } from "../../../src/import/index.js";
+import { type ParsedStatementFile, parseStatementFile } from "../../../src/import/index.js";
 import { fixture, totalsFromEntries } from "./helpers.js";
 
 const bai2 = (name: string) => parseStatementFile("bai2", fixture("bai2", name));
