@@ -57,7 +57,11 @@ export function parseMt940(text: string): RawParse {
   const entries: DraftEntry[] = [];
   const statements: StatementSummary[] = [];
   const ids = new Set<string>();
-  for (const group of groupStatements(pages, warnings)) {
+  // A page that does not carry on from the one before is a statement that does not add up.
+  const imbalances: string[] = [];
+  const groups = groupStatements(pages, imbalances);
+  warnings.push(...imbalances);
+  for (const group of groups) {
     const first = group[0] as ReadPage;
     const last = group[group.length - 1] as ReadPage;
     const statementId = uniqueStatementId([first.reference, first.statementNumber].filter(Boolean).join("/"), ids);
@@ -91,7 +95,7 @@ export function parseMt940(text: string): RawParse {
     warnings.push(...checkStatement(summary, label));
     statements.push(summary);
   }
-  return { entries, statements, warnings };
+  return { entries, statements, warnings, imbalances };
 }
 
 /** Lines into messages (pages) of tagged fields; envelope, headers and trailers dropped. */
@@ -254,14 +258,14 @@ function accountBank(account: string): string | null {
  * Pages of one statement: a page that opens with :60M: continues the previous page of
  * the same account when that one closed with :62M:. Each page must carry on from the last.
  */
-function groupStatements(pages: ReadPage[], warnings: string[]): ReadPage[][] {
+function groupStatements(pages: ReadPage[], imbalances: string[]): ReadPage[][] {
   const groups: ReadPage[][] = [];
   for (const page of pages) {
     const current = groups[groups.length - 1];
     const last = current?.[current.length - 1];
     if (current && last && page.opening.tag === "60M" && last.closing.tag === "62M" && last.account === page.account) {
       if (last.closing.amountMinor !== page.opening.amountMinor) {
-        warnings.push(
+        imbalances.push(
           `line ${page.opening.line}: intermediate opening ${money(page.opening.amountMinor, page.opening.currency)} ` +
             `does not carry on the previous page's ${money(last.closing.amountMinor, last.closing.currency)}`,
         );

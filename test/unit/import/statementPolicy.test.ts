@@ -57,6 +57,32 @@ describe("one policy for statement totals", () => {
     },
   );
 
+  it("mt940: a page whose :60M: does not carry on the previous page's :62M: is an imbalance too", () => {
+    const pages = [
+      ":20:S1",
+      ":25:NL91ABNA0417164300",
+      ":28C:1/1",
+      ":60F:C261102EUR100,00",
+      ":61:261103C10,00NTRFNONREF//B1",
+      ":62M:C261103EUR110,00",
+      "-",
+      ":20:S1",
+      ":25:NL91ABNA0417164300",
+      ":28C:1/2",
+      ":60M:C261103EUR120,00",
+      ":61:261103C5,00NTRFNONREF//B2",
+      ":62F:C261103EUR115,00",
+      "-",
+    ].join("\n");
+    const parsed = parseStatementFile("mt940", pages);
+    expect(parsed.entries).toHaveLength(2);
+    expect(parsed.imbalances).toContainEqual(
+      expect.stringMatching(
+        /line 11: intermediate opening EUR 120\.00 does not carry on the previous page's EUR 110\.00/,
+      ),
+    );
+  });
+
   it("a camt.054 with only INFO entries parses to no entries, the INFO entry named", () => {
     const parsed = parseStatementFile("camt054", CAMT054_INFO_ONLY);
     expect(parsed.entries).toEqual([]);
