@@ -57,7 +57,7 @@ export const IMPORT_FORMATS: readonly ImportFormat[] = [...STATEMENT_FORMATS, AD
 
 /** Exit codes, per file (documented in IMPORT_USAGE and README). */
 export const IMPORT_EXIT = {
-  /** Imported (a statement that does not add up is imported too, and listed under "does not add up"). */
+  /** Imported (a statement that does not add up is imported too, and listed under "imbalances"). */
   imported: 0,
   /** Nothing imported: unreadable or malformed file, refused by --strict, or messages rejected. */
   failed: 1,
@@ -79,7 +79,7 @@ export const IMPORT_USAGE = `usage: payrecon import <${STATEMENT_FORMATS.join("|
                             else the XML declaration of a camt file, else UTF-8 when the bytes are valid UTF-8,
                             else whichever of windows-1252, windows-1250, cp852 reads as letters); bank statements only
   --strict                  refuse a statement whose own balances or control totals do not add up (without it,
-                            such a statement is imported and listed under "does not add up"); bank statements only
+                            such a statement is imported and listed under "imbalances"); bank statements only
   --allow-total-mismatch    no effect, kept for scripts: a mismatch no longer refuses a file unless --strict
   --dry-run                 parse and summarize, publish nothing
 
