@@ -23,7 +23,7 @@ commands:
   migrate   apply pending database migrations and exit
   report    print the reconciliation report (payrecon report --help)
   import    import a bank statement or a gateway settlement report (payrecon import --help):
-            payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME] [--allow-total-mismatch] [--dry-run]
+            payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME] [--encoding NAME] [--strict] [--dry-run]
             payrecon import adyen-settlement FILE [--dry-run]
   simulate  send realistic traffic with incidents (payrecon simulate --help)
 

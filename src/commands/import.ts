@@ -9,15 +9,24 @@ import { openDatabase } from "../daemon.js";
 import { migrate } from "../db/migrate.js";
 import { parseStatementFile, STATEMENT_FORMATS, type StatementFormat, StatementParseError } from "../import/index.js";
 import {
+  type DecodedText,
+  decodeStatementBytes,
+  encodingNamed,
+  STATEMENT_ENCODINGS,
+  type StatementEncoding,
+} from "../import/encoding.js";
+import {
   bankEntryMessage,
-  decodeImportBytes,
   gatewayEventMessage,
   type ImportKind,
   type ImportMessage,
   type IngestTotals,
   ingestDirectly,
+  PUBLISH_STATEMENT_SUMMARIES,
   type Progress,
   publishToKafka,
+  statementSummaries,
+  statementSummaryMessage,
 } from "../import/publish.js";
 import { normalizeBank } from "../import/statement.js";
 import { createKafka } from "../kafka/client.js";
@@ -28,7 +37,7 @@ import { VERSION } from "../version.js";
 import { type Command, USAGE_ERROR } from "./types.js";
 
 /**
- * `payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME] [--allow-total-mismatch] [--dry-run]`
+ * `payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME] [--encoding NAME] [--strict] [--dry-run]`
  * `payrecon import adyen-settlement FILE [--dry-run]`
  *
  * Parses the whole file first — a malformed file publishes nothing — then
@@ -46,7 +55,18 @@ export const ADYEN_SETTLEMENT = "adyen-settlement";
 type ImportFormat = StatementFormat | typeof ADYEN_SETTLEMENT;
 export const IMPORT_FORMATS: readonly ImportFormat[] = [...STATEMENT_FORMATS, ADYEN_SETTLEMENT];
 
-export const IMPORT_USAGE = `usage: payrecon import <${STATEMENT_FORMATS.join("|")}> FILE [--bank NAME] [--allow-total-mismatch] [--dry-run]
+/** Exit codes, per file (documented in IMPORT_USAGE and README). */
+export const IMPORT_EXIT = {
+  /** Imported (a statement that does not add up is imported too, and listed under "imbalances"). */
+  imported: 0,
+  /** Nothing imported: unreadable or malformed file, refused by --strict, or messages rejected. */
+  failed: 1,
+  usage: USAGE_ERROR,
+  /** The file parsed but holds no booked or pending entry (e.g. a camt.054 of INFO entries only). */
+  noEntries: 3,
+} as const;
+
+export const IMPORT_USAGE = `usage: payrecon import <${STATEMENT_FORMATS.join("|")}> FILE [--bank NAME] [--encoding NAME] [--strict] [--dry-run]
        payrecon import ${ADYEN_SETTLEMENT} FILE [--dry-run]
 
   ${STATEMENT_FORMATS.join(", ")}: a bank statement; its lines become BankEntry messages (bank topic)
@@ -55,14 +75,27 @@ export const IMPORT_USAGE = `usage: payrecon import <${STATEMENT_FORMATS.join("|
 
   --bank NAME               bank label for every entry (default: from the file's BIC, bank code or originator);
                             bank statements only
-  --allow-total-mismatch    import a BAI2 file whose control totals do not add up (with warnings); BAI2 only
-  --dry-run                 parse and summarize, publish nothing`;
+  --encoding NAME           the file's character set: ${STATEMENT_ENCODINGS.join(", ")} (default: a UTF-8 BOM,
+                            else the XML declaration of a camt file, else UTF-8 when the bytes are valid UTF-8,
+                            else whichever of windows-1252, windows-1250, cp852 reads as letters); bank statements only
+  --strict                  refuse a statement whose own balances or control totals do not add up (without it,
+                            such a statement is imported and listed under "imbalances"); bank statements only
+  --allow-total-mismatch    no effect, kept for scripts: a mismatch no longer refuses a file unless --strict
+  --dry-run                 parse and summarize, publish nothing
+
+  exit codes: ${IMPORT_EXIT.imported} imported (statements that do not add up are listed, and named on stderr)
+              ${IMPORT_EXIT.failed} nothing imported: the file is unreadable or malformed, --strict refused it
+                (one line on stderr names the file and the problem), or messages were rejected
+              ${IMPORT_EXIT.usage} bad usage
+              ${IMPORT_EXIT.noEntries} the file holds no booked or pending entry (e.g. a camt.054 of INFO entries): nothing
+                was published; stderr names the file`;
 
 interface ImportArgs {
   format: ImportFormat;
   file: string;
   bank: string | undefined;
-  allowTotalMismatch: boolean;
+  encoding: StatementEncoding | undefined;
+  strict: boolean;
   dryRun: boolean;
 }
 
@@ -73,6 +106,8 @@ function usageError(message: string): number {
 
 const OPTIONS = {
   bank: { type: "string" },
+  encoding: { type: "string" },
+  strict: { type: "boolean" },
   "allow-total-mismatch": { type: "boolean" },
   "dry-run": { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -97,17 +132,31 @@ function parseImportArgs(args: string[]): ImportArgs | "help" | string {
   if (!(IMPORT_FORMATS as readonly string[]).includes(format)) {
     return `unknown format "${format}" (one of ${IMPORT_FORMATS.join(", ")})`;
   }
-  const bank = parsed.values.bank;
-  const allowTotalMismatch = parsed.values["allow-total-mismatch"] === true;
+  const { bank, strict } = parsed.values;
+  const encodingName = parsed.values.encoding;
   if (format === ADYEN_SETTLEMENT) {
     // A settlement report is the gateway's account of a batch, not a bank statement: no bank, no control totals.
     if (bank !== undefined) return `--bank does not apply to ${ADYEN_SETTLEMENT} (it names the bank of a statement)`;
-    if (allowTotalMismatch) return `--allow-total-mismatch does not apply to ${ADYEN_SETTLEMENT} (BAI2 only)`;
+    for (const option of ["allow-total-mismatch", "strict", "encoding"] as const) {
+      if (parsed.values[option] !== undefined)
+        return `--${option} does not apply to ${ADYEN_SETTLEMENT} (bank statements only)`;
+    }
   }
   if (bank !== undefined && normalizeBank(bank) === null) {
     return `--bank "${bank}" has no letters or digits to make a bank label from`;
   }
-  return { format: format as ImportFormat, file, bank, allowTotalMismatch, dryRun: parsed.values["dry-run"] === true };
+  const encoding = encodingName === undefined ? undefined : encodingNamed(encodingName);
+  if (encodingName !== undefined && !encoding) {
+    return `--encoding "${encodingName}" is not one of ${STATEMENT_ENCODINGS.join(", ")}`;
+  }
+  return {
+    format: format as ImportFormat,
+    file,
+    bank,
+    encoding,
+    strict: strict === true,
+    dryRun: parsed.values["dry-run"] === true,
+  };
 }
 
 /** What a file held, ready to publish, and what the summary says about it. */
@@ -124,12 +173,17 @@ interface ParsedImport {
   details: string[];
   /** What the file said that is not published as it stands (warnings, skipped batches). */
   notes: { label: string; items: string[] };
+  /** Where the file's own balances or control totals do not add up (bank statements). */
+  imbalances: string[];
+  /** Statement summaries, published after the lines (bank statements, PUBLISH_STATEMENT_SUMMARIES). */
+  trailer: ImportMessage[];
 }
 
 function parseStatement(args: ImportArgs & { format: StatementFormat }, text: string): ParsedImport {
-  const options: { bank?: string; allowTotalMismatch: boolean } = { allowTotalMismatch: args.allowTotalMismatch };
-  if (args.bank !== undefined) options.bank = args.bank;
-  const parsed = parseStatementFile(args.format, text, options);
+  const parsed = parseStatementFile(args.format, text, args.bank === undefined ? {} : { bank: args.bank });
+  const summaries = PUBLISH_STATEMENT_SUMMARIES
+    ? statementSummaries(parsed, normalizeBank(args.bank) ?? "unknown").map(statementSummaryMessage)
+    : [];
   return {
     kind: "bank",
     what: "statement",
@@ -137,7 +191,10 @@ function parseStatement(args: ImportArgs & { format: StatementFormat }, text: st
     noun: "entries",
     header: [["statements", String(parsed.statements.length)]],
     details: [],
-    notes: { label: "warnings", items: parsed.warnings },
+    // Imbalances have their own list.
+    notes: { label: "warnings", items: parsed.warnings.filter((warning) => !parsed.imbalances.includes(warning)) },
+    imbalances: parsed.imbalances,
+    trailer: summaries,
   };
 }
 
@@ -171,6 +228,8 @@ function parseAdyenSettlement(text: string): ParsedImport {
         skip.reason.includes(skip.batchId) ? skip.reason : `${skip.batchId}: ${skip.reason}`,
       ),
     },
+    imbalances: [],
+    trailer: [],
   };
 }
 
@@ -200,14 +259,17 @@ const field = (label: string, value: string | number) => `${`${label}:`.padEnd(1
 
 function summary(
   args: ImportArgs,
-  encoding: string,
+  encoding: DecodedText,
   parsed: ParsedImport,
   outcome: string,
   totals?: IngestTotals,
 ): string {
   const lines = [
     field("file", args.file),
-    field("format", `${args.format}${encoding === "utf-8" ? "" : ` (read as ${encoding})`}`),
+    field(
+      "format",
+      `${args.format}${encoding.encoding === "utf-8" ? "" : ` (read as ${encoding.encoding}, ${encoding.how})`}`,
+    ),
     ...parsed.header.map(([label, value]) => field(label, value)),
     field(parsed.noun, `${parsed.messages.length} ${outcome}`),
     ...parsed.details,
@@ -224,6 +286,10 @@ function summary(
   }
   lines.push(field(parsed.notes.label, parsed.notes.items.length));
   for (const item of parsed.notes.items) lines.push(`  - ${item}`);
+  if (parsed.kind === "bank") {
+    lines.push(field("imbalances", parsed.imbalances.length));
+    for (const item of parsed.imbalances) lines.push(`  - does not add up: ${item}`);
+  }
   return `${lines.join("\n")}\n`;
 }
 
@@ -246,7 +312,9 @@ async function deliver(config: Config, log: Logger, file: string, parsed: Parsed
     await producer.connect();
     const progress = progressLine("publishing", parsed.noun);
     try {
-      const sent = await publishToKafka(producer, topic, parsed.messages, { onProgress: progress.update });
+      const sent = await publishToKafka(producer, topic, [...parsed.messages, ...parsed.trailer], {
+        onProgress: progress.update,
+      });
       progress.done();
       log.info({ file, topic, [parsed.noun]: sent, [parsed.notes.label]: notes }, `${parsed.what} published`);
       return { outcome: `published to Kafka topic ${topic}` };
@@ -262,7 +330,9 @@ async function deliver(config: Config, log: Logger, file: string, parsed: Parsed
     await migrate(database.pool);
     const metrics = createMetrics({ version: VERSION, commit: config.buildCommit });
     const ingest = createIngestDeps(config, database.pool, createReconcileDeps(config, log, metrics));
-    const totals = await ingestDirectly(ingest, parsed.kind, topic, parsed.messages, { onProgress: progress.update });
+    const totals = await ingestDirectly(ingest, parsed.kind, topic, [...parsed.messages, ...parsed.trailer], {
+      onProgress: progress.update,
+    });
     progress.done();
     log.info(
       {
@@ -298,7 +368,8 @@ export const runImport: Command = async (config, log, argv) => {
     process.stderr.write(`payrecon import: ${args.file}: cannot read the file (${code ?? String(error)})\n`);
     return 1;
   }
-  const { text, encoding } = decodeImportBytes(bytes);
+  const decoded = decodeStatementBytes(bytes, args.encoding);
+  const { text } = decoded;
 
   // All of the file first: nothing is published unless all of it parsed.
   let parsed: ParsedImport;
@@ -314,12 +385,29 @@ export const runImport: Command = async (config, log, argv) => {
   if (parsed.kind === "gateway" && parsed.notes.items.length > 0) {
     log.warn({ file: args.file, skipped: parsed.notes.items }, "settlement report batches skipped");
   }
+  const [imbalance, ...more] = parsed.imbalances;
+  const problem = imbalance && `does not add up: ${imbalance}${more.length > 0 ? ` (and ${more.length} more)` : ""}`;
+  if (problem && args.strict) {
+    process.stderr.write(`payrecon import: ${args.file}: ${problem} (nothing was imported: --strict)\n`);
+    return IMPORT_EXIT.failed;
+  }
+  if (parsed.kind === "bank" && parsed.messages.length === 0) {
+    // E.g. a camt.054 of INFO entries only: nothing moved money, and exit 0 would say it was imported.
+    process.stderr.write(
+      `payrecon import: ${args.file}: no booked entries (the warnings say what was left out); nothing was published\n`,
+    );
+    process.stdout.write(summary(args, decoded, parsed, "parsed, none to publish"));
+    return IMPORT_EXIT.noEntries;
+  }
 
   if (args.dryRun) {
-    process.stdout.write(summary(args, encoding, parsed, "parsed (dry run: nothing published)"));
-    return 0;
+    process.stdout.write(summary(args, decoded, parsed, "parsed (dry run: nothing published)"));
+    if (problem) process.stderr.write(`payrecon import: ${args.file}: ${problem}\n`);
+    return IMPORT_EXIT.imported;
   }
   const delivery = await deliver(config, log, args.file, parsed);
-  process.stdout.write(summary(args, encoding, parsed, delivery.outcome, delivery.totals));
-  return delivery.totals !== undefined && delivery.totals.rejected > 0 ? 1 : 0;
+  process.stdout.write(summary(args, decoded, parsed, delivery.outcome, delivery.totals));
+  // Money is never held back for it, but the file is named as not adding up.
+  if (problem) process.stderr.write(`payrecon import: ${args.file}: imported, but ${problem}\n`);
+  return delivery.totals !== undefined && delivery.totals.rejected > 0 ? IMPORT_EXIT.failed : IMPORT_EXIT.imported;
 };

@@ -32,8 +32,9 @@ import {
  * minor units of the account's currency (USD when the group names none).
  *
  * The trailers' control totals (the algebraic sum of every 03 and 16 amount below
- * them) and record counts exist to catch corrupt or truncated transmissions, so a
- * mismatch rejects the file unless the caller allows it; balances are only warned about.
+ * them) and record counts exist to catch corrupt or truncated transmissions. As for every
+ * format, a file that does not add up is read all the same and says so (`imbalances`); the
+ * import decides (`--strict` refuses it). A file without its 99 trailer is refused outright.
  */
 
 /** Credit and debit detail codes that are returns (BAI2 code list): checks returned, ACH returns, rejects. */
@@ -62,16 +63,20 @@ interface Account {
   statementId: string;
 }
 
-export function parseBai2(text: string, options: { allowTotalMismatch: boolean }): RawParse {
+export function parseBai2(text: string): RawParse {
   const records = readRecords(text);
   const warnings: string[] = [];
   const entries: DraftEntry[] = [];
   const statements: StatementSummary[] = [];
   const controlTotals: ControlTotal[] = [];
   const statementIds = new Set<string>();
+  const imbalances: string[] = [];
+  // An account's (49) mismatches belong to its statement; group and file ones to the file.
+  let accountImbalances: string[] = [];
   const mismatch = (message: string, line: number) => {
-    if (!options.allowTotalMismatch) throw new StatementParseError(message, `line ${line}`);
-    warnings.push(`line ${line}: ${message}`);
+    const text = `line ${line}: ${message}`;
+    warnings.push(text);
+    (account ? accountImbalances : imbalances).push(text);
   };
   let sender: string | null = null;
   let fileRecords = 0;
@@ -190,7 +195,10 @@ export function parseBai2(text: string, options: { allowTotalMismatch: boolean }
             record.line,
           );
         }
-        statements.push(accountSummary(account, declaredTotal, warnings));
+        const summary = accountSummary(account, declaredTotal, group.asOfDate, warnings);
+        summary.imbalances = [...accountImbalances, ...(summary.imbalances ?? [])];
+        accountImbalances = [];
+        statements.push(summary);
         entries.push(...account.entries);
         group.accountTotals += declaredTotal;
         group.accounts += 1;
@@ -246,7 +254,7 @@ export function parseBai2(text: string, options: { allowTotalMismatch: boolean }
     const last = records[records.length - 1]?.line ?? 1;
     throw new StatementParseError("the file ends without its 99 trailer (truncated?)", `line ${last}`);
   }
-  return { entries, statements, warnings, controlTotals };
+  return { entries, statements, warnings, controlTotals, imbalances };
 }
 
 function checkControl(item: ControlTotal, what: string, mismatch: (message: string, line: number) => void): void {
@@ -273,7 +281,12 @@ function checkControl(item: ControlTotal, what: string, mismatch: (message: stri
 }
 
 /** Opening ledger 010, closing ledger 015, total credits 100 and total debits 400 are the account's own figures. */
-function accountSummary(account: Account, controlTotal: number, warnings: string[]): StatementSummary {
+function accountSummary(
+  account: Account,
+  controlTotal: number,
+  asOfDate: string,
+  warnings: string[],
+): StatementSummary {
   const reported = (code: string) => account.reported.find((item) => item.code === code);
   const summary: StatementSummary = {
     account: account.number,
@@ -285,6 +298,9 @@ function accountSummary(account: Account, controlTotal: number, warnings: string
     debitCount: account.tally.debitCount,
     declared: { totalMinor: controlTotal },
     reported: account.reported,
+    // A BAI2 group reports one as-of date.
+    fromDate: asOfDate,
+    toDate: asOfDate,
   };
   const opening = reported("010");
   const closing = reported("015");

@@ -21,19 +21,41 @@ const RECORD_CODES = new Set(["01", "02", "03", "16", "49", "88", "98", "99"]);
 export function readRecords(text: string): PhysicalRecord[] {
   const records: PhysicalRecord[] = [];
   text.split(/\r\n|\r|\n/).forEach((raw, index) => {
-    const line = raw.replace(/[\u0000-\u001f\u007f]/g, "").trimEnd();
-    if (line === "") return;
-    const match = /^(\d{2})(?:,|\/?$)/.exec(line);
-    if (!match || !RECORD_CODES.has(match[1] ?? "")) {
-      throw new StatementParseError(
-        `"${line.slice(0, 20)}" is not a BAI2 record (01, 02, 03, 16, 49, 88, 98, 99)`,
-        `line ${index + 1}`,
-      );
+    const physical = raw.replace(/[\u0000-\u001f\u007f]/g, "").trimEnd();
+    for (const line of splitLine(physical)) {
+      if (line === "") continue;
+      const match = /^(\d{2})(?:,|\/?$)/.exec(line);
+      if (!match || !RECORD_CODES.has(match[1] ?? "")) {
+        throw new StatementParseError(
+          `"${line.slice(0, 20)}" is not a BAI2 record (01, 02, 03, 16, 49, 88, 98, 99)`,
+          `line ${index + 1}`,
+        );
+      }
+      const content = line.slice(3).replace(/\/$/, "").trimEnd();
+      records.push({ code: match[1] as string, content, line: index + 1, length: line.length });
     }
-    const content = line.slice(3).replace(/\/$/, "").trimEnd();
-    records.push({ code: match[1] as string, content, line: index + 1, length: line.length });
   });
   return records;
+}
+
+/**
+ * Some banks write several `/`-terminated records on one physical line
+ * (`01,…/02,…/03,…/`). A record ends at a slash that a record code and its comma
+ * follow; a 16 record's free text could in theory hold "/16," too, which is the
+ * price of reading such files at all.
+ */
+const NEXT_RECORD = /\/\s*(?=(?:01|02|03|16|49|88|98|99),)/g;
+
+function splitLine(line: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (const match of line.matchAll(NEXT_RECORD)) {
+    const end = (match.index ?? 0) + 1;
+    parts.push(line.slice(start, end).trim());
+    start = end + match[0].length - 1;
+  }
+  parts.push(line.slice(start).trim());
+  return parts;
 }
 
 export function fields(content: string): string[] {

@@ -39,6 +39,10 @@ interface ReportContext {
   statementId: string;
   source: string;
   warnings: string[];
+  /** The date an entry without BookgDt and ValDt is booked on (statementDate). */
+  statementDate: string | undefined;
+  /** Paths of the entries that took statementDate, for one warning per statement. */
+  datedByStatement: string[];
 }
 
 export function parseCamt(format: "camt053" | "camt054", text: string): RawParse {
@@ -57,11 +61,14 @@ export function parseCamt(format: "camt053" | "camt054", text: string): RawParse
   const entries: DraftEntry[] = [];
   const statements: StatementSummary[] = [];
   const ids = new Set<string>();
+  const messageDate = root.text("GrpHdr", "CreDtTm");
   root.all(ROOTS[rootName]).forEach((report, index) => {
     const result = parseReport(report, {
       statementId: uniqueStatementId(report.text("Id") ?? `${messageId}/${index + 1}`, ids),
       source: namespace ?? rootName,
       warnings,
+      statementDate: statementDate(report, messageDate),
+      datedByStatement: [],
     });
     if (!result) return;
     entries.push(...result.entries);
@@ -70,9 +77,20 @@ export function parseCamt(format: "camt053" | "camt054", text: string): RawParse
   return { entries, statements, warnings };
 }
 
+/**
+ * The date of an entry that carries neither BookgDt nor ValDt (seen in camt.053.001.08):
+ * the end of the period the statement covers (FrToDt/ToDtTm) — the day its closing balance
+ * is stated, so the line lands in the statement it belongs to — else the statement's
+ * creation (Stmt/CreDtTm), else the message's (GrpHdr/CreDtTm). The date part as written.
+ */
+function statementDate(report: XmlElement, messageDate: string | undefined): string | undefined {
+  const created = [report.text("CreDtTm"), messageDate].map((text) => text?.slice(0, 10));
+  return period(report).toDate ?? created.find((date) => date !== undefined && ISO_DATE.test(date));
+}
+
 function parseReport(
   report: XmlElement,
-  base: { statementId: string; source: string; warnings: string[] },
+  base: Pick<ReportContext, "statementId" | "source" | "warnings" | "statementDate" | "datedByStatement">,
 ): { entries: DraftEntry[]; summary: StatementSummary } | undefined {
   const iban = report.text("Acct", "Id", "IBAN");
   const account = iban ?? report.text("Acct", "Id", "Othr", "Id");
@@ -106,11 +124,18 @@ function parseReport(
         ctx.warnings.push(`${ntry.path}: entry in ${mapped.currency} on a ${currency} account, left out of its totals`);
     }
   }
+  if (ctx.datedByStatement.length > 0) {
+    ctx.warnings.push(
+      `${report.path} ${ctx.statementId}: ${ctx.datedByStatement.length} entries without BookgDt or ValDt ` +
+        `dated ${ctx.statementDate} from the statement (${ctx.datedByStatement.slice(0, 5).join(", ")})`,
+    );
+  }
   const summary: StatementSummary = {
     account,
     currency,
     statementId: ctx.statementId,
-    ...balances(report, currency),
+    ...balances(report, currency, `${ctx.statementId} (${account})`, ctx.warnings),
+    ...period(report),
     creditsMinor: tally.creditsMinor,
     debitsMinor: tally.debitsMinor,
     creditCount: tally.creditCount,
@@ -122,17 +147,40 @@ function parseReport(
   return { entries, summary };
 }
 
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** FrToDt as dates (the date part as written), when the statement states its period. */
+function period(report: XmlElement): Pick<StatementSummary, "fromDate" | "toDate"> {
+  const result: Pick<StatementSummary, "fromDate" | "toDate"> = {};
+  const from = (report.text("FrToDt", "FrDtTm") ?? report.text("FrToDt", "FrDt"))?.slice(0, 10);
+  const to = (report.text("FrToDt", "ToDtTm") ?? report.text("FrToDt", "ToDt"))?.slice(0, 10);
+  if (from && ISO_DATE.test(from)) result.fromDate = from;
+  if (to && ISO_DATE.test(to)) result.toDate = to;
+  return result;
+}
+
 /** Opening (OPBD, else PRCD) and closing (CLBD) booked balances, signed. */
 function balances(
   report: XmlElement,
   currency: string,
+  label: string,
+  warnings: string[],
 ): Pick<StatementSummary, "openingBalanceMinor" | "closingBalanceMinor"> {
   const byCode = new Map<string, number>();
   for (const balance of report.all("Bal")) {
     const code = balance.text("Tp", "CdOrPrtry", "Cd");
     const amount = balance.get("Amt");
     if (!code || !amount || byCode.has(code)) continue;
-    const minor = amountOf(amount.text() ?? "", amount.attr("Ccy") ?? currency, amount.path);
+    const balanceCurrency = amount.attr("Ccy") ?? currency;
+    const minor = amountOf(amount.text() ?? "", balanceCurrency, amount.path);
+    // A SEK balance on an EUR account is not an EUR amount: never checked (or shown) as one.
+    if (balanceCurrency !== currency) {
+      warnings.push(
+        `${balance.path} ${label}: ${code} balance ${money(minor, balanceCurrency)} is not in the account's ` +
+          `currency ${currency}; left out of the balance checks`,
+      );
+      continue;
+    }
     byCode.set(code, balance.text("CdtDbtInd") === "DBIT" ? -minor : minor);
   }
   const result: Pick<StatementSummary, "openingBalanceMinor" | "closingBalanceMinor"> = {};
@@ -253,7 +301,18 @@ function readEntry(ntry: XmlElement, ctx: ReportContext): EntryBase | undefined 
   // ISO: with RvslInd the indicator is already the direction of the reversal booking itself.
   const direction: Direction = indicator === "CRDT" ? "credit" : "debit";
   // .001.02–.04 write <Sts>BOOK</Sts>, .001.08 <Sts><Cd>BOOK</Cd></Sts>.
-  const statusCode = ntry.text("Sts") ?? ntry.text("Sts", "Cd") ?? ntry.text("Sts", "Prtry") ?? "BOOK";
+  const statusCode = ntry.text("Sts") ?? ntry.text("Sts", "Cd") ?? ntry.text("Sts", "Prtry");
+  // Sts is mandatory in every camt version, and nothing else in the file says whether such an
+  // entry moved money (booked), may still move it (pending) or is information only: storing it as
+  // booked would be a guess. It is left out, by name; if the bank counted it, the statement's own
+  // totals then disagree and the statement is reported as not adding up.
+  if (statusCode === undefined) {
+    ctx.warnings.push(
+      `${ntry.path}: ${describe(ntry, amountMinor, currency, direction)} has no Sts (status), so whether it is ` +
+        "booked cannot be told; not imported",
+    );
+    return undefined;
+  }
   // INFO entries are not bookings (no money moved); FUTR ones are booked with a future
   // value date and PDNG ones not yet booked: both are pending money.
   if (!["BOOK", "PDNG", "FUTR"].includes(statusCode)) {
@@ -266,8 +325,14 @@ function readEntry(ntry: XmlElement, ctx: ReportContext): EntryBase | undefined 
     ctx.warnings.push(`${ntry.path}: zero-amount entry skipped`);
     return undefined;
   }
-  const bookingDate = dateOf(ntry, "BookgDt") ?? dateOf(ntry, "ValDt");
-  if (!bookingDate) throw new StatementParseError("no BookgDt (or ValDt) date", ntry.pathOf("BookgDt"));
+  let bookingDate = dateOf(ntry, "BookgDt") ?? dateOf(ntry, "ValDt");
+  if (!bookingDate && ctx.statementDate) {
+    bookingDate = ctx.statementDate;
+    ctx.datedByStatement.push(ntry.path);
+  }
+  if (!bookingDate) {
+    throw new StatementParseError("no BookgDt or ValDt, and the statement has no date either", ntry.pathOf("BookgDt"));
+  }
 
   const domain = ntry.get("BkTxCd", "Domn");
   const subFamily = domain?.text("Fmly", "SubFmlyCd");
@@ -278,6 +343,7 @@ function readEntry(ntry: XmlElement, ctx: ReportContext): EntryBase | undefined 
   if (proprietary) metadata.proprietary_code = proprietary;
   if (ntry.text("RvslInd") === "true") metadata.reversal = true;
   if (ntry.text("NtryRef")) metadata.entry_reference = ntry.text("NtryRef");
+  if (!ntry.get("BookgDt") && !ntry.get("ValDt")) metadata.booking_date_source = "statement";
   const batch = ntry.getAll("NtryDtls", "Btch")[0];
   if (batch) metadata.batch = batchMetadata(batch);
   return {

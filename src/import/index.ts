@@ -42,7 +42,7 @@ export function parseStatementFile(
   }
   const body = text.replace(/^\uFEFF/, "");
   if (body.trim().length === 0) throw new StatementParseError("the file is empty");
-  const raw = parse(format, body, opts);
+  const raw = parse(format, body);
   const warnings = [...raw.warnings];
   const ids = assignEntryIds(raw.entries);
   let unknownBank = false;
@@ -62,12 +62,13 @@ export function parseStatementFile(
   });
   if (unknownBank)
     warnings.push('the file names no bank (BIC, bank code or originator); entries use bank "unknown", pass --bank');
-  const parsed: ParsedStatementFile = { format, entries, statements: raw.statements, warnings };
+  const imbalances = [...raw.statements.flatMap((statement) => statement.imbalances ?? []), ...(raw.imbalances ?? [])];
+  const parsed: ParsedStatementFile = { format, entries, statements: raw.statements, warnings, imbalances };
   if (raw.controlTotals) parsed.controlTotals = raw.controlTotals;
   return parsed;
 }
 
-function parse(format: StatementFormat, text: string, opts: ParseOptions): RawParse {
+function parse(format: StatementFormat, text: string): RawParse {
   switch (format) {
     case "camt053":
     case "camt054":
@@ -75,7 +76,7 @@ function parse(format: StatementFormat, text: string, opts: ParseOptions): RawPa
     case "mt940":
       return parseMt940(text);
     case "bai2":
-      return parseBai2(text, { allowTotalMismatch: opts.allowTotalMismatch === true });
+      return parseBai2(text);
     default:
       throw new StatementParseError(`unknown statement format "${String(format)}" (camt053, camt054, mt940, bai2)`);
   }

@@ -57,7 +57,11 @@ export function parseMt940(text: string): RawParse {
   const entries: DraftEntry[] = [];
   const statements: StatementSummary[] = [];
   const ids = new Set<string>();
-  for (const group of groupStatements(pages, warnings)) {
+  // A page that does not carry on from the one before is a statement that does not add up.
+  const imbalances: string[] = [];
+  const groups = groupStatements(pages, imbalances);
+  warnings.push(...imbalances);
+  for (const group of groups) {
     const first = group[0] as ReadPage;
     const last = group[group.length - 1] as ReadPage;
     const statementId = uniqueStatementId([first.reference, first.statementNumber].filter(Boolean).join("/"), ids);
@@ -77,6 +81,9 @@ export function parseMt940(text: string): RawParse {
       statementId,
       openingBalanceMinor: first.opening.amountMinor,
       closingBalanceMinor: last.closing.amountMinor,
+      // The dates of the opening and closing balances bound the statement.
+      fromDate: first.opening.date,
+      toDate: last.closing.date,
       creditsMinor: tally.creditsMinor,
       debitsMinor: tally.debitsMinor,
       creditCount: tally.creditCount,
@@ -88,7 +95,7 @@ export function parseMt940(text: string): RawParse {
     warnings.push(...checkStatement(summary, label));
     statements.push(summary);
   }
-  return { entries, statements, warnings };
+  return { entries, statements, warnings, imbalances };
 }
 
 /** Lines into messages (pages) of tagged fields; envelope, headers and trailers dropped. */
@@ -152,6 +159,7 @@ function readPages(pages: Page[]): ReadPage[] {
     const where = (line: number) => `line ${line}`;
     let reference = "";
     let account: string | undefined;
+    let accountCurrency: { code: string; line: number } | undefined;
     let statementNumber: string | null = null;
     let opening: ReadPage["opening"] | undefined;
     let closing: ReadPage["closing"] | undefined;
@@ -164,9 +172,13 @@ function readPages(pages: Page[]): ReadPage[] {
         case "20":
           reference = value;
           break;
-        case "25":
-          account = value;
+        case "25": {
+          // "NL12BUNQ0123456789 EUR": the currency is not part of the account id.
+          const suffixed = /^(\S+)\s+([A-Z]{3})$/.exec(value);
+          account = suffixed?.[1] ?? value;
+          if (suffixed?.[2]) accountCurrency = { code: suffixed[2], line: field.line };
           break;
+        }
         case "28":
         case "28C":
           statementNumber = value;
@@ -209,6 +221,12 @@ function readPages(pages: Page[]): ReadPage[] {
         where(page.line),
       );
     }
+    if (accountCurrency && accountCurrency.code !== opening.currency) {
+      throw new StatementParseError(
+        `the account :25: is in ${accountCurrency.code}, its balances in ${opening.currency}`,
+        where(accountCurrency.line),
+      );
+    }
     if (closing.currency !== opening.currency) {
       throw new StatementParseError(
         `closing balance in ${closing.currency}, opening in ${opening.currency}`,
@@ -240,14 +258,14 @@ function accountBank(account: string): string | null {
  * Pages of one statement: a page that opens with :60M: continues the previous page of
  * the same account when that one closed with :62M:. Each page must carry on from the last.
  */
-function groupStatements(pages: ReadPage[], warnings: string[]): ReadPage[][] {
+function groupStatements(pages: ReadPage[], imbalances: string[]): ReadPage[][] {
   const groups: ReadPage[][] = [];
   for (const page of pages) {
     const current = groups[groups.length - 1];
     const last = current?.[current.length - 1];
     if (current && last && page.opening.tag === "60M" && last.closing.tag === "62M" && last.account === page.account) {
       if (last.closing.amountMinor !== page.opening.amountMinor) {
-        warnings.push(
+        imbalances.push(
           `line ${page.opening.line}: intermediate opening ${money(page.opening.amountMinor, page.opening.currency)} ` +
             `does not carry on the previous page's ${money(last.closing.amountMinor, last.closing.currency)}`,
         );

@@ -129,7 +129,9 @@ function parseSlashTags(text: string, direction: "credit" | "debit"): Narrative 
       .replace(/\/+$/, "")
       .trim();
     if (tag === "BENM" || tag === "ORDP" || tag === "ULTC" || tag === "ULTD") party = tag;
-    if (tag === "NAME" && party && !names.has(party)) names.set(party, value);
+    // bunq writes a bare /NAME/ (no BENM/ORDP before it): the counterparty's name.
+    const owner = party ?? "NAME";
+    if (tag === "NAME" && !names.has(owner)) names.set(owner, value);
     if (!tags.has(tag)) tags.set(tag, value);
   });
   // ABN AMRO's /CNTP/ is positional: account/BIC/name/city.
@@ -142,7 +144,7 @@ function parseSlashTags(text: string, direction: "credit" | "debit"): Narrative 
     text,
     remittance: collapse(text),
     endToEndId: eref && !NOT_PROVIDED.test(eref) ? eref : null,
-    counterparty: names.get(own) || names.get(other) || cntp?.[3]?.trim() || null,
+    counterparty: names.get(own) || names.get(other) || names.get("NAME") || cntp?.[3]?.trim() || null,
     counterpartyAccount: cntp?.[1]?.trim() || tags.get("IBAN") || null,
     gvc: null,
     returned: rtrn !== undefined,

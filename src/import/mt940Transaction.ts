@@ -4,9 +4,12 @@ import { amountOf, StatementParseError } from "./statement.js";
  * MT940 balance fields (:60F: :62M: :64: …) and the statement line :61:
  *   :61: YYMMDD [MMDD] mark [funds code] amount type customer-ref [//bank-ref]
  *        [supplementary details on the next line]
- * Banks differ in small ways the pattern allows for: spaces instead of a missing
- * entry date (Citi), a space before the transaction type (Deutsche Bank), an amount
- * without decimals ("9,"), zero-padded amounts (Rabobank).
+ * SWIFT layout: 6!n[4!n]2a[1!a]15d1!a3!c[16x][//16x][34x] — the type is one letter
+ * (N, F, S) and three characters. Banks differ in small ways the pattern allows for:
+ * spaces instead of a missing entry date (Citi), a space before the transaction type
+ * (Deutsche Bank), an amount without decimals ("9,"), zero-padded amounts (Rabobank),
+ * a type padded with spaces ("S   ") and no type at all when only the bank reference
+ * follows ("C220000,00//19239782213").
  */
 
 export interface Balance {
@@ -32,7 +35,7 @@ export interface StatementLine {
 }
 
 const BALANCE = /^([CD])(\d{6})([A-Z]{3})(\d[\d,.]*)$/;
-const LINE = /^(\d{6})(\d{4}| {4})?\s*(RC|RD|EC|ED|C|D)([A-Z])?(\d[\d,]*)\s*([NFS][A-Z0-9]{3})(.*)$/;
+const LINE = /^(\d{6})(\d{4}| {4})?\s*(RC|RD|EC|ED|C|D)([A-Z])?(\d[\d,]*)(?:\s*([NFS][A-Z0-9 ]{3})(.*)|\s*(\/\/.*)?)$/;
 /** Placeholders banks write where a reference would be. */
 const NO_REFERENCE = /^(NONREF|NOTPROVIDED|NONE)$/i;
 
@@ -54,7 +57,9 @@ export function parseStatementLine(value: string[], currency: string, location: 
       location,
     );
   }
-  const [, valueText, entryText, mark, funds, amountText, type, rest] = match as unknown as string[];
+  const [, valueText, entryText, mark, funds, amountText, type, typedRest, untypedRest] = match as unknown as string[];
+  // Without a type code only "//bank reference" (or nothing) may follow the amount.
+  const rest = typedRest ?? untypedRest ?? "";
   const valueDate = swiftDate(valueText ?? "", location);
   const bookingDate = entryText?.trim() ? entryDate(entryText, valueDate, location) : valueDate;
   const separator = (rest ?? "").indexOf("//");
@@ -74,7 +79,7 @@ export function parseStatementLine(value: string[], currency: string, location: 
     fundsCode: funds ?? null,
     amountMinor: amountOf(amountText ?? "", currency, location),
     amountText: amountText ?? "",
-    transactionType: type ?? "",
+    transactionType: (type ?? "").trim(),
     customerRef: customer && !NO_REFERENCE.test(customer) ? customer : null,
     bankRef: bank && !NO_REFERENCE.test(bank) ? bank : null,
     supplementary: supplementary || null,

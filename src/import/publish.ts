@@ -2,6 +2,7 @@ import type { Producer } from "kafkajs";
 import type { RawMessage } from "../consumers/decode.js";
 import { type IngestDeps, ingestMessages } from "../consumers/ingest.js";
 import type { BankEntry, GatewayEventInput } from "../messages/schemas.js";
+import type { ParsedStatementFile, StatementSummary } from "./statement.js";
 
 /**
  * Publishing what `payrecon import` parsed — BankEntry messages (CONTRACT §1,
@@ -28,28 +29,68 @@ export interface ImportMessage {
   value: Buffer;
 }
 
-export interface DecodedText {
-  text: string;
-  /** UTF-8 when the bytes are valid UTF-8; otherwise Latin-1, as many MT940 and BAI2 files are. */
-  encoding: "utf-8" | "latin1";
-}
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-// WHATWG "latin1" is Windows-1252: Latin-1 plus printable characters (€, „, …) where ISO-8859-1 has C1 controls.
-const latin1 = new TextDecoder("latin1");
-
-/** The text of an imported file, whatever it is: strict UTF-8 (a BOM is dropped), else Windows-1252. */
-export function decodeImportBytes(bytes: Uint8Array): DecodedText {
-  try {
-    return { text: strictUtf8.decode(bytes), encoding: "utf-8" };
-  } catch {
-    return { text: latin1.decode(bytes), encoding: "latin1" };
-  }
-}
-
 /** A BankEntry for `bank.settlements`, keyed by `entry_id`. */
 export function bankEntryMessage(entry: BankEntry): ImportMessage {
   return { id: entry.entry_id, key: entry.entry_id, value: Buffer.from(JSON.stringify(entry)) };
+}
+
+/**
+ * Statement summaries (CONTRACT §8 "Statements") are published after a statement's lines
+ * only when this is on. Off until the daemon's bank topic accepts `"type": "statement"`
+ * messages: until then it would reject each one as a schema error and the import would
+ * report rejected messages.
+ */
+export const PUBLISH_STATEMENT_SUMMARIES = false;
+
+/** CONTRACT §8: one per statement, after its lines, on the bank topic, keyed by statement_id. */
+export interface StatementSummaryMessage {
+  type: "statement";
+  statement_id: string;
+  bank: string;
+  account: string;
+  currency: string;
+  from_date: string | null;
+  to_date: string | null;
+  opening_booked_minor: number | null;
+  closing_booked_minor: number | null;
+  entry_ids: string[];
+}
+
+const MAX_STATEMENT_ID = 200;
+
+/**
+ * The summaries of a parsed file. A file's own statement reference is not unique across files
+ * (MT940 :20: is often the same every day, "940" or "STARTUMS"), so the published id is
+ * `account:from..to:reference`, the same every time the same statement is imported.
+ */
+export function statementSummaries(parsed: ParsedStatementFile, fallbackBank: string): StatementSummaryMessage[] {
+  return parsed.statements.map((statement) => {
+    const entries = parsed.entries.filter((entry) => entry.metadata?.statement_id === statement.statementId);
+    const dates = entries.map((entry) => entry.booking_date).sort();
+    const fromDate = statement.fromDate ?? dates[0] ?? null;
+    const toDate = statement.toDate ?? dates[dates.length - 1] ?? null;
+    return {
+      type: "statement",
+      statement_id: publishedStatementId(statement, fromDate, toDate),
+      bank: entries[0]?.bank ?? fallbackBank,
+      account: statement.account,
+      currency: statement.currency,
+      from_date: fromDate,
+      to_date: toDate,
+      opening_booked_minor: statement.openingBalanceMinor ?? null,
+      closing_booked_minor: statement.closingBalanceMinor ?? null,
+      entry_ids: entries.map((entry) => entry.entry_id),
+    };
+  });
+}
+
+function publishedStatementId(statement: StatementSummary, fromDate: string | null, toDate: string | null): string {
+  const id = `${statement.account.replace(/\s+/g, "")}:${fromDate ?? ""}..${toDate ?? ""}:${statement.statementId}`;
+  return id.length <= MAX_STATEMENT_ID ? id : id.slice(0, MAX_STATEMENT_ID);
+}
+
+export function statementSummaryMessage(summary: StatementSummaryMessage): ImportMessage {
+  return { id: summary.statement_id, key: summary.statement_id, value: Buffer.from(JSON.stringify(summary)) };
 }
 
 /** A GatewayEvent for `gateway.events`, keyed by `batch_id` (settlement batches) or `reference` (CONTRACT §1). */

@@ -44,6 +44,11 @@ export interface StatementSummary {
   declared?: DeclaredTotals;
   /** BAI2 only: the status and summary amounts, which count towards the 49 control total. */
   reported?: ReportedAmount[];
+  /** The period the statement covers, as the file states it (YYYY-MM-DD), when it does. */
+  fromDate?: string;
+  toDate?: string;
+  /** Where its own balances or totals do not add up (set by checkStatement); empty when they do. */
+  imbalances?: string[];
 }
 
 /** A BAI2 group (98) or file (99) trailer and what the parser counted for it. */
@@ -65,17 +70,18 @@ export interface ParsedStatementFile {
   entries: BankEntry[];
   statements: StatementSummary[];
   warnings: string[];
+  /**
+   * Every way the file's own balances and control totals do not add up (also among the
+   * warnings). The entries are imported all the same — they are what the bank booked —
+   * and the import says so; `payrecon import --strict` refuses such a file instead.
+   */
+  imbalances: string[];
   /** BAI2 only. */
   controlTotals?: ControlTotal[];
 }
 
 export interface ParseOptions {
   bank?: string;
-  /**
-   * BAI2 control totals and record counts exist to catch corrupt or truncated files,
-   * so a mismatch rejects the file; set this to import anyway, with warnings.
-   */
-  allowTotalMismatch?: boolean;
 }
 
 /** The file cannot be imported; the message names the line (MT940, BAI2) or element path (camt). */
@@ -109,6 +115,8 @@ export interface RawParse {
   statements: StatementSummary[];
   warnings: string[];
   controlTotals?: ControlTotal[];
+  /** Control totals above the statements that do not add up (BAI2 98 and 99 trailers). */
+  imbalances?: string[];
 }
 
 /** Sums the booked lines of a statement as the parser reads them. */
@@ -133,11 +141,13 @@ export function money(amountMinor: number, currency: string): string {
 }
 
 /**
- * Balance and control-total checks of one statement. A statement that does not add up
- * is still imported (the entries are what the bank booked); the caller reports why.
+ * Balance and control-total checks of one statement, kept on it as `imbalances` and returned.
+ * A statement that does not add up is still imported (the entries are what the bank booked);
+ * the caller reports why.
  */
 export function checkStatement(summary: StatementSummary, label: string): string[] {
   const warnings: string[] = [];
+  summary.imbalances = warnings;
   const { currency } = summary;
   const net = summary.creditsMinor - summary.debitsMinor;
   if (summary.openingBalanceMinor !== undefined && summary.closingBalanceMinor !== undefined) {

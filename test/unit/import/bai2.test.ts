@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ParsedStatementFile, parseStatementFile, StatementParseError } from "../../../src/import/index.js";
+import { type ParsedStatementFile, parseStatementFile } from "../../../src/import/index.js";
 import { fixture, totalsFromEntries } from "./helpers.js";
 
 const bai2 = (name: string) => parseStatementFile("bai2", fixture("bai2", name));
@@ -93,16 +93,18 @@ describe("BAI2 moov sample 2 (the specification's multi-group example)", () => {
 describe("BAI2 Goldman Sachs style (newline-delimited, ACH returns)", () => {
   const text = fixture("bai2", "moov_sample4_gs_ach-returns.bai2");
 
-  it("is rejected by default: its control totals are wrong", () => {
-    expect(() => parseStatementFile("bai2", text)).toThrowError(StatementParseError);
-    expect(() => parseStatementFile("bai2", text)).toThrowError(
+  const parsed = parseStatementFile("bai2", text);
+
+  it("wrong control totals no longer refuse the file: they are imbalances, as a camt TxsSummry mismatch is", () => {
+    expect(parsed.imbalances[0]).toBe(
       "line 22: account 107049932 control total -1260161341762 (49) is not the sum of its amounts, 7999960",
     );
+    expect(parsed.statements[0]?.imbalances).toEqual([]); // 107049924 adds up
+    expect(parsed.statements[1]?.imbalances?.[0]).toBe(parsed.imbalances[0]);
+    for (const imbalance of parsed.imbalances) expect(parsed.warnings).toContain(imbalance);
   });
 
-  const parsed = parseStatementFile("bai2", text, { allowTotalMismatch: true });
-
-  it("can be imported anyway, every mismatch reported", () => {
+  it("is read whole, every mismatch reported", () => {
     expect(parsed.entries).toHaveLength(17);
     const mismatches = parsed.warnings.filter((warning) => /^line \d+: /.test(warning));
     expect(mismatches.map((warning) => warning.split(":")[0])).toEqual([
@@ -179,18 +181,19 @@ describe("BAI2 NatWest and SVB", () => {
 describe("BAI2 errors", () => {
   const text = fixture("bai2", "moov_sample1_cad_returned-cheques.bai2");
 
-  it("names the 49 line whose control total is wrong", () => {
+  it("names the 49 line whose control total is wrong (an imbalance of that account's statement)", () => {
     const bad = text.replace("49,+00000000000834000,14/", "49,+00000000000834001,14/");
-    expect(() => parseStatementFile("bai2", bad)).toThrowError(
-      "line 16: account 10200123456 control total 834001 (49) is not the sum of its amounts, 834000",
-    );
+    const parsed = parseStatementFile("bai2", bad);
+    const message = "line 16: account 10200123456 control total 834001 (49) is not the sum of its amounts, 834000";
+    expect(parsed.statements[0]?.imbalances).toContain(message);
+    expect(parsed.imbalances).toContain(message);
   });
 
-  it("names the 98 line whose record count is wrong", () => {
+  it("names the 98 line whose record count is wrong (an imbalance of the file)", () => {
     const bad = text.replace("98,+00000000001280000,2,25/", "98,+00000000001280000,2,24/");
-    expect(() => parseStatementFile("bai2", bad)).toThrowError(
-      "line 26: group declares 24 records (98), the file has 25",
-    );
+    const parsed = parseStatementFile("bai2", bad);
+    expect(parsed.imbalances).toEqual(["line 26: group declares 24 records (98), the file has 25"]);
+    expect(parsed.entries).toHaveLength(parseStatementFile("bai2", text).entries.length);
   });
 
   it("rejects a file without its 99 trailer", () => {

@@ -3,14 +3,13 @@ import { parseStatementFile, STATEMENT_FORMATS, StatementParseError } from "../.
 import { bankEntrySchema } from "../../../src/messages/schemas.js";
 import { fixture, fixtureNames, totalsFromEntries } from "./helpers.js";
 
-// Properties every sample must have, whatever its format. The Goldman Sachs BAI2 sample
-// has wrong control totals on purpose-built test data, so it is read leniently here
-// (bai2.test.ts checks that it is rejected by default).
+// Properties every sample must have, whatever its format (the Goldman Sachs BAI2 sample's
+// wrong control totals are imbalances, which bai2.test.ts checks).
 const cases = STATEMENT_FORMATS.flatMap((format) => fixtureNames(format).map((name) => ({ format, name })));
 
 describe.each(cases)("$format/$name", ({ format, name }) => {
   const text = fixture(format, name);
-  const parse = () => parseStatementFile(format, text, { allowTotalMismatch: true });
+  const parse = () => parseStatementFile(format, text);
 
   it("yields contract-valid entries", () => {
     const { entries } = parse();
