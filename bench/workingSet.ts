@@ -107,7 +107,10 @@ function merge(items: Array<{ facts: Partial<WorldFacts> }>): Partial<WorldFacts
 }
 
 const factsIn = (facts: Partial<WorldFacts>) =>
-  (facts.versions?.length ?? 0) + (facts.events?.length ?? 0) + (facts.batches?.length ?? 0) + (facts.entries?.length ?? 0);
+  (facts.versions?.length ?? 0) +
+  (facts.events?.length ?? 0) +
+  (facts.batches?.length ?? 0) +
+  (facts.entries?.length ?? 0);
 
 function main() {
   const policy = defaultPolicy();
