@@ -18,7 +18,14 @@ import { batchKey, emptyTouched, type TouchedFacts } from "../reconcile/touched.
 import type { GatewayFacts } from "../adapters/gatewayFacts.js";
 import type { GatewayEvent } from "../messages/schemas.js";
 import { type Decoded, decodeMessage, MAX_DETAIL_CHARS, type RawMessage } from "./decode.js";
-import { conflictingGatewayEvents } from "./conflicts.js";
+import {
+  conflictingBankEntries,
+  conflictingExpectedVersions,
+  conflictingGatewayEvents,
+  type InputConflict,
+  notStoredNow,
+} from "./conflicts.js";
+import { recordConflicts } from "../writer/conflictExceptions.js";
 import { settleStripePayouts } from "./stripePayouts.js";
 
 /**
@@ -86,18 +93,18 @@ function factKeys(decoded: Accepted): string[] {
 }
 
 /**
- * One rejection (reason `conflict`) per message holding an event whose id is stored already with other
+ * One rejection (reason `conflict`) per message holding a fact whose key is stored already with other
  * facts (CONTRACT §8): recorded and dead-lettered, while the first version stays in force.
  */
 function conflictRejections(
-  conflicting: GatewayEventRow[],
-  origin: Map<GatewayEventRow, Accepted>,
+  conflicts: InputConflict<object>[],
+  origin: Map<object, Accepted>,
 ): Map<Accepted, Rejected> {
   const byMessage = new Map<Accepted, Rejected>();
-  for (const event of conflicting) {
-    const item = origin.get(event);
+  for (const conflict of conflicts) {
+    const item = origin.get(conflict.row);
     if (!item) continue;
-    const detail = `${event.gateway} event ${event.eventId} is stored already with other content; the first version stays`;
+    const detail = `${conflict.what} is stored already with other content; the first version stays`;
     const said = byMessage.get(item);
     if (said) said.detail = `${said.detail}; ${detail}`.slice(0, MAX_DETAIL_CHARS);
     else
@@ -123,9 +130,9 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   const stripePayouts: GatewayFacts["stripePayouts"] = [];
   const stripeTransactions: GatewayFacts["stripeBalanceTransactions"] = [];
   const partlyRejected: Rejected[] = [];
-  // Which decoded message each gateway event came from (none for Stripe payouts settled here).
-  const eventOrigin = new Map<GatewayEventRow, Accepted>();
-  const addGatewayEvent = (event: GatewayEvent, source: string, origin?: Accepted) => {
+  // Which decoded message each fact row came from (none for Stripe payouts settled here).
+  const origin = new Map<object, Accepted>();
+  const addGatewayEvent = (event: GatewayEvent, source: string, from?: Accepted) => {
     const isBatch = event.type === "settlement.batch";
     const row: GatewayEventRow = {
       gateway: event.gateway,
@@ -144,7 +151,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
       source,
     };
     events.push(row);
-    if (origin) eventOrigin.set(row, origin);
+    if (from) origin.set(row, from);
     if (isBatch) {
       for (const reference of event.references) {
         batchRefs.push({ gateway: event.gateway, batchId: event.batch_id, referenceKey: referenceKey(reference) });
@@ -157,14 +164,16 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
     const source = sourceOf(item.raw);
     if (item.kind === "expected") {
       const message = item.message;
-      expected.push({
+      const row: ExpectedVersionRow = {
         paymentId: message.id,
         contentHash: item.hash,
         version: message.version ?? null,
         cancelled: message.cancelled === true,
         body: message,
         source,
-      });
+      };
+      expected.push(row);
+      origin.set(row, item);
       if (message.cancelled !== true) {
         freshness.push({
           topic: item.raw.topic,
@@ -192,7 +201,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
       freshness.push({ topic: item.raw.topic, source: item.gateway, lastEvent: now.toISOString() });
     } else {
       const entry = item.message;
-      entries.push({
+      const row: BankEntryRow = {
         bank: entry.bank,
         entryId: entry.entry_id,
         account: entry.account,
@@ -209,100 +218,145 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         body: entry,
         source,
         tokens: remittanceTokens(entry.end_to_end_id, entry.remittance_info),
-      });
+      };
+      entries.push(row);
+      origin.set(row, item);
       freshness.push({ topic: item.raw.topic, source: entry.bank, lastEvent: now.toISOString() });
     }
   }
 
   const rejectedBeforeStoring = [...decoded.flatMap((item) => (item.ok ? [] : [item])), ...partlyRejected];
   const maxBytes = deps.rejectedMaxBytes ?? DEFAULT_REJECTED_MAX_BYTES;
-  const { fresh, effects, conflicts, conflictGateways, rejectedItems } = await withTransaction(
-    deps.pool,
-    async (tx) => {
-      const newVersions = await insertExpectedVersions(tx, expected);
-      // Stripe payouts whose composition became known in this batch join its events as settlement batches.
-      const stripe = await settleStripePayouts(tx, stripePayouts, stripeTransactions, now);
-      for (const event of stripe.batches) addGatewayEvent(event, "stripe:balance_transactions");
-      const newEvents = await insertGatewayEvents(tx, events);
-      const storedNow = new Set(newEvents.map((event) => `${event.gateway}\u0000${event.eventId}`));
-      const conflicting = await conflictingGatewayEvents(
+  const { fresh, effects, conflicts, inputConflicts, rejectedItems } = await withTransaction(deps.pool, async (tx) => {
+    const expectedConflicts = await conflictingExpectedVersions(tx, expected);
+    const conflictingVersions = new Set<ExpectedVersionRow>(expectedConflicts.map((conflict) => conflict.row));
+    const newVersions = await insertExpectedVersions(
+      tx,
+      expected.filter((row) => !conflictingVersions.has(row)),
+    );
+    // Stripe payouts whose composition became known in this batch join its events as settlement batches.
+    const stripe = await settleStripePayouts(tx, stripePayouts, stripeTransactions, now);
+    for (const event of stripe.batches) addGatewayEvent(event, "stripe:balance_transactions");
+    const newEvents = await insertGatewayEvents(tx, events);
+    const eventKey = (event: { gateway: string; eventId: string }) => `${event.gateway}\u0000${event.eventId}`;
+    const gatewayConflicts = await conflictingGatewayEvents(
+      tx,
+      notStoredNow(events, eventKey, new Set(newEvents.map(eventKey))),
+    );
+    // Only the references of batches new in this transaction; a Set, as a batch may list 10,000.
+    const newBatches = new Set(
+      newEvents.flatMap((event) => (event.batchId ? [batchKey(event.gateway, event.batchId)] : [])),
+    );
+    await insertBatchReferences(
+      tx,
+      batchRefs.filter((ref) => newBatches.has(batchKey(ref.gateway, ref.batchId))),
+    );
+    const newEntries = await insertBankEntries(tx, entries);
+    const entryKey = (entry: { bank: string; entryId: string }) => `${entry.bank}\u0000${entry.entryId}`;
+    const entryConflicts = await conflictingBankEntries(
+      tx,
+      notStoredNow(entries, entryKey, new Set(newEntries.map(entryKey))),
+    );
+    const inputConflicts: InputConflict<object>[] = [
+      ...expectedConflicts.map(({ row, first }) => ({
+        row,
+        topic: origin.get(row)!.raw.topic,
+        subject: { type: "payment" as const, paymentId: row.paymentId },
+        what: `expected payment ${row.paymentId} version ${row.version}`,
+        first,
+        received: row.body,
+        source: row.source,
+      })),
+      ...gatewayConflicts.flatMap(({ row, first }) => {
+        const from = origin.get(row);
+        if (!from) return [];
+        return [
+          {
+            row,
+            topic: from.raw.topic,
+            subject: { type: "gateway_event" as const, gateway: row.gateway, eventId: row.eventId },
+            what: `${row.gateway} event ${row.eventId}`,
+            first,
+            received: row.body,
+            source: row.source,
+          },
+        ];
+      }),
+      ...entryConflicts.map(({ row, first }) => ({
+        row,
+        topic: origin.get(row)!.raw.topic,
+        subject: { type: "bank_entry" as const, bank: row.bank, entryId: row.entryId },
+        what: `bank entry ${row.bank}/${row.entryId}`,
+        first,
+        received: row.body,
+        source: row.source,
+      })),
+    ];
+    const conflicts = conflictRejections(inputConflicts, origin);
+    await recordConflicts(tx, inputConflicts, now);
+    const rejectedItems = [...rejectedBeforeStoring, ...conflicts.values()];
+    const freshRejections = await insertRejected(
+      tx,
+      rejectedItems.map((item) => ({
+        source: item.raw.source,
+        topic: item.raw.topic,
+        partition: item.raw.partition,
+        offset: item.raw.offset,
+        key: item.raw.key,
+        value: item.raw.value ?? Buffer.alloc(0),
+        reason: item.reason,
+        detail: item.detail,
+      })),
+      maxBytes,
+    );
+    if (deps.deadLetterToKafka) {
+      await enqueueOutbox(
         tx,
-        events.filter((event) => !storedNow.has(`${event.gateway}\u0000${event.eventId}`)),
+        freshRejections.map((index): OutboxMessage => {
+          const item = rejectedItems[index]!;
+          return {
+            topic: deps.topics.dlq,
+            key: item.raw.key,
+            value: item.raw.value ?? Buffer.alloc(0),
+            headers: {
+              "x-payrecon-error": `${item.reason}: ${item.detail}`,
+              "x-payrecon-source-topic": item.raw.topic,
+              "x-payrecon-source-partition": String(item.raw.partition ?? ""),
+              "x-payrecon-source-offset": String(item.raw.offset ?? ""),
+            },
+          };
+        }),
       );
-      const conflicts = conflictRejections(conflicting, eventOrigin);
-      const rejectedItems = [...rejectedBeforeStoring, ...conflicts.values()];
-      // Only the references of batches new in this transaction; a Set, as a batch may list 10,000.
-      const newBatches = new Set(
-        newEvents.flatMap((event) => (event.batchId ? [batchKey(event.gateway, event.batchId)] : [])),
-      );
-      await insertBatchReferences(
-        tx,
-        batchRefs.filter((ref) => newBatches.has(batchKey(ref.gateway, ref.batchId))),
-      );
-      const newEntries = await insertBankEntries(tx, entries);
-      const freshRejections = await insertRejected(
-        tx,
-        rejectedItems.map((item) => ({
-          source: item.raw.source,
-          topic: item.raw.topic,
-          partition: item.raw.partition,
-          offset: item.raw.offset,
-          key: item.raw.key,
-          value: item.raw.value ?? Buffer.alloc(0),
-          reason: item.reason,
-          detail: item.detail,
-        })),
-        maxBytes,
-      );
-      if (deps.deadLetterToKafka) {
-        await enqueueOutbox(
-          tx,
-          freshRejections.map((index): OutboxMessage => {
-            const item = rejectedItems[index]!;
-            return {
-              topic: deps.topics.dlq,
-              key: item.raw.key,
-              value: item.raw.value ?? Buffer.alloc(0),
-              headers: {
-                "x-payrecon-error": `${item.reason}: ${item.detail}`,
-                "x-payrecon-source-topic": item.raw.topic,
-                "x-payrecon-source-partition": String(item.raw.partition ?? ""),
-                "x-payrecon-source-offset": String(item.raw.offset ?? ""),
-              },
-            };
-          }),
-        );
-      }
+    }
 
-      const touched = emptyTouched();
-      for (const version of newVersions) touched.paymentIds.add(version.paymentId);
-      for (const event of newEvents) {
-        if (event.referenceKey) touched.referenceKeys.add(event.referenceKey);
-        if (event.batchId) touched.batchKeys.add(batchKey(event.gateway, event.batchId));
-        touched.gatewayEventSeqs.add(event.seq);
-      }
-      for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
-      const reconcileEffects = await deps.reconcile(tx, touched, deps.now);
-      // Only now, under the reconciliation lock: every batch updates the same few rows, and written with the facts
-      // they made the next batch wait for this one's commit before writing its own facts (pg_stat_statements:
-      // 43% of PostgreSQL's time was this statement waiting), which undid the pipeline of groups.
-      await recordFreshness(tx, freshness);
+    const touched = emptyTouched();
+    for (const version of newVersions) touched.paymentIds.add(version.paymentId);
+    for (const event of newEvents) {
+      if (event.referenceKey) touched.referenceKeys.add(event.referenceKey);
+      if (event.batchId) touched.batchKeys.add(batchKey(event.gateway, event.batchId));
+      touched.gatewayEventSeqs.add(event.seq);
+    }
+    for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
+    const reconcileEffects = await deps.reconcile(tx, touched, deps.now);
+    // Only now, under the reconciliation lock: every batch updates the same few rows, and written with the facts
+    // they made the next batch wait for this one's commit before writing its own facts (pg_stat_statements:
+    // 43% of PostgreSQL's time was this statement waiting), which undid the pipeline of groups.
+    await recordFreshness(tx, freshness);
 
-      const stored = new Set<string>();
-      for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);
-      for (const event of newEvents) stored.add(`g\u0000${event.gateway}\u0000${event.eventId}`);
-      for (const entry of newEntries) stored.add(`b\u0000${entry.bank}\u0000${entry.entryId}`);
-      for (const id of stripe.newPayoutIds) stored.add(`sp\u0000${id}`);
-      for (const id of stripe.newTransactionIds) stored.add(`st\u0000${id}`);
-      return {
-        fresh: { stored, freshRejections: new Set(freshRejections) },
-        effects: reconcileEffects,
-        conflicts,
-        conflictGateways: conflicting.map((event) => event.gateway),
-        rejectedItems,
-      };
-    },
-  );
+    const stored = new Set<string>();
+    for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);
+    for (const event of newEvents) stored.add(`g\u0000${event.gateway}\u0000${event.eventId}`);
+    for (const entry of newEntries) stored.add(`b\u0000${entry.bank}\u0000${entry.entryId}`);
+    for (const id of stripe.newPayoutIds) stored.add(`sp\u0000${id}`);
+    for (const id of stripe.newTransactionIds) stored.add(`st\u0000${id}`);
+    return {
+      fresh: { stored, freshRejections: new Set(freshRejections) },
+      effects: reconcileEffects,
+      conflicts,
+      inputConflicts,
+      rejectedItems,
+    };
+  });
 
   // Per-line outcome: the first occurrence of a new fact is accepted, any other a duplicate.
   const seen = new Set<string>();
@@ -330,8 +384,12 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   for (const item of [...partlyRejected, ...conflicts.values()]) {
     deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
   }
-  for (const gateway of conflictGateways)
-    deps.metrics.gatewayEventConflicts.inc({ gateway: deps.metrics.labels.gateway(gateway) });
+  for (const conflict of inputConflicts) {
+    deps.metrics.inputConflicts.inc({ topic: conflict.topic });
+    if (conflict.subject.type === "gateway_event") {
+      deps.metrics.gatewayEventConflicts.inc({ gateway: deps.metrics.labels.gateway(conflict.subject.gateway) });
+    }
+  }
   const truncated = rejectedItems.filter((item) => (item.raw.value?.length ?? 0) > maxBytes).length;
   if (truncated > 0) deps.metrics.rejectedMessagesPruned.inc({ reason: "truncated" }, truncated);
   if (deps.deadLetterToKafka) {

@@ -302,7 +302,21 @@ const auditEntry = object(
 const exceptionSchema = object(
   {
     id: str(),
-    kind: { type: "string", enum: ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"] },
+    kind: {
+      type: "string",
+      enum: [
+        "failed",
+        "held",
+        "delayed",
+        "mismatch",
+        "unmatched",
+        "ambiguous",
+        "duplicate",
+        "conflict",
+        "statement_imbalance",
+        "statement_gap",
+      ],
+    },
     subject: str("what the exception is about (payment, bank entry, gateway event or batch key)"),
     payment_id: nullable(str()),
     entry_id: nullable(str()),

@@ -6,7 +6,18 @@ import { toMajorUnits } from "../messages/currencies.js";
 import { initGatewaySeries, type Metrics } from "./registry.js";
 
 const AT_RISK = new Set(["failed", "held", "delayed", "mismatch"]);
-const EXCEPTION_KINDS = ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"] as const;
+const EXCEPTION_KINDS = [
+  "failed",
+  "held",
+  "delayed",
+  "mismatch",
+  "unmatched",
+  "ambiguous",
+  "duplicate",
+  "conflict",
+  "statement_imbalance",
+  "statement_gap",
+] as const;
 const PRIORITIES = ["p1", "p2", "p3"] as const;
 
 /**

@@ -34,7 +34,18 @@ export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
   "cancelled",
 ];
 
-export type ExceptionKind = "failed" | "held" | "delayed" | "mismatch" | "unmatched" | "ambiguous" | "duplicate";
+export type ExceptionKind =
+  | "failed"
+  | "held"
+  | "delayed"
+  | "mismatch"
+  | "unmatched"
+  | "ambiguous"
+  | "duplicate"
+  /** Same key, different content (CONTRACT §8); both contents kept in input_conflicts. */
+  | "conflict"
+  | "statement_imbalance"
+  | "statement_gap";
 
 /** One stored version of an expected payment: the message, or a cancellation. */
 export interface ExpectedVersion {

@@ -19,7 +19,18 @@ import { clientText, decimalInteger, parseInput } from "../query.js";
 
 /** Exceptions: the work queue (GET) and the operator's actions with their audit trail (POST). */
 
-const KINDS = ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"] as const;
+const KINDS = [
+  "failed",
+  "held",
+  "delayed",
+  "mismatch",
+  "unmatched",
+  "ambiguous",
+  "duplicate",
+  "conflict",
+  "statement_imbalance",
+  "statement_gap",
+] as const;
 
 export const exceptionListQuery = z.object({
   state: z.enum(["open", "acknowledged", "resolved", "unresolved", "all"]).default("unresolved"),

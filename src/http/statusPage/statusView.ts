@@ -38,7 +38,18 @@ export interface StatusPageData {
   largestCurrency?: string;
 }
 
-const KIND_ORDER = ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"];
+const KIND_ORDER = [
+  "failed",
+  "held",
+  "delayed",
+  "mismatch",
+  "unmatched",
+  "ambiguous",
+  "duplicate",
+  "conflict",
+  "statement_imbalance",
+  "statement_gap",
+];
 
 export function headerBar(options: {
   now: Date;
