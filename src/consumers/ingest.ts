@@ -26,6 +26,8 @@ import {
   notStoredNow,
 } from "./conflicts.js";
 import { recordConflicts } from "../writer/conflictExceptions.js";
+import { checkStatements } from "../writer/statementChecks.js";
+import { insertStatements, type StatementRow } from "../db/queries/statements.js";
 import { settleStripePayouts } from "./stripePayouts.js";
 
 /**
@@ -83,6 +85,8 @@ function factKeys(decoded: Accepted): string[] {
       return [`g\u0000${decoded.message.gateway}\u0000${decoded.message.event_id}`];
     case "bank":
       return [`b\u0000${decoded.message.bank}\u0000${decoded.message.entry_id}`];
+    case "statement":
+      return [`s\u0000${decoded.message.bank}\u0000${decoded.message.statement_id}`];
     case "native":
       return [
         ...decoded.events.map((event) => `g\u0000${event.gateway}\u0000${event.event_id}`),
@@ -123,6 +127,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   const expected: ExpectedVersionRow[] = [];
   const events: GatewayEventRow[] = [];
   const entries: BankEntryRow[] = [];
+  const statements: StatementRow[] = [];
   // Freshness is when payrecon received a source's newest message: a feed is alive when messages arrive,
   // whatever business time they carry (a statement's booking date is a day, a replay carries old times).
   const freshness: { topic: string; source: string; lastEvent: string }[] = [];
@@ -199,6 +204,23 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         });
       }
       freshness.push({ topic: item.raw.topic, source: item.gateway, lastEvent: now.toISOString() });
+    } else if (item.kind === "statement") {
+      const statement = item.message;
+      const row: StatementRow = {
+        bank: statement.bank,
+        statementId: statement.statement_id,
+        account: statement.account,
+        currency: statement.currency,
+        fromDate: statement.from_date,
+        toDate: statement.to_date,
+        openingMinor: statement.opening_booked_minor,
+        closingMinor: statement.closing_booked_minor,
+        entryIds: statement.entry_ids,
+        body: statement,
+        source,
+      };
+      statements.push(row);
+      freshness.push({ topic: item.raw.topic, source: statement.bank, lastEvent: now.toISOString() });
     } else {
       const entry = item.message;
       const row: BankEntryRow = {
@@ -227,136 +249,148 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
 
   const rejectedBeforeStoring = [...decoded.flatMap((item) => (item.ok ? [] : [item])), ...partlyRejected];
   const maxBytes = deps.rejectedMaxBytes ?? DEFAULT_REJECTED_MAX_BYTES;
-  const { fresh, effects, conflicts, inputConflicts, rejectedItems } = await withTransaction(deps.pool, async (tx) => {
-    const expectedConflicts = await conflictingExpectedVersions(tx, expected);
-    const conflictingVersions = new Set<ExpectedVersionRow>(expectedConflicts.map((conflict) => conflict.row));
-    const newVersions = await insertExpectedVersions(
-      tx,
-      expected.filter((row) => !conflictingVersions.has(row)),
-    );
-    // Stripe payouts whose composition became known in this batch join its events as settlement batches.
-    const stripe = await settleStripePayouts(tx, stripePayouts, stripeTransactions, now);
-    for (const event of stripe.batches) addGatewayEvent(event, "stripe:balance_transactions");
-    const newEvents = await insertGatewayEvents(tx, events);
-    const eventKey = (event: { gateway: string; eventId: string }) => `${event.gateway}\u0000${event.eventId}`;
-    const gatewayConflicts = await conflictingGatewayEvents(
-      tx,
-      notStoredNow(events, eventKey, new Set(newEvents.map(eventKey))),
-    );
-    // Only the references of batches new in this transaction; a Set, as a batch may list 10,000.
-    const newBatches = new Set(
-      newEvents.flatMap((event) => (event.batchId ? [batchKey(event.gateway, event.batchId)] : [])),
-    );
-    await insertBatchReferences(
-      tx,
-      batchRefs.filter((ref) => newBatches.has(batchKey(ref.gateway, ref.batchId))),
-    );
-    const newEntries = await insertBankEntries(tx, entries);
-    const entryKey = (entry: { bank: string; entryId: string }) => `${entry.bank}\u0000${entry.entryId}`;
-    const entryConflicts = await conflictingBankEntries(
-      tx,
-      notStoredNow(entries, entryKey, new Set(newEntries.map(entryKey))),
-    );
-    const inputConflicts: InputConflict<object>[] = [
-      ...expectedConflicts.map(({ row, first }) => ({
-        row,
-        topic: origin.get(row)!.raw.topic,
-        subject: { type: "payment" as const, paymentId: row.paymentId },
-        what: `expected payment ${row.paymentId} version ${row.version}`,
-        first,
-        received: row.body,
-        source: row.source,
-      })),
-      ...gatewayConflicts.flatMap(({ row, first }) => {
-        const from = origin.get(row);
-        if (!from) return [];
-        return [
-          {
-            row,
-            topic: from.raw.topic,
-            subject: { type: "gateway_event" as const, gateway: row.gateway, eventId: row.eventId },
-            what: `${row.gateway} event ${row.eventId}`,
-            first,
-            received: row.body,
-            source: row.source,
-          },
-        ];
-      }),
-      ...entryConflicts.map(({ row, first }) => ({
-        row,
-        topic: origin.get(row)!.raw.topic,
-        subject: { type: "bank_entry" as const, bank: row.bank, entryId: row.entryId },
-        what: `bank entry ${row.bank}/${row.entryId}`,
-        first,
-        received: row.body,
-        source: row.source,
-      })),
-    ];
-    const conflicts = conflictRejections(inputConflicts, origin);
-    await recordConflicts(tx, inputConflicts, now);
-    const rejectedItems = [...rejectedBeforeStoring, ...conflicts.values()];
-    const freshRejections = await insertRejected(
-      tx,
-      rejectedItems.map((item) => ({
-        source: item.raw.source,
-        topic: item.raw.topic,
-        partition: item.raw.partition,
-        offset: item.raw.offset,
-        key: item.raw.key,
-        value: item.raw.value ?? Buffer.alloc(0),
-        reason: item.reason,
-        detail: item.detail,
-      })),
-      maxBytes,
-    );
-    if (deps.deadLetterToKafka) {
-      await enqueueOutbox(
+  const { fresh, effects, conflicts, inputConflicts, rejectedItems, statementChecks } = await withTransaction(
+    deps.pool,
+    async (tx) => {
+      const expectedConflicts = await conflictingExpectedVersions(tx, expected);
+      const conflictingVersions = new Set<ExpectedVersionRow>(expectedConflicts.map((conflict) => conflict.row));
+      const newVersions = await insertExpectedVersions(
         tx,
-        freshRejections.map((index): OutboxMessage => {
-          const item = rejectedItems[index]!;
-          return {
-            topic: deps.topics.dlq,
-            key: item.raw.key,
-            value: item.raw.value ?? Buffer.alloc(0),
-            headers: {
-              "x-payrecon-error": `${item.reason}: ${item.detail}`,
-              "x-payrecon-source-topic": item.raw.topic,
-              "x-payrecon-source-partition": String(item.raw.partition ?? ""),
-              "x-payrecon-source-offset": String(item.raw.offset ?? ""),
-            },
-          };
-        }),
+        expected.filter((row) => !conflictingVersions.has(row)),
       );
-    }
+      // Stripe payouts whose composition became known in this batch join its events as settlement batches.
+      const stripe = await settleStripePayouts(tx, stripePayouts, stripeTransactions, now);
+      for (const event of stripe.batches) addGatewayEvent(event, "stripe:balance_transactions");
+      const newEvents = await insertGatewayEvents(tx, events);
+      const eventKey = (event: { gateway: string; eventId: string }) => `${event.gateway}\u0000${event.eventId}`;
+      const gatewayConflicts = await conflictingGatewayEvents(
+        tx,
+        notStoredNow(events, eventKey, new Set(newEvents.map(eventKey))),
+      );
+      // Only the references of batches new in this transaction; a Set, as a batch may list 10,000.
+      const newBatches = new Set(
+        newEvents.flatMap((event) => (event.batchId ? [batchKey(event.gateway, event.batchId)] : [])),
+      );
+      await insertBatchReferences(
+        tx,
+        batchRefs.filter((ref) => newBatches.has(batchKey(ref.gateway, ref.batchId))),
+      );
+      const newEntries = await insertBankEntries(tx, entries);
+      const entryKey = (entry: { bank: string; entryId: string }) => `${entry.bank}\u0000${entry.entryId}`;
+      const entryConflicts = await conflictingBankEntries(
+        tx,
+        notStoredNow(entries, entryKey, new Set(newEntries.map(entryKey))),
+      );
+      const inputConflicts: InputConflict<object>[] = [
+        ...expectedConflicts.map(({ row, first }) => ({
+          row,
+          topic: origin.get(row)!.raw.topic,
+          subject: { type: "payment" as const, paymentId: row.paymentId },
+          what: `expected payment ${row.paymentId} version ${row.version}`,
+          first,
+          received: row.body,
+          source: row.source,
+        })),
+        ...gatewayConflicts.flatMap(({ row, first }) => {
+          const from = origin.get(row);
+          if (!from) return [];
+          return [
+            {
+              row,
+              topic: from.raw.topic,
+              subject: { type: "gateway_event" as const, gateway: row.gateway, eventId: row.eventId },
+              what: `${row.gateway} event ${row.eventId}`,
+              first,
+              received: row.body,
+              source: row.source,
+            },
+          ];
+        }),
+        ...entryConflicts.map(({ row, first }) => ({
+          row,
+          topic: origin.get(row)!.raw.topic,
+          subject: { type: "bank_entry" as const, bank: row.bank, entryId: row.entryId },
+          what: `bank entry ${row.bank}/${row.entryId}`,
+          first,
+          received: row.body,
+          source: row.source,
+        })),
+      ];
+      const newStatements = await insertStatements(tx, statements);
+      const statementChecks = await checkStatements(
+        tx,
+        newStatements.map((statement) => statement.seq),
+        newEntries,
+        now,
+      );
+      const conflicts = conflictRejections(inputConflicts, origin);
+      await recordConflicts(tx, inputConflicts, now);
+      const rejectedItems = [...rejectedBeforeStoring, ...conflicts.values()];
+      const freshRejections = await insertRejected(
+        tx,
+        rejectedItems.map((item) => ({
+          source: item.raw.source,
+          topic: item.raw.topic,
+          partition: item.raw.partition,
+          offset: item.raw.offset,
+          key: item.raw.key,
+          value: item.raw.value ?? Buffer.alloc(0),
+          reason: item.reason,
+          detail: item.detail,
+        })),
+        maxBytes,
+      );
+      if (deps.deadLetterToKafka) {
+        await enqueueOutbox(
+          tx,
+          freshRejections.map((index): OutboxMessage => {
+            const item = rejectedItems[index]!;
+            return {
+              topic: deps.topics.dlq,
+              key: item.raw.key,
+              value: item.raw.value ?? Buffer.alloc(0),
+              headers: {
+                "x-payrecon-error": `${item.reason}: ${item.detail}`,
+                "x-payrecon-source-topic": item.raw.topic,
+                "x-payrecon-source-partition": String(item.raw.partition ?? ""),
+                "x-payrecon-source-offset": String(item.raw.offset ?? ""),
+              },
+            };
+          }),
+        );
+      }
 
-    const touched = emptyTouched();
-    for (const version of newVersions) touched.paymentIds.add(version.paymentId);
-    for (const event of newEvents) {
-      if (event.referenceKey) touched.referenceKeys.add(event.referenceKey);
-      if (event.batchId) touched.batchKeys.add(batchKey(event.gateway, event.batchId));
-      touched.gatewayEventSeqs.add(event.seq);
-    }
-    for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
-    const reconcileEffects = await deps.reconcile(tx, touched, deps.now);
-    // Only now, under the reconciliation lock: every batch updates the same few rows, and written with the facts
-    // they made the next batch wait for this one's commit before writing its own facts (pg_stat_statements:
-    // 43% of PostgreSQL's time was this statement waiting), which undid the pipeline of groups.
-    await recordFreshness(tx, freshness);
+      const touched = emptyTouched();
+      for (const version of newVersions) touched.paymentIds.add(version.paymentId);
+      for (const event of newEvents) {
+        if (event.referenceKey) touched.referenceKeys.add(event.referenceKey);
+        if (event.batchId) touched.batchKeys.add(batchKey(event.gateway, event.batchId));
+        touched.gatewayEventSeqs.add(event.seq);
+      }
+      for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
+      const reconcileEffects = await deps.reconcile(tx, touched, deps.now);
+      // Only now, under the reconciliation lock: every batch updates the same few rows, and written with the facts
+      // they made the next batch wait for this one's commit before writing its own facts (pg_stat_statements:
+      // 43% of PostgreSQL's time was this statement waiting), which undid the pipeline of groups.
+      await recordFreshness(tx, freshness);
 
-    const stored = new Set<string>();
-    for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);
-    for (const event of newEvents) stored.add(`g\u0000${event.gateway}\u0000${event.eventId}`);
-    for (const entry of newEntries) stored.add(`b\u0000${entry.bank}\u0000${entry.entryId}`);
-    for (const id of stripe.newPayoutIds) stored.add(`sp\u0000${id}`);
-    for (const id of stripe.newTransactionIds) stored.add(`st\u0000${id}`);
-    return {
-      fresh: { stored, freshRejections: new Set(freshRejections) },
-      effects: reconcileEffects,
-      conflicts,
-      inputConflicts,
-      rejectedItems,
-    };
-  });
+      const stored = new Set<string>();
+      for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);
+      for (const event of newEvents) stored.add(`g\u0000${event.gateway}\u0000${event.eventId}`);
+      for (const entry of newEntries) stored.add(`b\u0000${entry.bank}\u0000${entry.entryId}`);
+      for (const statement of newStatements) stored.add(`s\u0000${statement.bank}\u0000${statement.statementId}`);
+      for (const id of stripe.newPayoutIds) stored.add(`sp\u0000${id}`);
+      for (const id of stripe.newTransactionIds) stored.add(`st\u0000${id}`);
+      return {
+        fresh: { stored, freshRejections: new Set(freshRejections) },
+        effects: reconcileEffects,
+        conflicts,
+        inputConflicts,
+        statementChecks,
+        rejectedItems,
+      };
+    },
+  );
 
   // Per-line outcome: the first occurrence of a new fact is accepted, any other a duplicate.
   const seen = new Set<string>();
@@ -383,6 +417,9 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   }
   for (const item of [...partlyRejected, ...conflicts.values()]) {
     deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
+  }
+  for (const check of statementChecks) {
+    deps.metrics.statementChecks.inc({ bank: deps.metrics.labels.bank(check.bank), result: check.result });
   }
   for (const conflict of inputConflicts) {
     deps.metrics.inputConflicts.inc({ topic: conflict.topic });

@@ -33,6 +33,8 @@ create table bank_statements (
   received_at          timestamptz not null default now(),
   -- null until every line is stored; then 'balanced' or 'imbalanced'.
   balance_result       text,
+  -- Σ of its stored lines (credits positive, debits negative, pending lines left out), once all are stored.
+  lines_net_minor      bigint,
   unique (bank, statement_id)
 );
 create index bank_statements_account on bank_statements (bank, account, currency, from_date, to_date);
