@@ -9,6 +9,7 @@ import {
   expectedPaymentSchema,
   gatewayEventSchema,
   MAX_AMOUNT_MINOR,
+  statementSummarySchema,
   nonNegativeAmount,
   positiveAmount,
   timestamp,
@@ -317,7 +318,7 @@ const exceptionSchema = object(
         "statement_gap",
       ],
     },
-    subject: str("what the exception is about (payment, bank entry, gateway event or batch key)"),
+    subject: str("what the exception is about (payment, bank entry, gateway event, batch or statement key)"),
     payment_id: nullable(str()),
     entry_id: nullable(str()),
     bank: nullable(str()),
@@ -554,6 +555,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       Cancellation: schemaFromZod(cancellationSchema),
       GatewayEvent: schemaFromZod(gatewayEventSchema),
       BankEntry: schemaFromZod(bankEntrySchema),
+      StatementSummary: schemaFromZod(statementSummarySchema),
       Error: errorSchema,
       Payment: paymentSchema(),
       PaymentDetail: paymentDetail,
@@ -763,7 +765,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
         summary: "Post input messages for one topic as NDJSON",
         description:
           "One JSON message per line for one of the input topics: ExpectedPayment or Cancellation for " +
-          `${topics.expected}, GatewayEvent for ${topics.gateway}, BankEntry for ${topics.bank}, and the gateways' ` +
+          `${topics.expected}, GatewayEvent for ${topics.gateway}, BankEntry or StatementSummary (\`"type": "statement"\`) for ${topics.bank}, and the gateways' ` +
           "own payloads on the raw topics (Stripe events or balance transactions, Adyen notification bodies). The same validation, " +
           "idempotency and dead-lettering as the Kafka path; one result per line. Invalid lines are rejected with " +
           "their reason (the others are still stored); at most 50,000 lines per request.",
@@ -786,7 +788,13 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
               // OpenAPI 3.1 has no item schema for streaming media types (3.2's itemSchema): the schema describes one line.
               schema: {
                 description: "one line: a message of the path's topic",
-                oneOf: [ref("ExpectedPayment"), ref("Cancellation"), ref("GatewayEvent"), ref("BankEntry")],
+                oneOf: [
+                  ref("ExpectedPayment"),
+                  ref("Cancellation"),
+                  ref("GatewayEvent"),
+                  ref("BankEntry"),
+                  ref("StatementSummary"),
+                ],
               },
               example:
                 '{"id":"exp_1001","direction":"collection","amount_minor":125000,"currency":"EUR","gateway":"stripe",' +
