@@ -1,5 +1,5 @@
 import type { Db } from "../db/pool.js";
-import { storedBankEntryBodies, storedExpectedVersionBodies } from "../db/queries/conflicts.js";
+import { storedBankEntryBodies, storedExpectedVersionBodies, storedStatementBodies } from "../db/queries/conflicts.js";
 import { storedGatewayEventBodies } from "../db/queries/facts.js";
 import type { ExceptionSubject } from "../reconcile/exceptions.js";
 import { canonicalJson } from "./decode.js";
@@ -16,6 +16,7 @@ import { canonicalJson } from "./decode.js";
  *   duplicate.
  * - bank entry: (bank, entry_id); the entry without its metadata, which names the statement the line came in (a
  *   line of a daily and of a monthly statement is one line, CONTRACT §8 "Bank line identity").
+ * - statement summary: (bank, statement_id); the summary without its metadata.
  * - expected payment: a message with the same id replaces the earlier one (CONTRACT §1), so only messages that
  *   carry an explicit `version` can conflict: (id, version), the whole message. A cancellation is never a conflict
  *   (cancelling version N is how version N ends).
@@ -46,6 +47,21 @@ export interface InputConflict<T> {
   first: unknown;
   received: unknown;
   source: string;
+}
+
+/**
+ * The conflicts found among fact rows, with the topic of the message each came from (rows with no message,
+ * e.g. Stripe payouts settled here, are never a producer's conflict) and what they are about.
+ */
+export function asConflicts<T extends { body: unknown; source: string }>(
+  found: Array<{ row: T; first: unknown }>,
+  origin: Map<object, { raw: { topic: string } }>,
+  about: (row: T) => { subject: ExceptionSubject; what: string },
+): InputConflict<T>[] {
+  return found.flatMap(({ row, first }) => {
+    const from = origin.get(row);
+    return from ? [{ row, topic: from.raw.topic, ...about(row), first, received: row.body, source: row.source }] : [];
+  });
 }
 
 interface Candidate<T> {
@@ -105,6 +121,20 @@ export async function conflictingBankEntries<T extends { bank: string; entryId: 
   if (candidates.length === 0) return [];
   const stored = await storedBankEntryBodies(db, candidates);
   const key = (entry: T) => `${entry.bank}\u0000${entry.entryId}`;
+  return differing(
+    candidates.map((row) => ({ row, key: key(row), body: row.body })),
+    stored,
+    bankFactContent,
+  );
+}
+
+export async function conflictingStatements<T extends { bank: string; statementId: string; body: unknown }>(
+  db: Db,
+  candidates: T[],
+): Promise<Array<{ row: T; first: unknown }>> {
+  if (candidates.length === 0) return [];
+  const stored = await storedStatementBodies(db, candidates);
+  const key = (statement: T) => `${statement.bank}\u0000${statement.statementId}`;
   return differing(
     candidates.map((row) => ({ row, key: key(row), body: row.body })),
     stored,

@@ -19,7 +19,9 @@ import type { GatewayFacts } from "../adapters/gatewayFacts.js";
 import type { GatewayEvent } from "../messages/schemas.js";
 import { type Decoded, decodeMessage, MAX_DETAIL_CHARS, type RawMessage } from "./decode.js";
 import {
+  asConflicts,
   conflictingBankEntries,
+  conflictingStatements,
   conflictingExpectedVersions,
   conflictingGatewayEvents,
   type InputConflict,
@@ -220,6 +222,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         source,
       };
       statements.push(row);
+      origin.set(row, item);
       freshness.push({ topic: item.raw.topic, source: statement.bank, lastEvent: now.toISOString() });
     } else {
       const entry = item.message;
@@ -282,41 +285,32 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         notStoredNow(entries, entryKey, new Set(newEntries.map(entryKey))),
       );
       const inputConflicts: InputConflict<object>[] = [
-        ...expectedConflicts.map(({ row, first }) => ({
-          row,
-          topic: origin.get(row)!.raw.topic,
-          subject: { type: "payment" as const, paymentId: row.paymentId },
+        ...asConflicts(expectedConflicts, origin, (row) => ({
+          subject: { type: "payment", paymentId: row.paymentId },
           what: `expected payment ${row.paymentId} version ${row.version}`,
-          first,
-          received: row.body,
-          source: row.source,
         })),
-        ...gatewayConflicts.flatMap(({ row, first }) => {
-          const from = origin.get(row);
-          if (!from) return [];
-          return [
-            {
-              row,
-              topic: from.raw.topic,
-              subject: { type: "gateway_event" as const, gateway: row.gateway, eventId: row.eventId },
-              what: `${row.gateway} event ${row.eventId}`,
-              first,
-              received: row.body,
-              source: row.source,
-            },
-          ];
-        }),
-        ...entryConflicts.map(({ row, first }) => ({
-          row,
-          topic: origin.get(row)!.raw.topic,
-          subject: { type: "bank_entry" as const, bank: row.bank, entryId: row.entryId },
+        ...asConflicts(gatewayConflicts, origin, (row) => ({
+          subject: { type: "gateway_event", gateway: row.gateway, eventId: row.eventId },
+          what: `${row.gateway} event ${row.eventId}`,
+        })),
+        ...asConflicts(entryConflicts, origin, (row) => ({
+          subject: { type: "bank_entry", bank: row.bank, entryId: row.entryId },
           what: `bank entry ${row.bank}/${row.entryId}`,
-          first,
-          received: row.body,
-          source: row.source,
         })),
       ];
       const newStatements = await insertStatements(tx, statements);
+      const statementKey = (statement: { bank: string; statementId: string }) =>
+        `${statement.bank}\u0000${statement.statementId}`;
+      const statementConflicts = await conflictingStatements(
+        tx,
+        notStoredNow(statements, statementKey, new Set(newStatements.map(statementKey))),
+      );
+      inputConflicts.push(
+        ...asConflicts(statementConflicts, origin, (row) => ({
+          subject: { type: "statement", bank: row.bank, statementId: row.statementId },
+          what: `statement ${row.bank}/${row.statementId}`,
+        })),
+      );
       const statementChecks = await checkStatements(
         tx,
         newStatements.map((statement) => statement.seq),

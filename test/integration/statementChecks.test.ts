@@ -151,6 +151,28 @@ describe("statement summaries", () => {
     expect((await exceptionsOf("S-GAP2-2")).map((row) => row.kind)).toEqual(["statement_gap"]);
   });
 
+  it("the same statement id with other content is a conflict; the first summary stays", async () => {
+    const entries = lines("ACC-CONF", -5);
+    const first = summary("S-CONF", "ACC-CONF", -5, entries, 50_000, 58_500);
+    await ingest([...entries, first]);
+    const response = await api(daemon.baseUrl, "ingester")("/api/v1/ingest/bank.settlements", {
+      method: "POST",
+      body: [first, { ...first, metadata: { file: "again.xml" } }, { ...first, closing_booked_minor: 1 }]
+        .map((message) => JSON.stringify(message))
+        .join("\n"),
+    });
+    expect(response.body.lines.map((line: { status: string }) => line.status)).toEqual([
+      "duplicate",
+      "duplicate",
+      "rejected",
+    ]);
+    expect(response.body.lines[2]).toMatchObject({ reason: "conflict" });
+    expect(
+      (await db.pool.query("select closing_booked_minor from bank_statements where statement_id = 'S-CONF'")).rows,
+    ).toEqual([{ closing_booked_minor: 58_500 }]);
+    expect(await exceptionsOf("S-CONF")).toMatchObject([{ kind: "conflict", state: "open" }]);
+  });
+
   it("a statement summary on the bank topic is schema-checked like any message", async () => {
     const response = await api(daemon.baseUrl, "ingester")("/api/v1/ingest/bank.settlements", {
       method: "POST",

@@ -17,6 +17,21 @@ export async function storedBankEntryBodies(
   return new Map(result.rows.map((row) => [`${row.bank}\u0000${row.entry_id}`, row.body]));
 }
 
+/** The stored bodies of statement summaries, by `bank NUL statement_id`. */
+export async function storedStatementBodies(
+  db: Db,
+  keys: Array<{ bank: string; statementId: string }>,
+): Promise<Map<string, unknown>> {
+  if (keys.length === 0) return new Map();
+  const result = await db.query<{ bank: string; statement_id: string; body: unknown }>(
+    `select s.bank, s.statement_id, s.body
+       from bank_statements s
+       join unnest($1::text[], $2::text[]) as k(bank, statement_id) on s.bank = k.bank and s.statement_id = k.statement_id`,
+    [keys.map((key) => key.bank), keys.map((key) => key.statementId)],
+  );
+  return new Map(result.rows.map((row) => [`${row.bank}\u0000${row.statement_id}`, row.body]));
+}
+
 /** The first stored (non-cancelled) body of each expected payment and explicit version, by `id NUL version`. */
 export async function storedExpectedVersionBodies(
   db: Db,
