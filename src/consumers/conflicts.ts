@@ -100,47 +100,46 @@ export function notStoredNow<T>(rows: T[], keyOf: (row: T) => string, storedNow:
   });
 }
 
-export async function conflictingGatewayEvents<T extends { gateway: string; eventId: string; body: unknown }>(
+/** Loads the first stored body of each key (`a NUL b`) among the candidates. */
+type StoredBodies<K> = (db: Db, keys: K[]) => Promise<Map<string, unknown>>;
+
+async function conflictingFacts<K, T extends K & { body: unknown }>(
   db: Db,
   candidates: T[],
+  load: StoredBodies<K>,
+  key: (row: T) => string,
+  content: (body: unknown) => string,
 ): Promise<Array<{ row: T; first: unknown }>> {
   if (candidates.length === 0) return [];
-  const stored = await storedGatewayEventBodies(db, candidates);
-  const key = (event: T) => `${event.gateway}\u0000${event.eventId}`;
+  const stored = await load(db, candidates);
   return differing(
     candidates.map((row) => ({ row, key: key(row), body: row.body })),
     stored,
+    content,
+  );
+}
+
+export const conflictingGatewayEvents = <T extends { gateway: string; eventId: string; body: unknown }>(
+  db: Db,
+  candidates: T[],
+) =>
+  conflictingFacts(
+    db,
+    candidates,
+    storedGatewayEventBodies,
+    (e) => `${e.gateway}\u0000${e.eventId}`,
     gatewayFactContent,
   );
-}
 
-export async function conflictingBankEntries<T extends { bank: string; entryId: string; body: unknown }>(
+export const conflictingBankEntries = <T extends { bank: string; entryId: string; body: unknown }>(
   db: Db,
   candidates: T[],
-): Promise<Array<{ row: T; first: unknown }>> {
-  if (candidates.length === 0) return [];
-  const stored = await storedBankEntryBodies(db, candidates);
-  const key = (entry: T) => `${entry.bank}\u0000${entry.entryId}`;
-  return differing(
-    candidates.map((row) => ({ row, key: key(row), body: row.body })),
-    stored,
-    bankFactContent,
-  );
-}
+) => conflictingFacts(db, candidates, storedBankEntryBodies, (e) => `${e.bank}\u0000${e.entryId}`, bankFactContent);
 
-export async function conflictingStatements<T extends { bank: string; statementId: string; body: unknown }>(
+export const conflictingStatements = <T extends { bank: string; statementId: string; body: unknown }>(
   db: Db,
   candidates: T[],
-): Promise<Array<{ row: T; first: unknown }>> {
-  if (candidates.length === 0) return [];
-  const stored = await storedStatementBodies(db, candidates);
-  const key = (statement: T) => `${statement.bank}\u0000${statement.statementId}`;
-  return differing(
-    candidates.map((row) => ({ row, key: key(row), body: row.body })),
-    stored,
-    bankFactContent,
-  );
-}
+) => conflictingFacts(db, candidates, storedStatementBodies, (s) => `${s.bank}\u0000${s.statementId}`, bankFactContent);
 
 /**
  * Expected payments carrying a `version` whose (id, version) is stored already, or came earlier in this batch,

@@ -1,3 +1,4 @@
+import { EXCEPTION_KINDS } from "../reconcile/types.js";
 import { z } from "zod";
 import type { Config, Role } from "../config.js";
 import {
@@ -303,21 +304,7 @@ const auditEntry = object(
 const exceptionSchema = object(
   {
     id: str(),
-    kind: {
-      type: "string",
-      enum: [
-        "failed",
-        "held",
-        "delayed",
-        "mismatch",
-        "unmatched",
-        "ambiguous",
-        "duplicate",
-        "conflict",
-        "statement_imbalance",
-        "statement_gap",
-      ],
-    },
+    kind: { type: "string", enum: [...EXCEPTION_KINDS] },
     subject: str("what the exception is about (payment, bank entry, gateway event, batch or statement key)"),
     payment_id: nullable(str()),
     entry_id: nullable(str()),

@@ -3,15 +3,7 @@ import type { Db } from "../pool.js";
 
 /** Bank statement summaries (CONTRACT §8 "Statements") and what their checks need. */
 
-export interface StatementRow {
-  bank: string;
-  statementId: string;
-  account: string;
-  currency: string;
-  fromDate: string;
-  toDate: string;
-  openingMinor: number;
-  closingMinor: number;
+export interface StatementRow extends Omit<StatementFacts, "linesNetMinor"> {
   entryIds: string[];
   body: unknown;
   source: string;

@@ -1,3 +1,4 @@
+import { EXCEPTION_KINDS } from "../../reconcile/types.js";
 import express, { type Router } from "express";
 import type pg from "pg";
 import { z } from "zod";
@@ -19,22 +20,9 @@ import { clientText, decimalInteger, parseInput } from "../query.js";
 
 /** Exceptions: the work queue (GET) and the operator's actions with their audit trail (POST). */
 
-const KINDS = [
-  "failed",
-  "held",
-  "delayed",
-  "mismatch",
-  "unmatched",
-  "ambiguous",
-  "duplicate",
-  "conflict",
-  "statement_imbalance",
-  "statement_gap",
-] as const;
-
 export const exceptionListQuery = z.object({
   state: z.enum(["open", "acknowledged", "resolved", "unresolved", "all"]).default("unresolved"),
-  kind: z.enum(KINDS).optional(),
+  kind: z.enum(EXCEPTION_KINDS).optional(),
   gateway: clientText(64).optional(),
   currency: z.string().length(3).optional(),
   priority: z.enum(["p1", "p2", "p3"]).optional(),
