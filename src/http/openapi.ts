@@ -324,6 +324,21 @@ const exceptionSchema = object(
     resolved_at: nullable(dateTime()),
     age_seconds: int(),
     audit: { type: "array", items: ref("AuditEntry") },
+    versions: {
+      type: "array",
+      description:
+        "conflict exceptions, GET /exceptions/{id} only: both contents of each conflict (CONTRACT §8), the first " +
+        "version (in force) and the one received with the same key",
+      items: object(
+        {
+          topic: str(),
+          first: { type: "object" },
+          received: { type: "object" },
+          received_at: dateTime(),
+        },
+        ["topic", "first", "received", "received_at"],
+      ),
+    },
   },
   ["id", "kind", "payment_id", "entry_id", "amount_minor", "currency", "opened_at", "state", "age_seconds", "audit"],
 );

@@ -141,6 +141,14 @@ async function expectConflict(c: Case, transport: Transport): Promise<void> {
   expect(kept.rows[0]!.received_body.amount_minor).toBe(c.second(transport).amount_minor);
   const listed = await api(daemon.baseUrl, "viewer")("/api/v1/exceptions?kind=conflict");
   expect(listed.status).toBe(200);
+  // Both contents, through the API.
+  const shown = await api(daemon.baseUrl, "viewer")(`/api/v1/exceptions/${exception.rows[0]!.id}`);
+  expect(shown.body.versions).toHaveLength(1);
+  expect(shown.body.versions[0]).toMatchObject({
+    topic: c.topic,
+    first: { amount_minor: c.first(transport).amount_minor },
+    received: { amount_minor: c.second(transport).amount_minor },
+  });
   const rejected = await db.pool.query(
     "select detail from rejected_messages where topic = $1 and source = $2 and reason = 'conflict'",
     [c.topic, transport],

@@ -1,3 +1,4 @@
+import { conflictsOfException } from "../../db/queries/conflicts.js";
 import { EXCEPTION_KINDS } from "../../reconcile/types.js";
 import express, { type Router } from "express";
 import type pg from "pg";
@@ -115,7 +116,15 @@ export function exceptionsRouter(pool: pg.Pool): Router {
     const rows = await pool.query<ExceptionViewRow>("select * from exceptions where id = $1", [id]);
     const row = rows.rows[0];
     if (!row) throw new HttpError(404, "not_found", "no exception with this id");
-    res.json(exceptionView(row, (await auditOf(pool, [id])).get(id) ?? [], new Date()));
+    const view = exceptionView(row, (await auditOf(pool, [id])).get(id) ?? [], new Date());
+    if (row.kind !== "conflict") return void res.json(view);
+    const versions = (await conflictsOfException(pool, Number(id))).map((version) => ({
+      topic: version.topic,
+      first: version.firstBody,
+      received: version.receivedBody,
+      received_at: version.receivedAt.toISOString(),
+    }));
+    res.json({ ...view, versions });
   });
 
   router.post("/exceptions/:id/actions", requireRole("operator"), express.json({ limit: "64kb" }), async (req, res) => {
