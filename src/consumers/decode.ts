@@ -8,6 +8,8 @@ import {
   expectedMessageSchema,
   type GatewayEvent,
   gatewayEventSchema,
+  type StatementSummary,
+  statementSummarySchema,
 } from "../messages/schemas.js";
 
 /**
@@ -48,6 +50,8 @@ export type Decoded =
   | { ok: true; kind: "expected"; raw: RawMessage; hash: Buffer; message: ExpectedMessage }
   | { ok: true; kind: "gateway"; raw: RawMessage; hash: Buffer; message: GatewayEvent }
   | { ok: true; kind: "bank"; raw: RawMessage; hash: Buffer; message: BankEntry }
+  /** A statement summary on the bank topic (CONTRACT §8 "Statements"). */
+  | { ok: true; kind: "statement"; raw: RawMessage; hash: Buffer; message: StatementSummary }
   | {
       ok: true;
       kind: "native";
@@ -88,7 +92,13 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 // Amounts must be written as plain JSON integers: 1e3, 10.0 or -0 parse to
 // integers in JavaScript but say the producer is emitting floats. Member names
 // are matched with their escapes decoded ("amount\u005fminor" is amount_minor too).
-const AMOUNT_FIELDS = new Set(["amount_minor", "gross_minor", "fee_minor"]);
+const AMOUNT_FIELDS = new Set([
+  "amount_minor",
+  "gross_minor",
+  "fee_minor",
+  "opening_booked_minor",
+  "closing_booked_minor",
+]);
 const NUMBER_MEMBER = /"((?:[^"\\]|\\.)*)"\s*:\s*(-?[0-9][0-9.eE+-]*)/g;
 
 function memberName(body: string): string {
@@ -250,7 +260,10 @@ function decodeOne(raw: RawMessage): Decoded {
     }
   }
   try {
-    const parsed = SCHEMAS[raw.kind as keyof typeof SCHEMAS].safeParse(json);
+    // The bank topic carries statement summaries beside its lines, told apart by `type`.
+    const isStatement = raw.kind === "bank" && (json as Record<string, unknown>).type === "statement";
+    const schema = isStatement ? statementSummarySchema : SCHEMAS[raw.kind as keyof typeof SCHEMAS];
+    const parsed = schema.safeParse(json);
     if (!parsed.success) return { ok: false, raw, reason: "schema", detail: zodDetail(parsed.error) };
     // Hash the decoded message, not the bytes: the same message re-serialized is still one fact.
     // On first use: only expected payments' hashes are stored, and hashing every message cost ~5% of the CPU.
@@ -258,7 +271,7 @@ function decodeOne(raw: RawMessage): Decoded {
     let hash: Buffer | undefined;
     return {
       ok: true,
-      kind: raw.kind,
+      kind: isStatement ? "statement" : raw.kind,
       raw,
       get hash() {
         hash ??= createHash("sha256").update(canonicalJson(message)).digest();

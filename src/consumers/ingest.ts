@@ -18,7 +18,18 @@ import { batchKey, emptyTouched, type TouchedFacts } from "../reconcile/touched.
 import type { GatewayFacts } from "../adapters/gatewayFacts.js";
 import type { GatewayEvent } from "../messages/schemas.js";
 import { type Decoded, decodeMessage, MAX_DETAIL_CHARS, type RawMessage } from "./decode.js";
-import { conflictingGatewayEvents } from "./conflicts.js";
+import {
+  asConflicts,
+  conflictingBankEntries,
+  conflictingStatements,
+  conflictingExpectedVersions,
+  conflictingGatewayEvents,
+  type InputConflict,
+  notStoredNow,
+} from "./conflicts.js";
+import { recordConflicts } from "../writer/conflictExceptions.js";
+import { checkStatements } from "../writer/statementChecks.js";
+import { insertStatements, type StatementRow } from "../db/queries/statements.js";
 import { settleStripePayouts } from "./stripePayouts.js";
 
 /**
@@ -76,6 +87,8 @@ function factKeys(decoded: Accepted): string[] {
       return [`g\u0000${decoded.message.gateway}\u0000${decoded.message.event_id}`];
     case "bank":
       return [`b\u0000${decoded.message.bank}\u0000${decoded.message.entry_id}`];
+    case "statement":
+      return [`s\u0000${decoded.message.bank}\u0000${decoded.message.statement_id}`];
     case "native":
       return [
         ...decoded.events.map((event) => `g\u0000${event.gateway}\u0000${event.event_id}`),
@@ -86,18 +99,18 @@ function factKeys(decoded: Accepted): string[] {
 }
 
 /**
- * One rejection (reason `conflict`) per message holding an event whose id is stored already with other
+ * One rejection (reason `conflict`) per message holding a fact whose key is stored already with other
  * facts (CONTRACT §8): recorded and dead-lettered, while the first version stays in force.
  */
 function conflictRejections(
-  conflicting: GatewayEventRow[],
-  origin: Map<GatewayEventRow, Accepted>,
+  conflicts: InputConflict<object>[],
+  origin: Map<object, Accepted>,
 ): Map<Accepted, Rejected> {
   const byMessage = new Map<Accepted, Rejected>();
-  for (const event of conflicting) {
-    const item = origin.get(event);
+  for (const conflict of conflicts) {
+    const item = origin.get(conflict.row);
     if (!item) continue;
-    const detail = `${event.gateway} event ${event.eventId} is stored already with other content; the first version stays`;
+    const detail = `${conflict.what} is stored already with other content; the first version stays`;
     const said = byMessage.get(item);
     if (said) said.detail = `${said.detail}; ${detail}`.slice(0, MAX_DETAIL_CHARS);
     else
@@ -116,6 +129,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   const expected: ExpectedVersionRow[] = [];
   const events: GatewayEventRow[] = [];
   const entries: BankEntryRow[] = [];
+  const statements: StatementRow[] = [];
   // Freshness is when payrecon received a source's newest message: a feed is alive when messages arrive,
   // whatever business time they carry (a statement's booking date is a day, a replay carries old times).
   const freshness: { topic: string; source: string; lastEvent: string }[] = [];
@@ -123,9 +137,9 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   const stripePayouts: GatewayFacts["stripePayouts"] = [];
   const stripeTransactions: GatewayFacts["stripeBalanceTransactions"] = [];
   const partlyRejected: Rejected[] = [];
-  // Which decoded message each gateway event came from (none for Stripe payouts settled here).
-  const eventOrigin = new Map<GatewayEventRow, Accepted>();
-  const addGatewayEvent = (event: GatewayEvent, source: string, origin?: Accepted) => {
+  // Which decoded message each fact row came from (none for Stripe payouts settled here).
+  const origin = new Map<object, Accepted>();
+  const addGatewayEvent = (event: GatewayEvent, source: string, from?: Accepted) => {
     const isBatch = event.type === "settlement.batch";
     const row: GatewayEventRow = {
       gateway: event.gateway,
@@ -144,7 +158,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
       source,
     };
     events.push(row);
-    if (origin) eventOrigin.set(row, origin);
+    if (from) origin.set(row, from);
     if (isBatch) {
       for (const reference of event.references) {
         batchRefs.push({ gateway: event.gateway, batchId: event.batch_id, referenceKey: referenceKey(reference) });
@@ -157,14 +171,16 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
     const source = sourceOf(item.raw);
     if (item.kind === "expected") {
       const message = item.message;
-      expected.push({
+      const row: ExpectedVersionRow = {
         paymentId: message.id,
         contentHash: item.hash,
         version: message.version ?? null,
         cancelled: message.cancelled === true,
         body: message,
         source,
-      });
+      };
+      expected.push(row);
+      origin.set(row, item);
       if (message.cancelled !== true) {
         freshness.push({
           topic: item.raw.topic,
@@ -190,9 +206,27 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         });
       }
       freshness.push({ topic: item.raw.topic, source: item.gateway, lastEvent: now.toISOString() });
+    } else if (item.kind === "statement") {
+      const statement = item.message;
+      const row: StatementRow = {
+        bank: statement.bank,
+        statementId: statement.statement_id,
+        account: statement.account,
+        currency: statement.currency,
+        fromDate: statement.from_date,
+        toDate: statement.to_date,
+        openingMinor: statement.opening_booked_minor,
+        closingMinor: statement.closing_booked_minor,
+        entryIds: statement.entry_ids,
+        body: statement,
+        source,
+      };
+      statements.push(row);
+      origin.set(row, item);
+      freshness.push({ topic: item.raw.topic, source: statement.bank, lastEvent: now.toISOString() });
     } else {
       const entry = item.message;
-      entries.push({
+      const row: BankEntryRow = {
         bank: entry.bank,
         entryId: entry.entry_id,
         account: entry.account,
@@ -209,28 +243,33 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         body: entry,
         source,
         tokens: remittanceTokens(entry.end_to_end_id, entry.remittance_info),
-      });
+      };
+      entries.push(row);
+      origin.set(row, item);
       freshness.push({ topic: item.raw.topic, source: entry.bank, lastEvent: now.toISOString() });
     }
   }
 
   const rejectedBeforeStoring = [...decoded.flatMap((item) => (item.ok ? [] : [item])), ...partlyRejected];
   const maxBytes = deps.rejectedMaxBytes ?? DEFAULT_REJECTED_MAX_BYTES;
-  const { fresh, effects, conflicts, conflictGateways, rejectedItems } = await withTransaction(
+  const { fresh, effects, conflicts, inputConflicts, rejectedItems, statementChecks } = await withTransaction(
     deps.pool,
     async (tx) => {
-      const newVersions = await insertExpectedVersions(tx, expected);
+      const expectedConflicts = await conflictingExpectedVersions(tx, expected);
+      const conflictingVersions = new Set<ExpectedVersionRow>(expectedConflicts.map((conflict) => conflict.row));
+      const newVersions = await insertExpectedVersions(
+        tx,
+        expected.filter((row) => !conflictingVersions.has(row)),
+      );
       // Stripe payouts whose composition became known in this batch join its events as settlement batches.
       const stripe = await settleStripePayouts(tx, stripePayouts, stripeTransactions, now);
       for (const event of stripe.batches) addGatewayEvent(event, "stripe:balance_transactions");
       const newEvents = await insertGatewayEvents(tx, events);
-      const storedNow = new Set(newEvents.map((event) => `${event.gateway}\u0000${event.eventId}`));
-      const conflicting = await conflictingGatewayEvents(
+      const eventKey = (event: { gateway: string; eventId: string }) => `${event.gateway}\u0000${event.eventId}`;
+      const gatewayConflicts = await conflictingGatewayEvents(
         tx,
-        events.filter((event) => !storedNow.has(`${event.gateway}\u0000${event.eventId}`)),
+        notStoredNow(events, eventKey, new Set(newEvents.map(eventKey))),
       );
-      const conflicts = conflictRejections(conflicting, eventOrigin);
-      const rejectedItems = [...rejectedBeforeStoring, ...conflicts.values()];
       // Only the references of batches new in this transaction; a Set, as a batch may list 10,000.
       const newBatches = new Set(
         newEvents.flatMap((event) => (event.batchId ? [batchKey(event.gateway, event.batchId)] : [])),
@@ -240,6 +279,47 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         batchRefs.filter((ref) => newBatches.has(batchKey(ref.gateway, ref.batchId))),
       );
       const newEntries = await insertBankEntries(tx, entries);
+      const entryKey = (entry: { bank: string; entryId: string }) => `${entry.bank}\u0000${entry.entryId}`;
+      const entryConflicts = await conflictingBankEntries(
+        tx,
+        notStoredNow(entries, entryKey, new Set(newEntries.map(entryKey))),
+      );
+      const inputConflicts: InputConflict<object>[] = [
+        ...asConflicts(expectedConflicts, origin, (row) => ({
+          subject: { type: "payment", paymentId: row.paymentId },
+          what: `expected payment ${row.paymentId} version ${row.version}`,
+        })),
+        ...asConflicts(gatewayConflicts, origin, (row) => ({
+          subject: { type: "gateway_event", gateway: row.gateway, eventId: row.eventId },
+          what: `${row.gateway} event ${row.eventId}`,
+        })),
+        ...asConflicts(entryConflicts, origin, (row) => ({
+          subject: { type: "bank_entry", bank: row.bank, entryId: row.entryId },
+          what: `bank entry ${row.bank}/${row.entryId}`,
+        })),
+      ];
+      const newStatements = await insertStatements(tx, statements);
+      const statementKey = (statement: { bank: string; statementId: string }) =>
+        `${statement.bank}\u0000${statement.statementId}`;
+      const statementConflicts = await conflictingStatements(
+        tx,
+        notStoredNow(statements, statementKey, new Set(newStatements.map(statementKey))),
+      );
+      inputConflicts.push(
+        ...asConflicts(statementConflicts, origin, (row) => ({
+          subject: { type: "statement", bank: row.bank, statementId: row.statementId },
+          what: `statement ${row.bank}/${row.statementId}`,
+        })),
+      );
+      const statementChecks = await checkStatements(
+        tx,
+        newStatements.map((statement) => statement.seq),
+        newEntries,
+        now,
+      );
+      const conflicts = conflictRejections(inputConflicts, origin);
+      await recordConflicts(tx, inputConflicts, now);
+      const rejectedItems = [...rejectedBeforeStoring, ...conflicts.values()];
       const freshRejections = await insertRejected(
         tx,
         rejectedItems.map((item) => ({
@@ -292,13 +372,15 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
       for (const version of newVersions) stored.add(`e\u0000${version.paymentId}\u0000${version.contentHash}`);
       for (const event of newEvents) stored.add(`g\u0000${event.gateway}\u0000${event.eventId}`);
       for (const entry of newEntries) stored.add(`b\u0000${entry.bank}\u0000${entry.entryId}`);
+      for (const statement of newStatements) stored.add(`s\u0000${statement.bank}\u0000${statement.statementId}`);
       for (const id of stripe.newPayoutIds) stored.add(`sp\u0000${id}`);
       for (const id of stripe.newTransactionIds) stored.add(`st\u0000${id}`);
       return {
         fresh: { stored, freshRejections: new Set(freshRejections) },
         effects: reconcileEffects,
         conflicts,
-        conflictGateways: conflicting.map((event) => event.gateway),
+        inputConflicts,
+        statementChecks,
         rejectedItems,
       };
     },
@@ -330,8 +412,15 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   for (const item of [...partlyRejected, ...conflicts.values()]) {
     deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
   }
-  for (const gateway of conflictGateways)
-    deps.metrics.gatewayEventConflicts.inc({ gateway: deps.metrics.labels.gateway(gateway) });
+  for (const check of statementChecks) {
+    deps.metrics.statementChecks.inc({ bank: deps.metrics.labels.bank(check.bank), result: check.result });
+  }
+  for (const conflict of inputConflicts) {
+    deps.metrics.inputConflicts.inc({ topic: conflict.topic });
+    if (conflict.subject.type === "gateway_event") {
+      deps.metrics.gatewayEventConflicts.inc({ gateway: deps.metrics.labels.gateway(conflict.subject.gateway) });
+    }
+  }
   const truncated = rejectedItems.filter((item) => (item.raw.value?.length ?? 0) > maxBytes).length;
   if (truncated > 0) deps.metrics.rejectedMessagesPruned.inc({ reason: "truncated" }, truncated);
   if (deps.deadLetterToKafka) {

@@ -1,3 +1,4 @@
+import { EXCEPTION_KINDS } from "../reconcile/types.js";
 import { z } from "zod";
 import type { Config, Role } from "../config.js";
 import {
@@ -9,6 +10,7 @@ import {
   expectedPaymentSchema,
   gatewayEventSchema,
   MAX_AMOUNT_MINOR,
+  statementSummarySchema,
   nonNegativeAmount,
   positiveAmount,
   timestamp,
@@ -302,8 +304,8 @@ const auditEntry = object(
 const exceptionSchema = object(
   {
     id: str(),
-    kind: { type: "string", enum: ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"] },
-    subject: str("what the exception is about (payment, bank entry, gateway event or batch key)"),
+    kind: { type: "string", enum: [...EXCEPTION_KINDS] },
+    subject: str("what the exception is about (payment, bank entry, gateway event, batch or statement key)"),
     payment_id: nullable(str()),
     entry_id: nullable(str()),
     bank: nullable(str()),
@@ -322,6 +324,21 @@ const exceptionSchema = object(
     resolved_at: nullable(dateTime()),
     age_seconds: int(),
     audit: { type: "array", items: ref("AuditEntry") },
+    versions: {
+      type: "array",
+      description:
+        "conflict exceptions, GET /exceptions/{id} only: both contents of each conflict (CONTRACT §8), the first " +
+        "version (in force) and the one received with the same key",
+      items: object(
+        {
+          topic: str(),
+          first: { type: "object" },
+          received: { type: "object" },
+          received_at: dateTime(),
+        },
+        ["topic", "first", "received", "received_at"],
+      ),
+    },
   },
   ["id", "kind", "payment_id", "entry_id", "amount_minor", "currency", "opened_at", "state", "age_seconds", "audit"],
 );
@@ -540,6 +557,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       Cancellation: schemaFromZod(cancellationSchema),
       GatewayEvent: schemaFromZod(gatewayEventSchema),
       BankEntry: schemaFromZod(bankEntrySchema),
+      StatementSummary: schemaFromZod(statementSummarySchema),
       Error: errorSchema,
       Payment: paymentSchema(),
       PaymentDetail: paymentDetail,
@@ -749,7 +767,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
         summary: "Post input messages for one topic as NDJSON",
         description:
           "One JSON message per line for one of the input topics: ExpectedPayment or Cancellation for " +
-          `${topics.expected}, GatewayEvent for ${topics.gateway}, BankEntry for ${topics.bank}, and the gateways' ` +
+          `${topics.expected}, GatewayEvent for ${topics.gateway}, BankEntry or StatementSummary (\`"type": "statement"\`) for ${topics.bank}, and the gateways' ` +
           "own payloads on the raw topics (Stripe events or balance transactions, Adyen notification bodies). The same validation, " +
           "idempotency and dead-lettering as the Kafka path; one result per line. Invalid lines are rejected with " +
           "their reason (the others are still stored); at most 50,000 lines per request.",
@@ -772,7 +790,13 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
               // OpenAPI 3.1 has no item schema for streaming media types (3.2's itemSchema): the schema describes one line.
               schema: {
                 description: "one line: a message of the path's topic",
-                oneOf: [ref("ExpectedPayment"), ref("Cancellation"), ref("GatewayEvent"), ref("BankEntry")],
+                oneOf: [
+                  ref("ExpectedPayment"),
+                  ref("Cancellation"),
+                  ref("GatewayEvent"),
+                  ref("BankEntry"),
+                  ref("StatementSummary"),
+                ],
               },
               example:
                 '{"id":"exp_1001","direction":"collection","amount_minor":125000,"currency":"EUR","gateway":"stripe",' +

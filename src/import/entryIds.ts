@@ -2,23 +2,32 @@ import { createHash } from "node:crypto";
 import type { DraftEntry } from "./statement.js";
 
 /**
- * entry_id is the Kafka key and the dedupe key downstream, so it must come out the
- * same every time the same file is imported, and differ between lines of a bank.
+ * entry_id is the Kafka key and the dedupe key downstream (CONTRACT §8 "Bank line identity"): the same
+ * line must get the same id in every file that contains it — a daily statement and the monthly one that
+ * covers the same days — and two genuinely identical bookings must keep two ids.
  *
- * - With the bank's own reference: `ACCOUNT:YYYYMMDD:REF` (camt AcctSvcrRef/NtryRef,
- *   MT940 reference after //, BAI2 bank reference). A camt.053 and a camt.054 of the
- *   same booking then share the id, which is what dedupe wants.
- * - Without one: `ACCOUNT:YYYYMMDD:h` + 16 hex of sha256 over the line's content.
- * - Split batch children append `:N` to their parent's id.
- * - A second line giving the same id in one file gets `#2`, the third `#3`… (the ordinal
- *   among identical lines, stable because files are read in order).
+ * The rule: `ACCOUNT:YYYYMMDD:h<16 hex>[:REF][:N][#k]`
+ * - ACCOUNT and YYYYMMDD (booking date) keep ids readable and grouped per account and day.
+ * - h<16 hex> is sha256 over what the bank says about the line: account, booking date, value date,
+ *   direction, amount, currency, status, the bank's references (camt AcctSvcrRef/NtryRef and TxDtls refs,
+ *   MT940 bank and customer references, BAI2 bank and customer references), end-to-end id, remittance text
+ *   and the rest of the line's own text (type code, narrative). Nothing about the file (statement id,
+ *   position, page) takes part, so overlapping files agree. Status takes part so that a pending line and
+ *   the booked line that confirms it are two entries (CONTRACT §7 tentative matches).
+ * - REF is the bank's own reference when there is one, for people and for search.
+ * - `:N` is the position of a split batch child within its booking (camt TxDtls order).
+ * - `#k` is the occurrence index, k ≥ 2, among lines identical in all of the above, i.e. of the same
+ *   account and day: the k-th such line in the file. Identical lines cannot be told apart, so which one is
+ *   `#2` does not matter; what matters is that a file holding the whole day holds as many of them as the
+ *   bank booked, whichever file it is.
+ * A bank repeating one reference on many lines no longer makes their ids depend on file order.
  */
 const MAX_ID = 200;
 
 export function assignEntryIds(drafts: readonly DraftEntry[]): string[] {
   const seen = new Map<string, number>();
   return drafts.map((draft) => {
-    const base = bounded(`${baseId(draft)}${draft.suffix ?? ""}`);
+    const base = bounded(baseId(draft));
     const count = (seen.get(base) ?? 0) + 1;
     seen.set(base, count);
     return count === 1 ? base : bounded(`${base}#${count}`);
@@ -27,23 +36,26 @@ export function assignEntryIds(drafts: readonly DraftEntry[]): string[] {
 
 function baseId(draft: DraftEntry): string {
   const { account, booking_date } = draft.fields;
-  const prefix = `${account.replace(/\s+/g, "")}:${booking_date.replace(/-/g, "")}`;
-  if (draft.ref) return `${prefix}:${draft.ref.replace(/\s+/g, "_")}`;
-  return `${prefix}:h${hash(contentOf(draft)).slice(0, 16)}`;
+  const prefix = `${account.replace(/\s+/g, "")}:${booking_date.replace(/-/g, "")}:h${hash(identityOf(draft)).slice(0, 16)}`;
+  const ref = draft.ref ? `:${draft.ref.replace(/\s+/g, "_")}` : "";
+  return `${prefix}${ref}${draft.suffix ?? ""}`;
 }
 
-/** What makes a line without a reference: everything that would differ between two real lines. */
-function contentOf(draft: DraftEntry): string[] {
+/** What the bank says about the line; two lines differing in none of it are the same booking or identical ones. */
+function identityOf(draft: DraftEntry): string[] {
   const f = draft.fields;
   return [
-    f.account,
+    f.account.replace(/\s+/g, ""),
     f.booking_date,
     f.value_date,
+    f.direction,
     String(f.amount_minor),
     f.currency,
-    f.direction,
+    f.status,
+    draft.ref ?? "",
     f.end_to_end_id ?? "",
     f.remittance_info ?? "",
+    draft.suffix ?? "",
     ...draft.hashParts,
   ];
 }

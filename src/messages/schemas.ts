@@ -221,6 +221,34 @@ export const bankEntrySchema = z.object({
   metadata,
 });
 
+/**
+ * CONTRACT §8 "Statements": a statement's summary, on the bank topic after its lines (told from a BankEntry
+ * by `type`). Balances are signed (a debit balance is negative), booked balances only.
+ */
+export const MAX_STATEMENT_ENTRIES = 20_000;
+export const statementSummarySchema = z
+  .object({
+    type: z.literal("statement"),
+    statement_id: identifier,
+    bank: label,
+    account: z.string().min(1).max(64),
+    currency,
+    from_date: calendarDate,
+    to_date: calendarDate,
+    opening_booked_minor: amountMinor,
+    closing_booked_minor: amountMinor,
+    entry_ids: z.array(identifier).max(MAX_STATEMENT_ENTRIES),
+    metadata,
+  })
+  .superRefine((statement, ctx) => {
+    if (statement.to_date < statement.from_date) {
+      ctx.addIssue({ code: "custom", path: ["to_date"], message: "must not be before from_date" });
+    }
+    if (new Set(statement.entry_ids).size !== statement.entry_ids.length) {
+      ctx.addIssue({ code: "custom", path: ["entry_ids"], message: "must not list an entry twice" });
+    }
+  });
+
 export type ExpectedPayment = z.output<typeof expectedPaymentSchema>;
 export type Cancellation = z.output<typeof cancellationSchema>;
 export type ExpectedMessage = z.output<typeof expectedMessageSchema>;
@@ -229,4 +257,5 @@ export type SettlementBatch = z.output<typeof settlementBatchSchema>;
 export type GatewayEvent = z.output<typeof gatewayEventSchema>;
 export type BankEntry = z.output<typeof bankEntrySchema>;
 export type BankEntryInput = z.input<typeof bankEntrySchema>;
+export type StatementSummary = z.output<typeof statementSummarySchema>;
 export type GatewayEventInput = z.input<typeof gatewayEventSchema>;

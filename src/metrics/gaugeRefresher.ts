@@ -1,3 +1,4 @@
+import { EXCEPTION_KINDS } from "../reconcile/types.js";
 import { stripePayoutsWaitingSummary } from "../db/queries/stripePayouts.js";
 import type pg from "pg";
 import { exceptionAggregates, oldestUnsettled, paymentTotals } from "../db/queries/gauges.js";
@@ -6,7 +7,6 @@ import { toMajorUnits } from "../messages/currencies.js";
 import { initGatewaySeries, type Metrics } from "./registry.js";
 
 const AT_RISK = new Set(["failed", "held", "delayed", "mismatch"]);
-const EXCEPTION_KINDS = ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"] as const;
 const PRIORITIES = ["p1", "p2", "p3"] as const;
 
 /**

@@ -36,6 +36,8 @@ export interface Metrics {
   webhookRequests: Counter<"gateway" | "outcome">;
   stripePayoutsWaiting: Gauge<string>;
   gatewayEventConflicts: Counter<"gateway">;
+  inputConflicts: Counter<"topic">;
+  statementChecks: Counter<"bank" | "result">;
   rejectedMessagesPruned: Counter<"reason">;
   gaugeRefreshErrors: Counter<string>;
   /** Bounds every label fed by producers' free text (gateway, bank): see labels.ts. */
@@ -223,6 +225,18 @@ export function createMetrics(options: {
       name: "payrecon_gateway_event_conflicts_total",
       help: "Gateway events whose id was stored already with other content: rejected and dead-lettered (reason conflict), the first version kept.",
       labelNames: ["gateway"],
+      registers: [registry],
+    }),
+    inputConflicts: new Counter({
+      name: "payrecon_input_conflicts_total",
+      help: "Input messages whose key was stored already with other content (any topic): rejected, dead-lettered and raised as a conflict exception, the first version kept.",
+      labelNames: ["topic"],
+      registers: [registry],
+    }),
+    statementChecks: new Counter({
+      name: "payrecon_statement_checks_total",
+      help: "Bank statement summaries checked once all their lines were stored: balanced, imbalanced, gap.",
+      labelNames: ["bank", "result"],
       registers: [registry],
     }),
     rejectedMessagesPruned: new Counter({

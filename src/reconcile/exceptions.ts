@@ -9,7 +9,8 @@ export type ExceptionSubject =
   | { type: "payment"; paymentId: string }
   | { type: "bank_entry"; bank: string; entryId: string }
   | { type: "gateway_event"; gateway: string; eventId: string }
-  | { type: "batch"; gateway: string; batchId: string };
+  | { type: "batch"; gateway: string; batchId: string }
+  | { type: "statement"; bank: string; statementId: string };
 
 export interface DesiredException {
   kind: ExceptionKind;
@@ -31,6 +32,8 @@ export function subjectKey(subject: ExceptionSubject): string {
       return `gateway_event:${subject.gateway}/${subject.eventId}`;
     case "batch":
       return `batch:${subject.gateway}/${subject.batchId}`;
+    case "statement":
+      return `statement:${subject.bank}/${subject.statementId}`;
   }
 }
 

@@ -34,7 +34,21 @@ export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
   "cancelled",
 ];
 
-export type ExceptionKind = "failed" | "held" | "delayed" | "mismatch" | "unmatched" | "ambiguous" | "duplicate";
+/** Every exception kind, in the order people read them (status page, API enum, gauges). */
+export const EXCEPTION_KINDS = [
+  "failed",
+  "held",
+  "delayed",
+  "mismatch",
+  "unmatched",
+  "ambiguous",
+  "duplicate",
+  // Same key, different content (CONTRACT §8); both contents kept in input_conflicts.
+  "conflict",
+  "statement_imbalance",
+  "statement_gap",
+] as const;
+export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
 
 /** One stored version of an expected payment: the message, or a cancellation. */
 export interface ExpectedVersion {

@@ -170,7 +170,7 @@ describe("OpenAPI document", () => {
     }
   });
 
-  it("takes the ingest body as NDJSON of the four message schemas, for the configured topics", () => {
+  it("takes the ingest body as NDJSON of the message schemas (statement summaries too), for the configured topics", () => {
     const op = doc.paths["/api/v1/ingest/{topic}"].post;
     const media = op.requestBody.content["application/x-ndjson"];
     expect(media.schema.oneOf.map((s: Any) => s.$ref)).toEqual([
@@ -178,6 +178,7 @@ describe("OpenAPI document", () => {
       "#/components/schemas/Cancellation",
       "#/components/schemas/GatewayEvent",
       "#/components/schemas/BankEntry",
+      "#/components/schemas/StatementSummary",
     ]);
     expect(op.parameters[0].schema.enum).toEqual([
       "payments.expected",
@@ -231,6 +232,9 @@ describe("OpenAPI document", () => {
       "unmatched",
       "ambiguous",
       "duplicate",
+      "conflict",
+      "statement_imbalance",
+      "statement_gap",
     ]);
     expect(schemas.AuditEntry.required).toEqual(["at", "actor", "action", "note"]);
     for (const list of ["PaymentList", "ExceptionList"]) {

@@ -1,3 +1,5 @@
+import { conflictsOfException } from "../../db/queries/conflicts.js";
+import { EXCEPTION_KINDS } from "../../reconcile/types.js";
 import express, { type Router } from "express";
 import type pg from "pg";
 import { z } from "zod";
@@ -19,11 +21,9 @@ import { clientText, decimalInteger, parseInput } from "../query.js";
 
 /** Exceptions: the work queue (GET) and the operator's actions with their audit trail (POST). */
 
-const KINDS = ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"] as const;
-
 export const exceptionListQuery = z.object({
   state: z.enum(["open", "acknowledged", "resolved", "unresolved", "all"]).default("unresolved"),
-  kind: z.enum(KINDS).optional(),
+  kind: z.enum(EXCEPTION_KINDS).optional(),
   gateway: clientText(64).optional(),
   currency: z.string().length(3).optional(),
   priority: z.enum(["p1", "p2", "p3"]).optional(),
@@ -116,7 +116,15 @@ export function exceptionsRouter(pool: pg.Pool): Router {
     const rows = await pool.query<ExceptionViewRow>("select * from exceptions where id = $1", [id]);
     const row = rows.rows[0];
     if (!row) throw new HttpError(404, "not_found", "no exception with this id");
-    res.json(exceptionView(row, (await auditOf(pool, [id])).get(id) ?? [], new Date()));
+    const view = exceptionView(row, (await auditOf(pool, [id])).get(id) ?? [], new Date());
+    if (row.kind !== "conflict") return void res.json(view);
+    const versions = (await conflictsOfException(pool, Number(id))).map((version) => ({
+      topic: version.topic,
+      first: version.firstBody,
+      received: version.receivedBody,
+      received_at: version.receivedAt.toISOString(),
+    }));
+    res.json({ ...view, versions });
   });
 
   router.post("/exceptions/:id/actions", requireRole("operator"), express.json({ limit: "64kb" }), async (req, res) => {

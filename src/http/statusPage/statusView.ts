@@ -1,3 +1,4 @@
+import { EXCEPTION_KINDS } from "../../reconcile/types.js";
 import type { StatusExceptionRow } from "../../db/queries/statusPage.js";
 import type { Access } from "./access.js";
 import { ageSeconds, formatAge, formatAmount, formatRatio, formatTime } from "./format.js";
@@ -15,6 +16,8 @@ import {
   type Outcomes,
   type Readiness,
 } from "./model.js";
+
+const KIND_ORDER: readonly string[] = EXCEPTION_KINDS;
 
 /** GET / : the status page. Payment-level details only when `access` is granted. */
 
@@ -37,8 +40,6 @@ export interface StatusPageData {
   /** The largest-exceptions list in one currency only (`?currency=`), or across all in major units. */
   largestCurrency?: string;
 }
-
-const KIND_ORDER = ["failed", "held", "delayed", "mismatch", "unmatched", "ambiguous", "duplicate"];
 
 export function headerBar(options: {
   now: Date;
