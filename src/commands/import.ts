@@ -263,6 +263,7 @@ function summary(
   parsed: ParsedImport,
   outcome: string,
   totals?: IngestTotals,
+  trailerTotals?: IngestTotals,
 ): string {
   const lines = [
     field("file", args.file),
@@ -284,6 +285,15 @@ function summary(
       lines.push(`  rejected ${rejection.id}: ${rejection.reason}: ${rejection.detail}`);
     }
   }
+  if (parsed.trailer.length > 0) {
+    const counted = trailerTotals
+      ? `, ${trailerTotals.accepted} accepted, ${trailerTotals.duplicates} duplicates, ${trailerTotals.rejected} rejected`
+      : "";
+    lines.push(field("summaries", `${parsed.trailer.length} statement summaries${counted}`));
+    for (const rejection of trailerTotals?.rejections.slice(0, 20) ?? []) {
+      lines.push(`  rejected ${rejection.id}: ${rejection.reason}: ${rejection.detail}`);
+    }
+  }
   lines.push(field(parsed.notes.label, parsed.notes.items.length));
   for (const item of parsed.notes.items) lines.push(`  - ${item}`);
   if (parsed.kind === "bank") {
@@ -297,6 +307,8 @@ interface Delivery {
   outcome: string;
   /** Only when ingested directly: Kafka says nothing of what the daemon will make of the messages. */
   totals?: IngestTotals;
+  /** The statement summaries' own totals, likewise. */
+  trailerTotals?: IngestTotals;
 }
 
 /** Publishes the parsed messages to their topic in Kafka or, without Kafka, ingests them into the database. */
@@ -330,9 +342,12 @@ async function deliver(config: Config, log: Logger, file: string, parsed: Parsed
     await migrate(database.pool);
     const metrics = createMetrics({ version: VERSION, commit: config.buildCommit });
     const ingest = createIngestDeps(config, database.pool, createReconcileDeps(config, log, metrics));
-    const totals = await ingestDirectly(ingest, parsed.kind, topic, [...parsed.messages, ...parsed.trailer], {
+    const totals = await ingestDirectly(ingest, parsed.kind, topic, parsed.messages, {
       onProgress: progress.update,
     });
+    // After every line, in their own count: the daemon checks a summary once its lines are stored.
+    const trailerTotals =
+      parsed.trailer.length > 0 ? await ingestDirectly(ingest, parsed.kind, topic, parsed.trailer, {}) : undefined;
     progress.done();
     log.info(
       {
@@ -345,7 +360,7 @@ async function deliver(config: Config, log: Logger, file: string, parsed: Parsed
       },
       `${parsed.what} ingested`,
     );
-    return { outcome: "published directly to the database (no Kafka)", totals };
+    return { outcome: "published directly to the database (no Kafka)", totals, trailerTotals };
   } finally {
     progress.done();
     await database.close();
@@ -406,8 +421,9 @@ export const runImport: Command = async (config, log, argv) => {
     return IMPORT_EXIT.imported;
   }
   const delivery = await deliver(config, log, args.file, parsed);
-  process.stdout.write(summary(args, decoded, parsed, delivery.outcome, delivery.totals));
+  process.stdout.write(summary(args, decoded, parsed, delivery.outcome, delivery.totals, delivery.trailerTotals));
   // Money is never held back for it, but the file is named as not adding up.
   if (problem) process.stderr.write(`payrecon import: ${args.file}: imported, but ${problem}\n`);
-  return delivery.totals !== undefined && delivery.totals.rejected > 0 ? IMPORT_EXIT.failed : IMPORT_EXIT.imported;
+  const rejected = (delivery.totals?.rejected ?? 0) + (delivery.trailerTotals?.rejected ?? 0);
+  return rejected > 0 ? IMPORT_EXIT.failed : IMPORT_EXIT.imported;
 };

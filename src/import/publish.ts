@@ -1,7 +1,7 @@
 import type { Producer } from "kafkajs";
 import type { RawMessage } from "../consumers/decode.js";
 import { type IngestDeps, ingestMessages } from "../consumers/ingest.js";
-import type { BankEntry, GatewayEventInput } from "../messages/schemas.js";
+import { type BankEntry, type GatewayEventInput, MAX_STATEMENT_ENTRIES } from "../messages/schemas.js";
 import type { ParsedStatementFile, StatementSummary } from "./statement.js";
 
 /**
@@ -36,11 +36,9 @@ export function bankEntryMessage(entry: BankEntry): ImportMessage {
 
 /**
  * Statement summaries (CONTRACT §8 "Statements") are published after a statement's lines
- * only when this is on. Off until the daemon's bank topic accepts `"type": "statement"`
- * messages: until then it would reject each one as a schema error and the import would
- * report rejected messages.
+ * (the daemon checks their balances and continuity).
  */
-export const PUBLISH_STATEMENT_SUMMARIES = false;
+export const PUBLISH_STATEMENT_SUMMARIES = true;
 
 /** CONTRACT §8: one per statement, after its lines, on the bank topic, keyed by statement_id. */
 export interface StatementSummaryMessage {
@@ -49,10 +47,10 @@ export interface StatementSummaryMessage {
   bank: string;
   account: string;
   currency: string;
-  from_date: string | null;
-  to_date: string | null;
-  opening_booked_minor: number | null;
-  closing_booked_minor: number | null;
+  from_date: string;
+  to_date: string;
+  opening_booked_minor: number;
+  closing_booked_minor: number;
   entry_ids: string[];
 }
 
@@ -63,24 +61,34 @@ const MAX_STATEMENT_ID = 200;
  * (MT940 :20: is often the same every day, "940" or "STARTUMS"), so the published id is
  * `account:from..to:reference`, the same every time the same statement is imported.
  */
+/**
+ * A statement without a period or without both booked balances can be checked for nothing, and one
+ * longer than the daemon takes (MAX_STATEMENT_ENTRIES) is left out: its lines are published all the same.
+ */
 export function statementSummaries(parsed: ParsedStatementFile, fallbackBank: string): StatementSummaryMessage[] {
-  return parsed.statements.map((statement) => {
+  return parsed.statements.flatMap((statement): StatementSummaryMessage[] => {
     const entries = parsed.entries.filter((entry) => entry.metadata?.statement_id === statement.statementId);
     const dates = entries.map((entry) => entry.booking_date).sort();
     const fromDate = statement.fromDate ?? dates[0] ?? null;
     const toDate = statement.toDate ?? dates[dates.length - 1] ?? null;
-    return {
-      type: "statement",
-      statement_id: publishedStatementId(statement, fromDate, toDate),
-      bank: entries[0]?.bank ?? fallbackBank,
-      account: statement.account,
-      currency: statement.currency,
-      from_date: fromDate,
-      to_date: toDate,
-      opening_booked_minor: statement.openingBalanceMinor ?? null,
-      closing_booked_minor: statement.closingBalanceMinor ?? null,
-      entry_ids: entries.map((entry) => entry.entry_id),
-    };
+    const opening = statement.openingBalanceMinor;
+    const closing = statement.closingBalanceMinor;
+    if (fromDate === null || toDate === null || opening === undefined || closing === undefined) return [];
+    if (entries.length > MAX_STATEMENT_ENTRIES) return [];
+    return [
+      {
+        type: "statement",
+        statement_id: publishedStatementId(statement, fromDate, toDate),
+        bank: entries[0]?.bank ?? fallbackBank,
+        account: statement.account,
+        currency: statement.currency,
+        from_date: fromDate,
+        to_date: toDate,
+        opening_booked_minor: opening,
+        closing_booked_minor: closing,
+        entry_ids: entries.map((entry) => entry.entry_id),
+      },
+    ];
   });
 }
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readAdyenSettlementReport } from "../../src/adapters/adyenSettlement.js";
 import { parseStatementFile, type StatementFormat } from "../../src/import/index.js";
+import { statementSummaries } from "../../src/import/publish.js";
 import type { BankEntry, GatewayEventInput } from "../../src/messages/schemas.js";
 import { isoDaysFromNow } from "../support/clock.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
@@ -413,9 +414,11 @@ describe("payrecon import", () => {
   });
 
   describe("through Kafka", () => {
-    it("produces every entry to the bank topic keyed by entry_id", async () => {
+    it("produces every entry to the bank topic keyed by entry_id, then each statement's summary", async () => {
       const file = path.join(FIXTURES, "mt940", "dresdner-de_sepa_returns-reversals-batches.sta");
       const entries = parseFixture("mt940", file);
+      const summaries = statementSummaries(parseStatementFile("mt940", readFileSync(file, "utf8")), "unknown");
+      expect(summaries.length).toBeGreaterThan(0);
       const topics = uniqueTopics();
       const result = await runCli(["import", "mt940", file], {
         KAFKA_BROKERS: inject("kafkaBrokers"),
@@ -425,15 +428,48 @@ describe("payrecon import", () => {
       });
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toContain(`entries:     ${entries.length} published to Kafka topic ${topics.bank}`);
-      const messages = await readTopic(topics.bank, (read) => read.length >= entries.length);
-      expect(messages.length).toBe(entries.length);
+      const messages = await readTopic(topics.bank, (read) => read.length >= entries.length + summaries.length);
+      expect(messages.length).toBe(entries.length + summaries.length);
       const byKey = new Map(messages.map((message) => [message.key, JSON.parse(message.value!.toString())]));
-      expect(byKey.size).toBe(entries.length);
+      expect(byKey.size).toBe(entries.length + summaries.length);
       for (const entry of entries) expect(byKey.get(entry.entry_id)).toEqual(JSON.parse(JSON.stringify(entry)));
+      for (const statement of summaries) expect(byKey.get(statement.statement_id)).toEqual(statement);
+      // Keys differ, so Kafka does not keep a summary behind its lines: the daemon checks a statement
+      // whichever arrives last (statementChecks.test.ts).
     });
   });
 
   describe("end to end", () => {
+    it("a statement that does not add up is imported and raises statement_imbalance in the daemon, once per statement", async () => {
+      const file = path.join(FIXTURES, "mt940", "abnamro-nl.txt");
+      const parsed = parseStatementFile("mt940", readFileSync(file, "utf8"));
+      const summaries = statementSummaries(parsed, "unknown");
+      expect(parsed.imbalances.length).toBeGreaterThan(0);
+      const db = await createTestDatabase();
+      try {
+        const result = await runCli(["import", "mt940", file], { DATABASE_URL: db.url });
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stdout).toContain(
+          `summaries:   ${summaries.length} statement summaries, ${summaries.length} accepted`,
+        );
+        const raised = await db.pool.query<{ n: number }>(
+          "select count(*)::int as n from exceptions where kind = 'statement_imbalance' and state = 'open'",
+        );
+        // The importer and the daemon apply the same rule to the same numbers.
+        expect(raised.rows[0]!.n).toBe(parsed.imbalances.length);
+        const again = await runCli(["import", "mt940", file], { DATABASE_URL: db.url });
+        expect(again.stdout).toContain(
+          `${summaries.length} statement summaries, 0 accepted, ${summaries.length} duplicates`,
+        );
+        const after = await db.pool.query<{ n: number }>(
+          "select count(*)::int as n from exceptions where kind = 'statement_imbalance'",
+        );
+        expect(after.rows[0]!.n).toBe(parsed.imbalances.length);
+      } finally {
+        await db.drop();
+      }
+    });
+
     it("an imported camt.053 settles the expected payment whose reference is an entry's EndToEndId", async () => {
       const file = path.join(FIXTURES, "camt053", "finance-finland_camt.053.001.02_sample.xml");
       const entry = parseFixture("camt053", file).find((candidate) => candidate.end_to_end_id === "EndToEndIdSCT01");

@@ -111,14 +111,11 @@ describe("statement summaries (CONTRACT §8)", () => {
     ]);
   });
 
-  it("a BAI2 account reports its as-of date and 010/015 ledger balances", () => {
+  it("a statement without both booked balances gets no summary (nothing to check); its lines are published all the same", () => {
     const parsed = parseStatementFile("bai2", BAI2_BAD_CONTROL);
-    expect(statementSummaries(parsed, "unknown")[0]).toMatchObject({
-      from_date: "2026-11-01",
-      to_date: "2026-11-01",
-      opening_booked_minor: 100_000,
-      closing_booked_minor: null,
-      entry_ids: [parsed.entries[0]?.entry_id],
-    });
+    expect(parsed.statements[0]?.openingBalanceMinor).toBe(100_000);
+    expect(parsed.statements[0]?.closingBalanceMinor).toBeUndefined();
+    expect(parsed.entries.length).toBeGreaterThan(0);
+    expect(statementSummaries(parsed, "unknown")).toEqual([]);
   });
 });
