@@ -7,6 +7,7 @@ import { runStart } from "./commands/start.js";
 import { type Command, USAGE_ERROR } from "./commands/types.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
+import { START_REFUSED, StartRefused } from "./startRefused.js";
 import { VERSION } from "./version.js";
 
 /**
@@ -67,6 +68,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command(config, log, args);
   } catch (error) {
+    if (error instanceof StartRefused) {
+      process.stderr.write(`payrecon: ${error.message}\n`);
+      return START_REFUSED;
+    }
     log.fatal({ err: error }, `payrecon ${name} failed`);
     return 1;
   }
