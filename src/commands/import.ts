@@ -25,7 +25,7 @@ import type { Logger } from "../logger.js";
 import { formatMajor } from "../messages/currencies.js";
 import { createMetrics } from "../metrics/registry.js";
 import { VERSION } from "../version.js";
-import { type Command, USAGE_ERROR } from "./types.js";
+import { argsMessage, type Command, USAGE_ERROR, usageError } from "./types.js";
 
 /**
  * `payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME] [--allow-total-mismatch] [--dry-run]`
@@ -56,7 +56,8 @@ export const IMPORT_USAGE = `usage: payrecon import <${STATEMENT_FORMATS.join("|
   --bank NAME               bank label for every entry (default: from the file's BIC, bank code or originator);
                             bank statements only
   --allow-total-mismatch    import a BAI2 file whose control totals do not add up (with warnings); BAI2 only
-  --dry-run                 parse and summarize, publish nothing`;
+  --dry-run                 parse and summarize, publish nothing
+  -h, --help                this text`;
 
 interface ImportArgs {
   format: ImportFormat;
@@ -64,11 +65,6 @@ interface ImportArgs {
   bank: string | undefined;
   allowTotalMismatch: boolean;
   dryRun: boolean;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`payrecon import: ${message}\n\n${IMPORT_USAGE}\n`);
-  return USAGE_ERROR;
 }
 
 const OPTIONS = {
@@ -88,7 +84,7 @@ function parseImportArgs(args: string[]): ImportArgs | "help" | string {
   try {
     parsed = readArgs(args);
   } catch (error) {
-    return (error as Error).message;
+    return argsMessage(error);
   }
   if (parsed.values.help) return "help";
   const [format, file, ...extra] = parsed.positionals;
@@ -288,7 +284,7 @@ export const runImport: Command = async (config, log, argv) => {
     process.stdout.write(`${IMPORT_USAGE}\n`);
     return 0;
   }
-  if (typeof args === "string") return usageError(args);
+  if (typeof args === "string") return usageError("import", args);
 
   let bytes: Buffer;
   try {
