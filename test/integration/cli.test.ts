@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -99,5 +100,19 @@ describe("errors are one line with the documented exit code", () => {
     const lines = result.stderr.trimEnd().split("\n");
     expect(lines, result.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(line);
+  });
+});
+
+describe("the installed command", () => {
+  it("package.json's bin runs from a checkout with nothing built, through a link as npm installs it", () => {
+    const pkg = JSON.parse(readFileSync(path.resolve(import.meta.dirname, "../../package.json"), "utf8")) as {
+      bin: { payrecon: string };
+    };
+    const link = path.join(scratch, "payrecon");
+    symlinkSync(path.resolve(import.meta.dirname, "../..", pkg.bin.payrecon), link);
+    // As npm's shim and `npm start` run it: through node, so the execute bit does not matter.
+    const result = spawnSync(process.execPath, [link, "--version"], { encoding: "utf8", timeout: 30_000 });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toBe(`${VERSION}\n`);
   });
 });
