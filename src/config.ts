@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { ReconcilePolicy } from "./reconcile/types.js";
 
@@ -59,6 +60,15 @@ const apiTokens = z
       if (colon < 1 || !(ROLES as readonly string[]).includes(role) || token.length === 0) {
         // Never echo the token itself: it is a secret.
         ctx.addIssue({ code: "custom", message: `each entry must be role:token with role one of ${ROLES.join(", ")}` });
+        return z.NEVER;
+      }
+      // A token is one principal: viewer:v,operator:v used to leave v a viewer without a word.
+      const other = tokens.find((known) => known.token === token && known.role !== role);
+      if (other) {
+        ctx.addIssue({
+          code: "custom",
+          message: `one token is given two roles (${other.role} and ${role}); each token has one role`,
+        });
         return z.NEVER;
       }
       tokens.push({ role: role as Role, token });
@@ -382,9 +392,40 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** Secrets that may instead be read from a file named by `<NAME>_FILE` (Docker and Kubernetes secrets). */
+export const SECRET_VARIABLES = [
+  "DATABASE_URL",
+  "KAFKA_SASL_PASSWORD",
+  "API_TOKENS",
+  "STRIPE_WEBHOOK_SECRETS",
+  "STRIPE_API_KEY",
+  "ADYEN_HMAC_KEYS",
+] as const;
+
+const isSet = (value: string | undefined) => value !== undefined && value.trim() !== "";
+
+/** The environment with each `<SECRET>_FILE` replaced by the file's contents (its final newline dropped). */
+function withSecretFiles(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`];
+    if (!isSet(file)) continue;
+    if (isSet(env[name])) {
+      throw new ConfigError(`invalid configuration: ${name}_FILE: ${name} is set too; set one of them`);
+    }
+    try {
+      out[name] = readFileSync(file!.trim(), "utf8").replace(/\r?\n$/, "");
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new ConfigError(`invalid configuration: ${name}_FILE: cannot read ${file!.trim()} (${reason})`);
+    }
+  }
+  return out;
+}
+
 /** Parse the environment; throws ConfigError with one line naming the variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = configSchema.safeParse(env);
+  const parsed = configSchema.safeParse(withSecretFiles(env));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const variable = issue?.path.join(".") || "environment";

@@ -10,6 +10,7 @@ import { StripePayoutFetcher } from "./consumers/stripePayoutFetcher.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embeddedPostgres.js";
 import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
+import { lockDataDir } from "./dataDirLock.js";
 import { healthRouter } from "./http/routes/health.js";
 import { counterpartiesRouter } from "./http/routes/counterparties.js";
 import { exceptionsRouter } from "./http/routes/exceptions.js";
@@ -79,6 +80,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     }
   };
   try {
+    // One daemon per embedded database; with DATABASE_URL, instances share the database by design.
+    if (!config.databaseUrl) {
+      const unlock = lockDataDir(config.dataDir);
+      stack.push({ name: "data dir lock", stop: async () => unlock() });
+    }
     const database = await openDatabase(config, log);
     stack.push({ name: "database", stop: () => database.close() });
     const applied = await migrate(database.pool);

@@ -14,6 +14,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: "payrecon" },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // "info", not 30: what log shippers and people expect.
+      formatters: { level: (label) => ({ level: label }) },
       redact: {
         paths: [
           "req.headers.authorization",

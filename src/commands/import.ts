@@ -34,7 +34,7 @@ import type { Logger } from "../logger.js";
 import { formatMajor } from "../messages/currencies.js";
 import { createMetrics } from "../metrics/registry.js";
 import { VERSION } from "../version.js";
-import { type Command, USAGE_ERROR } from "./types.js";
+import { argsMessage, type Command, USAGE_ERROR, usageError } from "./types.js";
 
 /**
  * `payrecon import <camt053|camt054|mt940|bai2> FILE [--bank NAME] [--encoding NAME] [--strict] [--dry-run]`
@@ -82,6 +82,7 @@ export const IMPORT_USAGE = `usage: payrecon import <${STATEMENT_FORMATS.join("|
                             such a statement is imported and listed under "imbalances"); bank statements only
   --allow-total-mismatch    no effect, kept for scripts: a mismatch no longer refuses a file unless --strict
   --dry-run                 parse and summarize, publish nothing
+  -h, --help                this text
 
   exit codes: ${IMPORT_EXIT.imported} imported (statements that do not add up are listed, and named on stderr)
               ${IMPORT_EXIT.failed} nothing imported: the file is unreadable or malformed, --strict refused it
@@ -97,11 +98,6 @@ interface ImportArgs {
   encoding: StatementEncoding | undefined;
   strict: boolean;
   dryRun: boolean;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`payrecon import: ${message}\n\n${IMPORT_USAGE}\n`);
-  return USAGE_ERROR;
 }
 
 const OPTIONS = {
@@ -123,7 +119,7 @@ function parseImportArgs(args: string[]): ImportArgs | "help" | string {
   try {
     parsed = readArgs(args);
   } catch (error) {
-    return (error as Error).message;
+    return argsMessage(error);
   }
   if (parsed.values.help) return "help";
   const [format, file, ...extra] = parsed.positionals;
@@ -373,7 +369,7 @@ export const runImport: Command = async (config, log, argv) => {
     process.stdout.write(`${IMPORT_USAGE}\n`);
     return 0;
   }
-  if (typeof args === "string") return usageError(args);
+  if (typeof args === "string") return usageError("import", args);
 
   let bytes: Buffer;
   try {

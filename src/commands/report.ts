@@ -7,7 +7,7 @@ import { reportJson } from "../reports/json.js";
 import { loadReconciliationReport } from "../reports/loadReconciliation.js";
 import { reportMarkdown } from "../reports/markdown.js";
 import { PeriodError, resolvePeriod } from "../reports/period.js";
-import { type Command, USAGE_ERROR } from "./types.js";
+import { argsMessage, type Command, usageError } from "./types.js";
 
 /** `payrecon report`: the reconciliation report on stdout (logs go to stderr). */
 
@@ -56,8 +56,7 @@ export function parseReportArgs(args: string[]): ReportArgs {
       allowPositionals: false,
     }));
   } catch (error) {
-    // node's messages run on with advice about "--"; the first sentence says what is wrong.
-    throw new UsageError((error as Error).message.split(/\.\s/)[0]!.replace(/\.$/, ""));
+    throw new UsageError(argsMessage(error));
   }
   const format = values.format ?? "md";
   if (!(FORMATS as readonly string[]).includes(format)) {
@@ -92,8 +91,7 @@ export const runReport: Command = async (config, log, args) => {
   } catch (error) {
     if (error instanceof UsageError || error instanceof PeriodError) {
       const message = error instanceof PeriodError ? `--${error.message}` : error.message;
-      process.stderr.write(`payrecon report: ${message} (see payrecon report --help)\n`);
-      return USAGE_ERROR;
+      return usageError("report", message);
     }
     throw error;
   }

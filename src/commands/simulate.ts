@@ -14,7 +14,7 @@ import {
   seededRandom,
   shuffled,
 } from "../simulate/scenario.js";
-import { type Command, USAGE_ERROR } from "./types.js";
+import { argsMessage, type Command, USAGE_ERROR, usageError } from "./types.js";
 
 /**
  * `payrecon simulate`: realistic, seeded traffic with scripted incidents,
@@ -22,7 +22,7 @@ import { type Command, USAGE_ERROR } from "./types.js";
  * Prints what it sent, by intended outcome, to check against the report.
  */
 
-const USAGE = `usage: payrecon simulate [options]
+export const SIMULATE_USAGE = `usage: payrecon simulate [options]
 
   --payments N        expected payments to send (default 2000)
   --rate N            messages per second (default 500)
@@ -36,6 +36,7 @@ const USAGE = `usage: payrecon simulate [options]
   --url URL           daemon base URL for HTTP ingest (default http://127.0.0.1:$HTTP_PORT)
   --token TOKEN       ingester token for HTTP ingest (default: the ingester token in API_TOKENS)
   --json              print the summary as JSON
+  -h, --help          this text
 
 Without KAFKA_BROKERS the messages go to POST /api/v1/ingest/{topic}.`;
 
@@ -249,11 +250,10 @@ export const runSimulate: Command = async (config, log, args) => {
   try {
     options = parseOptions(config, args);
   } catch (error) {
-    process.stderr.write(`payrecon simulate: ${(error as Error).message}\n`);
-    return USAGE_ERROR;
+    return usageError("simulate", error instanceof UsageError ? error.message : argsMessage(error));
   }
   if (options === "help") {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${SIMULATE_USAGE}\n`);
     return 0;
   }
   if (!config.kafka && !options.token) {

@@ -1,6 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Config } from "../config.js";
 import { isDatabaseUnavailable } from "../db/transaction.js";
+import { findMissingTopics, isUnknownTopic, MissingTopicsError } from "../kafka/missingTopics.js";
 import type { OutboxPublisher } from "../kafka/outboxPublisher.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
@@ -58,7 +59,14 @@ export class KafkaIngest {
   async start(): Promise<void> {
     if (this.consumer) return;
     const { kafka, log } = this.options;
-    await this.startConsumer();
+    try {
+      await this.startConsumer();
+    } catch (error) {
+      if (!(error instanceof MissingTopicsError)) throw error;
+      // Not a crash loop: up and not ready (/readyz 503), saying which topics to create, trying again.
+      log.error({ missingTopics: error.topics }, error.message);
+      this.restartLater(this.consumer!);
+    }
     this.admin = kafka.admin();
     await this.admin.connect().catch((error) => log.warn({ err: error }, "kafka admin connect failed"));
     this.lagTimer = setInterval(() => {
@@ -101,7 +109,12 @@ export class KafkaIngest {
       this.lastHealthy = Date.now();
     });
     await consumer.connect();
-    for (const topic of this.kindByTopic.keys()) await consumer.subscribe({ topic, fromBeginning: true });
+    try {
+      for (const topic of this.kindByTopic.keys()) await consumer.subscribe({ topic, fromBeginning: true });
+    } catch (error) {
+      if (!isUnknownTopic(error)) throw error;
+      throw new MissingTopicsError(await findMissingTopics(kafka, [...this.kindByTopic.keys()]));
+    }
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

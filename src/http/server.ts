@@ -6,6 +6,7 @@ import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import { createAuthenticator } from "./auth.js";
 import { errorHandler, notFound, sendError } from "./errors.js";
+import { StartRefused } from "../startRefused.js";
 import { createRateLimiter } from "./rateLimit.js";
 
 /**
@@ -97,10 +98,21 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   );
 }
 
+/** A port another process holds, or one we may not bind, is the operator's to fix: one line naming it. */
+function listenError(error: Error, port: number): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE") return new StartRefused(`HTTP_PORT ${port} is already in use by another process`);
+  if (code === "EACCES")
+    return new StartRefused(`HTTP_PORT ${port}: permission denied (ports below 1024 need privileges)`);
+  return error;
+}
+
 export async function listen(app: Express, port: number, host = "0.0.0.0"): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, () => resolve(server));
-    server.once("error", reject);
+    // Express 5 passes a listen error (EADDRINUSE) to this callback instead of only emitting it.
+    const server = app.listen(port, host, (error?: Error) =>
+      error ? reject(listenError(error, port)) : resolve(server),
+    );
     // Slow clients must not hold sockets forever. The timeouts are checked every second, not
     // every 30 s (Node's default would let a 15 s headers timeout stretch to 45 s); Node reads
     // the interval when the server starts listening, which is after this synchronous code.

@@ -13,8 +13,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Asynchronous (spawnSync would also block a daemon the test runs in this process). */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+/**
+ * Asynchronous (spawnSync would also block a daemon the test runs in this process). With `timeoutMs`, a
+ * command still running then is killed and resolves with code null (a command that should have returned).
+ */
+export function runCli(args: string[], env: Record<string, string>, timeoutMs?: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
       cwd: repoRoot,
@@ -35,9 +38,13 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
     child.stderr.on("data", (chunk) => {
       stderr += chunk.toString();
     });
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.once("error", reject);
     // "close", not "exit": the process can exit before its last output is read.
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

@@ -1,9 +1,12 @@
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, SECRET_VARIABLES } from "../../src/config.js";
 import { formatDuration, parseDuration } from "../../src/durations.js";
+import { createLogger } from "../../src/logger.js";
 
 describe("durations", () => {
   it.each([
@@ -138,5 +141,96 @@ describe("loadConfig", () => {
     expect(result.status).toBe(2);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toContain("MATCH_WINDOW");
+  });
+});
+
+describe("API_TOKENS roles", () => {
+  it("refuses a token given two roles, naming API_TOKENS and never the token", () => {
+    const attempt = () => loadConfig({ API_TOKENS: "viewer:s3cret,operator:s3cret" });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/^invalid configuration: API_TOKENS: one token is given two roles \(viewer and operator\)/);
+    expect(attempt).not.toThrow(/s3cret/);
+    // The same pair twice is one principal, not a conflict.
+    expect(loadConfig({ API_TOKENS: "viewer:v,viewer:v,operator:o" }).http.tokens.map((t) => t.role)).toEqual([
+      "viewer",
+      "viewer",
+      "operator",
+    ]);
+  });
+
+  it("stops `payrecon start` with one line naming API_TOKENS and exit code 2", () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+    const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts", "start"], {
+      cwd: root,
+      // A DATA_DIR never created (start-up stops before it), and a deadline: the old code started the daemon.
+      env: { PATH: process.env.PATH ?? "", API_TOKENS: "viewer:v,operator:v", DATA_DIR: path.join(tmpdir(), "never") },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      "payrecon: invalid configuration: API_TOKENS: one token is given two roles (viewer and operator); each token has one role",
+    ]);
+  });
+});
+
+describe("*_FILE secrets", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "payrecon-secrets-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const secretFile = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text, { mode: 0o600 });
+    return file;
+  };
+
+  it("reads each secret from the file its _FILE variable names, without the final newline", () => {
+    const config = loadConfig({
+      DATABASE_URL_FILE: secretFile("db", "postgres://u:p@db:5432/payrecon\n"),
+      KAFKA_BROKERS: "k:9092",
+      KAFKA_SASL_MECHANISM: "plain",
+      KAFKA_SASL_USERNAME: "svc",
+      KAFKA_SASL_PASSWORD_FILE: secretFile("sasl", "pa ss\n"),
+      API_TOKENS_FILE: secretFile("tokens", "viewer:v,operator:o\r\n"),
+      STRIPE_WEBHOOK_SECRETS_FILE: secretFile("whsec", "whsec_a,whsec_b"),
+      STRIPE_API_KEY_FILE: secretFile("stripe", "rk_live_x\n"),
+      ADYEN_HMAC_KEYS_FILE: secretFile("adyen", "00ff\n"),
+    });
+    expect(config.databaseUrl).toBe("postgres://u:p@db:5432/payrecon");
+    expect(config.kafka?.sasl).toEqual({ mechanism: "plain", username: "svc", password: "pa ss" });
+    expect(config.http.tokens).toEqual([
+      { role: "viewer", token: "v" },
+      { role: "operator", token: "o" },
+    ]);
+    expect(config.gateways.stripe.webhookSecrets).toEqual(["whsec_a", "whsec_b"]);
+    expect(config.gateways.stripe.apiKey).toBe("rk_live_x");
+    expect(config.gateways.adyen.hmacKeys).toEqual(["00ff"]);
+  });
+
+  it.each(SECRET_VARIABLES)("refuses both %s and its _FILE set", (name) => {
+    const file = secretFile(`both-${name}`, "x");
+    expect(() => loadConfig({ [name]: "y", [`${name}_FILE`]: file })).toThrow(
+      `invalid configuration: ${name}_FILE: ${name} is set too; set one of them`,
+    );
+  });
+
+  it("names the variable and the file it cannot read; a file's contents are validated like the variable", () => {
+    const missing = path.join(dir, "missing");
+    expect(() => loadConfig({ API_TOKENS_FILE: missing })).toThrow(
+      `invalid configuration: API_TOKENS_FILE: cannot read ${missing} (ENOENT)`,
+    );
+    expect(() => loadConfig({ ADYEN_HMAC_KEYS_FILE: secretFile("bad-hex", "zz") })).toThrow(
+      /ADYEN_HMAC_KEYS: each key/,
+    );
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("log lines", () => {
+  it('name their level ("level":"info"), as log shippers and people expect', () => {
+    const lines: string[] = [];
+    const log = createLogger("info", { write: (line: string) => void lines.push(line) });
+    log.info("hello");
+    log.error("oops");
+    expect(lines.map((line) => JSON.parse(line).level)).toEqual(["info", "error"]);
   });
 });

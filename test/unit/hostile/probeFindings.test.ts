@@ -87,7 +87,7 @@ describe("issue 14 finding 2: sums stay exact at any amount the schema admits", 
   });
 
   it("finding 2: a failing gauge refresh is counted (payrecon_state_refresh_errors_total) and logged at error level", async () => {
-    const lines: Array<{ level: number; msg: string }> = [];
+    const lines: Array<{ level: string; msg: string }> = [];
     const log = createLogger("trace", { write: (line: string) => lines.push(JSON.parse(line)) });
     const metrics = createMetrics({ version: "test", commit: "test" });
     const failing = {
@@ -102,7 +102,7 @@ describe("issue 14 finding 2: sums stay exact at any amount the schema admits", 
       (await metrics.registry.getSingleMetricAsString("payrecon_state_refresh_errors_total")).match(/ (\d+)$/m)?.[1];
     while ((await errors()) !== "1" && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await errors()).toBe("1");
-    expect(lines.some((line) => line.level === 50 && /gauge refresh failed/.test(line.msg))).toBe(true);
+    expect(lines.some((line) => line.level === "error" && /gauge refresh failed/.test(line.msg))).toBe(true);
     await gauges.stop();
   });
 });
