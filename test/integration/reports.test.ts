@@ -1,5 +1,7 @@
 import { parse } from "csv-parse/sync";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadReconciliationReport } from "../../src/reports/loadReconciliation.js";
 import { runCli } from "../support/cli.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
@@ -822,5 +824,21 @@ describe("reconciliation report and counterparty history", () => {
     const unknown = await api(daemon.baseUrl, "viewer")("/api/v1/counterparties/nobody_here");
     expect(unknown.status).toBe(404);
     expect(unknown.body).toMatchObject({ error: { code: "not_found" } });
+  });
+
+  it("adds numbers, whether or not the pool parses int8 (a bare pg.Pool, as the bench held, once concatenated strings)", async () => {
+    const period = { from: new Date(Date.parse(FROM)), to: new Date(Date.parse(TO)) };
+    const asOf = new Date();
+    const parsed = await loadReconciliationReport(db.pool, period, asOf);
+    const int8 = pg.types.getTypeParser(pg.types.builtins.INT8);
+    pg.types.setTypeParser(pg.types.builtins.INT8, (text: string) => text);
+    try {
+      const raw = await loadReconciliationReport(db.pool, period, asOf);
+      expect(raw).toEqual(parsed);
+      expect(raw.rows.length).toBeGreaterThan(0);
+      for (const row of raw.rows) expect(typeof row.expected.count).toBe("number");
+    } finally {
+      pg.types.setTypeParser(pg.types.builtins.INT8, int8);
+    }
   });
 });

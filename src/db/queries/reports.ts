@@ -6,6 +6,19 @@ import type { Db } from "../pool.js";
  * `created_at` in [from, to), on the index payments_created (000006; delayed ones on payments_delayed).
  */
 
+/**
+ * count(*) and sum(…)::bigint arrive as strings unless the pool parses int8 (db/pool.ts does, as a side
+ * effect of being imported): read them as numbers here, whoever holds the pool. A report built from strings
+ * adds by concatenation ("0" + "10" + "7"), which the bench's two-instance comparison once showed.
+ */
+function withNumbers<T>(rows: T[], keys: ReadonlyArray<keyof T>): T[] {
+  return rows.map((row) => {
+    const out = { ...row };
+    for (const key of keys) out[key] = Number(row[key]) as T[keyof T];
+    return out;
+  });
+}
+
 export interface ReportPeriod {
   from: Date;
   to: Date;
@@ -33,7 +46,7 @@ export async function paymentTotalsByStatus(db: Db, period: ReportPeriod): Promi
       group by gateway, currency, direction, status`,
     [period.from, period.to],
   );
-  return result.rows;
+  return withNumbers(result.rows, ["count", "amount_minor", "settled_minor"]);
 }
 
 export const AGING_BUCKETS = ["0-1d", "1-3d", "3-7d", "7d+"] as const;
@@ -68,7 +81,7 @@ export async function overdueAging(db: Db, period: ReportPeriod, asOf: Date): Pr
       group by gateway, currency, direction, bucket`,
     [period.from, period.to, asOf],
   );
-  return result.rows;
+  return withNumbers(result.rows, ["count", "outstanding_minor"]);
 }
 
 export interface UnmatchedEntryRow {
@@ -93,5 +106,5 @@ export async function unmatchedBankEntries(db: Db, period: ReportPeriod): Promis
       group by b.currency, b.direction`,
     [period.from, period.to],
   );
-  return result.rows;
+  return withNumbers(result.rows, ["count", "amount_minor"]);
 }
