@@ -23,8 +23,15 @@ npm ci --no-audit --no-fund
 bash scripts/audit.sh
 npm run lint
 npm run typecheck
-npm test
+
+# The suite runs on the Node the image runs (the Dockerfile's NODE_IMAGE), whatever this machine has: the
+# registry serves Node builds as the `node` package. Vitest's workers and every process a test spawns use it.
+node_major=$(sed -n 's/^ARG NODE_IMAGE=node:\([0-9][0-9]*\).*/\1/p' Dockerfile)
+image_node=$(npm exec --yes --package="node@${node_major:?no NODE_IMAGE in the Dockerfile}" -- sh -c 'command -v node')
+export PATH="$(dirname "$image_node"):$PATH" # and anything a test starts by name
+echo "tests on Node $(node --version) (the image's), at $image_node"
+"$image_node" node_modules/vitest/vitest.mjs run
 # The same suite with the clock 400 days ahead (libfaketime shifts Node, the embedded PostgreSQL and the
 # Kafka mock alike): no test may depend on the day it runs. Prometheus and Alertmanager (Go) keep the real
 # time; the tests that meet them say how they allow for it (test/support/clock.ts).
-faketime -f +400d npm test
+faketime -f +400d "$image_node" node_modules/vitest/vitest.mjs run
