@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { ReconcilePolicy } from "./reconcile/types.js";
 
 export type { ReconcilePolicy };
+import { DEFAULT_STRIPE_API_VERSION } from "./consumers/stripeApi.js";
 import { parseDuration } from "./durations.js";
 import { parseRateLimit, type RateLimit } from "./http/rateLimit.js";
 
@@ -262,6 +263,11 @@ export const configSchema = z
     STRIPE_WEBHOOK_TOLERANCE: duration("5m"),
     STRIPE_API_KEY: optionalText,
     STRIPE_API_URL: z.string().default("https://api.stripe.com").refine(URL.canParse, { message: "must be a URL" }),
+    /** Pinned Stripe API version sent on every request (Stripe-Version); the adapters read this shape. */
+    STRIPE_API_VERSION: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/, { message: "must be a Stripe API version such as 2024-06-20" })
+      .default(DEFAULT_STRIPE_API_VERSION),
     STRIPE_PAYOUT_FETCH_INTERVAL: duration("1m"),
     ADYEN_HMAC_KEYS: secretList({
       pattern: /^(?:[0-9a-fA-F]{2})+$/,
@@ -364,6 +370,7 @@ export interface Config {
       webhookToleranceMs: number;
       apiKey: string | undefined;
       apiUrl: string;
+      apiVersion: string;
       payoutFetchIntervalMs: number;
     };
     adyen: { hmacKeys: string[] };
@@ -469,6 +476,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         webhookToleranceMs: e.STRIPE_WEBHOOK_TOLERANCE,
         apiKey: e.STRIPE_API_KEY,
         apiUrl: e.STRIPE_API_URL,
+        apiVersion: e.STRIPE_API_VERSION,
         payoutFetchIntervalMs: e.STRIPE_PAYOUT_FETCH_INTERVAL,
       },
       adyen: { hmacKeys: e.ADYEN_HMAC_KEYS },

@@ -3,6 +3,7 @@ import type { Config } from "../config.js";
 import { takeStripePayoutsToFetch } from "../db/queries/stripePayouts.js";
 import type { Logger } from "../logger.js";
 import type { RawMessage } from "./decode.js";
+import { getStripeJson } from "./stripeApi.js";
 import { type IngestDeps, ingestMessages } from "./ingest.js";
 
 /**
@@ -23,7 +24,8 @@ export class StripePayoutFetcher {
     private readonly ingest: IngestDeps,
     private readonly topic: string,
     private readonly log: Logger,
-    private readonly fetchJson: (url: string, init: RequestInit) => Promise<unknown> = defaultFetchJson,
+    private readonly fetchJson: (url: string, init: RequestInit) => Promise<unknown> = (url, init) =>
+      getStripeJson(url, init, { apiVersion: stripe.apiVersion }),
   ) {}
 
   /** One round over the oldest waiting payouts; a failure for one payout does not stop the others. */
@@ -105,10 +107,4 @@ function slimSource(transaction: unknown): unknown {
   if (typeof txn?.source !== "object" || txn.source === null) return transaction;
   const { id, object, metadata, payment_intent } = txn.source as Record<string, unknown>;
   return { ...txn, source: { id, object, metadata, payment_intent } };
-}
-
-async function defaultFetchJson(url: string, init: RequestInit): Promise<unknown> {
-  const response = await fetch(url, init);
-  if (!response.ok) throw new Error(`Stripe answered ${response.status} for ${new URL(url).pathname}`);
-  return response.json();
 }

@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adyenSigningString } from "../../src/adapters/adyenSignature.js";
+import { DEFAULT_STRIPE_API_VERSION } from "../../src/consumers/stripeApi.js";
 import { adyenCsv, adyenLine } from "../support/adyenReport.js";
 import { camt053 } from "../support/camt.js";
 import { dateDaysFromNow, isoDaysFromNow, reportTimeDaysFromNow } from "../support/clock.js";
@@ -35,6 +36,7 @@ let stripeApi: Server;
 /** What the fake Stripe API lists per payout, and the authorization headers it saw. */
 const stripeApiTransactions = new Map<string, Json[]>();
 const stripeApiAuthorizations: string[] = [];
+const stripeApiVersions: string[] = [];
 
 function stripeSignature(body: string, secret: string, at = Math.floor(Date.now() / 1000)): string {
   const v1 = createHmac("sha256", secret).update(`${at}.${body}`).digest("hex");
@@ -113,6 +115,7 @@ beforeAll(async () => {
   stripeApi = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     stripeApiAuthorizations.push(String(req.headers.authorization));
+    stripeApiVersions.push(String(req.headers["stripe-version"]));
     const all = stripeApiTransactions.get(url.searchParams.get("payout") ?? "");
     if (url.pathname !== "/v1/balance_transactions" || !all || url.searchParams.get("expand[]") !== "data.source") {
       res.writeHead(404).end(JSON.stringify({ error: { message: "no such payout" } }));
@@ -483,6 +486,8 @@ describe("end to end against a camt.053 import", () => {
       references: ["ORD-STRIPE-3"],
     });
     expect(stripeApiAuthorizations.every((header) => header === `Bearer ${STRIPE_API_KEY}`)).toBe(true);
+    // Pinned: the account's default version never decides the shape payrecon reads.
+    expect(new Set(stripeApiVersions)).toEqual(new Set([DEFAULT_STRIPE_API_VERSION]));
     await waitUntil(
       async () => (await metricValue("payrecon_stripe_payouts_waiting", {})) === 0,
       30_000,

@@ -61,6 +61,7 @@ describe("loadConfig", () => {
         webhookToleranceMs: parseDuration("5m"),
         apiKey: undefined,
         apiUrl: "https://api.stripe.com",
+        apiVersion: "2024-06-20",
         payoutFetchIntervalMs: parseDuration("1m"),
       },
       adyen: { hmacKeys: [] },
