@@ -4,12 +4,15 @@
  *
  *   npx tsx scripts/generate-monitoring.ts          # write
  *   npx tsx scripts/generate-monitoring.ts --check  # exit 1 if a committed file is stale (CI)
+ *   npx tsx scripts/generate-monitoring.ts --job payrecon-prod --runbook-base-url https://wiki.example/runbooks \
+ *       --out /etc/prometheus/rules/payrecon.rules.yml  # the rule file for your deployment
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderDashboards } from "../dashboards/src/index.js";
-import { RULE_FILE_PATH, renderRuleFile } from "../src/alerts/rules.js";
+import { parseArgs } from "node:util";
+import { DEFAULT_RULE_SITE, RULE_FILE_PATH, renderRuleFile } from "../src/alerts/rules.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -40,6 +43,33 @@ async function main(check: boolean): Promise<void> {
   }
 }
 
+/** The rule file for one deployment, written where the operator says (nothing else is touched). */
+async function writeSiteRules(job: string, runbookBaseUrl: string, out: string): Promise<void> {
+  if (!/^[a-zA-Z_][a-zA-Z0-9_:.-]*$/.test(job))
+    throw new Error(`--job ${JSON.stringify(job)} is not a job label value`);
+  if (!URL.canParse(runbookBaseUrl)) throw new Error(`--runbook-base-url ${runbookBaseUrl} is not a URL`);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, renderRuleFile({ job, runbookBaseUrl }));
+  console.log(`wrote ${out} (job="${job}", runbooks under ${runbookBaseUrl})`);
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  await main(process.argv.includes("--check"));
+  const { values } = parseArgs({
+    options: {
+      check: { type: "boolean" },
+      job: { type: "string" },
+      "runbook-base-url": { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  if (values.job !== undefined || values["runbook-base-url"] !== undefined || values.out !== undefined) {
+    if (!values.out) throw new Error("--out FILE is needed with --job or --runbook-base-url");
+    await writeSiteRules(
+      values.job ?? DEFAULT_RULE_SITE.job,
+      values["runbook-base-url"] ?? DEFAULT_RULE_SITE.runbookBaseUrl,
+      values.out,
+    );
+  } else {
+    await main(values.check === true);
+  }
 }

@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
@@ -27,6 +28,32 @@ describe("Prometheus rules", () => {
   it("the committed rule file is exactly what renderRuleFile() produces", async () => {
     const committed = await readFile(join(repoRoot, RULE_FILE_PATH), "utf8");
     expect(committed, "regenerate with: npx tsx scripts/generate-monitoring.ts").toBe(renderRuleFile());
+  });
+
+  it("generates the rule file of another deployment: its job in every selector, its runbook base in every link, nothing else changed", async () => {
+    const site = { job: "payrecon-prod", runbookBaseUrl: "https://wiki.example.test/ops/runbooks/" };
+    const theirs = renderRuleFile(site);
+    const ours = renderRuleFile();
+    expect(theirs).not.toContain('job="payrecon"');
+    expect(theirs.split('job="payrecon-prod"').length).toBe(ours.split('job="payrecon"').length);
+    const rules = (
+      parse(theirs) as { groups: { rules: { alert?: string; annotations?: { runbook_url: string } }[] }[] }
+    ).groups
+      .flatMap((group) => group.rules)
+      .filter((rule) => rule.alert);
+    expect(rules.length).toBe(alertRules().length);
+    for (const rule of rules) {
+      expect(rule.annotations?.runbook_url).toBe(`https://wiki.example.test/ops/runbooks/${rule.alert}.md`);
+    }
+    // Undo the two settings and the file is ours again, to the byte.
+    const back = theirs
+      .replaceAll('job="payrecon-prod"', 'job="payrecon"')
+      .replaceAll("https://wiki.example.test/ops/runbooks", runbookUrl("X").replace("/X.md", ""));
+    expect(back).toBe(ours);
+    const dir = await mkdtemp(join(tmpdir(), "payrecon-rules-"));
+    await writeFile(join(dir, "site.rules.yml"), theirs);
+    const { code, output } = await runTool("promtool", ["check", "rules", "--lint=all", join(dir, "site.rules.yml")]);
+    expect(code, output).toBe(0);
   });
 
   it("passes promtool check rules --lint=all", async () => {
