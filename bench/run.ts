@@ -16,6 +16,7 @@
  *                         one fetch is one group commit, not one per 16 partitions — see the latency note below)
  *   BENCH_SCALE_OUT=0     skip (f): two instances in one consumer group against one
  *   BENCH_DAEMON_LOG=FILE the daemons' info-level logs (each batch stored, with its time), appended to FILE
+ *   BENCH_ENGINE=memory   the daemon's RECONCILE_ENGINE (default sql); memory is one writer, so (f) is skipped
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -41,7 +42,8 @@ const PARTITIONS = env("BENCH_PARTITIONS", 48);
 const CPU_PROF = process.env.BENCH_CPU_PROF === "1";
 const PG_PROFILE = process.env.BENCH_PG_PROFILE === "1";
 const PARTITIONS_CONCURRENCY = env("BENCH_PARTITIONS_CONCURRENCY", PARTITIONS * 3);
-const SCALE_OUT = process.env.BENCH_SCALE_OUT !== "0";
+const ENGINE = process.env.BENCH_ENGINE === "memory" ? "memory" : "sql";
+const SCALE_OUT = process.env.BENCH_SCALE_OUT !== "0" && ENGINE === "sql";
 const DAEMON_LOG = process.env.BENCH_DAEMON_LOG;
 const log = createLogger("silent");
 const say = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -233,6 +235,7 @@ async function startDaemon(
       UNMATCHED_GRACE: "24h",
       // Time-based transitions applied within seconds, so two runs compared at one moment agree.
       SWEEP_INTERVAL: "5s",
+      RECONCILE_ENGINE: ENGINE,
     },
   });
   if (DAEMON_LOG) child.stdout?.pipe(createWriteStream(DAEMON_LOG, { flags: "a" }));
@@ -790,7 +793,7 @@ async function main() {
     const copyRate = copyCeiling(database.url, messages);
     say(`  ${Math.round(copyRate)} rows/s`);
 
-    say("(b) payrecon end to end: produced → reconciled and committed");
+    say(`(b) payrecon end to end (RECONCILE_ENGINE=${ENGINE}): produced → reconciled and committed`);
     const walBefore = PG_PROFILE ? await resetStatementProfile(superuserPool) : 0n;
     daemon = await startDaemon(database.url, brokers, { profile: CPU_PROF });
     const cpuBefore = cpuSplit(daemon.child.pid!);

@@ -35,3 +35,6 @@ echo "tests on Node $(node --version) (the image's), at $image_node"
 # Kafka mock alike): no test may depend on the day it runs. Prometheus and Alertmanager (Go) keep the real
 # time; the tests that meet them say how they allow for it (test/support/clock.ts).
 faketime -f +400d "$image_node" node_modules/vitest/vitest.mjs run
+# The integration suite again with every test daemon on engine v2 (RECONCILE_ENGINE=memory, docs/architecture.md):
+# the same behaviour is asserted of both engines until the memory engine is the only one.
+TEST_RECONCILE_ENGINE=memory "$image_node" node_modules/vitest/vitest.mjs run --project integration

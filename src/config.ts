@@ -285,6 +285,11 @@ export const configSchema = z
     AMOUNT_TOLERANCE_MINOR: z.coerce.number().int().min(0).default(0),
     AMOUNT_TOLERANCE_BY_GATEWAY: toleranceOverrides,
     SWEEP_INTERVAL: duration("30s"),
+    /**
+     * `sql`: each transaction finds in PostgreSQL what new facts touch (any number of instances).
+     * `memory`: engine v2 — one process keeps every fact in memory (docs/architecture.md).
+     */
+    RECONCILE_ENGINE: z.enum(["sql", "memory"]).default("sql"),
     ALERTMANAGER_URL: url("http(s)://"),
     ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
     EXCEPTION_PRIORITY_TIERS: priorityTiers,
@@ -384,6 +389,7 @@ export interface Config {
   };
   policy: ReconcilePolicy;
   sweepIntervalMs: number;
+  reconcileEngine: "sql" | "memory";
   shutdownTimeoutMs: number;
   alertmanagerUrl: string | undefined;
   itemAlerts: { minAmountMajor: Record<string, number>; intervalMs: number };
@@ -496,6 +502,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       priorityTiers: e.EXCEPTION_PRIORITY_TIERS,
     },
     sweepIntervalMs: e.SWEEP_INTERVAL,
+    reconcileEngine: e.RECONCILE_ENGINE,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     alertmanagerUrl: e.ALERTMANAGER_URL,
     itemAlerts: { minAmountMajor: e.ITEM_ALERT_MIN_AMOUNT, intervalMs: e.ITEM_ALERT_INTERVAL },

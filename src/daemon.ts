@@ -29,7 +29,12 @@ import { createMetrics, type Metrics, observeEventTime } from "./metrics/registr
 import { ItemAlerter } from "./alerts/itemAlerts.js";
 import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { Sweeper } from "./writer/sweeper.js";
+import { WorkingSetReconciler } from "./writer/workingSetReconciler.js";
+import { pruneJournal } from "./db/queries/reconcileJournal.js";
 import { VERSION } from "./version.js";
+
+/** How long the reconcile journal keeps what each transaction stored: a memory engine further behind reloads. */
+const JOURNAL_KEPT_MS = 60 * 60 * 1000;
 
 /**
  * The daemon: components started in dependency order and stopped in reverse.
@@ -106,6 +111,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       observeEventTime(metrics, row.topic, row.source, row.last_event.getTime() / 1000);
     }
     const reconcileDeps = createReconcileDeps(config, log, metrics);
+    const workingSet = config.reconcileEngine === "memory" ? new WorkingSetReconciler(reconcileDeps) : undefined;
     const itemAlerts = config.alertmanagerUrl
       ? new ItemAlerter(database.pool, { alertmanagerUrl: config.alertmanagerUrl, ...config.itemAlerts }, metrics, log)
       : undefined;
@@ -123,6 +129,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         gauges.refreshSoon();
         itemAlerts?.pushSoon();
       },
+      ...(workingSet ? { workingSet } : {}),
     });
 
     let kafkaIngest: KafkaIngest | undefined;
@@ -164,6 +171,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
     let publisherFlush: () => Promise<void> = async () => {};
     if (kafkaIngest) publisherFlush = () => kafkaIngest!.flushOutbox();
+    const retention = rejectedMessagesRetention(database.pool, config.rejectedMessages, metrics, log);
     const sweeper = new Sweeper(
       database.pool,
       reconcileDeps,
@@ -175,7 +183,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         await publisherFlush();
       },
       undefined,
-      rejectedMessagesRetention(database.pool, config.rejectedMessages, metrics, log),
+      async (now) => {
+        await retention(now);
+        await pruneJournal(database.pool, new Date(now.getTime() - JOURNAL_KEPT_MS));
+      },
+      workingSet,
     );
     await sweeper.sweepOnce();
     sweeper.start();

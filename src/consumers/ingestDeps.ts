@@ -3,6 +3,7 @@ import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
 import { type ReconcileDeps, reconcileTouched } from "../writer/reconcileTouched.js";
+import type { WorkingSetReconciler } from "../writer/workingSetReconciler.js";
 import type { IngestDeps } from "./ingest.js";
 
 /**
@@ -25,14 +26,17 @@ export function createIngestDeps(
   config: Config,
   pool: pg.Pool,
   reconcileDeps: ReconcileDeps,
-  options: { afterCommit?: () => void } = {},
+  options: { afterCommit?: () => void; workingSet?: WorkingSetReconciler } = {},
 ): IngestDeps {
+  const { workingSet } = options;
   const deps: IngestDeps = {
     pool,
     metrics: reconcileDeps.metrics,
     topics: config.topics,
     deadLetterToKafka: config.kafka !== undefined,
-    reconcile: (tx, touched, clock) => reconcileTouched(tx, touched, clock, reconcileDeps),
+    reconcile: workingSet
+      ? (tx, touched, clock) => workingSet.reconcile(tx, touched, clock)
+      : (tx, touched, clock) => reconcileTouched(tx, touched, clock, reconcileDeps),
     now: () => new Date(),
     rejectedMaxBytes: config.rejectedMessages.maxBytes,
   };

@@ -24,6 +24,7 @@ export interface Metrics {
   consumerLag: Gauge<"topic" | "partition">;
   reconcileDuration: Histogram<string>;
   reconcileLockHeld: Histogram<string>;
+  workingSetLoads: Counter<string>;
   buildInfo: Gauge<"version" | "commit">;
   ready: Gauge<string>;
   exceptionsOpen: Gauge<"kind" | "priority">;
@@ -158,6 +159,14 @@ export function createMetrics(options: {
         "Time one batch held the reconciliation lock (reconciling and committing). Every instance shares the lock: " +
         "its rate summed over instances near 1 means reconciliation is saturated and more instances will not help.",
       buckets: RECONCILE_BUCKETS,
+      registers: [registry],
+    }),
+    workingSetLoads: new Counter({
+      name: "payrecon_working_set_loads_total",
+      help:
+        "RECONCILE_ENGINE=memory: times the working set was loaded whole from PostgreSQL — at start, after a transaction " +
+        "that did not commit, or when other processes' facts were older than the reconcile journal keeps.",
+      labelNames: ["reason"],
       registers: [registry],
     }),
     buildInfo: new Gauge({

@@ -136,6 +136,14 @@ function batchIsBetter(a: BatchFact, b: BatchFact): boolean {
   return a.occurredAt < b.occurredAt || (a.occurredAt === b.occurredAt && a.eventId < b.eventId);
 }
 
+/** What one `apply` re-evaluated: payment ids, entry keys, batch keys, event keys (`gateway\u0000event id`). */
+export interface Reevaluated {
+  payments: Set<string>;
+  entries: Set<string>;
+  batches: Set<string>;
+  events: Set<string>;
+}
+
 export class WorkingSet {
   // The facts, one per natural key (the same choice as distinctFacts).
   private readonly versions = new Map<string, VersionFact>();
@@ -179,8 +187,11 @@ export class WorkingSet {
 
   constructor(private readonly policy: Policy) {}
 
-  /** Applies a batch of facts (any order, duplicates allowed) at `now`, which never goes back. */
-  apply(facts: Partial<WorldFacts>, now: number): void {
+  /**
+   * Applies a batch of facts (any order, duplicates allowed) at `now`, which never goes back; returns
+   * what was re-evaluated (a superset of what changed), for the writer to compare with what it wrote.
+   */
+  apply(facts: Partial<WorldFacts>, now: number): Reevaluated {
     const dirty = {
       payments: new Set<string>(),
       targets: new Set<string>(),
@@ -201,6 +212,43 @@ export class WorkingSet {
     for (const id of dirty.payments) this.evaluate(id);
     for (const key of dirty.entries) this.entryOwned(key);
     for (const key of dirty.events) this.eventOwned(key);
+    return { payments: dirty.payments, entries: dirty.entries, batches: dirty.batches, events: dirty.events };
+  }
+
+  /** Every key the state holds: what a writer compares once after loading the working set whole. */
+  everything(): Reevaluated {
+    return {
+      payments: new Set(this.paymentRefs.keys()),
+      entries: new Set(this.entries.keys()),
+      batches: new Set(this.batches.keys()),
+      events: new Set(this.events.keys()),
+    };
+  }
+
+  outcomeOf(paymentId: string): PaymentOutcome | undefined {
+    return this.outcomes.get(paymentId);
+  }
+
+  /** The version in force and whether it cancels the payment. */
+  identityOf(paymentId: string): ReturnType<typeof effectiveExpected> {
+    return effectiveExpected(this.versionsOf(paymentId));
+  }
+
+  entryOf(key: string): { entry: BankFact; match: EntryMatch } {
+    return { entry: this.entries.get(key)!, match: this.matches.get(key)! };
+  }
+
+  batchOf(key: string): { batch: BatchFact; state: BatchState } {
+    return { batch: this.batches.get(key)!, state: this.batchStates.get(key)! };
+  }
+
+  eventOf(key: string): GatewayFact {
+    return this.events.get(key)!;
+  }
+
+  /** Owners: `payment:<id>`, `entry:<entryKey>`, `batch:<batchKey>`, `event:<gateway>\u0000<event id>`. */
+  exceptionsOf(owner: string): DesiredException[] {
+    return this.exceptionsByOwner.get(owner) ?? [];
   }
 
   /** The same shape as reconcileWorld's result. */

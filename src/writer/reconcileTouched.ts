@@ -19,6 +19,7 @@ import {
 } from "../db/queries/matching.js";
 import { enqueueOutbox, type OutboxMessage } from "../db/queries/outbox.js";
 import { advanceReconcileClock } from "../db/queries/reconcileClock.js";
+import { journalTouched } from "../db/queries/reconcileJournal.js";
 import {
   applyTotals,
   claimOrphans,
@@ -94,7 +95,7 @@ export interface ReconcileDeps {
   onUnknownFailureCode?: (code: string, gateway: string) => void;
 }
 
-const RECONCILE_LOCK = 7_248_263_012;
+export const RECONCILE_LOCK = 7_248_263_012;
 
 function batchRefKey(ref: BatchRef): string {
   return batchKey(ref.gateway, ref.batchId);
@@ -104,7 +105,7 @@ function add<T>(set: Set<T>, items: Iterable<T>): void {
   for (const item of items) set.add(item);
 }
 
-interface PaymentChange {
+export interface PaymentChange {
   outcome: PaymentOutcome;
   previous: StoredPayment | undefined;
 }
@@ -123,6 +124,7 @@ export async function reconcileTouched(
   // it waited for, so its findings must not carry an earlier time.
   const now = await advanceReconcileClock(tx, clock());
   const nowMs = now.getTime();
+  await journalTouched(tx, now, touched);
 
   // New entries first: their tokens (computed from the stored body exactly as on insert) name batches and payments.
   const newEntries = await loadEntries(tx, [...touched.entrySeqs]);
@@ -386,12 +388,12 @@ async function evaluatePayments(
   return { all, changed };
 }
 
-interface StatusChange {
+export interface StatusChange {
   outcome: PaymentOutcome;
   from: PaymentStatus | null;
 }
 
-interface WrittenPayments {
+export interface WrittenPayments {
   statusRows: StatusChangeRow[];
   statusChanges: StatusChange[];
   totals: TotalsDelta[];
@@ -402,7 +404,7 @@ interface WrittenPayments {
  * Writes the payment rows: a new payment is inserted once with its status; an amended one gets its
  * identity, then (if its outcome changed) its status; any other changed outcome its status only.
  */
-async function writePaymentRows(
+export async function writePaymentRows(
   tx: pg.PoolClient,
   changes: { all: PaymentChange[]; changed: PaymentChange[] },
   changedIdentities: Array<{ id: string; payment: ExpectedPayment; cancelled: boolean }>,
@@ -485,7 +487,7 @@ async function writePaymentRows(
 }
 
 /** The status changes' timeline rows, the totals' deltas and the findings (payments', then exceptions'). */
-async function recordStatusChanges(
+export async function recordStatusChanges(
   tx: pg.PoolClient,
   written: WrittenPayments,
   now: Date,
@@ -513,7 +515,7 @@ async function recordStatusChanges(
 
 const OUTCOMES = new Set<PaymentStatus>(["settled", "failed", "refunded", "charged_back", "cancelled"]);
 
-function recordStatusMetrics(deps: ReconcileDeps, changes: StatusChange[], nowMs: number): void {
+export function recordStatusMetrics(deps: ReconcileDeps, changes: StatusChange[], nowMs: number): void {
   const { metrics } = deps;
   for (const { outcome } of changes) {
     const { direction } = outcome.payment;

@@ -5,11 +5,14 @@ import type { Logger } from "../logger.js";
 import { type ReconcileDeps, reconcileTouched } from "./reconcileTouched.js";
 import { escalateByAge } from "../db/queries/exceptions.js";
 import { emptyTouched } from "../reconcile/touched.js";
+import type { ReconcileEffects } from "../consumers/ingest.js";
+import type { WorkingSetReconciler } from "./workingSetReconciler.js";
 
 /**
  * Time-based transitions (overdue → delayed, captured too long → held, grace
  * over → unmatched) every SWEEP_INTERVAL: only rows whose indexed deadline
- * has passed are re-reconciled, in chunks, each in its own transaction.
+ * has passed are re-reconciled, in chunks, each in its own transaction. With the memory engine the
+ * working set's deadline heap knows what is due: one transaction applies the time that passed.
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -24,6 +27,8 @@ export class Sweeper {
     private readonly chunkSize = 2_000,
     /** Upkeep that rides on the sweep's schedule (retention of rejected messages); its failure fails no sweep. */
     private readonly housekeeping: (now: Date) => Promise<void> = async () => {},
+    /** Engine v2: its working set knows every deadline; one transaction applies the time that passed. */
+    private readonly workingSet?: WorkingSetReconciler,
   ) {}
 
   /** Runs until nothing is due at `now`; returns how many items were re-evaluated. */
@@ -37,6 +42,17 @@ export class Sweeper {
   }
 
   private async drain(now: () => Date): Promise<number> {
+    const total = this.workingSet ? await this.applyTime(this.workingSet, now) : await this.sweepDueRows(now);
+    if (total > 0) {
+      this.log.info({ items: total }, "sweep applied time-based transitions");
+      await this.afterSweep();
+    }
+    await this.housekeeping(now()).catch((error) => this.log.warn({ err: error }, "housekeeping failed; will retry"));
+    return total;
+  }
+
+  /** The sql engine: the rows whose indexed deadline has passed, in chunks. */
+  private async sweepDueRows(now: () => Date): Promise<number> {
     let total = 0;
     for (;;) {
       const at = now();
@@ -54,14 +70,22 @@ export class Sweeper {
       effects?.afterCommit();
       if (raised > 0) this.log.info({ raised }, "exceptions raised in priority as they aged");
       total += count;
-      if (count < this.chunkSize) break;
+      if (count < this.chunkSize) return total;
     }
-    if (total > 0) {
-      this.log.info({ items: total }, "sweep applied time-based transitions");
-      await this.afterSweep();
-    }
-    await this.housekeeping(now()).catch((error) => this.log.warn({ err: error }, "housekeeping failed; will retry"));
-    return total;
+  }
+
+  private async applyTime(workingSet: WorkingSetReconciler, now: () => Date): Promise<number> {
+    let effects: ReconcileEffects | undefined;
+    const raised = await withTransaction(this.pool, async (tx) => {
+      effects = await workingSet.reconcile(tx, emptyTouched(), now);
+      return escalateByAge(tx, now(), this.deps.policy.priorityTiers);
+    }).catch((error: unknown) => {
+      effects?.afterRollback?.();
+      throw error;
+    });
+    effects?.afterCommit();
+    if (raised > 0) this.log.info({ raised }, "exceptions raised in priority as they aged");
+    return effects?.changed ?? 0;
   }
 
   start(): void {

@@ -29,7 +29,14 @@ export async function startTestDaemon(
   env: Record<string, string>,
   log?: { destination: DestinationStream; level?: string },
 ): Promise<TestDaemon> {
-  const config = loadConfig({ HTTP_PORT: "0", LOG_LEVEL: "silent", API_TOKENS, SWEEP_INTERVAL: "1h", ...env });
+  const config = loadConfig({
+    HTTP_PORT: "0",
+    LOG_LEVEL: "silent",
+    API_TOKENS,
+    SWEEP_INTERVAL: "1h",
+    ...engineEnv(),
+    ...env,
+  });
   const logger = log
     ? createLogger(log.level ?? "trace", log.destination)
     : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
@@ -44,6 +51,12 @@ export interface ChildDaemon {
   exited: Promise<number | null>;
 }
 
+/** TEST_RECONCILE_ENGINE=memory runs every test daemon on engine v2 (docs/architecture.md). */
+export function engineEnv(): Record<string, string> {
+  const engine = process.env.TEST_RECONCILE_ENGINE;
+  return engine ? { RECONCILE_ENGINE: engine } : {};
+}
+
 /** `payrecon start` as a separate OS process (so kill -9 is real). */
 export async function spawnDaemon(env: Record<string, string>): Promise<ChildDaemon> {
   const port = await freePort();
@@ -56,6 +69,7 @@ export async function spawnDaemon(env: Record<string, string>): Promise<ChildDae
       LOG_LEVEL: "info",
       API_TOKENS,
       ...clockEnv(),
+      ...engineEnv(),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,16 +1,8 @@
 import type pg from "pg";
-import {
-  type BankEntryDbRow,
-  type GatewayEventDbRow,
-  toBankFact,
-  toBatchFact,
-  toGatewayFact,
-  toVersion,
-  type VersionRow,
-} from "../../src/db/queries/factRows.js";
+import { loadWorldFacts } from "../../src/db/queries/worldFacts.js";
 import { parseBatchKey } from "../../src/reconcile/touched.js";
 import type { Policy } from "../../src/reconcile/types.js";
-import { entryKey, reconcileWorld, type WorldFacts } from "../../src/reconcile/world.js";
+import { entryKey, reconcileWorld } from "../../src/reconcile/world.js";
 import { exceptionKey } from "../../src/reconcile/exceptions.js";
 
 /**
@@ -18,22 +10,6 @@ import { exceptionKey } from "../../src/reconcile/exceptions.js";
  * and lists every difference from what the incremental store wrote. An empty
  * list means the database says exactly what a from-scratch reconciliation says.
  */
-export async function loadWorldFacts(pool: pg.Pool): Promise<WorldFacts> {
-  const versions = await pool.query<VersionRow>(
-    "select seq, payment_id, version, cancelled, body, received_at from expected_payment_versions",
-  );
-  const events = await pool.query<GatewayEventDbRow & { type: string }>(
-    "select seq, body, reference_key, received_at, type from gateway_events",
-  );
-  const entries = await pool.query<BankEntryDbRow>("select seq, body, received_at from bank_entries");
-  return {
-    versions: versions.rows.map(toVersion),
-    events: events.rows.filter((row) => row.type !== "settlement.batch").map(toGatewayFact),
-    batches: events.rows.filter((row) => row.type === "settlement.batch").map(toBatchFact),
-    entries: entries.rows.map(toBankFact),
-  };
-}
-
 export async function differencesFromWorld(pool: pg.Pool, policy: Policy, now: number): Promise<string[]> {
   const world = reconcileWorld(await loadWorldFacts(pool), now, policy);
   const differences: string[] = [];

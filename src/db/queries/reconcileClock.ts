@@ -12,3 +12,9 @@ export async function advanceReconcileClock(tx: pg.ClientBase, clock: Date): Pro
   );
   return result.rows[0]!.at;
 }
+
+/** The last reconciliation's time (epoch ms): read under the reconciliation lock, it says who reconciled last. */
+export async function reconcileClock(tx: pg.ClientBase): Promise<number> {
+  const result = await tx.query<{ at: Date }>("select at from reconcile_clock");
+  return result.rows[0]!.at.getTime();
+}

@@ -1,0 +1,68 @@
+import type { Db } from "../pool.js";
+import type { TouchedFacts } from "../../reconcile/touched.js";
+import type { WorldFacts } from "../../reconcile/world.js";
+import {
+  type BankEntryDbRow,
+  type GatewayEventDbRow,
+  toBankFact,
+  toBatchFact,
+  toGatewayFact,
+  toVersion,
+  type VersionRow,
+} from "./factRows.js";
+
+/** Stored facts as the pure core's WorldFacts: all of them, or those a transaction just stored. */
+
+type EventRow = GatewayEventDbRow & { type: string };
+
+function splitEvents(rows: EventRow[]): Pick<WorldFacts, "events" | "batches"> {
+  return {
+    events: rows.filter((row) => row.type !== "settlement.batch").map(toGatewayFact),
+    batches: rows.filter((row) => row.type === "settlement.batch").map(toBatchFact),
+  };
+}
+
+export async function loadWorldFacts(db: Db): Promise<WorldFacts> {
+  const versions = await db.query<VersionRow>(
+    "select seq, payment_id, version, cancelled, body, received_at from expected_payment_versions",
+  );
+  const events = await db.query<EventRow>("select seq, body, reference_key, received_at, type from gateway_events");
+  const entries = await db.query<BankEntryDbRow>("select seq, body, received_at from bank_entries");
+  return {
+    versions: versions.rows.map(toVersion),
+    ...splitEvents(events.rows),
+    entries: entries.rows.map(toBankFact),
+  };
+}
+
+/** The facts behind `touched`: every version of the touched payments (the core keeps one per key), new events and entries. */
+export async function loadTouchedFacts(db: Db, touched: TouchedFacts): Promise<WorldFacts> {
+  const [versions, events, entries] = [
+    touched.paymentIds.size === 0
+      ? []
+      : (
+          await db.query<VersionRow>(
+            `select seq, payment_id, version, cancelled, body, received_at from expected_payment_versions
+              where payment_id = any($1::text[])`,
+            [[...touched.paymentIds]],
+          )
+        ).rows,
+    touched.gatewayEventSeqs.size === 0
+      ? []
+      : (
+          await db.query<EventRow>(
+            "select seq, body, reference_key, received_at, type from gateway_events where seq = any($1::bigint[])",
+            [[...touched.gatewayEventSeqs]],
+          )
+        ).rows,
+    touched.entrySeqs.size === 0
+      ? []
+      : (
+          await db.query<BankEntryDbRow>(
+            "select seq, body, received_at from bank_entries where seq = any($1::bigint[])",
+            [[...touched.entrySeqs]],
+          )
+        ).rows,
+  ];
+  return { versions: versions.map(toVersion), ...splitEvents(events), entries: entries.map(toBankFact) };
+}

@@ -1,0 +1,189 @@
+import type pg from "pg";
+import type { ReconcileEffects } from "../consumers/ingest.js";
+import {
+  loadMatches,
+  sameMatch,
+  saveBatchStates,
+  saveMatches,
+  upsertBatchesFromEvents,
+} from "../db/queries/matching.js";
+import { advanceReconcileClock, reconcileClock } from "../db/queries/reconcileClock.js";
+import { identityHash, loadStoredPayments, outcomeSignature } from "../db/queries/paymentState.js";
+import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
+import type { DesiredException } from "../reconcile/exceptions.js";
+import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
+import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js";
+import { type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
+import { syncExceptions } from "./exceptionSync.js";
+import {
+  type PaymentChange,
+  RECONCILE_LOCK,
+  type ReconcileDeps,
+  recordStatusChanges,
+  recordStatusMetrics,
+  writePaymentRows,
+} from "./reconcileTouched.js";
+
+/**
+ * Engine v2, step 3 (docs/architecture.md §4): the writer keeps every fact in a WorkingSet in memory and
+ * asks PostgreSQL nothing to find what new facts touch or to rebuild the payments they touch; it reads
+ * only the rows it is about to overwrite (to write what changed, once) and the facts just stored.
+ *
+ * The working set must hold exactly the committed facts. Reconciliations run one at a time in this
+ * process, each until its transaction ends; a transaction that does not commit leaves the working set
+ * ahead of the database, so it is dropped and loaded again, inside the next transaction. Every writer
+ * (this engine, the sql engine, `payrecon import`) advances the reconcile clock under the reconciliation
+ * lock, in commit order: when the clock is not where this engine left it, another process stored facts
+ * since, and the working set is loaded again. Correct with any number of writers; fast with one.
+ */
+export class WorkingSetReconciler {
+  private workingSet: WorkingSet | undefined;
+  /** Why the working set is not in memory: not loaded yet, or dropped with a transaction that did not commit. */
+  private dropped: "start" | "rolled_back" = "start";
+  /** The reconcile clock this engine's last committed transaction left. */
+  private clockLeft: number | undefined;
+  private turn: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: ReconcileDeps) {}
+
+  /** Implements FactReconciler: the facts of `touched` are stored in `tx` already. */
+  async reconcile(tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date): Promise<ReconcileEffects> {
+    const began = performance.now();
+    let release!: () => void;
+    const previous = this.turn;
+    this.turn = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    let nowMs = Number.NaN;
+    const ended = (committed: boolean) => {
+      if (committed) this.clockLeft = nowMs;
+      else {
+        this.workingSet = undefined;
+        this.dropped = "rolled_back";
+      }
+      release();
+    };
+    try {
+      await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
+      const locked = performance.now();
+      // Facts other processes committed since this engine's last commit, if the journal still reaches back.
+      const others =
+        this.workingSet && this.clockLeft !== undefined && (await reconcileClock(tx)) !== this.clockLeft
+          ? await touchedSince(tx, this.clockLeft)
+          : emptyTouched();
+      const reloadReason = !this.workingSet ? this.dropped : !others ? "behind" : undefined;
+      const now = await advanceReconcileClock(tx, clock());
+      nowMs = now.getTime();
+      await journalTouched(tx, now, touched);
+      let workingSet = this.workingSet;
+      let reevaluated: Reevaluated;
+      if (!workingSet || !others || reloadReason) {
+        this.deps.metrics.workingSetLoads.inc({ reason: reloadReason ?? "start" });
+        // Loaded whole (in this transaction, so exactly the committed facts plus this one's), then compared whole.
+        workingSet = new WorkingSet(this.deps.policy);
+        workingSet.apply(await loadWorldFacts(tx), nowMs);
+        reevaluated = workingSet.everything();
+        this.workingSet = workingSet;
+      } else {
+        reevaluated = workingSet.apply(await loadTouchedFacts(tx, mergeTouched(others, touched)), nowMs);
+      }
+      await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
+      const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now);
+      const reconcileMs = performance.now() - began;
+      const { metrics } = this.deps;
+      return {
+        afterCommit: () => {
+          ended(true);
+          metrics.reconcileDuration.observe(reconcileMs / 1000);
+          // Held until the commit just made.
+          metrics.reconcileLockHeld.observe((performance.now() - locked) / 1000);
+          recordStatusMetrics(this.deps, statusChanges, nowMs);
+        },
+        afterRollback: () => ended(false),
+        changed,
+      };
+    } catch (error) {
+      ended(false);
+      throw error;
+    }
+  }
+
+  /** Writes what the re-evaluated keys say where it differs from the stored rows; returns the status changes. */
+  private async write(tx: pg.PoolClient, workingSet: WorkingSet, keys: Reevaluated, now: Date) {
+    const { policy } = this.deps;
+    const nowMs = now.getTime();
+    const desired = new Map<string, DesiredException[]>();
+
+    // Matches, and the grace deadline of unmatched entries (as the sql engine stores them).
+    const entries = [...keys.entries].map((key) => ({ key, ...workingSet.entryOf(key) }));
+    const stored = await loadMatches(
+      tx,
+      entries.map(({ entry }) => entry.seq),
+    );
+    const matchRows = [];
+    for (const { key, entry, match } of entries) {
+      desired.set(`entry:${key}`, workingSet.exceptionsOf(`entry:${key}`));
+      const deadline = entry.receivedAt + policy.unmatchedGraceMs;
+      const unmatchedDeadline = match.kind === "none" && nowMs < deadline ? deadline : null;
+      const old = stored.get(entry.seq);
+      if (old && sameMatch(old.match, match) && old.unmatchedDeadline === unmatchedDeadline) continue;
+      matchRows.push({ entrySeq: entry.seq, match, unmatchedDeadline });
+    }
+    await saveMatches(tx, matchRows, now);
+
+    // Batch states (a state written again is the same row: cheap next to finding out whether it changed).
+    const batchRows = [...keys.batches].map((key) => {
+      desired.set(`batch:${key}`, workingSet.exceptionsOf(`batch:${key}`));
+      const { state } = workingSet.batchOf(key);
+      return {
+        ...parseBatchKey(key),
+        state: state.state,
+        settledOn: state.state === "settled" ? state.settledOn : null,
+        differenceMinor: state.state === "mismatch" ? state.differenceMinor : null,
+      };
+    });
+    await saveBatchStates(tx, batchRows);
+
+    // Payments: identity and status rows where they differ from the stored ones.
+    const ids = [...keys.payments];
+    const storedPayments = await loadStoredPayments(tx, ids);
+    const all: PaymentChange[] = [];
+    const changedIdentities = [];
+    for (const id of ids) {
+      const outcome = workingSet.outcomeOf(id);
+      const identity = workingSet.identityOf(id);
+      if (!outcome || !identity) continue;
+      desired.set(`payment:${id}`, workingSet.exceptionsOf(`payment:${id}`));
+      const previous = storedPayments.get(id);
+      all.push({ outcome, previous });
+      if (previous?.identityHash !== identityHash(identity.payment, identity.cancelled)) {
+        changedIdentities.push({ id, payment: identity.payment, cancelled: identity.cancelled });
+      }
+    }
+    const changed = all.filter(({ outcome, previous }) => previous?.signature !== outcomeSignature(outcome));
+    const written = await writePaymentRows(tx, { all, changed }, changedIdentities, storedPayments, now);
+
+    // Gateway events naming no payment (the working set keys them gateway\0event id; owners say gateway/event id).
+    for (const key of keys.events) {
+      const event = workingSet.eventOf(key);
+      desired.set(`event:${event.gateway}/${event.eventId}`, workingSet.exceptionsOf(`event:${key}`));
+    }
+    const exceptionChanges = await syncExceptions(tx, desired, now, policy.priorityTiers);
+    const statusChanges = await recordStatusChanges(tx, written, now, this.deps, exceptionChanges);
+    return {
+      statusChanges,
+      changed: matchRows.length + changed.length + exceptionChanges.length + changedIdentities.length,
+    };
+  }
+}
+
+function mergeTouched(a: TouchedFacts, b: TouchedFacts): TouchedFacts {
+  const merged = emptyTouched();
+  for (const side of [a, b]) {
+    for (const id of side.paymentIds) merged.paymentIds.add(id);
+    for (const seq of side.gatewayEventSeqs) merged.gatewayEventSeqs.add(seq);
+    for (const seq of side.entrySeqs) merged.entrySeqs.add(seq);
+  }
+  return merged;
+}

@@ -1,0 +1,114 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { generateScenario, seededRandom, shuffled } from "../../src/simulate/scenario.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { api, startTestDaemon, type TestDaemon } from "../support/daemon.js";
+import { bankEntry } from "../support/facts.js";
+import { differencesFromWorld } from "../support/worldCheck.js";
+
+/**
+ * Engine v2 in the daemon (RECONCILE_ENGINE=memory, docs/architecture.md §4 step 3): the working set in
+ * memory gives the database exactly what a from-scratch reconciliation gives, whoever else writes to it,
+ * and a transaction that does not commit never leaves its facts behind in memory.
+ */
+const MEMORY = { RECONCILE_ENGINE: "memory" };
+const TOPIC = { expected: "payments.expected", gateway: "gateway.events", bank: "bank.settlements" } as const;
+
+function scenarioMessages(seed: number, payments: number) {
+  const scenario = generateScenario({ seed, now: Date.now(), payments, prefix: `ws${seed}` });
+  const random = seededRandom(seed);
+  const messages = [
+    ...scenario.expected.map((value) => ({ topic: TOPIC.expected, value })),
+    ...scenario.events.map((value) => ({ topic: TOPIC.gateway, value })),
+    ...scenario.entries.map((value) => ({ topic: TOPIC.bank, value })),
+  ];
+  // Out of order, 5% delivered twice.
+  return shuffled([...messages, ...messages.filter(() => random() < 0.05)], random);
+}
+
+async function post(daemon: TestDaemon, topic: string, values: unknown[]) {
+  const response = await api(daemon.baseUrl, "ingester")(`/api/v1/ingest/${topic}`, {
+    method: "POST",
+    body: values.map((value) => JSON.stringify(value)).join("\n"),
+  });
+  if (response.status !== 200) console.log(topic, response.status, JSON.stringify(response.body).slice(0, 500));
+  return response.status;
+}
+
+/** Posts the messages in small groups, each group to the next daemon, one topic per request. */
+async function deliver(daemons: TestDaemon[], messages: Array<{ topic: string; value: unknown }>) {
+  let turn = 0;
+  for (let i = 0; i < messages.length; i += 40) {
+    const group = messages.slice(i, i + 40);
+    for (const topic of Object.values(TOPIC)) {
+      const values = group.filter((m) => m.topic === topic).map((m) => m.value);
+      if (values.length === 0) continue;
+      expect(await post(daemons[turn++ % daemons.length]!, topic, values)).toBe(200);
+    }
+  }
+}
+
+async function loads(daemon: TestDaemon): Promise<Record<string, number>> {
+  const text = await (await fetch(`${daemon.baseUrl}/metrics`)).text();
+  return Object.fromEntries(
+    [...text.matchAll(/^payrecon_working_set_loads_total\{reason="(\w+)"\} (\d+)/gm)].map((m) => [m[1]!, Number(m[2])]),
+  );
+}
+
+describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  });
+
+  async function setUp(): Promise<TestDatabase> {
+    const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    return db;
+  }
+
+  async function daemon(env: Record<string, string>): Promise<TestDaemon> {
+    const started = await startTestDaemon(env);
+    cleanups.push(() => started.stop());
+    return started;
+  }
+
+  it("beside another memory engine and a sql engine on one database, equals a from-scratch reconciliation, catching up on their facts from the journal", async () => {
+    const db = await setUp();
+    const first = await daemon({ DATABASE_URL: db.url, ...MEMORY });
+    const second = await daemon({ DATABASE_URL: db.url, ...MEMORY });
+    const sql = await daemon({ DATABASE_URL: db.url, RECONCILE_ENGINE: "sql" });
+    await deliver([first, second, sql], scenarioMessages(11, 300));
+
+    const policy = loadConfig({}).policy;
+    expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
+    // Each loaded its working set once, at start; the other writers' facts came from the journal.
+    expect(await loads(first)).toEqual({ start: 1 });
+    expect(await loads(second)).toEqual({ start: 1 });
+    const journal = await db.pool.query<{ rows: number }>("select count(*)::int as rows from reconcile_journal");
+    expect(journal.rows[0]!.rows).toBeGreaterThan(10);
+  }, 180_000);
+
+  it("drops its working set with a transaction that does not commit, and the next one loads it again exactly", async () => {
+    const db = await setUp();
+    const engine = await daemon({ DATABASE_URL: db.url, ...MEMORY });
+    const messages = scenarioMessages(12, 150);
+    const half = Math.floor(messages.length / 2);
+    await deliver([engine], messages.slice(0, half));
+
+    // Fails the transaction after the facts are stored and reconciled in memory (freshness is written last).
+    await db.pool.query(`
+      create function refuse_boom() returns trigger language plpgsql as $$
+        begin if new.source = 'boom_bank' then raise exception 'injected failure'; end if; return new; end $$;
+      create trigger refuse_boom before insert on source_freshness for each row execute function refuse_boom();`);
+    const doomed = bankEntry(990_001, { bank: "boom_bank", entry_id: "BOOM-1" });
+    expect(await post(engine, TOPIC.bank, [doomed])).not.toBe(200);
+    const stored = await db.pool.query("select 1 from bank_entries where bank = 'boom_bank'");
+    expect(stored.rowCount).toBe(0);
+
+    await deliver([engine], messages.slice(half));
+    expect(await loads(engine)).toEqual({ start: 1, rolled_back: 1 });
+    const policy = loadConfig({}).policy;
+    expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
+  }, 180_000);
+});
