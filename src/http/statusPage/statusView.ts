@@ -19,6 +19,14 @@ import {
 
 const KIND_ORDER: readonly string[] = EXCEPTION_KINDS;
 
+/** Column titles of funds at risk: what amount each status contributes. */
+const AT_RISK_TITLES: Record<(typeof AT_RISK_STATUSES)[number], string> = {
+  failed: "failed (unsettled)",
+  held: "held (unsettled)",
+  delayed: "delayed (unsettled)",
+  mismatch: "mismatch (difference)",
+};
+
 /** GET / : the status page. Payment-level details only when `access` is granted. */
 
 export interface StatusPageData {
@@ -117,12 +125,13 @@ function attentionList(data: StatusPageData): Html {
 
 function fundsSection(rows: FundsAtRiskRow[]): Html {
   return html`<section id="funds-at-risk"><h2>Funds at risk</h2>
-<p class="note">Unsettled amounts of payments that failed, are held, delayed or mismatched, in major units of each
-currency (count in brackets). Currencies are not converted.</p>
+<p class="note">Amount at risk, in major units of each currency (count of payments in brackets): for failed, held and
+delayed payments what is not settled; for a mismatch the difference between the expected amount and what the bank
+shows (the report's mismatch column holds those payments' expected amounts). Currencies are not converted.</p>
 ${
   rows.length === 0
     ? html`<p>No funds at risk.</p>`
-    : html`<table><thead><tr><th>currency</th><th>direction</th>${AT_RISK_STATUSES.map((s) => html`<th class="num">${s}</th>`)}<th class="num">total</th></tr></thead>
+    : html`<table><thead><tr><th>currency</th><th>direction</th>${AT_RISK_STATUSES.map((s) => html`<th class="num">${AT_RISK_TITLES[s]}</th>`)}<th class="num">total at risk</th></tr></thead>
 <tbody>${rows.map(
         (row) =>
           html`<tr data-currency="${row.currency}" data-direction="${row.direction}"><td>${row.currency}</td><td>${row.direction}</td>${AT_RISK_STATUSES.map(
@@ -171,7 +180,7 @@ function summarySection(rows: ExceptionSummaryRow[], now: Date): Html {
 ${
   sorted.length === 0
     ? html`<p>No open exceptions.</p>`
-    : html`<table id="exception-summary"><thead><tr><th>kind</th><th>currency</th><th class="num">count</th><th class="num">amount</th><th class="num">oldest</th></tr></thead>
+    : html`<table id="exception-summary"><thead><tr><th>kind</th><th>currency</th><th class="num">count</th><th class="num">amount at risk</th><th class="num">oldest</th></tr></thead>
 <tbody>${sorted.map(
         (row) =>
           html`<tr data-kind="${row.kind}" data-currency="${row.currency}"><td>${row.kind}</td><td>${row.currency}</td><td class="num">${row.count}</td><td class="num">${formatAmount(row.amount_minor, row.currency)}</td><td class="num">${formatAge(ageSeconds(row.oldest, now))}</td></tr>`,
@@ -192,7 +201,7 @@ function subjectCell(row: StatusExceptionRow): Html {
 
 function exceptionTable(id: string, rows: StatusExceptionRow[], now: Date): Html {
   if (rows.length === 0) return html`<p>None.</p>`;
-  return html`<table id="${id}"><thead><tr><th>#</th><th>kind</th><th>state</th><th>payment / entry</th><th>gateway / bank</th><th>counterparty</th><th class="num">amount</th><th class="num">age</th><th>detail</th></tr></thead>
+  return html`<table id="${id}"><thead><tr><th>#</th><th>kind</th><th>state</th><th>payment / entry</th><th>gateway / bank</th><th>counterparty</th><th class="num">amount at risk</th><th class="num">age</th><th>detail</th></tr></thead>
 <tbody>${rows.map(
     (row) =>
       html`<tr data-exception="${row.id}"><td>${row.id}</td><td>${row.kind}</td><td>${row.state} <span class="muted">${row.priority}</span></td><td>${subjectCell(row)}</td><td>${row.gateway ?? row.bank ?? "—"}</td><td>${row.counterparty ?? "—"}</td><td class="num">${formatAmount(row.amount_minor, row.currency)} ${row.currency}</td><td class="num">${formatAge(ageSeconds(row.opened_at, now))}</td><td>${row.detail}</td></tr>`,
