@@ -5,6 +5,7 @@ import type { ApiToken } from "../../config.js";
 import { migrationsApplied } from "../../db/migrate.js";
 import { paymentTotals } from "../../db/queries/gauges.js";
 import { getPayment, paymentTimeline } from "../../db/queries/paymentViews.js";
+import { fundsAtRiskTrend, payoutFailuresTrend, settlementDelayTrend } from "../../db/queries/trends.js";
 import {
   exceptionsOfPayment,
   largestOpenExceptionsPerCurrency,
@@ -32,6 +33,14 @@ import {
 } from "../statusPage/model.js";
 import { messagePage, paymentPage } from "../statusPage/paymentView.js";
 import { type StatusPageData, statusPage } from "../statusPage/statusView.js";
+import {
+  DEFAULT_TREND_WINDOW,
+  isTrendWindow,
+  type TrendWindow,
+  type Trends,
+  trendRange,
+  trends,
+} from "../statusPage/trends.js";
 
 /**
  * The status page (GET /) and a payment's page (GET /payments/{id}):
@@ -50,6 +59,8 @@ export interface StatusPageOptions {
 }
 
 const LIST_LENGTH = 10;
+/** Trends change slowly and read more than the rest: one reading per window serves every page load for this long. */
+const TRENDS_CACHE_MS = 10_000;
 const paymentId = clientText(200).pipe(z.string().min(1));
 const CONTENT_SECURITY_POLICY =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -112,6 +123,21 @@ export function statusPageRouter(
     };
   };
 
+  const trendCache = new Map<TrendWindow, { at: number; value: Trends }>();
+  const readTrends = async (window: TrendWindow, now: Date): Promise<Trends> => {
+    const cached = trendCache.get(window);
+    if (cached && now.getTime() - cached.at < TRENDS_CACHE_MS && now.getTime() >= cached.at) return cached.value;
+    const range = trendRange(window, now);
+    const [funds, failures, delay] = await Promise.all([
+      fundsAtRiskTrend(pool, range.instants),
+      payoutFailuresTrend(pool, range),
+      settlementDelayTrend(pool, range),
+    ]);
+    const value = trends({ funds, failures, delay }, range, now);
+    trendCache.set(window, { at: now.getTime(), value });
+    return value;
+  };
+
   const build = async () => {
     const labels = (await metrics.buildInfo.get()).values[0]?.labels;
     return { version: String(labels?.version ?? VERSION), commit: String(labels?.commit ?? "") };
@@ -139,11 +165,14 @@ export function statusPageRouter(
         typeof req.query.currency === "string" && isCurrency(req.query.currency) ? req.query.currency : undefined,
     };
     try {
-      const [totals, summary, fresh] = await Promise.all([
+      const window = isTrendWindow(req.query.window) ? req.query.window : DEFAULT_TREND_WINDOW;
+      const [totals, summary, fresh, trendData] = await Promise.all([
         paymentTotals(pool),
         openExceptionSummary(pool),
         sourceFreshness(pool),
+        readTrends(window, base.now),
       ]);
+      data.trends = trendData;
       data.funds = fundsAtRisk(totals);
       // Gateways and sources bounded as the metrics are: a public page must not grow with producers' free text.
       data.ratios = gatewayFailureRatios(

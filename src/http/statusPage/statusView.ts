@@ -4,6 +4,7 @@ import type { Access } from "./access.js";
 import { ageSeconds, formatAge, formatAmount, formatRatio, formatTime } from "./format.js";
 import { type Html, href, html } from "./html.js";
 import { page } from "./layout.js";
+import { type Trends, trendsSection } from "./trends.js";
 import {
   AT_RISK_STATUSES,
   type ExceptionSummaryRow,
@@ -45,6 +46,8 @@ export interface StatusPageData {
   freshness: FreshnessRow[];
   lag: LagRow[];
   kafkaConfigured: boolean;
+  /** Funds at risk, payout failures and settlement delay over the chosen window (absent when unreadable). */
+  trends?: Trends;
   /** The largest-exceptions list in one currency only (`?currency=`), or across all in major units. */
   largestCurrency?: string;
 }
@@ -284,6 +287,7 @@ export function statusPage(data: StatusPageData): Html {
 ${data.unavailable ? html`<div class="notice warning" id="unavailable">${data.unavailable}</div>` : ""}
 <section id="attention"><h2>Attention</h2>${attentionList(data)}</section>
 ${fundsSection(data.funds)}
+${trendsSection(data.trends)}
 <div class="grid">
 ${ratiosSection(data.ratios)}
 ${lagSection(data.lag, data.kafkaConfigured)}
