@@ -90,3 +90,16 @@ export async function settlementDelayTrend(db: Db, buckets: Buckets) {
   );
   return result.rows;
 }
+
+/** Payments that turned failed in the window, by direction and failure category (recorded with the change). */
+export async function failureCategoriesTrend(db: Db, buckets: Buckets) {
+  const result = await db.query<{ direction: string; category: string; count: number }>(
+    `select p.direction, coalesce(sc.detail->>'failure_category', 'unknown') as category, count(*)::int as count
+       from status_changes sc join payments p on p.id = sc.payment_id
+      where sc.to_status = 'failed' and sc.at >= $1 and sc.at < $2
+      group by 1, 2
+      order by 3 desc, 1, 2`,
+    [buckets.from, buckets.to],
+  );
+  return result.rows;
+}

@@ -5,7 +5,12 @@ import type { ApiToken } from "../../config.js";
 import { migrationsApplied } from "../../db/migrate.js";
 import { paymentTotals } from "../../db/queries/gauges.js";
 import { getPayment, paymentTimeline } from "../../db/queries/paymentViews.js";
-import { fundsAtRiskTrend, payoutFailuresTrend, settlementDelayTrend } from "../../db/queries/trends.js";
+import {
+  failureCategoriesTrend,
+  fundsAtRiskTrend,
+  payoutFailuresTrend,
+  settlementDelayTrend,
+} from "../../db/queries/trends.js";
 import {
   exceptionsOfPayment,
   largestOpenExceptionsPerCurrency,
@@ -27,6 +32,7 @@ import {
   freshness,
   fundsAtRisk,
   gatewayFailureRatios,
+  heldPayments,
   largestFirst,
   type Readiness,
   type TopicNames,
@@ -128,12 +134,13 @@ export function statusPageRouter(
     const cached = trendCache.get(window);
     if (cached && now.getTime() - cached.at < TRENDS_CACHE_MS && now.getTime() >= cached.at) return cached.value;
     const range = trendRange(window, now);
-    const [funds, failures, delay] = await Promise.all([
+    const [funds, failures, delay, categories] = await Promise.all([
       fundsAtRiskTrend(pool, range.instants),
       payoutFailuresTrend(pool, range),
       settlementDelayTrend(pool, range),
+      failureCategoriesTrend(pool, range),
     ]);
-    const value = trends({ funds, failures, delay }, range, now);
+    const value = trends({ funds, failures, delay, categories }, range, now);
     trendCache.set(window, { at: now.getTime(), value });
     return value;
   };
@@ -157,6 +164,7 @@ export function statusPageRouter(
       ...base,
       funds: [],
       ratios: [],
+      held: [],
       summary: [],
       freshness: [],
       lag: consumerLag((await metrics.consumerLag.get()).values),
@@ -175,9 +183,9 @@ export function statusPageRouter(
       data.trends = trendData;
       data.funds = fundsAtRisk(totals);
       // Gateways and sources bounded as the metrics are: a public page must not grow with producers' free text.
-      data.ratios = gatewayFailureRatios(
-        totals.map((total) => ({ ...total, gateway: metrics.labels.gateway(total.gateway) })),
-      );
+      const bounded = totals.map((total) => ({ ...total, gateway: metrics.labels.gateway(total.gateway) }));
+      data.ratios = gatewayFailureRatios(bounded);
+      data.held = heldPayments(bounded);
       data.summary = summary;
       data.freshness = freshness(newestPerSource(fresh, metrics.labels), topics, base.now);
       if (access.kind === "granted") {

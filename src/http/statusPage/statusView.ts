@@ -4,7 +4,7 @@ import type { Access } from "./access.js";
 import { ageSeconds, formatAge, formatAmount, formatRatio, formatTime } from "./format.js";
 import { type Html, href, html } from "./html.js";
 import { page } from "./layout.js";
-import { type Trends, trendsSection } from "./trends.js";
+import { TREND_WINDOWS, type Trends, trendsSection } from "./trends.js";
 import {
   AT_RISK_STATUSES,
   type ExceptionSummaryRow,
@@ -13,6 +13,7 @@ import {
   type FreshnessRow,
   type FundsAtRiskRow,
   type GatewayFailureRow,
+  type HeldRow,
   type LagRow,
   type Outcomes,
   type Readiness,
@@ -40,6 +41,8 @@ export interface StatusPageData {
   unavailable?: string;
   funds: FundsAtRiskRow[];
   ratios: GatewayFailureRow[];
+  /** Payments held now, per gateway and direction. */
+  held: HeldRow[];
   summary: ExceptionSummaryRow[];
   oldest?: StatusExceptionRow[];
   largest?: StatusExceptionRow[];
@@ -112,6 +115,28 @@ function attentionList(data: StatusPageData): Html {
       items.push(
         html`<li><strong>${row.gateway}</strong>: ${formatRatio(row.collection.ratio)} of collections failed (${row.collection.failed} of ${row.collection.failed + row.collection.settled})</li>`,
       );
+  }
+  for (const row of data.trends?.fixFirst ?? [])
+    items.push(
+      html`<li data-attention="fix-first"><strong>${row.count} ${row.direction}s failed for ${row.category}</strong> ${
+        data.trends ? TREND_WINDOWS[data.trends.range.window].label : ""
+      }: the account data must be fixed before a retry</li>`,
+    );
+  for (const row of data.held)
+    items.push(
+      html`<li data-attention="held"><strong>${row.gateway}</strong>: ${row.count} ${row.direction}${row.count === 1 ? "" : "s"} held</li>`,
+    );
+  for (const kind of ["statement_gap", "statement_imbalance"] as const) {
+    const rows = data.summary.filter((r) => r.kind === kind);
+    const count = rows.reduce((sum, row) => sum + row.count, 0);
+    if (count === 0) continue;
+    items.push(
+      html`<li data-attention="${kind}"><strong>${count} bank statement${count === 1 ? "" : "s"} ${
+        kind === "statement_gap" ? "not continuing the previous one" : "not adding up"
+      }</strong> (${kind}; ${rows.map((row) => row.currency).join(", ")}): ${
+        kind === "statement_gap" ? "a statement is missing or a balance is wrong" : "a line is missing or wrong"
+      }</li>`,
+    );
   }
   for (const row of data.freshness.filter((r) => r.stale))
     items.push(html`<li>${row.kind} <strong>${row.source}</strong> silent for ${formatAge(row.ageSeconds)}</li>`);

@@ -35,7 +35,7 @@ export interface LineChart {
 
 export const CHART_WIDTH = 560;
 export const CHART_HEIGHT = 220;
-const MARGIN = { top: 12, right: 16, bottom: 34, left: 72 };
+const MARGIN = { top: 20, right: 16, bottom: 34, left: 72 };
 
 /** Drops binary noise from a product of decimals (3 × 0.1 = 0.30000000000000004 → 0.3). */
 const clean = (n: number) => Number(n.toPrecision(12));
@@ -118,7 +118,7 @@ ${grid}
 <line x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${MARGIN.top + plotHeight}" stroke="#98a2b3"/>
 <line x1="${MARGIN.left}" x2="${MARGIN.left + plotWidth}" y1="${MARGIN.top + plotHeight}" y2="${MARGIN.top + plotHeight}" stroke="#98a2b3"/>
 ${xTicks}
-<text class="unit" x="${MARGIN.left - 6}" y="${MARGIN.top - 2}" text-anchor="end" font-size="11" fill="#344054">${chart.unit}</text>
+<text class="unit" x="4" y="${MARGIN.top - 2}" text-anchor="start" font-size="11" fill="#344054">${chart.unit}</text>
 <text x="${MARGIN.left + plotWidth}" y="${CHART_HEIGHT - 4}" text-anchor="end" font-size="11" fill="#667085">time (UTC)</text>
 ${empty ? html`<text class="empty" x="${MARGIN.left + plotWidth / 2}" y="${MARGIN.top + plotHeight / 2}" text-anchor="middle" font-size="13" fill="#667085">no data in this window</text>` : ""}
 ${lines}

@@ -1,5 +1,6 @@
 import { currencyExponent, isCurrency, toMajorUnits } from "../../messages/currencies.js";
 import { formatAmount } from "../../messages/display.js";
+import { FAILURE_CATEGORIES, type FailureCategory, RETRY_ADVICE } from "../../reconcile/failureCodes.js";
 import { type Html, html } from "./html.js";
 import { AT_RISK_STATUSES } from "./model.js";
 import { type ChartSeries, type LineChart, lineChart } from "./trendChart.js";
@@ -12,7 +13,7 @@ import { type ChartSeries, type LineChart, lineChart } from "./trendChart.js";
 
 export const TREND_WINDOWS = {
   "24h": { label: "last 24 h", seconds: 86_400, stepSeconds: 3_600, per: "per hour" },
-  "1h": { label: "last hour", seconds: 3_600, stepSeconds: 120, per: "per 2 minutes" },
+  "1h": { label: "last hour", seconds: 3_600, stepSeconds: 60, per: "per minute" },
 } as const;
 export type TrendWindow = keyof typeof TREND_WINDOWS;
 export const DEFAULT_TREND_WINDOW: TrendWindow = "24h";
@@ -46,13 +47,19 @@ export interface TrendRows {
   funds: Array<{ at: Date; status: string; currency: string; count: number; at_risk_minor: number }>;
   failures: Array<{ bucket: Date; gateway: string; failures: number }>;
   delay: Array<{ bucket: Date; settled: number; median_seconds: number; p90_seconds: number }>;
+  categories: Array<{ direction: string; category: string; count: number }>;
 }
 
 export interface Trends {
   range: TrendRange;
   now: Date;
   charts: LineChart[];
+  /** Failures in the window whose cause is data to fix before a retry (CONTRACT §2 retry_advice after_fix). */
+  fixFirst: Array<{ direction: string; category: string; count: number }>;
 }
+
+/** From this many failures of one such category in the window, the Attention list names it. */
+export const FIX_FIRST_FLAG = 10;
 
 const STATUS_COLORS: Record<string, string> = {
   failed: "#d92d20",
@@ -160,11 +167,19 @@ function bucketStarts(range: TrendRange): number[] {
   return out;
 }
 
+function isFailureCategory(value: string): value is FailureCategory {
+  return (FAILURE_CATEGORIES as readonly string[]).includes(value);
+}
+
 export function trends(rows: TrendRows, range: TrendRange, now: Date): Trends {
   return {
     range,
     now,
     charts: [...fundsCharts(rows.funds, range), failuresChart(rows.failures, range), delayChart(rows.delay, range)],
+    fixFirst: rows.categories.filter(
+      (row) =>
+        row.count >= FIX_FIRST_FLAG && isFailureCategory(row.category) && RETRY_ADVICE[row.category] === "after_fix",
+    ),
   };
 }
 

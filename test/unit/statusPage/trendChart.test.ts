@@ -109,6 +109,11 @@ describe("trends model", () => {
         funds: [{ at: now, status: "held", currency: "EUR", count: 1, at_risk_minor: 4_000_000 }],
         failures: [],
         delay: [{ bucket: new Date("2026-12-01T09:00:00Z"), settled: 4, median_seconds: 36_000, p90_seconds: 72_000 }],
+        categories: [
+          { direction: "payout", category: "technical", count: 50 },
+          { direction: "payout", category: "account_invalid", count: 12 },
+          { direction: "collection", category: "holder_mismatch", count: 9 },
+        ],
       },
       range,
       now,
@@ -121,5 +126,7 @@ describe("trends model", () => {
     expect(delay.unit).toBe("hours");
     expect(delay.series.map((s) => s.points[0]!.value)).toEqual([10, 20]);
     expect(result.charts.find((c) => c.id === "trend-payout-failures")!.unit).toBe("failures per hour");
+    // Named for attention: failures whose data must be fixed before a retry, from 10 in the window.
+    expect(result.fixFirst).toEqual([{ direction: "payout", category: "account_invalid", count: 12 }]);
   });
 });
