@@ -140,7 +140,9 @@ export function statusPageRouter(
       settlementDelayTrend(pool, range),
       failureCategoriesTrend(pool, range),
     ]);
-    const value = trends({ funds, failures, delay, categories }, range, now);
+    // Gateways bounded as the metrics are: a public page must not grow with producers' free text.
+    const bounded = failures.map((row) => ({ ...row, gateway: metrics.labels.gateway(row.gateway) }));
+    const value = trends({ funds, failures: bounded, delay, categories }, range, now);
     trendCache.set(window, { at: now.getTime(), value });
     return value;
   };

@@ -132,7 +132,10 @@ function failuresChart(rows: TrendRows["failures"], range: TrendRange): LineChar
       color: PALETTE[i % PALETTE.length]!,
       points: buckets.map((at) => ({
         at,
-        value: rows.find((row) => row.gateway === gateway && row.bucket.getTime() === at)?.failures ?? 0,
+        // Summed: gateways past the label bound share `other`.
+        value: rows
+          .filter((row) => row.gateway === gateway && row.bucket.getTime() === at)
+          .reduce((sum, row) => sum + row.failures, 0),
       })),
     })),
     formatValue: integer,

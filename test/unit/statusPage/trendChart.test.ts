@@ -107,7 +107,11 @@ describe("trends model", () => {
     const result = trends(
       {
         funds: [{ at: now, status: "held", currency: "EUR", count: 1, at_risk_minor: 4_000_000 }],
-        failures: [],
+        failures: [
+          // Two gateways past the label bound, both `other` once bounded: one series, summed.
+          { bucket: new Date("2026-12-01T09:00:00Z"), gateway: "other", failures: 2 },
+          { bucket: new Date("2026-12-01T09:00:00Z"), gateway: "other", failures: 3 },
+        ],
         delay: [{ bucket: new Date("2026-12-01T09:00:00Z"), settled: 4, median_seconds: 36_000, p90_seconds: 72_000 }],
         categories: [
           { direction: "payout", category: "technical", count: 50 },
@@ -125,7 +129,11 @@ describe("trends model", () => {
     const delay = result.charts.find((c) => c.id === "trend-settlement-delay")!;
     expect(delay.unit).toBe("hours");
     expect(delay.series.map((s) => s.points[0]!.value)).toEqual([10, 20]);
-    expect(result.charts.find((c) => c.id === "trend-payout-failures")!.unit).toBe("failures per hour");
+    const failures = result.charts.find((c) => c.id === "trend-payout-failures")!;
+    expect(failures.unit).toBe("failures per hour");
+    expect(failures.series).toHaveLength(1);
+    expect(failures.series[0]!.points).toHaveLength(24);
+    expect(failures.series[0]!.points.find((p) => p.at === Date.parse("2026-12-01T09:00:00Z"))?.value).toBe(5);
     // Named for attention: failures whose data must be fixed before a retry, from 10 in the window.
     expect(result.fixFirst).toEqual([{ direction: "payout", category: "account_invalid", count: 12 }]);
   });
