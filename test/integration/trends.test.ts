@@ -123,6 +123,19 @@ describe("trends from status_changes", () => {
     expect(at(releasedAt, "failed")).toMatchObject({ count: 3, at_risk_minor: 60_060 });
   });
 
+  it("a payment's page shows its timeline's amounts in major units and its instants in the one people format", async () => {
+    const response = await fetch(`${daemon.baseUrl}/payments/exp_14`, {
+      headers: { Authorization: `Bearer ${TOKENS.viewer}` },
+    });
+    const page = await response.text();
+    expect(response.status).toBe(200);
+    const timeline = page.slice(page.indexOf('<section id="timeline">'));
+    expect(timeline).toContain("40,000.00 EUR");
+    expect(timeline).not.toMatch(/amount_minor/);
+    expect(timeline).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d/);
+    expect(timeline).toMatch(/received_at<\/span> \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+  });
+
   it("the public status page draws the three trends as SVG with their data points", async () => {
     const response = await fetch(`${daemon.baseUrl}/?window=1h`);
     const page = await response.text();
