@@ -4,7 +4,9 @@ import type { Config } from "../config.js";
 import { parseDuration } from "../durations.js";
 import { createKafka } from "../kafka/client.js";
 import type { Logger } from "../logger.js";
-import { formatMajor, isCurrency } from "../messages/currencies.js";
+import { pushTo } from "../grouping.js";
+import { currencyExponent, formatMajor, isCurrency } from "../messages/currencies.js";
+import type { BankEntryInput } from "../messages/schemas.js";
 import {
   generateScenario,
   type Incident,
@@ -33,6 +35,8 @@ export const SIMULATE_USAGE = `usage: payrecon simulate [options]
   --incidents LIST    kind@wave[:gateway], e.g. gateway_outage@3:adyen,hold_wave@5:stripe,bad_data@7,statement_missing@9
                       (default: one of each, spread over the run; "none" for none)
   --duplicates R      share of messages sent twice (default 0.03)
+  --statements        after each wave, a statement summary per bank account and currency (CONTRACT §8), dated
+                      one day apart: a wave whose statement never arrives leaves a gap the next one shows
   --url URL           daemon base URL for HTTP ingest (default http://127.0.0.1:$HTTP_PORT)
   --token TOKEN       ingester token for HTTP ingest (default: the ingester token in API_TOKENS)
   --json              print the summary as JSON
@@ -49,6 +53,7 @@ interface Options {
   currencies: string[];
   incidents: Map<number, Incident>;
   duplicates: number;
+  statements: boolean;
   url: string;
   token: string | undefined;
   json: boolean;
@@ -105,6 +110,7 @@ function parseOptions(config: Config, args: string[]): Options | "help" {
       currencies: { type: "string" },
       incidents: { type: "string" },
       duplicates: { type: "string" },
+      statements: { type: "boolean" },
       url: { type: "string" },
       token: { type: "string" },
       json: { type: "boolean" },
@@ -145,6 +151,7 @@ function parseOptions(config: Config, args: string[]): Options | "help" {
     currencies,
     incidents: parseIncidents(values.incidents, waves, gateways),
     duplicates,
+    statements: values.statements ?? false,
     url: values.url ?? `http://127.0.0.1:${config.http.port}`,
     token: values.token ?? config.http.tokens.find((token) => token.role === "ingester")?.token,
     json: values.json ?? false,
@@ -209,6 +216,59 @@ function httpSender(config: Config, url: string, token: string): { send: Sender;
   };
 }
 
+/**
+ * Statement summaries for a wave's bank lines, one per bank × account × currency, dated `date`: opening is the
+ * account's running balance, closing that plus the booked lines (credits in, debits out). Lines withheld
+ * (their statement never arrived) move the running balance without a statement, as the real account's would.
+ */
+export class StatementBook {
+  private readonly balances = new Map<string, number>();
+
+  private keyOf(line: BankEntryInput): string {
+    return `${line.bank}\u0000${line.account}\u0000${line.currency}`;
+  }
+
+  private balance(key: string, currency: string): number {
+    // A plausible opening balance: 100,000 major units.
+    return this.balances.get(key) ?? 100_000 * 10 ** currencyExponent(currency);
+  }
+
+  private static net(line: BankEntryInput): number {
+    if (line.status === "pending") return 0;
+    return line.direction === "credit" ? line.amount_minor : -line.amount_minor;
+  }
+
+  withhold(lines: BankEntryInput[]): void {
+    for (const line of lines) {
+      const key = this.keyOf(line);
+      this.balances.set(key, this.balance(key, line.currency) + StatementBook.net(line));
+    }
+  }
+
+  statements(lines: BankEntryInput[], date: string, prefix: string): Array<Record<string, unknown>> {
+    const groups = new Map<string, BankEntryInput[]>();
+    for (const line of lines) pushTo(groups, this.keyOf(line), line);
+    return [...groups].map(([key, group]) => {
+      const first = group[0]!;
+      const opening = this.balance(key, first.currency);
+      const closing = group.reduce((sum, line) => sum + StatementBook.net(line), opening);
+      this.balances.set(key, closing);
+      return {
+        type: "statement",
+        statement_id: `${prefix}-${first.bank}-${first.currency}`,
+        bank: first.bank,
+        account: first.account,
+        currency: first.currency,
+        from_date: date,
+        to_date: date,
+        opening_booked_minor: opening,
+        closing_booked_minor: closing,
+        entry_ids: group.map((line) => line.entry_id),
+      };
+    });
+  }
+}
+
 interface Tally {
   count: number;
   amountMinor: number;
@@ -265,7 +325,11 @@ export const runSimulate: Command = async (config, log, args) => {
   const random = seededRandom(options.seed);
   const waves = Math.ceil(options.payments / options.wave);
   const truths: PaymentTruth[] = [];
-  const sent = { expected: 0, gateway: 0, bank: 0, duplicates: 0 };
+  const sent = { expected: 0, gateway: 0, bank: 0, duplicates: 0, statements: 0 };
+  const book = new StatementBook();
+  // Statement days: the first wave's is `waves` days ago, the last one's yesterday.
+  const statementDate = (wave: number) =>
+    new Date(Date.now() - (waves - wave + 1) * 86_400_000).toISOString().slice(0, 10);
   const exceptions = { unmatched: 0, duplicate: 0, batchMismatch: 0, withheldBankLines: 0 };
   const incidents: string[] = [];
   const began = Date.now();
@@ -310,6 +374,22 @@ export const runSimulate: Command = async (config, log, args) => {
           );
         }
       }
+      if (options.statements) {
+        // After the lines, as importers publish them; a withheld statement only moves the balances.
+        book.withhold(scenario.withheldLines);
+        const summaries = book.statements(scenario.entries, statementDate(wave), `s${options.seed}w${wave}-stmt`);
+        if (summaries.length > 0) {
+          await sender.send(
+            summaries.map((summary) => ({
+              kind: "bank",
+              key: String(summary.statement_id),
+              value: JSON.stringify(summary),
+            })),
+          );
+          sent.statements += summaries.length;
+          total += summaries.length;
+        }
+      }
     }
   } finally {
     await sender.close();
@@ -330,7 +410,7 @@ export const runSimulate: Command = async (config, log, args) => {
   } else {
     const lines = [
       `sent ${total} messages to ${summary.target} in ${summary.seconds}s (seed ${options.seed}):`,
-      `  ${sent.expected} expected payments, ${sent.gateway} gateway events, ${sent.bank} bank lines (${sent.duplicates} duplicates, out of order)`,
+      `  ${sent.expected} expected payments, ${sent.gateway} gateway events, ${sent.bank} bank lines (${sent.duplicates} duplicates, out of order)${options.statements ? `, ${sent.statements} statement summaries` : ""}`,
       `  incidents: ${incidents.length ? incidents.join("; ") : "none"}`,
       `  bank lines that should be exceptions: ${exceptions.unmatched} unmatched, ${exceptions.duplicate} duplicate, ${exceptions.batchMismatch} batches paid short; ${exceptions.withheldBankLines} bank lines withheld (statement never arrived)`,
       "",

@@ -3,11 +3,36 @@ import { stripePayoutsWaitingSummary } from "../db/queries/stripePayouts.js";
 import type pg from "pg";
 import { exceptionAggregates, oldestUnsettled, paymentTotals } from "../db/queries/gauges.js";
 import type { Logger } from "../logger.js";
-import { toMajorUnits } from "../messages/currencies.js";
+import { formatMajor, isCurrency } from "../messages/currencies.js";
 import { initGatewaySeries, type Metrics } from "./registry.js";
 
 const AT_RISK = new Set(["failed", "held", "delayed", "mismatch"]);
 const PRIORITIES = ["p1", "p2", "p3"] as const;
+
+/**
+ * payrecon_funds_at_risk in major units, one sample per status × direction × currency (every at-risk status
+ * present, at zero, for each direction/currency seen, so alerts compare against 0, not absence). The gateways'
+ * amounts are added in integer minor units and divided once: adding major-unit floats gave 29906.989999999998.
+ */
+export function fundsAtRiskSamples(
+  totals: Array<{ status: string; direction: string; currency: string; at_risk_minor: number | string }>,
+): Array<{ labels: { status: string; direction: string; currency: string }; value: number }> {
+  const minor = new Map<string, { labels: { status: string; direction: string; currency: string }; sum: bigint }>();
+  const add = (status: string, direction: string, currency: string, amount: bigint) => {
+    const key = `${status}\u0000${direction}\u0000${currency}`;
+    const entry = minor.get(key) ?? { labels: { status, direction, currency }, sum: 0n };
+    entry.sum += amount;
+    minor.set(key, entry);
+  };
+  for (const row of totals) {
+    for (const status of AT_RISK) add(status, row.direction, row.currency, 0n);
+    if (AT_RISK.has(row.status)) add(row.status, row.direction, row.currency, BigInt(row.at_risk_minor));
+  }
+  return [...minor.values()].map(({ labels, sum }) => ({
+    labels,
+    value: isCurrency(labels.currency) ? Number(formatMajor(sum, labels.currency)) : Number(sum),
+  }));
+}
 
 /**
  * Keeps the state gauges equal to the database, which every instance writes:
@@ -60,18 +85,8 @@ export class GaugeRefresher {
         { status: row.status, direction: row.direction, gateway: metrics.labels.gateway(row.gateway) },
         row.count,
       );
-      if (AT_RISK.has(row.status)) {
-        metrics.fundsAtRisk.inc(
-          { status: row.status, direction: row.direction, currency: row.currency },
-          toMajorUnits(row.at_risk_minor, row.currency),
-        );
-      }
     }
-    // Every at-risk status present (at zero) for each direction/currency seen, so alerts compare against 0, not absence.
-    for (const row of totals) {
-      for (const status of AT_RISK)
-        metrics.fundsAtRisk.inc({ status, direction: row.direction, currency: row.currency }, 0);
-    }
+    for (const sample of fundsAtRiskSamples(totals)) metrics.fundsAtRisk.set(sample.labels, sample.value);
     metrics.oldestUnsettledAge.reset();
     // Gateways past the label bound share `other`: the oldest of them is its age.
     const ages = new Map<string, { gateway: string; direction: string; age: number }>();

@@ -1,3 +1,4 @@
+import { formatInstant, formatMoney } from "../messages/display.js";
 import type { ExpectedPayment } from "../messages/schemas.js";
 import { effectiveExpected } from "./expectedVersions.js";
 import { classifyFailure, type FailureCategory, type RetryAdvice } from "./failureCodes.js";
@@ -209,15 +210,14 @@ function rankStatus(entry: BankFact): number {
   return entry.status === "returned" ? 1 : 0;
 }
 
-function describeDue(ms: number): string {
-  return new Date(ms).toISOString().replace(".000Z", "Z");
-}
+const describeDue = formatInstant;
 
 export function reconcilePayment(facts: PaymentFacts, now: number, policy: Policy): PaymentOutcome | undefined {
   const effective = effectiveExpected(facts.versions);
   if (!effective) return undefined;
   const payment = effective.payment;
   const tolerance = toleranceFor(policy, payment.gateway);
+  const money = (minor: number) => formatMoney(minor, payment.currency);
   const installments = installmentsOf(payment);
   const flags: string[] = [];
 
@@ -325,13 +325,13 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
   } else if (overpaid || offBoundary || bank.foreignCurrency || gatewayAmountMismatch || foreignBatches.length > 0) {
     status = "mismatch";
     reason = overpaid
-      ? `bank shows ${settled}, more than the expected ${payment.amount_minor}`
+      ? `bank shows ${money(settled)}, more than the expected ${money(payment.amount_minor)}`
       : bank.foreignCurrency
         ? "bank entry in another currency"
         : foreignBatches.length > 0
           ? `listed in settlement batch ${foreignBatches[0]!.batch.batchId} of currency ${foreignBatches[0]!.batch.currency}`
           : offBoundary
-            ? `bank shows ${settled} of the expected ${payment.amount_minor}`
+            ? `bank shows ${money(settled)} of the expected ${money(payment.amount_minor)}`
             : "gateway amount differs from the expected amount";
   } else if (gatewayFailure) {
     status = "failed";
@@ -349,7 +349,7 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
     reason = `due ${describeDue(overdue[0]!.dueAt)} passed without settlement`;
   } else if (settled > 0) {
     status = "partially_settled";
-    reason = `${settled} of ${payment.amount_minor} settled`;
+    reason = `${money(settled)} of ${money(payment.amount_minor)} settled`;
   } else if (latest || inBatch || bank.pendingSeen) {
     status = "in_flight";
     reason = inBatch

@@ -1,4 +1,4 @@
-import { formatMajor } from "../messages/currencies.js";
+import { formatMoney } from "../messages/display.js";
 import type { DesiredException } from "./exceptions.js";
 
 /**
@@ -36,7 +36,7 @@ export function statementExceptions(
   statement: StatementFacts,
   previous: StatementFacts | undefined,
 ): DesiredException[] {
-  const money = (minor: number) => `${formatMajor(minor, statement.currency)} ${statement.currency}`;
+  const money = (minor: number) => formatMoney(minor, statement.currency);
   const subject = { type: "statement" as const, bank: statement.bank, statementId: statement.statementId };
   const name = `statement ${statement.statementId} of ${statement.bank} account ${statement.account} (${statement.fromDate} to ${statement.toDate})`;
   const out: DesiredException[] = [];

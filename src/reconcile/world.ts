@@ -1,4 +1,5 @@
 import { pushTo } from "../grouping.js";
+import { formatMoney } from "../messages/display.js";
 import { type BatchState, settleBatch } from "./batchSettlement.js";
 import { type DesiredException, exceptionKey } from "./exceptions.js";
 import { effectiveExpected } from "./expectedVersions.js";
@@ -252,6 +253,15 @@ export function entryExceptions(entry: BankFact, match: EntryMatch, now: number,
   return [];
 }
 
+/** For people: amounts in major units with the currency (the exception's amount_minor is the machine field). */
+function batchMismatchDetail(batch: BatchFact, differenceMinor: number): string {
+  const money = (minor: number) => formatMoney(minor, batch.currency);
+  return (
+    `bank shows ${money(batch.netMinor + differenceMinor)}, batch net ${money(batch.netMinor)} ` +
+    `(gross ${money(batch.grossMinor)} − fee ${money(batch.feeMinor)}): difference ${money(differenceMinor)}`
+  );
+}
+
 export function batchExceptions(batch: BatchFact, state: BatchState): DesiredException[] {
   const subject = { type: "batch" as const, gateway: batch.gateway, batchId: batch.batchId };
   const base = { currency: batch.currency, direction: "collection" as const, gateway: batch.gateway };
@@ -261,7 +271,7 @@ export function batchExceptions(batch: BatchFact, state: BatchState): DesiredExc
       kind: "mismatch",
       subject,
       amountMinor: Math.abs(state.differenceMinor),
-      detail: `bank shows ${batch.netMinor + state.differenceMinor}, batch net is ${batch.netMinor} (gross ${batch.grossMinor} − fee ${batch.feeMinor})`,
+      detail: batchMismatchDetail(batch, state.differenceMinor),
       ...base,
     });
   }

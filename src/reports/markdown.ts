@@ -1,4 +1,5 @@
 import { formatMajor } from "../messages/currencies.js";
+import { formatInstant } from "../messages/display.js";
 import {
   AGING_BUCKETS,
   type Bucket,
@@ -21,7 +22,7 @@ const STATUS_TITLES: Record<StatusBucket, string> = {
   failed: "Failed",
   held: "Held",
   delayed: "Delayed",
-  mismatch: "Mismatch",
+  mismatch: "Mismatch (expected)",
   reversed: "Reversed",
   cancelled: "Cancelled",
 };
@@ -76,10 +77,11 @@ export function reportMarkdown(report: ReconciliationReport): string {
   const out = [
     "# Reconciliation report",
     "",
-    `- Period: payments created from ${report.from.toISOString()} (inclusive) to ${report.to.toISOString()} (exclusive)`,
-    `- As of: ${report.asOf.toISOString()} (statuses as known then)`,
+    `- Period: payments created from ${formatInstant(report.from)} (inclusive) to ${formatInstant(report.to)} (exclusive)`,
+    `- As of: ${formatInstant(report.asOf)} (statuses as known then)`,
     `- Cells: count / amount in major units. In flight = ${groups("in_flight")}; reversed = ${groups("reversed")}.`,
     "- Bank settled: what the bank showed for these payments. Unmatched bank entries: gateway (bank), credit as collection, debit as payout, by value date.",
+    "- Status columns hold the expected amounts of the payments in that status, mismatch included (the bank's difference from it is a mismatch payment's amount at risk: payrecon_funds_at_risk, the status page, its exception).",
     "- Overdue: delayed payments by days past due, with the amount still outstanding.",
     "",
   ];

@@ -69,6 +69,8 @@ export interface Scenario {
   mismatchedBatches: string[];
   /** Bank lines not sent because the statement never arrived. */
   withheldEntries: number;
+  /** Those lines: the account's balance moved by them all the same (a statement summary's opening shows it). */
+  withheldLines: BankEntryInput[];
 }
 
 /** mulberry32: small, fast, good enough to make traffic look random and stay reproducible. */
@@ -139,6 +141,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     duplicateEntries: [],
     mismatchedBatches: [],
     withheldEntries: 0,
+    withheldLines: [],
   };
   let eventSeq = 0;
   let entrySeq = 0;
@@ -534,13 +537,14 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     if (short) scenario.mismatchedBatches.push(batchId);
   }
 
-  // Credits nobody expected: amounts outside every payment's range, no reference.
+  // Credits nobody expected, no reference: the size of a large customer payment (2,500.00–7,500.00 EUR), above
+  // every single payment's range so no amount match can claim them, yet not dwarfing the day's traffic.
   const strays = Math.max(1, Math.floor(options.payments / 200));
   for (let n = 0; n < strays; n++) {
     scenario.unmatchedEntries.push(
       entry({
         direction: "credit",
-        amount_minor: 990_000_000 + n,
+        amount_minor: 250_001 + Math.floor(random() * 500_000),
         currency: "EUR",
         remittance_info: `UNKNOWN SENDER ${Math.floor(random() * 1e9)}`,
         counterparty_name: "UNKNOWN",
@@ -551,6 +555,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   if (options.incident?.kind === "statement_missing") {
     // The statement never arrives: no bank line at all in this wave.
     scenario.withheldEntries = scenario.entries.length;
+    scenario.withheldLines = scenario.entries;
     scenario.entries = [];
     scenario.unmatchedEntries = [];
     scenario.duplicateEntries = [];

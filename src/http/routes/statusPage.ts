@@ -6,6 +6,12 @@ import { migrationsApplied } from "../../db/migrate.js";
 import { paymentTotals } from "../../db/queries/gauges.js";
 import { getPayment, paymentTimeline } from "../../db/queries/paymentViews.js";
 import {
+  failureCategoriesTrend,
+  fundsAtRiskTrend,
+  payoutFailuresTrend,
+  settlementDelayTrend,
+} from "../../db/queries/trends.js";
+import {
   exceptionsOfPayment,
   largestOpenExceptionsPerCurrency,
   oldestOpenExceptions,
@@ -26,12 +32,21 @@ import {
   freshness,
   fundsAtRisk,
   gatewayFailureRatios,
+  heldPayments,
   largestFirst,
   type Readiness,
   type TopicNames,
 } from "../statusPage/model.js";
 import { messagePage, paymentPage } from "../statusPage/paymentView.js";
 import { type StatusPageData, statusPage } from "../statusPage/statusView.js";
+import {
+  DEFAULT_TREND_WINDOW,
+  isTrendWindow,
+  type TrendWindow,
+  type Trends,
+  trendRange,
+  trends,
+} from "../statusPage/trends.js";
 
 /**
  * The status page (GET /) and a payment's page (GET /payments/{id}):
@@ -50,6 +65,8 @@ export interface StatusPageOptions {
 }
 
 const LIST_LENGTH = 10;
+/** Trends change slowly and read more than the rest: one reading per window serves every page load for this long. */
+const TRENDS_CACHE_MS = 10_000;
 const paymentId = clientText(200).pipe(z.string().min(1));
 const CONTENT_SECURITY_POLICY =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -112,6 +129,24 @@ export function statusPageRouter(
     };
   };
 
+  const trendCache = new Map<TrendWindow, { at: number; value: Trends }>();
+  const readTrends = async (window: TrendWindow, now: Date): Promise<Trends> => {
+    const cached = trendCache.get(window);
+    if (cached && now.getTime() - cached.at < TRENDS_CACHE_MS && now.getTime() >= cached.at) return cached.value;
+    const range = trendRange(window, now);
+    const [funds, failures, delay, categories] = await Promise.all([
+      fundsAtRiskTrend(pool, range.instants),
+      payoutFailuresTrend(pool, range),
+      settlementDelayTrend(pool, range),
+      failureCategoriesTrend(pool, range),
+    ]);
+    // Gateways bounded as the metrics are: a public page must not grow with producers' free text.
+    const bounded = failures.map((row) => ({ ...row, gateway: metrics.labels.gateway(row.gateway) }));
+    const value = trends({ funds, failures: bounded, delay, categories }, range, now);
+    trendCache.set(window, { at: now.getTime(), value });
+    return value;
+  };
+
   const build = async () => {
     const labels = (await metrics.buildInfo.get()).values[0]?.labels;
     return { version: String(labels?.version ?? VERSION), commit: String(labels?.commit ?? "") };
@@ -131,6 +166,7 @@ export function statusPageRouter(
       ...base,
       funds: [],
       ratios: [],
+      held: [],
       summary: [],
       freshness: [],
       lag: consumerLag((await metrics.consumerLag.get()).values),
@@ -139,16 +175,19 @@ export function statusPageRouter(
         typeof req.query.currency === "string" && isCurrency(req.query.currency) ? req.query.currency : undefined,
     };
     try {
-      const [totals, summary, fresh] = await Promise.all([
+      const window = isTrendWindow(req.query.window) ? req.query.window : DEFAULT_TREND_WINDOW;
+      const [totals, summary, fresh, trendData] = await Promise.all([
         paymentTotals(pool),
         openExceptionSummary(pool),
         sourceFreshness(pool),
+        readTrends(window, base.now),
       ]);
+      data.trends = trendData;
       data.funds = fundsAtRisk(totals);
       // Gateways and sources bounded as the metrics are: a public page must not grow with producers' free text.
-      data.ratios = gatewayFailureRatios(
-        totals.map((total) => ({ ...total, gateway: metrics.labels.gateway(total.gateway) })),
-      );
+      const bounded = totals.map((total) => ({ ...total, gateway: metrics.labels.gateway(total.gateway) }));
+      data.ratios = gatewayFailureRatios(bounded);
+      data.held = heldPayments(bounded);
       data.summary = summary;
       data.freshness = freshness(newestPerSource(fresh, metrics.labels), topics, base.now);
       if (access.kind === "granted") {

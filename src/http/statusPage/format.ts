@@ -1,17 +1,9 @@
-import { formatMajor, isCurrency, toMajorUnits } from "../../messages/currencies.js";
+import { isCurrency, toMajorUnits } from "../../messages/currencies.js";
+import { formatInstant } from "../../messages/display.js";
 
 /** Display formats of the status page: amounts in major units, ages, ratios, times (UTC). */
 
-/** 1234567 EUR → "12,345.67": the exact decimal text of formatMajor, thousands grouped. */
-export function formatAmount(amountMinor: number, currency: string): string {
-  if (!isCurrency(currency)) return String(amountMinor);
-  const text = formatMajor(amountMinor, currency);
-  const [whole = "", fraction] = text.split(".");
-  const negative = whole.startsWith("-");
-  const digits = negative ? whole.slice(1) : whole;
-  const grouped = digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  return `${negative ? "-" : ""}${grouped}${fraction === undefined ? "" : `.${fraction}`}`;
-}
+export { formatAmount, formatMoney } from "../../messages/display.js";
 
 /** For ordering amounts of different currencies by size (no FX conversion: major units only). */
 export function majorUnits(amountMinor: number, currency: string): number {
@@ -32,11 +24,8 @@ export function formatRatio(ratio: number | null): string {
   return `${(ratio * 100).toFixed(1)}%`;
 }
 
-/** 2026-11-21T08:12:00.000Z → "2026-11-21 08:12:00 UTC". */
-export function formatTime(at: Date | null | undefined): string {
-  if (!at || Number.isNaN(at.getTime())) return "—";
-  return `${at.toISOString().slice(0, 19).replace("T", " ")} UTC`;
-}
+/** The one date-time format for people: "2026-11-21 08:12:00 UTC". */
+export const formatTime = formatInstant;
 
 export function ageSeconds(at: Date, now: Date): number {
   return Math.max(0, (now.getTime() - at.getTime()) / 1000);

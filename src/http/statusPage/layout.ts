@@ -36,6 +36,12 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #f
 dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0; }
 dl.kv dt { color: var(--muted); }
 dl.kv dd { margin: 0; }
+figure.chart { margin: 0 0 12px; }
+figure.chart svg { display: block; max-width: 560px; height: auto; }
+figure.chart figcaption { font-size: 13px; }
+.legend-item { margin-right: 10px; white-space: nowrap; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: middle; }
+.windows a, .windows strong { margin-left: 6px; }
 footer { color: var(--muted); font-size: 12px; padding: 0 24px 24px; }
 `);
 

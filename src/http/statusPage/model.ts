@@ -106,6 +106,25 @@ export function gatewayFailureRatios(totals: TotalsRow[]): GatewayFailureRow[] {
     .sort((a, b) => (b.all.ratio ?? -1) - (a.all.ratio ?? -1) || a.gateway.localeCompare(b.gateway));
 }
 
+export interface HeldRow {
+  gateway: string;
+  direction: string;
+  count: number;
+}
+
+/** Payments held now (compliance reviews, captures in no batch), per gateway and direction, most first. */
+export function heldPayments(totals: TotalsRow[]): HeldRow[] {
+  const held = new Map<string, HeldRow>();
+  for (const total of totals) {
+    if (total.status !== "held" || total.count === 0) continue;
+    const key = `${total.gateway}\u0000${total.direction}`;
+    const row = held.get(key) ?? { gateway: total.gateway, direction: total.direction, count: 0 };
+    row.count += total.count;
+    held.set(key, row);
+  }
+  return [...held.values()].sort((a, b) => b.count - a.count || a.gateway.localeCompare(b.gateway));
+}
+
 /** Largest first across currencies, compared in major units (no FX conversion). */
 export function largestFirst(rows: StatusExceptionRow[], limit: number): StatusExceptionRow[] {
   return [...rows]

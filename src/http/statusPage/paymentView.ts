@@ -1,6 +1,7 @@
 import type { PaymentRow, TimelineRow } from "../../db/queries/paymentViews.js";
 import type { Access } from "./access.js";
-import { formatAmount, formatTime } from "./format.js";
+import { humanizeInstantText } from "../../messages/display.js";
+import { formatAmount, formatMoney, formatTime } from "./format.js";
 import { type Html, html } from "./html.js";
 import { page } from "./layout.js";
 import type { Readiness } from "./model.js";
@@ -36,16 +37,22 @@ function statusBadge(status: string): Html {
   return html`<span class="badge ${BAD.has(status) ? "bad" : GOOD.has(status) ? "ok" : "warn"}">${status}</span>`;
 }
 
-function detailValue(value: unknown): string {
-  if (value === null || value === undefined) return "—";
-  if (typeof value === "string") return value;
-  return JSON.stringify(value);
+/** For people: a `*_minor` amount in major units with its currency, an ISO instant in the page's date format. */
+function detailEntry(key: string, value: unknown, currency: string): [string, string] {
+  if (key.endsWith("_minor") && typeof value === "number" && Number.isSafeInteger(value))
+    return [key.slice(0, -"_minor".length), formatMoney(value, currency)];
+  if (typeof value === "string") return [key, humanizeInstantText(value)];
+  return [key, JSON.stringify(value)];
 }
 
-function timelineDetail(detail: Record<string, unknown>): Html {
-  const entries = Object.entries(detail ?? {}).filter(([, value]) => value !== null && value !== undefined);
+function timelineDetail(detail: Record<string, unknown>, paymentCurrency: string): Html {
+  // A gateway event or bank line names its own currency; the expected versions and batches are the payment's.
+  const currency = typeof detail?.currency === "string" ? detail.currency : paymentCurrency;
+  const entries = Object.entries(detail ?? {})
+    .filter(([, value]) => value !== null && value !== undefined)
+    .map(([key, value]) => detailEntry(key, value, currency));
   if (entries.length === 0) return html`<span class="muted">—</span>`;
-  return html`${entries.map(([key, value], i) => html`${i > 0 ? html`<br>` : ""}<span class="muted">${key}</span> ${detailValue(value)}`)}`;
+  return html`${entries.map(([key, value], i) => html`${i > 0 ? html`<br>` : ""}<span class="muted">${key}</span> ${value}`)}`;
 }
 
 export function paymentPage(data: PaymentPageData): Html {
@@ -83,7 +90,7 @@ export function paymentPage(data: PaymentPageData): Html {
 ${
   data.exceptions.length === 0
     ? html`<p>None.</p>`
-    : html`<table><thead><tr><th>#</th><th>kind</th><th>state</th><th class="num">amount</th><th>opened</th><th>resolved</th><th>detail</th></tr></thead>
+    : html`<table><thead><tr><th>#</th><th>kind</th><th>state</th><th class="num">amount at risk</th><th>opened</th><th>resolved</th><th>detail</th></tr></thead>
 <tbody>${data.exceptions.map(
         (e) =>
           html`<tr><td>${e.id}</td><td>${e.kind}</td><td>${e.state} <span class="muted">${e.priority}</span></td><td class="num">${formatAmount(e.amount_minor, e.currency)} ${e.currency}</td><td>${formatTime(e.opened_at)}</td><td>${formatTime(e.resolved_at)}</td><td>${e.detail}</td></tr>`,
@@ -95,7 +102,7 @@ ${
 <table><thead><tr><th>at</th><th>source</th><th>type</th><th>detail</th></tr></thead>
 <tbody>${data.timeline.map(
     (entry) =>
-      html`<tr data-type="${entry.type}"><td>${formatTime(entry.at)}</td><td>${entry.source}</td><td>${entry.type}</td><td>${timelineDetail(entry.detail)}</td></tr>`,
+      html`<tr data-type="${entry.type}"><td>${formatTime(entry.at)}</td><td>${entry.source}</td><td>${entry.type}</td><td>${timelineDetail(entry.detail, p.currency)}</td></tr>`,
   )}</tbody></table>
 </section>`;
   return page({ title: `payment ${p.id} · payrecon`, header: headerBar(data), body });

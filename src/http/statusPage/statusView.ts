@@ -4,6 +4,7 @@ import type { Access } from "./access.js";
 import { ageSeconds, formatAge, formatAmount, formatRatio, formatTime } from "./format.js";
 import { type Html, href, html } from "./html.js";
 import { page } from "./layout.js";
+import { TREND_WINDOWS, type Trends, trendsSection } from "./trends.js";
 import {
   AT_RISK_STATUSES,
   type ExceptionSummaryRow,
@@ -12,12 +13,21 @@ import {
   type FreshnessRow,
   type FundsAtRiskRow,
   type GatewayFailureRow,
+  type HeldRow,
   type LagRow,
   type Outcomes,
   type Readiness,
 } from "./model.js";
 
 const KIND_ORDER: readonly string[] = EXCEPTION_KINDS;
+
+/** Column titles of funds at risk: what amount each status contributes. */
+const AT_RISK_TITLES: Record<(typeof AT_RISK_STATUSES)[number], string> = {
+  failed: "failed (unsettled)",
+  held: "held (unsettled)",
+  delayed: "delayed (unsettled)",
+  mismatch: "mismatch (difference)",
+};
 
 /** GET / : the status page. Payment-level details only when `access` is granted. */
 
@@ -31,12 +41,16 @@ export interface StatusPageData {
   unavailable?: string;
   funds: FundsAtRiskRow[];
   ratios: GatewayFailureRow[];
+  /** Payments held now, per gateway and direction. */
+  held: HeldRow[];
   summary: ExceptionSummaryRow[];
   oldest?: StatusExceptionRow[];
   largest?: StatusExceptionRow[];
   freshness: FreshnessRow[];
   lag: LagRow[];
   kafkaConfigured: boolean;
+  /** Funds at risk, payout failures and settlement delay over the chosen window (absent when unreadable). */
+  trends?: Trends;
   /** The largest-exceptions list in one currency only (`?currency=`), or across all in major units. */
   largestCurrency?: string;
 }
@@ -102,6 +116,28 @@ function attentionList(data: StatusPageData): Html {
         html`<li><strong>${row.gateway}</strong>: ${formatRatio(row.collection.ratio)} of collections failed (${row.collection.failed} of ${row.collection.failed + row.collection.settled})</li>`,
       );
   }
+  for (const row of data.trends?.fixFirst ?? [])
+    items.push(
+      html`<li data-attention="fix-first"><strong>${row.count} ${row.direction}s failed for ${row.category}</strong> ${
+        data.trends ? TREND_WINDOWS[data.trends.range.window].label : ""
+      }: the account data must be fixed before a retry</li>`,
+    );
+  for (const row of data.held)
+    items.push(
+      html`<li data-attention="held"><strong>${row.gateway}</strong>: ${row.count} ${row.direction}${row.count === 1 ? "" : "s"} held</li>`,
+    );
+  for (const kind of ["statement_gap", "statement_imbalance"] as const) {
+    const rows = data.summary.filter((r) => r.kind === kind);
+    const count = rows.reduce((sum, row) => sum + row.count, 0);
+    if (count === 0) continue;
+    items.push(
+      html`<li data-attention="${kind}"><strong>${count} bank statement${count === 1 ? "" : "s"} ${
+        kind === "statement_gap" ? "not continuing the previous one" : "not adding up"
+      }</strong> (${kind}; ${rows.map((row) => row.currency).join(", ")}): ${
+        kind === "statement_gap" ? "a statement is missing or a balance is wrong" : "a line is missing or wrong"
+      }</li>`,
+    );
+  }
   for (const row of data.freshness.filter((r) => r.stale))
     items.push(html`<li>${row.kind} <strong>${row.source}</strong> silent for ${formatAge(row.ageSeconds)}</li>`);
   const unmatched = data.summary.filter((row) => row.kind === "unmatched");
@@ -117,12 +153,13 @@ function attentionList(data: StatusPageData): Html {
 
 function fundsSection(rows: FundsAtRiskRow[]): Html {
   return html`<section id="funds-at-risk"><h2>Funds at risk</h2>
-<p class="note">Unsettled amounts of payments that failed, are held, delayed or mismatched, in major units of each
-currency (count in brackets). Currencies are not converted.</p>
+<p class="note">Amount at risk, in major units of each currency (count of payments in brackets): for failed, held and
+delayed payments what is not settled; for a mismatch the difference between the expected amount and what the bank
+shows (the report's mismatch column holds those payments' expected amounts). Currencies are not converted.</p>
 ${
   rows.length === 0
     ? html`<p>No funds at risk.</p>`
-    : html`<table><thead><tr><th>currency</th><th>direction</th>${AT_RISK_STATUSES.map((s) => html`<th class="num">${s}</th>`)}<th class="num">total</th></tr></thead>
+    : html`<table><thead><tr><th>currency</th><th>direction</th>${AT_RISK_STATUSES.map((s) => html`<th class="num">${AT_RISK_TITLES[s]}</th>`)}<th class="num">total at risk</th></tr></thead>
 <tbody>${rows.map(
         (row) =>
           html`<tr data-currency="${row.currency}" data-direction="${row.direction}"><td>${row.currency}</td><td>${row.direction}</td>${AT_RISK_STATUSES.map(
@@ -171,7 +208,7 @@ function summarySection(rows: ExceptionSummaryRow[], now: Date): Html {
 ${
   sorted.length === 0
     ? html`<p>No open exceptions.</p>`
-    : html`<table id="exception-summary"><thead><tr><th>kind</th><th>currency</th><th class="num">count</th><th class="num">amount</th><th class="num">oldest</th></tr></thead>
+    : html`<table id="exception-summary"><thead><tr><th>kind</th><th>currency</th><th class="num">count</th><th class="num">amount at risk</th><th class="num">oldest</th></tr></thead>
 <tbody>${sorted.map(
         (row) =>
           html`<tr data-kind="${row.kind}" data-currency="${row.currency}"><td>${row.kind}</td><td>${row.currency}</td><td class="num">${row.count}</td><td class="num">${formatAmount(row.amount_minor, row.currency)}</td><td class="num">${formatAge(ageSeconds(row.oldest, now))}</td></tr>`,
@@ -192,7 +229,7 @@ function subjectCell(row: StatusExceptionRow): Html {
 
 function exceptionTable(id: string, rows: StatusExceptionRow[], now: Date): Html {
   if (rows.length === 0) return html`<p>None.</p>`;
-  return html`<table id="${id}"><thead><tr><th>#</th><th>kind</th><th>state</th><th>payment / entry</th><th>gateway / bank</th><th>counterparty</th><th class="num">amount</th><th class="num">age</th><th>detail</th></tr></thead>
+  return html`<table id="${id}"><thead><tr><th>#</th><th>kind</th><th>state</th><th>payment / entry</th><th>gateway / bank</th><th>counterparty</th><th class="num">amount at risk</th><th class="num">age</th><th>detail</th></tr></thead>
 <tbody>${rows.map(
     (row) =>
       html`<tr data-exception="${row.id}"><td>${row.id}</td><td>${row.kind}</td><td>${row.state} <span class="muted">${row.priority}</span></td><td>${subjectCell(row)}</td><td>${row.gateway ?? row.bank ?? "—"}</td><td>${row.counterparty ?? "—"}</td><td class="num">${formatAmount(row.amount_minor, row.currency)} ${row.currency}</td><td class="num">${formatAge(ageSeconds(row.opened_at, now))}</td><td>${row.detail}</td></tr>`,
@@ -275,6 +312,7 @@ export function statusPage(data: StatusPageData): Html {
 ${data.unavailable ? html`<div class="notice warning" id="unavailable">${data.unavailable}</div>` : ""}
 <section id="attention"><h2>Attention</h2>${attentionList(data)}</section>
 ${fundsSection(data.funds)}
+${trendsSection(data.trends)}
 <div class="grid">
 ${ratiosSection(data.ratios)}
 ${lagSection(data.lag, data.kafkaConfigured)}

@@ -180,6 +180,13 @@ describe("report formats", () => {
     expect(table).toHaveLength(sample.rows.length + 1);
     expect(reportMarkdown({ ...sample, rows: [] })).toContain("No payments");
   });
+
+  it("Markdown, read by people: dates in the one people format, the mismatch column says which amount it holds", () => {
+    const md = reportMarkdown(sample);
+    expect(md).toContain(`- As of: ${asOf.toISOString().slice(0, 19).replace("T", " ")} UTC`);
+    expect(md).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d/);
+    expect(md).toContain("Mismatch (expected)");
+  });
 });
 
 describe("counterparty history", () => {
