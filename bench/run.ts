@@ -17,6 +17,7 @@
  *   BENCH_SCALE_OUT=0     skip (f): two instances in one consumer group against one
  *   BENCH_DAEMON_LOG=FILE the daemons' info-level logs (each batch stored, with its time), appended to FILE
  *   BENCH_ENGINE=memory   the daemon's RECONCILE_ENGINE (default sql); memory is one writer, so (f) is skipped
+ *   BENCH_GROUP_MAX_MESSAGES  the daemon's KAFKA_GROUP_MAX_MESSAGES (default 2,000)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -236,6 +237,9 @@ async function startDaemon(
       // Time-based transitions applied within seconds, so two runs compared at one moment agree.
       SWEEP_INTERVAL: "5s",
       RECONCILE_ENGINE: ENGINE,
+      ...(process.env.BENCH_GROUP_MAX_MESSAGES
+        ? { KAFKA_GROUP_MAX_MESSAGES: process.env.BENCH_GROUP_MAX_MESSAGES }
+        : {}),
     },
   });
   if (DAEMON_LOG) child.stdout?.pipe(createWriteStream(DAEMON_LOG, { flags: "a" }));

@@ -308,6 +308,8 @@ export const configSchema = z
      * fetch several transactions in a row. Memory is bounded by KAFKA_BATCH_MAX_BYTES per fetch, not by this.
      */
     KAFKA_PARTITIONS_CONCURRENCY: positiveInt(256),
+    /** Messages stored in one transaction at most (group commit): larger amortizes each commit, smaller detects sooner. */
+    KAFKA_GROUP_MAX_MESSAGES: positiveInt(2_000),
     SHUTDOWN_TIMEOUT: duration("10s"),
     /** A rejected message's key and value are stored cut to this (original size and SHA-256 kept). */
     REJECTED_MESSAGE_MAX_BYTES: positiveInt(64 * 1024),
@@ -356,6 +358,7 @@ export interface Config {
         rebalanceTimeoutMs: number;
         maxWaitMs: number;
         partitionsConcurrency: number;
+        groupMaxMessages: number;
       }
     | undefined;
   topics: {
@@ -465,6 +468,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           rebalanceTimeoutMs: e.KAFKA_REBALANCE_TIMEOUT,
           maxWaitMs: e.KAFKA_MAX_WAIT,
           partitionsConcurrency: e.KAFKA_PARTITIONS_CONCURRENCY,
+          groupMaxMessages: e.KAFKA_GROUP_MAX_MESSAGES,
         }
       : undefined,
     topics: {

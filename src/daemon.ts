@@ -149,6 +149,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         publisher,
         metrics,
         log,
+        chunkSize: config.kafka.groupMaxMessages,
       });
       await kafkaIngest.start();
       stack.push({ name: "consumer", stop: () => kafkaIngest!.stop() });
