@@ -99,6 +99,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(config, log, args);
   } catch (error) {
+    // A configuration mistake found after start-up (DATABASE_URL missing where PostgreSQL is not embedded).
+    if (error instanceof ConfigError) {
+      process.stderr.write(`payrecon: ${error.message}\n`);
+      return USAGE_ERROR;
+    }
     if (error instanceof StartRefused) {
       process.stderr.write(`payrecon: ${error.message}\n`);
       return START_REFUSED;
