@@ -6,6 +6,9 @@
  *   npx tsx scripts/generate-monitoring.ts --check  # exit 1 if a committed file is stale (CI)
  *   npx tsx scripts/generate-monitoring.ts --job payrecon-prod --runbook-base-url https://wiki.example/runbooks \
  *       --out /etc/prometheus/rules/payrecon.rules.yml  # the rule file for your deployment
+ *
+ * Without --runbook-base-url the deployment's RUNBOOK_BASE_URL (the daemon's configuration) is used, so the
+ * rules' links and the item alerts' links agree.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -13,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { renderDashboards } from "../dashboards/src/index.js";
 import { parseArgs } from "node:util";
 import { DEFAULT_RULE_SITE, RULE_FILE_PATH, renderRuleFile } from "../src/alerts/rules.js";
+import { loadConfig } from "../src/config.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -66,7 +70,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     if (!values.out) throw new Error("--out FILE is needed with --job or --runbook-base-url");
     await writeSiteRules(
       values.job ?? DEFAULT_RULE_SITE.job,
-      values["runbook-base-url"] ?? DEFAULT_RULE_SITE.runbookBaseUrl,
+      values["runbook-base-url"] ?? loadConfig(process.env).runbookBaseUrl,
       values.out,
     );
   } else {

@@ -4,6 +4,7 @@ import type { ReconcilePolicy } from "./reconcile/types.js";
 
 export type { ReconcilePolicy };
 import { DEFAULT_STRIPE_API_VERSION } from "./consumers/stripeApi.js";
+import { RUNBOOK_BASE_URL } from "./alerts/promql.js";
 import { parseDuration } from "./durations.js";
 import { parseRateLimit, type RateLimit } from "./http/rateLimit.js";
 
@@ -289,6 +290,8 @@ export const configSchema = z
     ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
     EXCEPTION_PRIORITY_TIERS: priorityTiers,
     ITEM_ALERT_INTERVAL: duration("30s"),
+    /** Where docs/runbooks/ is published: every runbook link (item alerts, and the rule generator's default). */
+    RUNBOOK_BASE_URL: z.string().default(RUNBOOK_BASE_URL).refine(URL.canParse, { message: "must be a URL" }),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     KAFKA_BATCH_MAX_BYTES: positiveInt(4 * 1024 * 1024),
     /** Consumer group timings: a member silent this long is dropped and its partitions reassigned. */
@@ -387,6 +390,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   alertmanagerUrl: string | undefined;
   itemAlerts: { minAmountMajor: Record<string, number>; intervalMs: number };
+  /** Base URL of the runbooks (no trailing slash): item alerts' links and generated rules' default. */
+  runbookBaseUrl: string;
   logLevel: Env["LOG_LEVEL"];
   buildCommit: string;
   /** Bounds on stored rejected messages (every input path). */
@@ -499,6 +504,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     alertmanagerUrl: e.ALERTMANAGER_URL,
     itemAlerts: { minAmountMajor: e.ITEM_ALERT_MIN_AMOUNT, intervalMs: e.ITEM_ALERT_INTERVAL },
+    runbookBaseUrl: e.RUNBOOK_BASE_URL.replace(/\/+$/, ""),
     logLevel: e.LOG_LEVEL,
     buildCommit: e.BUILD_COMMIT,
     rejectedMessages: {

@@ -107,7 +107,16 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     }
     const reconcileDeps = createReconcileDeps(config, log, metrics);
     const itemAlerts = config.alertmanagerUrl
-      ? new ItemAlerter(database.pool, { alertmanagerUrl: config.alertmanagerUrl, ...config.itemAlerts }, metrics, log)
+      ? new ItemAlerter(
+          database.pool,
+          {
+            alertmanagerUrl: config.alertmanagerUrl,
+            ...config.itemAlerts,
+            runbookBaseUrl: config.runbookBaseUrl,
+          },
+          metrics,
+          log,
+        )
       : undefined;
     if (itemAlerts) {
       itemAlerts.start();
