@@ -6,6 +6,7 @@ export type { ReconcilePolicy };
 import { DEFAULT_STRIPE_API_VERSION } from "./consumers/stripeApi.js";
 import { RUNBOOK_BASE_URL } from "./alerts/promql.js";
 import { parseDuration } from "./durations.js";
+import type { Staleness } from "./staleness.js";
 import { parseRateLimit, type RateLimit } from "./http/rateLimit.js";
 
 /**
@@ -108,6 +109,27 @@ function numbersByKey(
       return out;
     });
 }
+
+/** `adyen:2h,paypal:45m` — per-gateway silence tolerated before a gateway counts as stale, in seconds. */
+const durationsBySource = z
+  .string()
+  .default("")
+  .transform((text, ctx): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const pair of text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)) {
+      const [source, value] = pair.split(":");
+      const ms = parseDuration(value ?? "");
+      if (!source || !/^[A-Za-z0-9_.-]{1,64}$/.test(source) || ms === undefined || ms < 1_000) {
+        ctx.addIssue({ code: "custom", message: `each entry must be gateway:duration (e.g. adyen:2h), got "${pair}"` });
+        return z.NEVER;
+      }
+      out[source] = ms / 1_000;
+    }
+    return out;
+  });
 
 /** `stripe:100,adyen:50` — per-gateway overrides of the amount tolerance, in minor units. */
 const toleranceOverrides = numbersByKey(
@@ -290,6 +312,11 @@ export const configSchema = z
     ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
     EXCEPTION_PRIORITY_TIERS: priorityTiers,
     ITEM_ALERT_INTERVAL: duration("30s"),
+    /** When a source counts as silent, on the status page and in the generated freshness alerts alike. */
+    STALE_GATEWAY_AFTER: duration("30m"),
+    STALE_GATEWAY_AFTER_BY_SOURCE: durationsBySource,
+    STALE_BANK_AFTER: duration("30h"),
+    STALE_BANK_AFTER_WEEKEND: duration("78h"),
     /** Where docs/runbooks/ is published: every runbook link (item alerts, and the rule generator's default). */
     RUNBOOK_BASE_URL: z.string().default(RUNBOOK_BASE_URL).refine(URL.canParse, { message: "must be a URL" }),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -390,6 +417,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   alertmanagerUrl: string | undefined;
   itemAlerts: { minAmountMajor: Record<string, number>; intervalMs: number };
+  /** When gateways and banks count as silent (status page and freshness alerts). */
+  staleness: Staleness;
   /** Base URL of the runbooks (no trailing slash): item alerts' links and generated rules' default. */
   runbookBaseUrl: string;
   logLevel: Env["LOG_LEVEL"];
@@ -504,6 +533,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     alertmanagerUrl: e.ALERTMANAGER_URL,
     itemAlerts: { minAmountMajor: e.ITEM_ALERT_MIN_AMOUNT, intervalMs: e.ITEM_ALERT_INTERVAL },
+    staleness: {
+      gatewayStaleSeconds: Math.ceil(e.STALE_GATEWAY_AFTER / 1_000),
+      gatewayStaleSecondsBySource: e.STALE_GATEWAY_AFTER_BY_SOURCE,
+      bankStaleSeconds: Math.ceil(e.STALE_BANK_AFTER / 1_000),
+      bankStaleSecondsAfterWeekend: Math.ceil(e.STALE_BANK_AFTER_WEEKEND / 1_000),
+    },
     runbookBaseUrl: e.RUNBOOK_BASE_URL.replace(/\/+$/, ""),
     logLevel: e.LOG_LEVEL,
     buildCommit: e.BUILD_COMMIT,

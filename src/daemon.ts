@@ -206,6 +206,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
           topics: config.topics,
           kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined,
           rateLimit: config.http.rateLimit.api,
+          staleness: config.staleness,
         }),
       ],
       api: [
