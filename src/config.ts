@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { priorityScale } from "./reconcile/priority.js";
 import type { ReconcilePolicy } from "./reconcile/types.js";
 
 export type { ReconcilePolicy };
@@ -127,6 +128,27 @@ const durationsBySource = z
         return z.NEVER;
       }
       out[source] = ms / 1_000;
+    }
+    return out;
+  });
+
+/** `USD=0.92,JPY=0.0061`: units of PRIORITY_REFERENCE_CURRENCY per major unit of each currency. */
+const referenceRates = z
+  .string()
+  .default("")
+  .transform((text, ctx): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const pair of text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)) {
+      const [currency, value] = pair.split("=");
+      const rate = Number(value);
+      if (!currency || !/^[A-Z]{3}$/.test(currency) || !(rate > 0) || !Number.isFinite(rate)) {
+        ctx.addIssue({ code: "custom", message: `each entry must be CURRENCY=rate (e.g. USD=0.92), got "${pair}"` });
+        return z.NEVER;
+      }
+      out[currency] = rate;
     }
     return out;
   });
@@ -311,6 +333,12 @@ export const configSchema = z
     ALERTMANAGER_URL: url("http(s)://"),
     ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
     EXCEPTION_PRIORITY_TIERS: priorityTiers,
+    /** The tiers' amounts are in this currency; other currencies are converted with PRIORITY_RATES (or defaults). */
+    PRIORITY_REFERENCE_CURRENCY: z
+      .string()
+      .regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code such as EUR" })
+      .default("EUR"),
+    PRIORITY_RATES: referenceRates,
     ITEM_ALERT_INTERVAL: duration("30s"),
     /** When a source counts as silent, on the status page and in the generated freshness alerts alike. */
     STALE_GATEWAY_AFTER: duration("30m"),
@@ -348,6 +376,13 @@ export const configSchema = z
     BUILD_COMMIT: z.string().default("unknown"),
   })
   .superRefine((env, ctx) => {
+    if (!priorityScale(env.PRIORITY_REFERENCE_CURRENCY, env.PRIORITY_RATES)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["PRIORITY_REFERENCE_CURRENCY"],
+        message: `${env.PRIORITY_REFERENCE_CURRENCY} has no default rate: give PRIORITY_RATES in it`,
+      });
+    }
     const saslSet = [env.KAFKA_SASL_MECHANISM, env.KAFKA_SASL_USERNAME, env.KAFKA_SASL_PASSWORD].filter(
       (value) => value !== undefined,
     ).length;
@@ -528,6 +563,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       amountToleranceMinor: e.AMOUNT_TOLERANCE_MINOR,
       amountToleranceByGateway: e.AMOUNT_TOLERANCE_BY_GATEWAY,
       priorityTiers: e.EXCEPTION_PRIORITY_TIERS,
+      priorityScale: priorityScale(e.PRIORITY_REFERENCE_CURRENCY, e.PRIORITY_RATES)!,
     },
     sweepIntervalMs: e.SWEEP_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,

@@ -14,10 +14,10 @@ describe("exception priority", () => {
     await db?.drop();
   });
 
-  it("ranks by amount in major units of each currency", () => {
-    // The same 2,000,000 minor units: 20,000.00 EUR (p2), 2,000,000 JPY (p1), 2,000.000 KWD (p3).
+  it("ranks by amount in the reference currency (EUR), each currency's decimals respected", () => {
+    // The same 2,000,000 minor units: 20,000.00 EUR (p2), ¥2,000,000 ≈ €12,200 (p2), KWD 2,000.000 ≈ €6,000 (p3).
     expect(prioritize(2_000_000, "EUR", 0).priority).toBe("p2");
-    expect(prioritize(2_000_000, "JPY", 0).priority).toBe("p1");
+    expect(prioritize(2_000_000, "JPY", 0).priority).toBe("p2");
     expect(prioritize(2_000_000, "KWD", 0).priority).toBe("p3");
     // Age alone raises it: a small amount open six days is p1.
     expect(prioritize(100, "KWD", 6 * 86_400_000).priority).toBe("p1");
