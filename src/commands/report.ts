@@ -40,18 +40,21 @@ interface ReportArgs {
 
 class UsageError extends Error {}
 
+/** The flags `payrecon report` accepts. */
+export const REPORT_OPTIONS = {
+  from: { type: "string" },
+  to: { type: "string" },
+  format: { type: "string" },
+  bom: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export function parseReportArgs(args: string[]): ReportArgs {
   let values: { from?: string; to?: string; format?: string; bom?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
-      options: {
-        from: { type: "string" },
-        to: { type: "string" },
-        format: { type: "string" },
-        bom: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: REPORT_OPTIONS,
       strict: true,
       allowPositionals: false,
     }));

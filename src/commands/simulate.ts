@@ -93,27 +93,26 @@ function parseIncidents(text: string | undefined, waves: number, gateways: strin
   return out;
 }
 
+/** The flags `payrecon simulate` accepts. */
+export const SIMULATE_OPTIONS = {
+  payments: { type: "string" },
+  rate: { type: "string" },
+  wave: { type: "string" },
+  seed: { type: "string" },
+  gateways: { type: "string" },
+  currencies: { type: "string" },
+  incidents: { type: "string" },
+  duplicates: { type: "string" },
+  url: { type: "string" },
+  token: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  // Accepted for symmetry with --payments: a run's length in time at the given rate.
+  duration: { type: "string" },
+} as const;
+
 function parseOptions(config: Config, args: string[]): Options | "help" {
-  const { values } = parseArgs({
-    args,
-    options: {
-      payments: { type: "string" },
-      rate: { type: "string" },
-      wave: { type: "string" },
-      seed: { type: "string" },
-      gateways: { type: "string" },
-      currencies: { type: "string" },
-      incidents: { type: "string" },
-      duplicates: { type: "string" },
-      url: { type: "string" },
-      token: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-      // Accepted for symmetry with --payments: a run's length in time at the given rate.
-      duration: { type: "string" },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args, options: SIMULATE_OPTIONS, strict: true });
   if (values.help) return "help";
   const rate = positive("rate", values.rate, 500);
   const gateways = (values.gateways ?? "stripe,adyen")
