@@ -26,6 +26,7 @@ export const SIMULATE_USAGE = `usage: payrecon simulate [options]
 
   --payments N        expected payments to send (default 2000)
   --rate N            messages per second (default 500)
+  --duration D        instead of --payments: as many payments as fill D (e.g. 60s) at --rate
   --wave N            payments per wave (default 200); each wave is one generated day
   --seed N            random seed (default 1): the same seed sends the same traffic
   --gateways LIST     default stripe,adyen
