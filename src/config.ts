@@ -348,6 +348,8 @@ export const configSchema = z
     /** Where docs/runbooks/ is published: every runbook link (item alerts, and the rule generator's default). */
     RUNBOOK_BASE_URL: z.string().default(RUNBOOK_BASE_URL).refine(URL.canParse, { message: "must be a URL" }),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** auto: lines for a person when the log goes to a terminal, JSON lines otherwise. */
+    LOG_FORMAT: z.enum(["auto", "json", "text"]).default("auto"),
     KAFKA_BATCH_MAX_BYTES: positiveInt(4 * 1024 * 1024),
     /** Consumer group timings: a member silent this long is dropped and its partitions reassigned. */
     KAFKA_SESSION_TIMEOUT: duration("30s"),
@@ -457,6 +459,7 @@ export interface Config {
   /** Base URL of the runbooks (no trailing slash): item alerts' links and generated rules' default. */
   runbookBaseUrl: string;
   logLevel: Env["LOG_LEVEL"];
+  logFormat: Env["LOG_FORMAT"];
   buildCommit: string;
   /** Bounds on stored rejected messages (every input path). */
   rejectedMessages: { maxBytes: number; retentionMs: number; maxTotalBytes: number };
@@ -577,6 +580,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     runbookBaseUrl: e.RUNBOOK_BASE_URL.replace(/\/+$/, ""),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     buildCommit: e.BUILD_COMMIT,
     rejectedMessages: {
       maxBytes: e.REJECTED_MESSAGE_MAX_BYTES,
