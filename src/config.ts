@@ -81,14 +81,15 @@ const apiTokens = z
   });
 
 /**
- * A `key:number` list, e.g. `stripe:100,adyen:50`: `keyOk` says which keys are allowed,
- * `valueOk` which numbers; `form` is what the error message shows.
+ * A `key<separator>value` list, e.g. `stripe:100,adyen:50`: `keyOk` says which keys are allowed, `value`
+ * reads a value (undefined: refused); `form` is what the error message shows.
  */
-function numbersByKey(
+function valuesByKey(
   fallback: string,
   form: string,
+  separator: string,
   keyOk: (key: string) => boolean,
-  valueOk: (n: number) => boolean,
+  value: (text: string | undefined) => number | undefined,
 ) {
   return z
     .string()
@@ -99,59 +100,53 @@ function numbersByKey(
         .split(",")
         .map((part) => part.trim())
         .filter(Boolean)) {
-        const [key, value] = pair.split(":");
-        const amount = Number(value);
-        if (!key || !keyOk(key) || !valueOk(amount)) {
+        const [key, raw] = pair.split(separator);
+        const parsed = value(raw);
+        if (!key || !keyOk(key) || parsed === undefined) {
           ctx.addIssue({ code: "custom", message: `each entry must be ${form}, got "${pair}"` });
           return z.NEVER;
         }
-        out[key] = amount;
+        out[key] = parsed;
       }
       return out;
     });
 }
 
-/** `adyen:2h,paypal:45m` — per-gateway silence tolerated before a gateway counts as stale, in seconds. */
-const durationsBySource = z
-  .string()
-  .default("")
-  .transform((text, ctx): Record<string, number> => {
-    const out: Record<string, number> = {};
-    for (const pair of text
-      .split(",")
-      .map((part) => part.trim())
-      .filter(Boolean)) {
-      const [source, value] = pair.split(":");
-      const ms = parseDuration(value ?? "");
-      if (!source || !/^[A-Za-z0-9_.-]{1,64}$/.test(source) || ms === undefined || ms < 1_000) {
-        ctx.addIssue({ code: "custom", message: `each entry must be gateway:duration (e.g. adyen:2h), got "${pair}"` });
-        return z.NEVER;
-      }
-      out[source] = ms / 1_000;
-    }
-    return out;
+/** A `key:number` list; `valueOk` says which numbers are allowed. */
+const numbersByKey = (
+  fallback: string,
+  form: string,
+  keyOk: (key: string) => boolean,
+  valueOk: (n: number) => boolean,
+) =>
+  valuesByKey(fallback, form, ":", keyOk, (text) => {
+    const n = Number(text);
+    return valueOk(n) ? n : undefined;
   });
 
+/** `adyen:2h,paypal:45m` — per-gateway silence tolerated before a gateway counts as stale, in seconds. */
+const durationsBySource = valuesByKey(
+  "",
+  "gateway:duration (e.g. adyen:2h)",
+  ":",
+  (source) => /^[A-Za-z0-9_.-]{1,64}$/.test(source),
+  (text) => {
+    const ms = parseDuration(text ?? "");
+    return ms === undefined || ms < 1_000 ? undefined : ms / 1_000;
+  },
+);
+
 /** `USD=0.92,JPY=0.0061`: units of PRIORITY_REFERENCE_CURRENCY per major unit of each currency. */
-const referenceRates = z
-  .string()
-  .default("")
-  .transform((text, ctx): Record<string, number> => {
-    const out: Record<string, number> = {};
-    for (const pair of text
-      .split(",")
-      .map((part) => part.trim())
-      .filter(Boolean)) {
-      const [currency, value] = pair.split("=");
-      const rate = Number(value);
-      if (!currency || !/^[A-Z]{3}$/.test(currency) || !(rate > 0) || !Number.isFinite(rate)) {
-        ctx.addIssue({ code: "custom", message: `each entry must be CURRENCY=rate (e.g. USD=0.92), got "${pair}"` });
-        return z.NEVER;
-      }
-      out[currency] = rate;
-    }
-    return out;
-  });
+const referenceRates = valuesByKey(
+  "",
+  "CURRENCY=rate (e.g. USD=0.92)",
+  "=",
+  (currency) => /^[A-Z]{3}$/.test(currency),
+  (text) => {
+    const rate = Number(text);
+    return rate > 0 && Number.isFinite(rate) ? rate : undefined;
+  },
+);
 
 /** `stripe:100,adyen:50` — per-gateway overrides of the amount tolerance, in minor units. */
 const toleranceOverrides = numbersByKey(

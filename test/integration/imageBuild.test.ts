@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/db/embeddedPostgres.js";
+import { spawnCaptured } from "../support/cli.js";
 import { clockEnv } from "../support/clock.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { API_TOKENS, waitReady, waitUntil } from "../support/daemon.js";
@@ -43,22 +44,12 @@ function runImage(env: Record<string, string>) {
   const [command, ...args] = image.command;
   const dataDir = path.join(root, "data");
   mkdirSync(dataDir, { recursive: true });
-  const child = spawn(command!, args, {
+  const run = spawnCaptured(command!, args, {
     cwd: image.workdir,
     env: { ...hostEnv, ...clockEnv(), ...image.env, DATA_DIR: dataDir, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
-  return { child, exited, output: () => ({ stdout, stderr }) };
+  children.push(run.child);
+  return { child: run.child, exited: run.done.then((result) => result.code), output: run.output };
 }
 
 describe("the image built from the Dockerfile's steps", () => {
