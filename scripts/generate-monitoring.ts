@@ -6,6 +6,10 @@
  *   npx tsx scripts/generate-monitoring.ts --check  # exit 1 if a committed file is stale (CI)
  *   npx tsx scripts/generate-monitoring.ts --job payrecon-prod --runbook-base-url https://wiki.example/runbooks \
  *       --out /etc/prometheus/rules/payrecon.rules.yml  # the rule file for your deployment
+ *
+ * Without --runbook-base-url the deployment's RUNBOOK_BASE_URL (the daemon's configuration) is used, so the
+ * rules' links and the item alerts' links agree; the freshness alerts take its STALE_* settings, as its
+ * status page does.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -13,6 +17,8 @@ import { fileURLToPath } from "node:url";
 import { renderDashboards } from "../dashboards/src/index.js";
 import { parseArgs } from "node:util";
 import { DEFAULT_RULE_SITE, RULE_FILE_PATH, renderRuleFile } from "../src/alerts/rules.js";
+import { loadConfig } from "../src/config.js";
+import type { Staleness } from "../src/staleness.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -44,12 +50,12 @@ async function main(check: boolean): Promise<void> {
 }
 
 /** The rule file for one deployment, written where the operator says (nothing else is touched). */
-async function writeSiteRules(job: string, runbookBaseUrl: string, out: string): Promise<void> {
+async function writeSiteRules(job: string, runbookBaseUrl: string, staleness: Staleness, out: string): Promise<void> {
   if (!/^[a-zA-Z_][a-zA-Z0-9_:.-]*$/.test(job))
     throw new Error(`--job ${JSON.stringify(job)} is not a job label value`);
   if (!URL.canParse(runbookBaseUrl)) throw new Error(`--runbook-base-url ${runbookBaseUrl} is not a URL`);
   await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, renderRuleFile({ job, runbookBaseUrl }));
+  await writeFile(out, renderRuleFile({ job, runbookBaseUrl, staleness }));
   console.log(`wrote ${out} (job="${job}", runbooks under ${runbookBaseUrl})`);
 }
 
@@ -64,9 +70,12 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   });
   if (values.job !== undefined || values["runbook-base-url"] !== undefined || values.out !== undefined) {
     if (!values.out) throw new Error("--out FILE is needed with --job or --runbook-base-url");
+    // The deployment's own configuration: runbook links and STALE_* thresholds as its daemon has them.
+    const config = loadConfig(process.env);
     await writeSiteRules(
       values.job ?? DEFAULT_RULE_SITE.job,
-      values["runbook-base-url"] ?? DEFAULT_RULE_SITE.runbookBaseUrl,
+      values["runbook-base-url"] ?? config.runbookBaseUrl,
+      config.staleness,
       values.out,
     );
   } else {

@@ -1,10 +1,13 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { priorityScale } from "./reconcile/priority.js";
 import type { ReconcilePolicy } from "./reconcile/types.js";
 
 export type { ReconcilePolicy };
 import { DEFAULT_STRIPE_API_VERSION } from "./consumers/stripeApi.js";
+import { RUNBOOK_BASE_URL } from "./alerts/promql.js";
 import { parseDuration } from "./durations.js";
+import type { Staleness } from "./staleness.js";
 import { parseRateLimit, type RateLimit } from "./http/rateLimit.js";
 
 /**
@@ -78,14 +81,15 @@ const apiTokens = z
   });
 
 /**
- * A `key:number` list, e.g. `stripe:100,adyen:50`: `keyOk` says which keys are allowed,
- * `valueOk` which numbers; `form` is what the error message shows.
+ * A `key<separator>value` list, e.g. `stripe:100,adyen:50`: `keyOk` says which keys are allowed, `value`
+ * reads a value (undefined: refused); `form` is what the error message shows.
  */
-function numbersByKey(
+function valuesByKey(
   fallback: string,
   form: string,
+  separator: string,
   keyOk: (key: string) => boolean,
-  valueOk: (n: number) => boolean,
+  value: (text: string | undefined) => number | undefined,
 ) {
   return z
     .string()
@@ -96,17 +100,53 @@ function numbersByKey(
         .split(",")
         .map((part) => part.trim())
         .filter(Boolean)) {
-        const [key, value] = pair.split(":");
-        const amount = Number(value);
-        if (!key || !keyOk(key) || !valueOk(amount)) {
+        const [key, raw] = pair.split(separator);
+        const parsed = value(raw);
+        if (!key || !keyOk(key) || parsed === undefined) {
           ctx.addIssue({ code: "custom", message: `each entry must be ${form}, got "${pair}"` });
           return z.NEVER;
         }
-        out[key] = amount;
+        out[key] = parsed;
       }
       return out;
     });
 }
+
+/** A `key:number` list; `valueOk` says which numbers are allowed. */
+const numbersByKey = (
+  fallback: string,
+  form: string,
+  keyOk: (key: string) => boolean,
+  valueOk: (n: number) => boolean,
+) =>
+  valuesByKey(fallback, form, ":", keyOk, (text) => {
+    const n = Number(text);
+    return valueOk(n) ? n : undefined;
+  });
+
+/** `adyen:2h,paypal:45m` — per-gateway silence tolerated before a gateway counts as stale, in seconds. */
+const durationsBySource = valuesByKey(
+  "",
+  "gateway:duration (e.g. adyen:2h)",
+  ":",
+  (source) => /^[A-Za-z0-9_.-]{1,64}$/.test(source),
+  (text) => {
+    const ms = parseDuration(text ?? "");
+    return ms === undefined || ms < 1_000 ? undefined : ms / 1_000;
+  },
+);
+
+/** `USD=0.92,JPY=0.0061`: units of PRIORITY_REFERENCE_CURRENCY per major unit of each currency. */
+const referenceRates = valuesByKey(
+  "",
+  "CURRENCY=rate (e.g. USD=0.92)",
+  "=",
+  (currency) => /^[A-Z]{3}$/.test(currency),
+  (text) => {
+    const rate = Number(text);
+    return rate > 0 && Number.isFinite(rate) ? rate : undefined;
+  },
+);
 
 /** `stripe:100,adyen:50` — per-gateway overrides of the amount tolerance, in minor units. */
 const toleranceOverrides = numbersByKey(
@@ -293,8 +333,23 @@ export const configSchema = z
     ALERTMANAGER_URL: url("http(s)://"),
     ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
     EXCEPTION_PRIORITY_TIERS: priorityTiers,
+    /** The tiers' amounts are in this currency; other currencies are converted with PRIORITY_RATES (or defaults). */
+    PRIORITY_REFERENCE_CURRENCY: z
+      .string()
+      .regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code such as EUR" })
+      .default("EUR"),
+    PRIORITY_RATES: referenceRates,
     ITEM_ALERT_INTERVAL: duration("30s"),
+    /** When a source counts as silent, on the status page and in the generated freshness alerts alike. */
+    STALE_GATEWAY_AFTER: duration("30m"),
+    STALE_GATEWAY_AFTER_BY_SOURCE: durationsBySource,
+    STALE_BANK_AFTER: duration("30h"),
+    STALE_BANK_AFTER_WEEKEND: duration("78h"),
+    /** Where docs/runbooks/ is published: every runbook link (item alerts, and the rule generator's default). */
+    RUNBOOK_BASE_URL: z.string().default(RUNBOOK_BASE_URL).refine(URL.canParse, { message: "must be a URL" }),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** auto: lines for a person when the log goes to a terminal, JSON lines otherwise. */
+    LOG_FORMAT: z.enum(["auto", "json", "text"]).default("auto"),
     KAFKA_BATCH_MAX_BYTES: positiveInt(4 * 1024 * 1024),
     /** Consumer group timings: a member silent this long is dropped and its partitions reassigned. */
     KAFKA_SESSION_TIMEOUT: duration("30s"),
@@ -325,6 +380,13 @@ export const configSchema = z
     BUILD_COMMIT: z.string().default("unknown"),
   })
   .superRefine((env, ctx) => {
+    if (!priorityScale(env.PRIORITY_REFERENCE_CURRENCY, env.PRIORITY_RATES)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["PRIORITY_REFERENCE_CURRENCY"],
+        message: `${env.PRIORITY_REFERENCE_CURRENCY} has no default rate: give PRIORITY_RATES in it`,
+      });
+    }
     const saslSet = [env.KAFKA_SASL_MECHANISM, env.KAFKA_SASL_USERNAME, env.KAFKA_SASL_PASSWORD].filter(
       (value) => value !== undefined,
     ).length;
@@ -396,7 +458,12 @@ export interface Config {
   shutdownTimeoutMs: number;
   alertmanagerUrl: string | undefined;
   itemAlerts: { minAmountMajor: Record<string, number>; intervalMs: number };
+  /** When gateways and banks count as silent (status page and freshness alerts). */
+  staleness: Staleness;
+  /** Base URL of the runbooks (no trailing slash): item alerts' links and generated rules' default. */
+  runbookBaseUrl: string;
   logLevel: Env["LOG_LEVEL"];
+  logFormat: Env["LOG_FORMAT"];
   buildCommit: string;
   /** Bounds on stored rejected messages (every input path). */
   rejectedMessages: { maxBytes: number; retentionMs: number; maxTotalBytes: number };
@@ -504,13 +571,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       amountToleranceMinor: e.AMOUNT_TOLERANCE_MINOR,
       amountToleranceByGateway: e.AMOUNT_TOLERANCE_BY_GATEWAY,
       priorityTiers: e.EXCEPTION_PRIORITY_TIERS,
+      priorityScale: priorityScale(e.PRIORITY_REFERENCE_CURRENCY, e.PRIORITY_RATES)!,
     },
     sweepIntervalMs: e.SWEEP_INTERVAL,
     reconcileEngine: e.RECONCILE_ENGINE,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     alertmanagerUrl: e.ALERTMANAGER_URL,
     itemAlerts: { minAmountMajor: e.ITEM_ALERT_MIN_AMOUNT, intervalMs: e.ITEM_ALERT_INTERVAL },
+    staleness: {
+      gatewayStaleSeconds: Math.ceil(e.STALE_GATEWAY_AFTER / 1_000),
+      gatewayStaleSecondsBySource: e.STALE_GATEWAY_AFTER_BY_SOURCE,
+      bankStaleSeconds: Math.ceil(e.STALE_BANK_AFTER / 1_000),
+      bankStaleSecondsAfterWeekend: Math.ceil(e.STALE_BANK_AFTER_WEEKEND / 1_000),
+    },
+    runbookBaseUrl: e.RUNBOOK_BASE_URL.replace(/\/+$/, ""),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     buildCommit: e.BUILD_COMMIT,
     rejectedMessages: {
       maxBytes: e.REJECTED_MESSAGE_MAX_BYTES,

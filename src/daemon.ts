@@ -113,7 +113,16 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const reconcileDeps = createReconcileDeps(config, log, metrics);
     const workingSet = config.reconcileEngine === "memory" ? new WorkingSetReconciler(reconcileDeps) : undefined;
     const itemAlerts = config.alertmanagerUrl
-      ? new ItemAlerter(database.pool, { alertmanagerUrl: config.alertmanagerUrl, ...config.itemAlerts }, metrics, log)
+      ? new ItemAlerter(
+          database.pool,
+          {
+            alertmanagerUrl: config.alertmanagerUrl,
+            ...config.itemAlerts,
+            runbookBaseUrl: config.runbookBaseUrl,
+          },
+          metrics,
+          log,
+        )
       : undefined;
     if (itemAlerts) {
       itemAlerts.start();
@@ -210,6 +219,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
           topics: config.topics,
           kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined,
           rateLimit: config.http.rateLimit.api,
+          staleness: config.staleness,
         }),
       ],
       api: [

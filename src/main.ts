@@ -6,7 +6,7 @@ import { runSimulate, SIMULATE_USAGE } from "./commands/simulate.js";
 import { runStart, START_USAGE } from "./commands/start.js";
 import { type Command, USAGE_ERROR, usageError } from "./commands/types.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
-import { createLogger } from "./logger.js";
+import { createLogger, resolveLogFormat } from "./logger.js";
 import { START_REFUSED, StartRefused } from "./startRefused.js";
 import { VERSION } from "./version.js";
 
@@ -95,16 +95,23 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   // Logs go to stderr for the one-shot commands, so their stdout (a report, a summary) stays clean.
-  const log = createLogger(config.logLevel, name === "start" ? undefined : process.stderr);
+  const logTo = name === "start" ? process.stdout : process.stderr;
+  const format = resolveLogFormat(config.logFormat, logTo.isTTY === true);
+  const log = createLogger(config.logLevel, name === "start" ? undefined : process.stderr, format, `payrecon ${name}`);
   try {
     return await command.run(config, log, args);
   } catch (error) {
+    // A configuration mistake found after start-up (DATABASE_URL missing where PostgreSQL is not embedded).
+    if (error instanceof ConfigError) {
+      process.stderr.write(`payrecon: ${error.message}\n`);
+      return USAGE_ERROR;
+    }
     if (error instanceof StartRefused) {
       process.stderr.write(`payrecon: ${error.message}\n`);
       return START_REFUSED;
     }
-    // The log line carries the stack; the person at the terminal gets one line.
-    log.fatal({ err: error }, `payrecon ${name} failed`);
+    // The log line carries the stack; the person at the terminal gets one line (and no log line repeating it).
+    if (format === "json") log.fatal({ err: error }, `payrecon ${name} failed`);
     process.stderr.write(`payrecon ${name}: ${firstLine(error)}\n`);
     return 1;
   }

@@ -1,6 +1,6 @@
 /**
  * Dashboards as plain typed data: what each panel shows and why. render.ts turns a spec
- * into Grafana JSON with @grafana/grafana-foundation-sdk; src/alerts/expressions.ts reads
+ * into Grafana JSON with @grafana/grafana-foundation-sdk; test/support/monitoringExpressions.ts reads
  * the same specs to list every PromQL query without depending on the (dev-only) SDK.
  */
 import { sel } from "../../src/alerts/promql.js";

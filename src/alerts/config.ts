@@ -1,3 +1,4 @@
+import { DEFAULT_STALENESS, type Staleness } from "../staleness.js";
 import type { Duration } from "./types.js";
 
 /**
@@ -53,20 +54,8 @@ export interface MonitoringConfig {
     window: Duration;
     minSettlements: number;
   };
-  freshness: {
-    /** Silence from a gateway's webhook bridge tolerated before a ticket. Default 30m. */
-    gatewayStaleSeconds: number;
-    /** Per-gateway overrides, for PSPs that are quiet for hours by nature. */
-    gatewayStaleSecondsBySource: Record<string, number>;
-    /** Age of the newest bank entry tolerated on Wednesday to Saturday (UTC). Default 30h. */
-    bankStaleSeconds: number;
-    /**
-     * Tolerated on Sunday to Tuesday (UTC): banks deliver statements per business day,
-     * so Friday's statement (Saturday morning) is the newest until Monday's arrives on
-     * Tuesday morning. Default 78h.
-     */
-    bankStaleSecondsAfterWeekend: number;
-  };
+  /** The configuration's defaults (src/staleness.ts); a deployment's STALE_* settings reach its rule file through the generator. */
+  freshness: Staleness;
   consumerLag: { minMessages: number; growthWindow: Duration };
 }
 
@@ -78,11 +67,6 @@ export const monitoringConfig: MonitoringConfig = {
   failureCategorySurge: { window: "1h", baselineWindow: "7d", multiplier: 3, minFailures: 10 },
   delayedFunds: { defaultMajor: 10_000, byCurrency: { JPY: 1_500_000 } },
   settlement: { objectiveSeconds: 86_400, quantile: 0.95, window: "1d", minSettlements: 20 },
-  freshness: {
-    gatewayStaleSeconds: 1_800,
-    gatewayStaleSecondsBySource: {},
-    bankStaleSeconds: 30 * 3_600,
-    bankStaleSecondsAfterWeekend: 78 * 3_600,
-  },
+  freshness: DEFAULT_STALENESS,
   consumerLag: { minMessages: 1_000, growthWindow: "15m" },
 };

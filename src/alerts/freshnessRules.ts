@@ -1,8 +1,8 @@
 import { monitoringConfig } from "./config.js";
 import { alert, humanSeconds, promql, sel, thresholdByLabel } from "./promql.js";
+import type { Staleness } from "../staleness.js";
 import type { RuleGroup } from "./types.js";
 
-const fresh = monitoringConfig.freshness;
 const { gateway: gatewayTopic, bank: bankTopic } = monitoringConfig.topics;
 
 /** Age of a bank's newest entry tolerated right now; depends on the weekday (see config). */
@@ -17,7 +17,8 @@ function gatewayClause(matcher: string | undefined, threshold: number): string {
   return `time() - max by (source) (${selector}) > ${threshold}`;
 }
 
-export const freshnessGroup: RuleGroup = {
+/** The freshness rules for these thresholds (the deployment's STALE_* configuration, as the status page uses it). */
+export const freshnessGroupFor = (fresh: Staleness): RuleGroup => ({
   name: "payrecon-freshness",
   rules: [
     {
@@ -56,4 +57,6 @@ export const freshnessGroup: RuleGroup = {
         `${humanSeconds(fresh.bankStaleSecondsAfterWeekend)} Sunday to Tuesday, UTC).`,
     }),
   ],
-};
+});
+
+export const freshnessGroup: RuleGroup = freshnessGroupFor(monitoringConfig.freshness);

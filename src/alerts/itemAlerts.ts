@@ -4,6 +4,7 @@ import { type AtRiskPayment, largePaymentsAtRisk } from "../db/queries/itemAlert
 import type { Logger } from "../logger.js";
 import { currencyExponent, formatMajor } from "../messages/currencies.js";
 import type { Metrics } from "../metrics/registry.js";
+import { runbookUrl } from "./promql.js";
 
 /**
  * Item-level alerts: a large payment (per-currency threshold) that fails, is
@@ -18,7 +19,6 @@ import type { Metrics } from "../metrics/registry.js";
  */
 
 export const ITEM_ALERT_NAME = "PayreconLargePaymentAtRisk";
-const RUNBOOK = `https://github.com/payrecon/payrecon/blob/main/docs/runbooks/${ITEM_ALERT_NAME}.md`;
 const LISTED = 20;
 
 export interface AlertmanagerAlert {
@@ -33,6 +33,8 @@ export interface ItemAlertOptions {
   alertmanagerUrl: string;
   minAmountMajor: Record<string, number>;
   intervalMs: number;
+  /** Where docs/runbooks/ is published (RUNBOOK_BASE_URL): the same base as the generated rules' links. */
+  runbookBaseUrl: string;
 }
 
 function thresholdMinor(minAmountMajor: Record<string, number>, currency: string): number {
@@ -43,7 +45,7 @@ function thresholdMinor(minAmountMajor: Record<string, number>, currency: string
 /** Pure: the alerts for these payments at `now` (endsAt a few intervals ahead, so a dead payrecon's alerts expire). */
 export function bucketAlerts(
   payments: AtRiskPayment[],
-  options: Pick<ItemAlertOptions, "minAmountMajor" | "intervalMs">,
+  options: Pick<ItemAlertOptions, "minAmountMajor" | "intervalMs" | "runbookBaseUrl">,
   now: Date,
 ): AlertmanagerAlert[] {
   const buckets = new Map<string, AtRiskPayment[]>();
@@ -93,7 +95,7 @@ export function bucketAlerts(
           .join(","),
         count: String(items.length),
         amount: `${formatMajor(total, first.currency)} ${first.currency}`,
-        runbook_url: RUNBOOK,
+        runbook_url: runbookUrl(ITEM_ALERT_NAME, options.runbookBaseUrl),
       },
       startsAt,
       endsAt,

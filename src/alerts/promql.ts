@@ -4,8 +4,8 @@ import type { AlertRule, Duration, Severity } from "./types.js";
 /** Base of every runbook link; the file is docs/runbooks/<AlertName>.md in the repository. */
 export const RUNBOOK_BASE_URL = "https://github.com/payrecon/payrecon/blob/main/docs/runbooks";
 
-export function runbookUrl(alertName: string): string {
-  return `${RUNBOOK_BASE_URL}/${alertName}.md`;
+export function runbookUrl(alertName: string, baseUrl = RUNBOOK_BASE_URL): string {
+  return `${baseUrl.replace(/\/+$/, "")}/${alertName}.md`;
 }
 
 /**

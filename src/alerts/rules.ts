@@ -1,6 +1,7 @@
 import { stringify } from "yaml";
 import { availabilityAlertGroup } from "./availabilityRules.js";
-import { freshnessGroup } from "./freshnessRules.js";
+import type { Staleness } from "../staleness.js";
+import { freshnessGroup, freshnessGroupFor } from "./freshnessRules.js";
 import { fundsAlertGroup } from "./fundsRules.js";
 import { pipelineAlertGroup } from "./pipelineRules.js";
 import { payoutGroup } from "./payoutRules.js";
@@ -57,6 +58,8 @@ const HEADER =
 export interface RuleSite {
   job: string;
   runbookBaseUrl: string;
+  /** The deployment's STALE_* settings; the defaults (monitoringConfig.freshness) otherwise. */
+  staleness?: Staleness;
 }
 
 export const DEFAULT_RULE_SITE: RuleSite = { job: monitoringConfig.job, runbookBaseUrl: RUNBOOK_BASE_URL };
@@ -75,11 +78,13 @@ function atSite(rule: RuleGroup["rules"][number], site: RuleSite): RuleGroup["ru
 /** The Prometheus rule file for all payrecon recording and alerting rules. */
 export function renderRuleFile(site: RuleSite = DEFAULT_RULE_SITE): string {
   const doc = {
-    groups: ruleGroups.map((g) => ({
-      name: g.name,
-      ...(g.interval ? { interval: g.interval } : {}),
-      rules: g.rules.map((rule) => ruleForYaml(atSite(rule, site))),
-    })),
+    groups: ruleGroups
+      .map((group) => (group === freshnessGroup && site.staleness ? freshnessGroupFor(site.staleness) : group))
+      .map((g) => ({
+        name: g.name,
+        ...(g.interval ? { interval: g.interval } : {}),
+        rules: g.rules.map((rule) => ruleForYaml(atSite(rule, site))),
+      })),
   };
   return HEADER + stringify(doc, { lineWidth: 0 });
 }

@@ -100,7 +100,8 @@ interface ImportArgs {
   dryRun: boolean;
 }
 
-const OPTIONS = {
+/** The flags `payrecon import` accepts (the runbook and reference checks read them). */
+export const IMPORT_OPTIONS = {
   bank: { type: "string" },
   encoding: { type: "string" },
   strict: { type: "boolean" },
@@ -110,11 +111,11 @@ const OPTIONS = {
 } as const;
 
 function readArgs(args: string[]) {
-  return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  return parseArgs({ args, options: IMPORT_OPTIONS, allowPositionals: true, strict: true });
 }
 
 /** The arguments, "help", or what is wrong with them. */
-function parseImportArgs(args: string[]): ImportArgs | "help" | string {
+export function parseImportArgs(args: string[]): ImportArgs | "help" | string {
   let parsed: ReturnType<typeof readArgs>;
   try {
     parsed = readArgs(args);

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { openDatabase } from "../daemon.js";
-import { reportCsvStream } from "../reports/csv.js";
+import { isSpreadsheetLocale, reportCsvStream } from "../reports/csv.js";
 import { reportJson } from "../reports/json.js";
 import { loadReconciliationReport } from "../reports/loadReconciliation.js";
 import { reportMarkdown } from "../reports/markdown.js";
@@ -11,7 +11,7 @@ import { argsMessage, type Command, usageError } from "./types.js";
 
 /** `payrecon report`: the reconciliation report on stdout (logs go to stderr). */
 
-export const REPORT_USAGE = `usage: payrecon report [--from WHEN] [--to WHEN] [--format md|csv|json] [--bom]
+export const REPORT_USAGE = `usage: payrecon report [--from WHEN] [--to WHEN] [--format md|csv|json] [--bom] [--locale LOCALE]
 
 Prints the reconciliation report to stdout: per gateway × currency × direction,
 the count and amount of expected payments and of each outcome, what the bank
@@ -23,6 +23,8 @@ showed, unmatched bank entries and overdue aging, with totals per currency.
                  --from 2026-11-01 --to 2026-12-01 is November
   --format FMT   md (a table, the default), csv (for spreadsheets) or json
   --bom          start the CSV with a UTF-8 byte order mark (for Excel)
+  --locale TAG   the CSV in the spreadsheet form for a locale (de-DE, fr-FR, en-GB…): byte order mark,
+                 its decimal mark, and ; between fields where the decimal mark is a comma
   -h, --help     this text
 
 Payments are selected by created_at; statuses are as known now.`;
@@ -35,23 +37,28 @@ interface ReportArgs {
   to?: string;
   format: Format;
   bom: boolean;
+  locale: string | undefined;
   help: boolean;
 }
 
 class UsageError extends Error {}
 
+/** The flags `payrecon report` accepts. */
+export const REPORT_OPTIONS = {
+  from: { type: "string" },
+  to: { type: "string" },
+  format: { type: "string" },
+  bom: { type: "boolean" },
+  locale: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export function parseReportArgs(args: string[]): ReportArgs {
-  let values: { from?: string; to?: string; format?: string; bom?: boolean; help?: boolean };
+  let values: { from?: string; to?: string; format?: string; bom?: boolean; locale?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
-      options: {
-        from: { type: "string" },
-        to: { type: "string" },
-        format: { type: "string" },
-        bom: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: REPORT_OPTIONS,
       strict: true,
       allowPositionals: false,
     }));
@@ -62,11 +69,16 @@ export function parseReportArgs(args: string[]): ReportArgs {
   if (!(FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format: must be md, csv or json, got "${format}"`);
   }
+  if (values.locale !== undefined && format !== "csv") throw new UsageError("--locale: only with --format csv");
+  if (values.locale !== undefined && !isSpreadsheetLocale(values.locale)) {
+    throw new UsageError(`--locale: must be a locale such as de-DE, fr-FR or en-US, got "${values.locale}"`);
+  }
   return {
     from: values.from,
     to: values.to,
     format: format as Format,
     bom: values.bom ?? false,
+    locale: values.locale,
     help: values.help ?? false,
   };
 }
@@ -102,7 +114,8 @@ export const runReport: Command = async (config, log, args) => {
       { from: period.from.toISOString(), to: period.to.toISOString(), rows: report.rows.length },
       "reconciliation report",
     );
-    if (options.format === "csv") await writeStream(reportCsvStream(report, { bom: options.bom }));
+    if (options.format === "csv")
+      await writeStream(reportCsvStream(report, { bom: options.bom, locale: options.locale }));
     else if (options.format === "json") process.stdout.write(`${JSON.stringify(reportJson(report), null, 2)}\n`);
     else process.stdout.write(reportMarkdown(report));
     return 0;

@@ -28,6 +28,7 @@ export const SIMULATE_USAGE = `usage: payrecon simulate [options]
 
   --payments N        expected payments to send (default 2000)
   --rate N            messages per second (default 500)
+  --duration D        instead of --payments: as many payments as fill D (e.g. 60s) at --rate
   --wave N            payments per wave (default 200); each wave is one generated day
   --seed N            random seed (default 1): the same seed sends the same traffic
   --gateways LIST     default stripe,adyen
@@ -98,28 +99,27 @@ function parseIncidents(text: string | undefined, waves: number, gateways: strin
   return out;
 }
 
+/** The flags `payrecon simulate` accepts. */
+export const SIMULATE_OPTIONS = {
+  payments: { type: "string" },
+  rate: { type: "string" },
+  wave: { type: "string" },
+  seed: { type: "string" },
+  gateways: { type: "string" },
+  currencies: { type: "string" },
+  incidents: { type: "string" },
+  duplicates: { type: "string" },
+  statements: { type: "boolean" },
+  url: { type: "string" },
+  token: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  // Accepted for symmetry with --payments: a run's length in time at the given rate.
+  duration: { type: "string" },
+} as const;
+
 function parseOptions(config: Config, args: string[]): Options | "help" {
-  const { values } = parseArgs({
-    args,
-    options: {
-      payments: { type: "string" },
-      rate: { type: "string" },
-      wave: { type: "string" },
-      seed: { type: "string" },
-      gateways: { type: "string" },
-      currencies: { type: "string" },
-      incidents: { type: "string" },
-      duplicates: { type: "string" },
-      statements: { type: "boolean" },
-      url: { type: "string" },
-      token: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-      // Accepted for symmetry with --payments: a run's length in time at the given rate.
-      duration: { type: "string" },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args, options: SIMULATE_OPTIONS, strict: true });
   if (values.help) return "help";
   const rate = positive("rate", values.rate, 500);
   const gateways = (values.gateways ?? "stripe,adyen")

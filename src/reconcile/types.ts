@@ -1,4 +1,4 @@
-import type { PriorityTier } from "./priority.js";
+import type { PriorityScale, PriorityTier } from "./priority.js";
 import type { ExpectedPayment, PaymentEvent } from "../messages/schemas.js";
 
 /**
@@ -115,7 +115,8 @@ export type MatchMethod = "end_to_end_id" | "remittance" | "amount";
  * The knobs of reconciliation, as configured (src/config.ts). Priority tiers
  * are optional here so tests can omit them (the defaults then apply).
  */
-export type Policy = Omit<ReconcilePolicy, "priorityTiers"> & Partial<Pick<ReconcilePolicy, "priorityTiers">>;
+export type Policy = Omit<ReconcilePolicy, "priorityTiers" | "priorityScale"> &
+  Partial<Pick<ReconcilePolicy, "priorityTiers" | "priorityScale">>;
 
 export function toleranceFor(policy: Policy, gateway: string): number {
   return policy.amountToleranceByGateway[gateway] ?? policy.amountToleranceMinor;
@@ -156,6 +157,8 @@ export function compareEvents(a: GatewayFact, b: GatewayFact): number {
 export interface ReconcilePolicy {
   /** Priority and resolution deadline of exceptions, by amount and age. */
   priorityTiers: PriorityTier[];
+  /** How amounts of different currencies compare against the tiers' amounts. */
+  priorityScale: PriorityScale;
   holdThresholdMs: number;
   matchWindowMs: number;
   unmatchedGraceMs: number;

@@ -40,8 +40,8 @@ export function neutralizeFormula(text: string): string {
   return text.length > 0 && FORMULA_START.has(text[0]!) ? `'${text}` : text;
 }
 
-export function csvRecord(row: ReportRow): string[] {
-  const amount = (minor: number) => formatMajor(minor, row.currency);
+export function csvRecord(row: ReportRow, decimalMark = "."): string[] {
+  const amount = (minor: number) => formatMajor(minor, row.currency).replace(".", decimalMark);
   return [
     neutralizeFormula(row.rowType),
     neutralizeFormula(row.gateway),
@@ -63,19 +63,43 @@ export function csvRecord(row: ReportRow): string[] {
 export interface CsvOptions {
   /** A UTF-8 byte order mark first, for spreadsheets that otherwise guess a legacy encoding (Excel). */
   bom?: boolean;
+  /**
+   * The spreadsheet form for a locale (BCP 47, e.g. de-DE): a byte order mark, that locale's decimal mark in
+   * amounts (still major units, no grouping), and `;` between fields where the decimal mark is `,` — what
+   * Excel and LibreOffice in that locale open as columns of numbers. Absent: the machine form (RFC 4180).
+   */
+  locale?: string;
+}
+
+/** Whether `locale` is a BCP 47 tag this Node knows (Intl); such a tag picks the spreadsheet form. */
+export function isSpreadsheetLocale(locale: string): boolean {
+  try {
+    return Intl.NumberFormat.supportedLocalesOf([locale]).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The decimal mark and field separator a spreadsheet in `locale` expects. */
+export function spreadsheetDialect(locale: string): { decimalMark: string; delimiter: string } {
+  const decimalMark =
+    new Intl.NumberFormat(locale).formatToParts(1.5).find((part) => part.type === "decimal")?.value ?? ".";
+  return { decimalMark, delimiter: decimalMark === "," ? ";" : "," };
 }
 
 /** The CSV as a stream (csv-stringify): pipe it to a response or stdout. */
 export function reportCsvStream(report: ReconciliationReport, options: CsvOptions = {}): Readable {
+  const dialect = options.locale ? spreadsheetDialect(options.locale) : { decimalMark: ".", delimiter: "," };
   const stringifier = stringify({
     header: true,
     columns: CSV_COLUMNS,
+    delimiter: dialect.delimiter,
     record_delimiter: "windows",
     quote_record_delimiter: true,
-    bom: options.bom ?? false,
+    bom: options.locale !== undefined || (options.bom ?? false),
   });
   // Rows are already aggregated (a few per gateway and currency); written as the consumer reads.
-  const records = report.rows.map(csvRecord);
+  const records = report.rows.map((row) => csvRecord(row, dialect.decimalMark));
   let next = 0;
   const pump = () => {
     while (next < records.length) {

@@ -12,7 +12,7 @@ import {
 } from "../db/queries/exceptions.js";
 import type { Db } from "../db/pool.js";
 import { type DesiredException, subjectKey } from "../reconcile/exceptions.js";
-import { DEFAULT_PRIORITY_TIERS, type PriorityTier, prioritize } from "../reconcile/priority.js";
+import { DEFAULT_PRIORITY_TIERS, type PriorityScale, type PriorityTier, prioritize } from "../reconcile/priority.js";
 
 /**
  * Brings the stored exceptions of some owners in line with what the facts
@@ -31,6 +31,7 @@ export async function syncExceptions(
   desiredByOwner: Map<string, DesiredException[]>,
   now: Date,
   tiers: PriorityTier[] = DEFAULT_PRIORITY_TIERS,
+  scale?: PriorityScale,
 ): Promise<ExceptionChange[]> {
   const owners = [...desiredByOwner.keys()];
   if (owners.length === 0) return [];
@@ -59,7 +60,7 @@ export async function syncExceptions(
     if (seen.has(item.key)) continue;
     seen.add(item.key);
     const row = existingByKey.get(item.key);
-    const tier = prioritize(item.exception.amountMinor, item.exception.currency, 0, tiers);
+    const tier = prioritize(item.exception.amountMinor, item.exception.currency, 0, tiers, scale);
     if (!row) {
       inserts.push({
         desired: item.exception,

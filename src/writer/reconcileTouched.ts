@@ -259,7 +259,7 @@ export async function reconcileTouched(
     desired.set(`event:${event.gateway}/${event.eventId}`, exception ? [exception] : []);
   }
 
-  const exceptionChanges = await syncExceptions(tx, desired, now, policy.priorityTiers);
+  const exceptionChanges = await syncExceptions(tx, desired, now, policy.priorityTiers, policy.priorityScale);
   const statusChanges = await recordStatusChanges(tx, written, now, deps, exceptionChanges);
   const reconcileMs = performance.now() - began;
   return {

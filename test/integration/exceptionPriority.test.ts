@@ -3,6 +3,8 @@ import { loadConfig } from "../../src/config.js";
 import { escalateByAge } from "../../src/db/queries/exceptions.js";
 import { DEFAULT_PRIORITY_TIERS, prioritize } from "../../src/reconcile/priority.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { api, startTestDaemon, waitUntil } from "../support/daemon.js";
+import { expectedPayment, gatewayEvent } from "../support/facts.js";
 
 /** Exceptions get a priority and a deadline from amount and age, configurable, and rise as they age. */
 describe("exception priority", () => {
@@ -14,10 +16,10 @@ describe("exception priority", () => {
     await db?.drop();
   });
 
-  it("ranks by amount in major units of each currency", () => {
-    // The same 2,000,000 minor units: 20,000.00 EUR (p2), 2,000,000 JPY (p1), 2,000.000 KWD (p3).
+  it("ranks by amount in the reference currency (EUR), each currency's decimals respected", () => {
+    // The same 2,000,000 minor units: 20,000.00 EUR (p2), ¥2,000,000 ≈ €12,200 (p2), KWD 2,000.000 ≈ €6,000 (p3).
     expect(prioritize(2_000_000, "EUR", 0).priority).toBe("p2");
-    expect(prioritize(2_000_000, "JPY", 0).priority).toBe("p1");
+    expect(prioritize(2_000_000, "JPY", 0).priority).toBe("p2");
     expect(prioritize(2_000_000, "KWD", 0).priority).toBe("p3");
     // Age alone raises it: a small amount open six days is p1.
     expect(prioritize(100, "KWD", 6 * 86_400_000).priority).toBe("p1");
@@ -58,5 +60,40 @@ describe("exception priority", () => {
     expect(by["payment:done"]!.priority).toBe("p3");
     expect(by["payment:old"]!.due_by.getTime()).toBeLessThanOrEqual(now.getTime() + day);
     expect(raised).toBe(2);
+  });
+
+  it("the daemon ranks with the configured rates: ¥249,930 failed is p3 by default, p1 with PRIORITY_RATES=JPY=1", async () => {
+    const priorityOf = async (env: Record<string, string>) => {
+      const own = await createTestDatabase();
+      const daemon = await startTestDaemon({ DATABASE_URL: own.url, ...env });
+      try {
+        const ingest = api(daemon.baseUrl, "ingester");
+        const payment = expectedPayment(1, { direction: "payout", currency: "JPY", amount_minor: 249_930 });
+        const failure = gatewayEvent(1, {
+          type: "payout.failed",
+          currency: "JPY",
+          amount_minor: 249_930,
+          failure_code: "account_closed",
+        });
+        expect(
+          (await ingest("/api/v1/ingest/payments.expected", { method: "POST", body: JSON.stringify(payment) })).status,
+        ).toBeLessThan(300);
+        expect(
+          (await ingest("/api/v1/ingest/gateway.events", { method: "POST", body: JSON.stringify(failure) })).status,
+        ).toBeLessThan(300);
+        const viewer = api(daemon.baseUrl, "viewer");
+        const exception = await waitUntil(
+          async () => (await viewer(`/api/v1/exceptions?payment_id=${payment.id}&kind=failed`)).body?.items?.[0],
+          30_000,
+          "the failed exception",
+        );
+        return exception.priority as string;
+      } finally {
+        await daemon.stop();
+        await own.drop();
+      }
+    };
+    expect(await priorityOf({})).toBe("p3");
+    expect(await priorityOf({ PRIORITY_RATES: "JPY=1" })).toBe("p1");
   });
 });

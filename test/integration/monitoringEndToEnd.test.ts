@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allMonitoringExpressions } from "../../src/alerts/expressions.js";
+import { allMonitoringExpressions } from "../support/monitoringExpressions.js";
 import { alertNames } from "../../src/alerts/rules.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";

@@ -481,6 +481,8 @@ const BAD_ARGS = [
   ["--format", "xls"],
   ["--since", "2026-01-01"],
   ["--from", TO, "--to", FROM],
+  ["--locale", "de-DE"],
+  ["--format", "csv", "--locale", "no-such-locale-tag"],
 ];
 
 const rowKey = (row: { row_type: string; gateway: string; currency: string; direction: string }) =>
@@ -675,6 +677,47 @@ describe("reconciliation report and counterparty history", () => {
     expect(byKey.get("gateway|adyen|KWD|payout")!.held_amount).toBe("75.250");
     expect(byKey.get("gateway|stripe|JPY|collection")!.settled_amount).toBe("125000");
     expect(byKey.get("gateway|stripe|EUR|payout")!.settled_amount).toBe("2500.00");
+  });
+
+  it("gives the spreadsheet form one parameter away: locale=de-DE (BOM, ;, decimal comma), same numbers; CLI alike", async () => {
+    const get = (params: string) =>
+      fetch(`${daemon.baseUrl}/api/v1/reports/reconciliation?${query}${params}`, {
+        headers: { Authorization: "Bearer viewer-token" },
+      });
+    const machine = await (await get("&format=csv")).text();
+    const response = await get("&format=csv&locale=de-DE");
+    expect(response.status).toBe(200);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const german = bytes.subarray(3).toString("utf8");
+    expect(german.split("\r\n")[0]).toBe(machine.split("\r\n")[0]!.replaceAll(",", ";"));
+    const machineRecords = parse(machine, { columns: true }) as Array<Record<string, string>>;
+    const germanRecords = parse(german, { columns: true, delimiter: ";" }) as Array<Record<string, string>>;
+    // The same cells, amounts with a decimal comma (still major units, no thousands separators).
+    expect(germanRecords).toEqual(
+      machineRecords.map((record) =>
+        Object.fromEntries(
+          Object.entries(record).map(([column, value]) => [
+            column,
+            column.endsWith("_amount") ? value.replace(".", ",") : value,
+          ]),
+        ),
+      ),
+    );
+    const kwd = germanRecords.find(
+      (record) => record.row_type === "gateway" && record.gateway === "adyen" && record.currency === "KWD",
+    )!;
+    expect(kwd.held_amount).toBe("75,250");
+
+    const cli = await runCli(["report", "--from", FROM, "--to", TO, "--format", "csv", "--locale", "de-DE"], {
+      DATABASE_URL: db.url,
+    });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toBe(`\uFEFF${german}`);
+
+    // Like bom, it concerns CSV only: JSON stays JSON.
+    expect((await get("&format=json&locale=de-DE")).headers.get("content-type")).toMatch(/^application\/json/);
+    expect((await get("&format=csv&locale=not-a-locale-at-all")).status).toBe(400);
   });
 
   it("renders the rows as a Markdown table", async () => {

@@ -13,39 +13,46 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A child process with its output gathered as it comes: `output()` so far, `done` when it has closed. */
+export function spawnCaptured(command: string, args: string[], options: { cwd: string; env: Record<string, string> }) {
+  const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk.toString();
+  });
+  // "close", not "exit": the process can exit before its last output is read.
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  return { child, done, output: () => ({ stdout, stderr }) };
+}
+
 /**
  * Asynchronous (spawnSync would also block a daemon the test runs in this process). With `timeoutMs`, a
  * command still running then is killed and resolves with code null (a command that should have returned).
  */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs?: number): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "/root",
-        LOG_LEVEL: "warn",
-        ...clockEnv(),
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk.toString();
-    });
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("error", reject);
-    // "close", not "exit": the process can exit before its last output is read.
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+export async function runCli(args: string[], env: Record<string, string>, timeoutMs?: number): Promise<CliResult> {
+  const run = spawnCaptured(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/root",
+      LOG_LEVEL: "warn",
+      ...clockEnv(),
+      ...env,
+    },
   });
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => run.child.kill("SIGKILL"), timeoutMs);
+  try {
+    return await run.done;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** An ES module script run by a fresh Node process (tsx) in the repository; resolves to its exit code. */

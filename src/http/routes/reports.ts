@@ -2,7 +2,7 @@ import { pipeline } from "node:stream/promises";
 import express, { type Router } from "express";
 import type pg from "pg";
 import { z } from "zod";
-import { reportCsvStream, reportFilename } from "../../reports/csv.js";
+import { isSpreadsheetLocale, reportCsvStream, reportFilename } from "../../reports/csv.js";
 import { reportJson } from "../../reports/json.js";
 import { loadReconciliationReport } from "../../reports/loadReconciliation.js";
 import { reportMarkdown } from "../../reports/markdown.js";
@@ -15,7 +15,8 @@ import { parseInput } from "../query.js";
  * GET /api/v1/reports/reconciliation?from=&to=&format=json|csv|md (CONTRACT §3):
  * payments created in [from, to) (dates or RFC 3339; default the last 30 days)
  * per gateway × currency × direction. CSV is streamed as an attachment;
- * `bom=true` starts it with a UTF-8 byte order mark for Excel.
+ * `bom=true` starts it with a UTF-8 byte order mark for Excel; `locale=de-DE` gives the spreadsheet form
+ * for that locale (byte order mark, its decimal mark, `;` where the decimal mark is `,`).
  */
 
 export const reportQuery = z.object({
@@ -26,6 +27,11 @@ export const reportQuery = z.object({
     .enum(["true", "false", "1", "0"])
     .default("false")
     .transform((value) => value === "true" || value === "1"),
+  locale: z
+    .string()
+    .max(35)
+    .refine(isSpreadsheetLocale, { message: "must be a locale such as de-DE, fr-FR or en-US" })
+    .optional(),
 });
 
 export function reportsRouter(pool: pg.Pool): Router {
@@ -48,7 +54,7 @@ export function reportsRouter(pool: pg.Pool): Router {
     } else {
       res.setHeader("Content-Type", "text/csv; charset=utf-8; header=present");
       res.setHeader("Content-Disposition", `attachment; filename="${reportFilename(report, "csv")}"`);
-      await pipeline(reportCsvStream(report, { bom: query.bom }), res);
+      await pipeline(reportCsvStream(report, { bom: query.bom, locale: query.locale }), res);
     }
   });
   return router;

@@ -1,3 +1,4 @@
+import type { Staleness } from "../../staleness.js";
 import express, { type Response, type Router } from "express";
 import type pg from "pg";
 import { z } from "zod";
@@ -62,6 +63,8 @@ export interface StatusPageOptions {
   kafkaHealthy?: () => Promise<boolean>;
   /** API_RATE_LIMIT: failed sign-ins per client address. */
   rateLimit?: RateLimit | null;
+  /** STALE_* configuration: the freshness alerts' thresholds. */
+  staleness?: Staleness;
 }
 
 const LIST_LENGTH = 10;
@@ -189,7 +192,7 @@ export function statusPageRouter(
       data.ratios = gatewayFailureRatios(bounded);
       data.held = heldPayments(bounded);
       data.summary = summary;
-      data.freshness = freshness(newestPerSource(fresh, metrics.labels), topics, base.now);
+      data.freshness = freshness(newestPerSource(fresh, metrics.labels), topics, base.now, options.staleness);
       if (access.kind === "granted") {
         const [oldest, largest] = await Promise.all([
           oldestOpenExceptions(pool, LIST_LENGTH),

@@ -1,4 +1,5 @@
 import type { StatusExceptionRow } from "../../db/queries/statusPage.js";
+import { DEFAULT_STALENESS, type Staleness, staleAfterSeconds as staleAfterSecondsOf } from "../../staleness.js";
 import { ageSeconds, majorUnits } from "./format.js";
 
 /** The status page's data, shaped from the query rows: pure functions of rows and `now`. */
@@ -10,9 +11,6 @@ export type AtRiskStatus = (typeof AT_RISK_STATUSES)[number];
 export const FAILURE_RATIO_FLAG = 0.05;
 /** …once it has at least this many outcomes (1 failure out of 2 is not an outage). Same as the alert's defaults. */
 export const FAILURE_RATIO_MIN_OUTCOMES = 10;
-/** Silence tolerated from a gateway (its newest event) and from a bank (its newest statement line). */
-export const GATEWAY_STALE_SECONDS = 3_600;
-export const BANK_STALE_SECONDS = 26 * 3_600;
 
 export interface TotalsRow {
   status: string;
@@ -172,13 +170,14 @@ export function freshness(
   rows: Array<{ topic: string; source: string; last_event: Date }>,
   topics: TopicNames,
   now: Date,
+  staleness: Staleness = DEFAULT_STALENESS,
 ): FreshnessRow[] {
   return rows
     .map((row): FreshnessRow => {
       const gatewayTopic = [topics.gateway, topics.rawStripe, topics.rawAdyen].includes(row.topic);
       const kind: SourceKind = row.topic === topics.bank ? "bank" : gatewayTopic ? "gateway" : "expected";
-      const staleAfterSeconds =
-        kind === "bank" ? BANK_STALE_SECONDS : kind === "gateway" ? GATEWAY_STALE_SECONDS : undefined;
+      // The thresholds the freshness alerts use (STALE_* configuration).
+      const staleAfterSeconds = kind === "expected" ? undefined : staleAfterSecondsOf(staleness, kind, row.source, now);
       const age = ageSeconds(row.last_event, now);
       return {
         source: row.source,

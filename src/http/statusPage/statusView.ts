@@ -266,8 +266,8 @@ ${
 
 function freshnessSection(rows: FreshnessRow[]): Html {
   return html`<section id="freshness"><h2>Source freshness</h2>
-<p class="note">When payrecon last received a message from each gateway and bank (source_freshness). Stale after 1h
-for a gateway and 26h for a bank; expected payments (order and payout systems) are shown without a threshold.</p>
+<p class="note">When payrecon last received a message from each gateway and bank (source_freshness). Stale after the
+thresholds the freshness alerts use (STALE_GATEWAY_AFTER, STALE_BANK_AFTER, longer Sunday to Tuesday UTC); expected payments (order and payout systems) are shown without a threshold.</p>
 ${
   rows.length === 0
     ? html`<p>No events received yet.</p>`
@@ -278,7 +278,7 @@ ${
             row.staleAfterSeconds === undefined
               ? html`<span class="muted">—</span>`
               : row.stale
-                ? html`<span class="badge bad">stale</span> <span class="muted">&gt; ${row.staleAfterSeconds / 3_600}h</span>`
+                ? html`<span class="badge bad">stale</span> <span class="muted">&gt; ${formatAge(row.staleAfterSeconds)}</span>`
                 : html`<span class="badge ok">fresh</span>`
           }</td></tr>`,
       )}</tbody></table>`

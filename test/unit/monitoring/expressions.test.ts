@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
 import { dashboardSpecs } from "../../../dashboards/src/specs.js";
-import { allMonitoringExpressions } from "../../../src/alerts/expressions.js";
+import { allMonitoringExpressions } from "../../support/monitoringExpressions.js";
 import { selectableSeriesNames } from "../../../src/alerts/metricNames.js";
 import { ruleGroups } from "../../../src/alerts/rules.js";
 import { runTool } from "./tools.js";

@@ -225,3 +225,32 @@ describe("counterparty history", () => {
     expect(pending.last_failure).toBeNull();
   });
 });
+
+describe("CSV for spreadsheets (locale)", () => {
+  it("de-DE and fr-FR: byte order mark, ; between fields, decimal comma, major units; text cells still neutralized", async () => {
+    for (const locale of ["de-DE", "fr-FR"]) {
+      const bytes = await buffer(reportCsvStream(sample, { locale }));
+      expect([...bytes.subarray(0, 3)], locale).toEqual([0xef, 0xbb, 0xbf]);
+      const csv = bytes.subarray(3).toString("utf8");
+      expect(csv.split("\r\n")[0]).toBe(CSV_COLUMNS.join(";"));
+      const records = parse(csv, { columns: true, delimiter: ";" }) as Array<Record<string, string>>;
+      const kwd = records.find((record) => record.currency === "KWD" && record.row_type === "gateway")!;
+      expect(kwd.failed_amount).toBe("1250,500");
+      expect(kwd.bank_settled_amount).toBe("-0,005");
+      const jpy = records.find((record) => record.currency === "JPY" && record.row_type === "gateway")!;
+      expect(jpy.cancelled_amount).toBe("125");
+      expect(jpy.gateway).toBe("'=cmd");
+      const stripe = records.find((record) => record.gateway === "stripe")!;
+      expect(stripe.expected_amount).toBe("2560,00");
+    }
+  });
+
+  it("en-US and de-CH keep the dot and the comma separator, with the byte order mark; the machine form is unchanged", async () => {
+    for (const locale of ["en-US", "de-CH"]) {
+      const bytes = await buffer(reportCsvStream(sample, { locale }));
+      expect(bytes.subarray(3).toString("utf8"), locale).toBe(await text(reportCsvStream(sample)));
+      expect(bytes[0]).toBe(0xef);
+    }
+    expect((await text(reportCsvStream(sample))).split("\r\n")[0]).toBe(CSV_COLUMNS.join(","));
+  });
+});

@@ -1,6 +1,6 @@
 import { dashboardSpecs } from "../../dashboards/src/specs.js";
-import { ruleGroups } from "./rules.js";
-import { isAlertRule } from "./types.js";
+import { ruleGroups } from "../../src/alerts/rules.js";
+import { isAlertRule } from "../../src/alerts/types.js";
 
 export interface MonitoringExpression {
   /** `rules/<group>/<alert or record>` or `dashboard/<uid>/<panel title>/<refId>`. */
