@@ -218,6 +218,42 @@ const ERROR_RESPONSES: Record<string, { name: string; description: string }> = {
 
 const installment = object({ amount_minor: int(), due_at: dateTime() }, ["amount_minor", "due_at"]);
 
+const MATCH_RULES = ["end_to_end_id", "reference_token", "batch", "amount_date", "manual"];
+
+/** An explained match (CONTRACT §7): which rule matched the bank entry and what it saw, for a person. */
+const matchSchema = object(
+  {
+    entry_id: str("the bank entry"),
+    bank: str(),
+    rule: { type: "string", enum: MATCH_RULES },
+    tentative: {
+      type: "boolean",
+      description: "the bank line is pending: not settled until a booked line confirms it",
+    },
+    explanation: str(
+      'what the rule saw when it decided, amounts in major units, e.g. "amount 120.00 EUR, value date 2026-12-01 ' +
+        'within 3d of due date 2026-12-02 of payment …, the only open candidate of 1"',
+    ),
+    batch_id: nullable(str("set when the entry paid a settlement batch listing the payment")),
+  },
+  ["entry_id", "rule", "tentative", "explanation"],
+);
+
+/** A candidate an ambiguous bank entry fits: the same fields as a match, naming the payment or batch. */
+const candidateSchema = object(
+  {
+    payment_id: nullable(str()),
+    batch_id: nullable(str()),
+    gateway: nullable(str("the batch's gateway")),
+    entry_id: str(),
+    bank: str(),
+    rule: { type: "string", enum: MATCH_RULES },
+    tentative: { type: "boolean" },
+    explanation: str(),
+  },
+  ["payment_id", "batch_id", "entry_id", "rule", "tentative", "explanation"],
+);
+
 function paymentSchema(): Json {
   return object(
     {
@@ -248,9 +284,11 @@ function paymentSchema(): Json {
       next_deadline: nullable(dateTime("when a time-based check next looks at it")),
       flags: { type: "array", items: str() },
       updated_at: dateTime(),
+      matches: { type: "array", items: ref("Match"), description: "the bank entries matched to it, explained" },
     },
     [
       "id",
+      "matches",
       "status",
       "direction",
       "gateway",
@@ -324,6 +362,11 @@ const exceptionSchema = object(
     resolved_at: nullable(dateTime()),
     age_seconds: int(),
     audit: { type: "array", items: ref("AuditEntry") },
+    candidates: {
+      type: "array",
+      items: ref("MatchCandidate"),
+      description: "ambiguous exceptions only: every payment or batch the entry fits, explained",
+    },
     versions: {
       type: "array",
       description:
@@ -562,6 +605,8 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       Payment: paymentSchema(),
       PaymentDetail: paymentDetail,
       TimelineEntry: timelineEntry,
+      Match: matchSchema,
+      MatchCandidate: candidateSchema,
       PaymentList: listOf("Payment"),
       Exception: exceptionSchema,
       AuditEntry: auditEntry,

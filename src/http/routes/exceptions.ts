@@ -4,6 +4,8 @@ import express, { type Router } from "express";
 import type pg from "pg";
 import { z } from "zod";
 import { appendAudit } from "../../db/queries/exceptions.js";
+import { type CandidateView, candidatesOfEntries } from "../../db/queries/matchViews.js";
+import type { Db } from "../../db/pool.js";
 import {
   type AuditRow,
   auditOf,
@@ -85,6 +87,21 @@ export function exceptionView(row: ExceptionViewRow, audit: AuditRow[], now: Dat
   };
 }
 
+/** The candidates of ambiguous exceptions (CONTRACT §7), by exception id. */
+async function candidatesOf(db: Db, rows: ExceptionViewRow[]): Promise<Map<number, CandidateView[]>> {
+  const ambiguous = rows.filter((row) => row.kind === "ambiguous" && row.bank !== null && row.entry_id !== null);
+  const found = await candidatesOfEntries(
+    db,
+    ambiguous.map((row) => ({ bank: row.bank!, entryId: row.entry_id! })),
+  );
+  return new Map(ambiguous.map((row) => [row.id, found.get(`${row.bank}/${row.entry_id}`) ?? []]));
+}
+
+/** An exception as the API shows it: `candidates` on an ambiguous one only. */
+function withCandidates<T>(view: T, row: ExceptionViewRow, candidates: Map<number, CandidateView[]>) {
+  return row.kind === "ambiguous" ? { ...view, candidates: candidates.get(row.id) ?? [] } : view;
+}
+
 export function exceptionsRouter(pool: pg.Pool): Router {
   const router = express.Router();
   router.get("/exceptions", requireRole("viewer", "operator"), async (req, res) => {
@@ -108,7 +125,11 @@ export function exceptionsRouter(pool: pg.Pool): Router {
       pool,
       items.map((row) => row.id),
     );
-    res.json({ items: items.map((row) => exceptionView(row, audit.get(row.id) ?? [], now)), next_cursor: next });
+    const candidates = await candidatesOf(pool, items);
+    res.json({
+      items: items.map((row) => withCandidates(exceptionView(row, audit.get(row.id) ?? [], now), row, candidates)),
+      next_cursor: next,
+    });
   });
 
   router.get("/exceptions/:id", requireRole("viewer", "operator"), async (req, res) => {
@@ -116,7 +137,11 @@ export function exceptionsRouter(pool: pg.Pool): Router {
     const rows = await pool.query<ExceptionViewRow>("select * from exceptions where id = $1", [id]);
     const row = rows.rows[0];
     if (!row) throw new HttpError(404, "not_found", "no exception with this id");
-    const view = exceptionView(row, (await auditOf(pool, [id])).get(id) ?? [], new Date());
+    const view = withCandidates(
+      exceptionView(row, (await auditOf(pool, [id])).get(id) ?? [], new Date()),
+      row,
+      await candidatesOf(pool, [row]),
+    );
     if (row.kind !== "conflict") return void res.json(view);
     const versions = (await conflictsOfException(pool, Number(id))).map((version) => ({
       topic: version.topic,
@@ -147,7 +172,11 @@ export function exceptionsRouter(pool: pg.Pool): Router {
       }
       await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
       const updated = await lockException(tx, id);
-      return exceptionView(updated!, (await auditOf(tx, [id])).get(id) ?? [], now);
+      return withCandidates(
+        exceptionView(updated!, (await auditOf(tx, [id])).get(id) ?? [], now),
+        updated!,
+        await candidatesOf(tx, [updated!]),
+      );
     });
     res.status(200).json(result);
   });
