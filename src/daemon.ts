@@ -15,6 +15,7 @@ import { healthRouter } from "./http/routes/health.js";
 import { counterpartiesRouter } from "./http/routes/counterparties.js";
 import { exceptionsRouter } from "./http/routes/exceptions.js";
 import { ingestRouter } from "./http/routes/ingest.js";
+import { bankEntryDecisionsRouter } from "./http/routes/bankEntryDecisions.js";
 import { openApiRouter } from "./http/routes/openapi.js";
 import { webhooksRouter } from "./http/routes/webhooks.js";
 import { paymentsRouter } from "./http/routes/payments.js";
@@ -203,6 +204,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         ingestRouter(config.topics, config.http.bodyLimit, ingest),
         paymentsRouter(database.pool),
         exceptionsRouter(database.pool),
+        bankEntryDecisionsRouter(ingest),
         reportsRouter(database.pool),
         counterpartiesRouter(database.pool),
       ],

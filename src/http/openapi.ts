@@ -21,6 +21,7 @@ import { PAYMENT_STATUSES } from "../reconcile/types.js";
 import { AGING_BUCKETS, STATUS_BUCKET_NAMES, STATUS_BUCKETS } from "../reports/reconciliation.js";
 import { VERSION } from "../version.js";
 import { encodeCursor } from "./pagination.js";
+import { manualMatchBody, manualUnmatchBody } from "./routes/bankEntryDecisions.js";
 import { exceptionAction, exceptionListQuery } from "./routes/exceptions.js";
 import { paymentListQuery } from "./routes/payments.js";
 import { reportQuery } from "./routes/reports.js";
@@ -237,6 +238,47 @@ const matchSchema = object(
     batch_id: nullable(str("set when the entry paid a settlement batch listing the payment")),
   },
   ["entry_id", "rule", "tentative", "explanation"],
+);
+
+const entryIdParameter = pathParameter(
+  "entry_id",
+  "bank entry id",
+  "DE89370400440532013000:20261201:h0a1b2c3d4e5f6a7b",
+  {
+    type: "string",
+    maxLength: 200,
+  },
+);
+
+const entryDecision = object(
+  {
+    entry_id: str(),
+    bank: str(),
+    decision: object(
+      {
+        seq: str("arrival number: later decisions on an entry win"),
+        action: { type: "string", enum: ["match", "unmatch"] },
+        target: str("payment:ID or batch:GATEWAY/ID"),
+        actor: str(),
+        at: dateTime(),
+        note: nullable(str()),
+      },
+      ["seq", "action", "target", "actor", "at", "note"],
+    ),
+    match: nullable(
+      object(
+        {
+          payment_id: nullable(str()),
+          batch_id: nullable(str()),
+          method: nullable(str()),
+          explanation: str(),
+        },
+        ["payment_id", "batch_id", "method", "explanation"],
+      ),
+    ),
+    state: str("the entry's match after the decision: payment, batch, ambiguous, none"),
+  },
+  ["entry_id", "bank", "decision", "match", "state"],
 );
 
 /** A candidate an ambiguous bank entry fits: the same fields as a match, naming the payment or batch. */
@@ -606,6 +648,9 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       PaymentDetail: paymentDetail,
       TimelineEntry: timelineEntry,
       Match: matchSchema,
+      ManualMatch: schemaFromZod(manualMatchBody),
+      ManualUnmatch: schemaFromZod(manualUnmatchBody),
+      EntryDecision: entryDecision,
       MatchCandidate: candidateSchema,
       PaymentList: listOf("Payment"),
       Exception: exceptionSchema,
@@ -915,6 +960,41 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
         },
         responses: {
           "200": json(ref("Exception"), "the exception after the action"),
+          ...apiErrors("400", "404", "409", "413"),
+        },
+      },
+    },
+    "/api/v1/bank-entries/{entry_id}/match": {
+      post: {
+        operationId: "matchBankEntry",
+        tags: ["bank entries"],
+        summary: "Match a bank entry to a payment by hand",
+        description:
+          "A manual match wins over every rule. It is a fact: stored with its actor, time and note, applied by the " +
+          "reconciler in the same transaction, kept across restarts, replays and a from-scratch reconciliation. " +
+          "409 when the payment's currency or direction cannot be settled by this entry.",
+        ...roles("operator"),
+        parameters: [entryIdParameter],
+        requestBody: { required: true, content: { "application/json": { schema: ref("ManualMatch") } } },
+        responses: {
+          "200": json(ref("EntryDecision"), "the decision and the entry's match after it"),
+          ...apiErrors("400", "404", "409", "413"),
+        },
+      },
+    },
+    "/api/v1/bank-entries/{entry_id}/unmatch": {
+      post: {
+        operationId: "unmatchBankEntry",
+        tags: ["bank entries"],
+        summary: "Remove a bank entry's match (rule or manual)",
+        description:
+          "The rules never match that entry to that payment (or batch) again; a later manual match may. Stored and " +
+          "audited like a manual match. 409 when the entry is matched to nothing.",
+        ...roles("operator"),
+        parameters: [entryIdParameter],
+        requestBody: { required: false, content: { "application/json": { schema: ref("ManualUnmatch") } } },
+        responses: {
+          "200": json(ref("EntryDecision"), "the decision and the entry's match after it"),
           ...apiErrors("400", "404", "409", "413"),
         },
       },

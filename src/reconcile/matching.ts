@@ -1,5 +1,6 @@
 import { pushTo } from "../grouping.js";
 import { type ExplainedTarget, explainByAmount, explainByReference } from "./explain.js";
+import type { EntryDecisions } from "./manualDecisions.js";
 import { referenceKey } from "./references.js";
 import { parseBatchKey } from "./touched.js";
 import { type BankFact, daysApart, type MatchMethod, type Policy } from "./types.js";
@@ -198,7 +199,28 @@ export function sameTarget(a: MatchTarget | undefined, b: MatchTarget | undefine
   );
 }
 
-export function matchEntry(entry: BankFact, lookup: TargetLookup, policy: Policy): EntryMatch {
+/** Without the targets an operator unmatched from the entry: the rules never pair them again. */
+function allowedLookup(lookup: TargetLookup, forbidden: ReadonlySet<string>): TargetLookup {
+  if (forbidden.size === 0) return lookup;
+  const allowed = (targets: MatchTarget[]) => targets.filter((target) => !forbidden.has(targetId(target)));
+  return {
+    byReference: (key) => allowed(lookup.byReference(key)),
+    amountCandidates: (entry) => allowed(lookup.amountCandidates(entry)),
+  };
+}
+
+export function matchEntry(
+  entry: BankFact,
+  rulesLookup: TargetLookup,
+  policy: Policy,
+  decisions?: EntryDecisions,
+): EntryMatch {
+  // An operator's match wins over every rule.
+  if (decisions?.manual) {
+    const { paymentId, explanation } = decisions.manual;
+    return { kind: "payment", paymentId, method: "manual", explanation };
+  }
+  const lookup = decisions ? allowedLookup(rulesLookup, decisions.forbidden) : rulesLookup;
   if (entry.endToEndId) {
     const found = decide(lookup.byReference(referenceKey(entry.endToEndId)), "end_to_end_id", (target, fitting) =>
       explainByReference(entry, explained(target), "end_to_end_id", fitting),

@@ -109,7 +109,25 @@ export interface BankFact {
   receivedAt: number;
 }
 
-export type MatchMethod = "end_to_end_id" | "remittance" | "amount";
+/** `manual`: an operator's match (ManualDecision), which wins over every rule. */
+export type MatchMethod = "end_to_end_id" | "remittance" | "amount" | "manual";
+
+/**
+ * An operator's decision on a bank entry (CONTRACT §7): a fact like the others, stored with its arrival
+ * number. `match` ties the entry to a payment whatever the rules say; `unmatch` removes the entry's match
+ * to `target` and forbids the rules that pairing from then on. Later decisions on an entry win over earlier ones.
+ */
+export interface ManualDecision {
+  seq: number;
+  bank: string;
+  entryId: string;
+  action: "match" | "unmatch";
+  /** `payment:ID` (a match always names a payment) or `batch:GATEWAY/ID`. */
+  target: string;
+  actor: string;
+  note: string | null;
+  decidedAt: number;
+}
 
 /**
  * The knobs of reconciliation, as configured (src/config.ts). Priority tiers

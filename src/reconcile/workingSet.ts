@@ -11,7 +11,8 @@ import {
 } from "./matching.js";
 import { type BatchView, type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
 import { referenceKey } from "./references.js";
-import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, Policy } from "./types.js";
+import { foldDecisions } from "./manualDecisions.js";
+import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, ManualDecision, Policy } from "./types.js";
 import { toleranceFor } from "./types.js";
 import {
   batchExceptions,
@@ -150,6 +151,8 @@ export class WorkingSet {
   /** How many entries name each key, and how many batches list each reference: settlesByReference. */
   private readonly tokenCounts = new Map<string, number>();
   private readonly batchedRefCounts = new Map<string, number>();
+  /** Operators' decisions by entry key, by arrival number. */
+  private readonly decisions = new Map<string, Map<number, ManualDecision>>();
 
   // What matching sees.
   private readonly targets = new Map<string, MatchTarget>();
@@ -192,6 +195,7 @@ export class WorkingSet {
     for (const event of facts.events ?? []) this.addEvent(event, dirty);
     for (const batch of facts.batches ?? []) this.addBatch(batch, dirty);
     for (const entry of facts.entries ?? []) this.addEntry(entry, dirty);
+    for (const decision of facts.decisions ?? []) this.addDecision(decision, dirty);
     if (now > this.now) this.timePassed(now, dirty);
     this.now = Math.max(this.now, now);
 
@@ -282,6 +286,16 @@ export class WorkingSet {
     this.entries.set(key, entry);
     this.indexEntry(key, entry, 1, dirty);
     dirty.entries.add(key);
+  }
+
+  /** A decision changes only its entry's match (rule 5 then carries it to the payments). */
+  private addDecision(decision: ManualDecision, dirty: { entries: Set<string> }): void {
+    const key = entryKey(decision);
+    const known = this.decisions.get(key) ?? new Map<number, ManualDecision>();
+    if (known.has(decision.seq)) return;
+    known.set(decision.seq, decision);
+    this.decisions.set(key, known);
+    if (this.entries.has(key)) dirty.entries.add(key);
   }
 
   private indexEntry(key: string, entry: BankFact, delta: 1 | -1, dirty: { targets: Set<string> }): void {
@@ -391,7 +405,13 @@ export class WorkingSet {
   // ---------------------------------------------------------------- what the facts imply
 
   private rematch(key: string, dirty: { payments: Set<string>; batches: Set<string> }): void {
-    const match = matchEntry(this.entries.get(key)!, this.lookup, this.policy);
+    const decided = this.decisions.get(key);
+    const match = matchEntry(
+      this.entries.get(key)!,
+      this.lookup,
+      this.policy,
+      foldDecisions(decided ? [...decided.values()] : undefined),
+    );
     const old = this.matches.get(key);
     if (sameEntryMatch(old, match)) return;
     // Rule 5: the old and the new side are re-evaluated.

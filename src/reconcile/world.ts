@@ -11,7 +11,8 @@ import {
   type PaymentTarget,
 } from "./matching.js";
 import { type BatchView, type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
-import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, Policy } from "./types.js";
+import { foldDecisions } from "./manualDecisions.js";
+import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, ManualDecision, Policy } from "./types.js";
 import { referenceKey } from "./references.js";
 import { batchKey } from "./touched.js";
 import { toleranceFor, utcDate } from "./types.js";
@@ -26,6 +27,8 @@ export interface WorldFacts {
   events: GatewayFact[];
   batches: BatchFact[];
   entries: BankFact[];
+  /** Operators' match / unmatch decisions on bank entries (CONTRACT §7). */
+  decisions: ManualDecision[];
 }
 
 export interface WorldResult {
@@ -72,6 +75,11 @@ export function distinctFacts(facts: WorldFacts): WorldFacts {
       (a, b) => a.occurredAt < b.occurredAt || (a.occurredAt === b.occurredAt && a.eventId < b.eventId),
     ),
     entries: firstBy(facts.entries, entryKey, (a, b) => a.seq < b.seq),
+    decisions: firstBy(
+      facts.decisions,
+      (d) => String(d.seq),
+      () => false,
+    ),
   };
 }
 
@@ -107,11 +115,13 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
   }
 
   const lookup = memoryLookup(targets);
+  const decisionsByEntry = new Map<string, ManualDecision[]>();
+  for (const decision of facts.decisions) pushTo(decisionsByEntry, entryKey(decision), decision);
   const entryMatches = new Map<string, EntryMatch>();
   const entriesByPayment = new Map<string, Array<{ entry: BankFact; method: EntryMatch & { kind: "payment" } }>>();
   const entriesByBatch = new Map<string, BankFact[]>();
   for (const entry of facts.entries) {
-    const match = matchEntry(entry, lookup, policy);
+    const match = matchEntry(entry, lookup, policy, foldDecisions(decisionsByEntry.get(entryKey(entry))));
     entryMatches.set(entryKey(entry), match);
     if (match.kind === "payment") {
       pushTo(entriesByPayment, match.paymentId, { entry, method: match });

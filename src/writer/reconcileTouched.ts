@@ -17,7 +17,9 @@ import {
   targetsByReference,
   upsertBatchesFromEvents,
 } from "../db/queries/matching.js";
+import { decisionsOfEntries } from "../db/queries/manualDecisions.js";
 import { enqueueOutbox, type OutboxMessage } from "../db/queries/outbox.js";
+import { foldDecisions } from "../reconcile/manualDecisions.js";
 import { advanceReconcileClock } from "../db/queries/reconcileClock.js";
 import {
   applyTotals,
@@ -344,7 +346,14 @@ async function matchEntries(
       ...pendingCandidates(entry).map((identity) => pendingTargets.get(identity.id)!),
     ],
   };
-  return new Map(entries.map((entry) => [entry.seq, matchEntry(entry, lookup, policy)]));
+  // Operators' decisions on these entries (CONTRACT §7): a manual match wins, an unmatch forbids the pairing.
+  const decisions = await decisionsOfEntries(tx, entries);
+  return new Map(
+    entries.map((entry) => [
+      entry.seq,
+      matchEntry(entry, lookup, policy, foldDecisions(decisions.get(`${entry.bank}/${entry.entryId}`))),
+    ]),
+  );
 }
 
 async function evaluatePayments(

@@ -1,6 +1,6 @@
 import { pushTo } from "../../grouping.js";
 import type { BatchTarget, EntryMatch, MatchTarget, PaymentTarget } from "../../reconcile/matching.js";
-import type { BankFact, BatchFact } from "../../reconcile/types.js";
+import type { BankFact, BatchFact, MatchMethod } from "../../reconcile/types.js";
 import { batchKey, parseBatchKey } from "../../reconcile/touched.js";
 import { referenceKeySql } from "../../reconcile/references.js";
 import type { Db } from "../pool.js";
@@ -361,7 +361,7 @@ export async function loadMatches(db: Db, seqs: number[]): Promise<Map<number, S
     unmatched_deadline: Date | null;
   }>("select * from bank_entry_matches where entry_seq = any($1::bigint[])", [seqs]);
   for (const row of result.rows) {
-    const method = row.method as "end_to_end_id" | "remittance" | "amount";
+    const method = row.method as MatchMethod;
     const explanation = row.explanation ?? "";
     const match: EntryMatch =
       row.kind === "payment"

@@ -1,0 +1,69 @@
+import { pushTo } from "../../grouping.js";
+import type { ManualDecision } from "../../reconcile/types.js";
+import type { Db } from "../pool.js";
+
+/** Operators' decisions on bank entries (000031): stored as facts, read by the reconciler and the API. */
+
+interface DecisionRow {
+  seq: number;
+  bank: string;
+  entry_id: string;
+  action: "match" | "unmatch";
+  target: string;
+  actor: string;
+  note: string | null;
+  decided_at: Date;
+}
+
+function toDecision(row: DecisionRow): ManualDecision {
+  return {
+    seq: Number(row.seq),
+    bank: row.bank,
+    entryId: row.entry_id,
+    action: row.action,
+    target: row.target,
+    actor: row.actor,
+    note: row.note,
+    decidedAt: row.decided_at.getTime(),
+  };
+}
+
+export async function insertDecision(db: Db, decision: Omit<ManualDecision, "seq">): Promise<ManualDecision> {
+  const result = await db.query<DecisionRow>(
+    `insert into manual_decisions (bank, entry_id, action, target, actor, note, decided_at)
+     values ($1, $2, $3, $4, $5, $6, $7) returning *`,
+    [
+      decision.bank,
+      decision.entryId,
+      decision.action,
+      decision.target,
+      decision.actor,
+      decision.note,
+      new Date(decision.decidedAt),
+    ],
+  );
+  return toDecision(result.rows[0]!);
+}
+
+/** The decisions on these entries, keyed `bank/entry_id`, in arrival order. */
+export async function decisionsOfEntries(
+  db: Db,
+  entries: Array<{ bank: string; entryId: string }>,
+): Promise<Map<string, ManualDecision[]>> {
+  const out = new Map<string, ManualDecision[]>();
+  if (entries.length === 0) return out;
+  const result = await db.query<DecisionRow>(
+    `select d.* from unnest($1::text[], $2::text[]) as k(bank, entry_id)
+       cross join lateral (select * from manual_decisions d
+                            where d.bank = k.bank and d.entry_id = k.entry_id offset 0) d
+      order by d.seq`,
+    [entries.map((entry) => entry.bank), entries.map((entry) => entry.entryId)],
+  );
+  for (const row of result.rows) pushTo(out, `${row.bank}/${row.entry_id}`, toDecision(row));
+  return out;
+}
+
+export async function allDecisions(db: Db): Promise<ManualDecision[]> {
+  const result = await db.query<DecisionRow>("select * from manual_decisions order by seq");
+  return result.rows.map(toDecision);
+}
