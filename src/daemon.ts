@@ -203,7 +203,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       api: [
         ingestRouter(config.topics, config.http.bodyLimit, ingest),
         paymentsRouter(database.pool),
-        exceptionsRouter(database.pool),
+        exceptionsRouter(database.pool, ingest),
         bankEntryDecisionsRouter(ingest),
         reportsRouter(database.pool),
         counterpartiesRouter(database.pool),

@@ -948,10 +948,14 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       post: {
         operationId: "actOnException",
         tags: ["exceptions"],
-        summary: "Acknowledge, resolve or annotate an exception",
+        summary: "Acknowledge, resolve, annotate, write off or reopen an exception",
         description:
           "Appended to the exception's audit trail with the actor and time; nothing is ever deleted. " +
-          "A note needs text; acknowledging needs an open exception; resolving an unresolved one.",
+          "A note needs text; acknowledging needs an open exception; resolving an unresolved one. " +
+          "write_off (a note required; exceptions of a payment) makes the payment written_off: final, out of " +
+          "payrecon_funds_at_risk and item alerts, its own report column; money that arrives later still settles it. " +
+          "It is a fact the reconciler applies, kept across restarts. reopen re-opens a resolved exception (taking back " +
+          "a write-off). 409 when the action does not apply.",
         ...roles("operator"),
         parameters: [pathParameter("id", "exception id", "42", { type: "string", pattern: "^[0-9]+$" })],
         requestBody: {

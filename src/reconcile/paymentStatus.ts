@@ -10,6 +10,7 @@ import {
   type ExpectedVersion,
   type GatewayFact,
   type MatchMethod,
+  type PaymentDecision,
   type PaymentStatus,
   type Policy,
   toleranceFor,
@@ -45,6 +46,8 @@ export interface PaymentFacts {
   events: GatewayFact[];
   entries: MatchedEntry[];
   batches: BatchView[];
+  /** Operators' write-off / reopen decisions on the payment (CONTRACT §7). */
+  decisions?: PaymentDecision[];
 }
 
 export type PaymentExceptionKind = "failed" | "held" | "delayed" | "mismatch";
@@ -91,7 +94,22 @@ const PAYOUT_LIFECYCLE = new Set([
 const FAILURE_TYPES = new Set(["payment.failed", "payout.failed", "payout.canceled"]);
 const ACCEPTANCE_TYPES = new Set(["payment.captured", "payout.submitted", "payout.paid"]);
 const AMOUNT_BEARING_SUCCESS = new Set(["payment.captured", "payout.paid", "payout.submitted"]);
-const TERMINAL: ReadonlySet<PaymentStatus> = new Set(["settled", "failed", "refunded", "charged_back", "cancelled"]);
+const TERMINAL: ReadonlySet<PaymentStatus> = new Set([
+  "settled",
+  "failed",
+  "refunded",
+  "charged_back",
+  "cancelled",
+  "written_off",
+]);
+/** What the facts say that a write-off does not hide: the money came, went back, or the payment was cancelled. */
+const BEYOND_WRITE_OFF: ReadonlySet<PaymentStatus> = new Set(["settled", "refunded", "charged_back", "cancelled"]);
+
+/** The write-off in force: the latest decision, when it is one. */
+export function writeOffInForce(decisions: readonly PaymentDecision[] | undefined): PaymentDecision | undefined {
+  const latest = [...(decisions ?? [])].sort((a, b) => b.seq - a.seq)[0];
+  return latest?.action === "write_off" ? latest : undefined;
+}
 
 interface Installment {
   amountMinor: number;
@@ -360,6 +378,18 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
   } else {
     status = "pending";
     reason = "nothing from gateway or bank yet";
+  }
+
+  const writeOff = writeOffInForce(facts.decisions);
+  if (writeOff && !BEYOND_WRITE_OFF.has(status)) {
+    status = "written_off";
+    const when = new Date(writeOff.decidedAt).toISOString().replace(".000Z", "Z");
+    reason = `written off by ${writeOff.actor} at ${when}${writeOff.note ? `: ${writeOff.note}` : ""}`;
+    failureCode = null;
+    failureMessage = null;
+  } else if (writeOff) {
+    // Late truth wins over the write-off; said on the payment so the change is read, not just seen.
+    flags.push("write_off_overtaken");
   }
 
   const classification = status === "failed" ? classifyFailure(failureCode) : null;

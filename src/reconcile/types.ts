@@ -18,7 +18,9 @@ export type PaymentStatus =
   | "mismatch"
   | "refunded"
   | "charged_back"
-  | "cancelled";
+  | "cancelled"
+  // An operator wrote the unsettled amount off (CONTRACT §7): final, out of funds at risk; money still settles it.
+  | "written_off";
 
 export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
   "pending",
@@ -32,6 +34,7 @@ export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
   "refunded",
   "charged_back",
   "cancelled",
+  "written_off",
 ];
 
 /** Every exception kind, in the order people read them (status page, API enum, gauges). */
@@ -124,6 +127,19 @@ export interface ManualDecision {
   action: "match" | "unmatch";
   /** `payment:ID` (a match always names a payment) or `batch:GATEWAY/ID`. */
   target: string;
+  actor: string;
+  note: string | null;
+  decidedAt: number;
+}
+
+/**
+ * An operator's decision on an expected payment (CONTRACT §7), a fact with its arrival number: `write_off`
+ * makes an unsettled payment `written_off`; `reopen` takes that back. The later decision wins.
+ */
+export interface PaymentDecision {
+  seq: number;
+  paymentId: string;
+  action: "write_off" | "reopen";
   actor: string;
   note: string | null;
   decidedAt: number;

@@ -12,7 +12,15 @@ import {
 import { type BatchView, type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
 import { referenceKey } from "./references.js";
 import { foldDecisions } from "./manualDecisions.js";
-import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, ManualDecision, Policy } from "./types.js";
+import type {
+  BankFact,
+  BatchFact,
+  ExpectedVersion,
+  GatewayFact,
+  ManualDecision,
+  PaymentDecision,
+  Policy,
+} from "./types.js";
 import { toleranceFor } from "./types.js";
 import {
   batchExceptions,
@@ -153,6 +161,8 @@ export class WorkingSet {
   private readonly batchedRefCounts = new Map<string, number>();
   /** Operators' decisions by entry key, by arrival number. */
   private readonly decisions = new Map<string, Map<number, ManualDecision>>();
+  /** Write-off / reopen decisions by payment id, by arrival number. */
+  private readonly paymentDecisions = new Map<string, Map<number, PaymentDecision>>();
 
   // What matching sees.
   private readonly targets = new Map<string, MatchTarget>();
@@ -196,6 +206,7 @@ export class WorkingSet {
     for (const batch of facts.batches ?? []) this.addBatch(batch, dirty);
     for (const entry of facts.entries ?? []) this.addEntry(entry, dirty);
     for (const decision of facts.decisions ?? []) this.addDecision(decision, dirty);
+    for (const decision of facts.paymentDecisions ?? []) this.addPaymentDecision(decision, dirty);
     if (now > this.now) this.timePassed(now, dirty);
     this.now = Math.max(this.now, now);
 
@@ -296,6 +307,15 @@ export class WorkingSet {
     known.set(decision.seq, decision);
     this.decisions.set(key, known);
     if (this.entries.has(key)) dirty.entries.add(key);
+  }
+
+  /** A write-off or reopen changes only its payment's outcome. */
+  private addPaymentDecision(decision: PaymentDecision, dirty: { payments: Set<string> }): void {
+    const known = this.paymentDecisions.get(decision.paymentId) ?? new Map<number, PaymentDecision>();
+    if (known.has(decision.seq)) return;
+    known.set(decision.seq, decision);
+    this.paymentDecisions.set(decision.paymentId, known);
+    dirty.payments.add(decision.paymentId);
   }
 
   private indexEntry(key: string, entry: BankFact, delta: 1 | -1, dirty: { targets: Set<string> }): void {
@@ -458,6 +478,7 @@ export class WorkingSet {
             batches: [...(this.batchesByRef.get(ref.referenceKey) ?? [])]
               .map((key) => this.batchViews.get(key))
               .filter((view): view is BatchView => view !== undefined && view.batch.gateway === ref.gateway),
+            decisions: [...(this.paymentDecisions.get(paymentId)?.values() ?? [])],
           },
           this.now,
           this.policy,

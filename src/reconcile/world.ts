@@ -12,7 +12,15 @@ import {
 } from "./matching.js";
 import { type BatchView, type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
 import { foldDecisions } from "./manualDecisions.js";
-import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, ManualDecision, Policy } from "./types.js";
+import type {
+  BankFact,
+  BatchFact,
+  ExpectedVersion,
+  GatewayFact,
+  ManualDecision,
+  PaymentDecision,
+  Policy,
+} from "./types.js";
 import { referenceKey } from "./references.js";
 import { batchKey } from "./touched.js";
 import { toleranceFor, utcDate } from "./types.js";
@@ -29,6 +37,8 @@ export interface WorldFacts {
   entries: BankFact[];
   /** Operators' match / unmatch decisions on bank entries (CONTRACT §7). */
   decisions: ManualDecision[];
+  /** Operators' write-off / reopen decisions on payments (CONTRACT §7). */
+  paymentDecisions: PaymentDecision[];
 }
 
 export interface WorldResult {
@@ -77,6 +87,11 @@ export function distinctFacts(facts: WorldFacts): WorldFacts {
     entries: firstBy(facts.entries, entryKey, (a, b) => a.seq < b.seq),
     decisions: firstBy(
       facts.decisions,
+      (d) => String(d.seq),
+      () => false,
+    ),
+    paymentDecisions: firstBy(
+      facts.paymentDecisions,
       (d) => String(d.seq),
       () => false,
     ),
@@ -149,6 +164,9 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
     pushTo(eventsByRef, event.referenceKey, event);
   }
 
+  const decisionsByPayment = new Map<string, PaymentDecision[]>();
+  for (const decision of facts.paymentDecisions) pushTo(decisionsByPayment, decision.paymentId, decision);
+
   const payments = new Map<string, PaymentOutcome>();
   const exceptions = new Map<string, DesiredException>();
   const open = (exception: DesiredException) => exceptions.set(exceptionKey(exception), exception);
@@ -162,6 +180,7 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
         events: eventsByRef.get(ref.referenceKey) ?? [],
         entries: (entriesByPayment.get(paymentId) ?? []).map(({ entry, method }) => ({ entry, method: method.method })),
         batches: (batchesByRef.get(ref.referenceKey) ?? []).filter((view) => view.batch.gateway === ref.gateway),
+        decisions: decisionsByPayment.get(paymentId),
       },
       now,
       policy,

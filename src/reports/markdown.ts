@@ -24,6 +24,7 @@ const STATUS_TITLES: Record<StatusBucket, string> = {
   mismatch: "Mismatch",
   reversed: "Reversed",
   cancelled: "Cancelled",
+  written_off: "Written off",
 };
 
 const HEADER = [

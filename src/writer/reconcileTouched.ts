@@ -17,7 +17,7 @@ import {
   targetsByReference,
   upsertBatchesFromEvents,
 } from "../db/queries/matching.js";
-import { decisionsOfEntries } from "../db/queries/manualDecisions.js";
+import { decisionsOfEntries, decisionsOfPayments } from "../db/queries/manualDecisions.js";
 import { enqueueOutbox, type OutboxMessage } from "../db/queries/outbox.js";
 import { foldDecisions } from "../reconcile/manualDecisions.js";
 import { advanceReconcileClock } from "../db/queries/reconcileClock.js";
@@ -370,10 +370,11 @@ async function evaluatePayments(
     if (effective) refs.set(id, { key: referenceKey(effective.payment.reference), gateway: effective.payment.gateway });
   }
   const refKeys = [...new Set([...refs.values()].map((ref) => ref.key))];
-  const [events, entries, views] = [
+  const [events, entries, views, decisions] = [
     await loadEventsByReference(tx, refKeys),
     await loadMatchedEntries(tx, [...refs.keys()]),
     await loadBatchViews(tx, refKeys),
+    await decisionsOfPayments(tx, [...refs.keys()]),
   ];
   const all: PaymentChange[] = [];
   for (const [id, ref] of refs) {
@@ -385,6 +386,7 @@ async function evaluatePayments(
         entries: entries.get(id) ?? [],
         // A batch settles only payments of its own gateway.
         batches: (views.get(ref.key) ?? []).filter((view) => view.batch.gateway === ref.gateway),
+        decisions: decisions.get(id),
       },
       nowMs,
       policy,

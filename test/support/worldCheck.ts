@@ -8,7 +8,7 @@ import {
   toVersion,
   type VersionRow,
 } from "../../src/db/queries/factRows.js";
-import { allDecisions } from "../../src/db/queries/manualDecisions.js";
+import { allDecisions, allPaymentDecisions } from "../../src/db/queries/manualDecisions.js";
 import { parseBatchKey } from "../../src/reconcile/touched.js";
 import type { Policy } from "../../src/reconcile/types.js";
 import { entryKey, reconcileWorld, type WorldFacts } from "../../src/reconcile/world.js";
@@ -28,12 +28,14 @@ export async function loadWorldFacts(pool: pg.Pool): Promise<WorldFacts> {
   );
   const entries = await pool.query<BankEntryDbRow>("select seq, body, received_at from bank_entries");
   const decisions = await allDecisions(pool);
+  const paymentDecisions = await allPaymentDecisions(pool);
   return {
     versions: versions.rows.map(toVersion),
     events: events.rows.filter((row) => row.type !== "settlement.batch").map(toGatewayFact),
     batches: events.rows.filter((row) => row.type === "settlement.batch").map(toBatchFact),
     entries: entries.rows.map(toBankFact),
     decisions,
+    paymentDecisions,
   };
 }
 

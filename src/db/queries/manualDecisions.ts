@@ -1,5 +1,5 @@
 import { pushTo } from "../../grouping.js";
-import type { ManualDecision } from "../../reconcile/types.js";
+import type { ManualDecision, PaymentDecision } from "../../reconcile/types.js";
 import type { Db } from "../pool.js";
 
 /** Operators' decisions on bank entries (000031): stored as facts, read by the reconciler and the API. */
@@ -66,4 +66,50 @@ export async function decisionsOfEntries(
 export async function allDecisions(db: Db): Promise<ManualDecision[]> {
   const result = await db.query<DecisionRow>("select * from manual_decisions order by seq");
   return result.rows.map(toDecision);
+}
+
+interface PaymentDecisionRow {
+  seq: number;
+  payment_id: string;
+  action: "write_off" | "reopen";
+  actor: string;
+  note: string | null;
+  decided_at: Date;
+}
+
+function toPaymentDecision(row: PaymentDecisionRow): PaymentDecision {
+  return {
+    seq: Number(row.seq),
+    paymentId: row.payment_id,
+    action: row.action,
+    actor: row.actor,
+    note: row.note,
+    decidedAt: row.decided_at.getTime(),
+  };
+}
+
+export async function insertPaymentDecision(db: Db, decision: Omit<PaymentDecision, "seq">): Promise<PaymentDecision> {
+  const result = await db.query<PaymentDecisionRow>(
+    `insert into payment_decisions (payment_id, action, actor, note, decided_at)
+     values ($1, $2, $3, $4, $5) returning *`,
+    [decision.paymentId, decision.action, decision.actor, decision.note, new Date(decision.decidedAt)],
+  );
+  return toPaymentDecision(result.rows[0]!);
+}
+
+/** Write-off / reopen decisions of these payments, in arrival order. */
+export async function decisionsOfPayments(db: Db, paymentIds: string[]): Promise<Map<string, PaymentDecision[]>> {
+  const out = new Map<string, PaymentDecision[]>();
+  if (paymentIds.length === 0) return out;
+  const result = await db.query<PaymentDecisionRow>(
+    "select * from payment_decisions where payment_id = any($1::text[]) order by seq",
+    [[...new Set(paymentIds)]],
+  );
+  for (const row of result.rows) pushTo(out, row.payment_id, toPaymentDecision(row));
+  return out;
+}
+
+export async function allPaymentDecisions(db: Db): Promise<PaymentDecision[]> {
+  const result = await db.query<PaymentDecisionRow>("select * from payment_decisions order by seq");
+  return result.rows.map(toPaymentDecision);
 }

@@ -3,7 +3,11 @@ import { EXCEPTION_KINDS } from "../../reconcile/types.js";
 import express, { type Router } from "express";
 import type pg from "pg";
 import { z } from "zod";
+import type { IngestDeps, ReconcileEffects } from "../../consumers/ingest.js";
 import { appendAudit } from "../../db/queries/exceptions.js";
+import { decisionsOfPayments, insertPaymentDecision } from "../../db/queries/manualDecisions.js";
+import { writeOffInForce } from "../../reconcile/paymentStatus.js";
+import { emptyTouched } from "../../reconcile/touched.js";
 import { type CandidateView, candidatesOfEntries } from "../../db/queries/matchViews.js";
 import type { Db } from "../../db/pool.js";
 import {
@@ -40,7 +44,8 @@ export const exceptionListQuery = z.object({
 });
 
 export const exceptionAction = z.object({
-  action: z.enum(["acknowledge", "resolve", "note"]),
+  // write_off and reopen: CONTRACT §7 (a write-off is the operator's decision on the payment, a fact).
+  action: z.enum(["acknowledge", "resolve", "note", "write_off", "reopen"]),
   note: clientText(4000).optional(),
 });
 
@@ -102,7 +107,10 @@ function withCandidates<T>(view: T, row: ExceptionViewRow, candidates: Map<numbe
   return row.kind === "ambiguous" ? { ...view, candidates: candidates.get(row.id) ?? [] } : view;
 }
 
-export function exceptionsRouter(pool: pg.Pool): Router {
+/** Reconciles what an operator's decision touched, in its transaction (the daemon's HTTP ingest path). */
+export type DecisionReconciler = Pick<IngestDeps, "reconcile" | "now" | "afterCommit">;
+
+export function exceptionsRouter(pool: pg.Pool, decisions?: DecisionReconciler): Router {
   const router = express.Router();
   router.get("/exceptions", requireRole("viewer", "operator"), async (req, res) => {
     const query = parseInput(exceptionListQuery, req.query, "invalid_query");
@@ -155,14 +163,49 @@ export function exceptionsRouter(pool: pg.Pool): Router {
   router.post("/exceptions/:id/actions", requireRole("operator"), express.json({ limit: "64kb" }), async (req, res) => {
     const id = parseInput(exceptionId, req.params.id, "invalid_id");
     const body = parseInput(exceptionAction, req.body, "invalid_body");
-    if (body.action === "note" && !body.note?.trim())
-      throw new HttpError(400, "invalid_body", "note: a note needs text");
+    if ((body.action === "note" || body.action === "write_off") && !body.note?.trim())
+      throw new HttpError(400, "invalid_body", `note: a ${body.action === "note" ? "note" : "write-off"} needs text`);
     const actor = req.principal!.actor;
-    const now = new Date();
+    const now = decisions?.now() ?? new Date();
+    let effects: ReconcileEffects | undefined;
     const result = await withTransaction(pool, async (tx) => {
       const row = await lockException(tx, id);
       if (!row) throw new HttpError(404, "not_found", "no exception with this id");
-      if (body.action === "acknowledge") {
+      // The payment's write-off is a fact the reconciler applies: stored, then reconciled in this transaction.
+      const decide = async (paymentId: string, action: "write_off" | "reopen") => {
+        if (!decisions) throw new HttpError(503, "unavailable", "decisions are not accepted here");
+        await insertPaymentDecision(tx, {
+          paymentId,
+          action,
+          actor,
+          note: body.note ?? null,
+          decidedAt: now.getTime(),
+        });
+        const touched = emptyTouched();
+        touched.paymentIds.add(paymentId);
+        effects = await decisions.reconcile(tx, touched, decisions.now);
+      };
+      if (body.action === "write_off") {
+        if (!row.payment_id)
+          throw new HttpError(409, "invalid_state", "only an exception of a payment can be written off");
+        const status = await tx.query<{ status: string }>("select status from payments where id = $1", [
+          row.payment_id,
+        ]);
+        if (status.rows[0]?.status === "written_off") throw new HttpError(409, "invalid_state", "written off already");
+        if (status.rows[0]?.status === "settled") throw new HttpError(409, "invalid_state", "the payment is settled");
+        await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
+        await decide(row.payment_id, "write_off");
+      } else if (body.action === "reopen") {
+        if (row.state !== "resolved") throw new HttpError(409, "invalid_state", "only a resolved exception re-opens");
+        await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
+        const written = row.payment_id
+          ? writeOffInForce((await decisionsOfPayments(tx, [row.payment_id])).get(row.payment_id))
+          : undefined;
+        // A written-off payment is reopened by taking the write-off back: its exception opens again if the facts
+        // still call for it. Any other resolved exception is opened by hand.
+        if (written) await decide(row.payment_id!, "reopen");
+        else await setExceptionState(tx, id, "open", now);
+      } else if (body.action === "acknowledge") {
         if (row.state !== "open")
           throw new HttpError(409, "invalid_state", `cannot acknowledge an exception that is ${row.state}`);
         await setExceptionState(tx, id, "acknowledged", now);
@@ -170,7 +213,9 @@ export function exceptionsRouter(pool: pg.Pool): Router {
         if (row.state === "resolved") throw new HttpError(409, "invalid_state", "the exception is already resolved");
         await setExceptionState(tx, id, "resolved", now);
       }
-      await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
+      if (body.action !== "write_off" && body.action !== "reopen") {
+        await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
+      }
       const updated = await lockException(tx, id);
       return withCandidates(
         exceptionView(updated!, (await auditOf(tx, [id])).get(id) ?? [], now),
@@ -178,6 +223,8 @@ export function exceptionsRouter(pool: pg.Pool): Router {
         await candidatesOf(tx, [updated!]),
       );
     });
+    effects?.afterCommit();
+    if (effects) decisions?.afterCommit?.();
     res.status(200).json(result);
   });
   return router;

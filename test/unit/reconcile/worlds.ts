@@ -119,6 +119,11 @@ export const worldPlan = fc.record({
   strayEntries: fc.array(strayEntry, { maxLength: 3 }),
   strayEvents: fc.array(strayEvent, { maxLength: 2 }),
   decisions: fc.array(decisionPlan, { maxLength: 4 }),
+  // Write-offs and reopens of random payments, at random times.
+  paymentDecisions: fc.array(
+    fc.record({ payment: fc.nat(), reopen: fc.boolean(), hours: fc.integer({ min: 0, max: 400 }) }),
+    { maxLength: 3 },
+  ),
   // Often before the due dates (pending, in flight, partial), often well after (delayed, late, grace passed).
   nowHours: fc.oneof(fc.integer({ min: 0, max: 10 * 24 }), fc.integer({ min: 0, max: 40 * 24 })),
   tolerance: fc.constantFrom(0, 0, 10),
@@ -157,7 +162,7 @@ const PAYOUT_STORIES: EventType[][] = [
 export function buildWorld(plan: WorldPlan): BuiltWorld {
   let seq = 0;
   const next = () => ++seq;
-  const facts: WorldFacts = { versions: [], events: [], batches: [], entries: [], decisions: [] };
+  const facts: WorldFacts = { versions: [], events: [], batches: [], entries: [], decisions: [], paymentDecisions: [] };
   const finals: ExpectedPayment[] = [];
   const batchedByGroup = new Map<string, ExpectedPayment[]>();
 
@@ -439,6 +444,16 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
       decidedAt: BASE + decision.hours * HOUR,
     });
   }
+  for (const decision of plan.paymentDecisions) {
+    facts.paymentDecisions.push({
+      seq: next(),
+      paymentId: `exp_${decision.payment % plan.payments.length}`,
+      action: decision.reopen ? "reopen" : "write_off",
+      actor: "operator:0000beef",
+      note: decision.reopen ? null : "customer insolvent",
+      decidedAt: BASE + decision.hours * HOUR,
+    });
+  }
   return { facts, now, policy };
 }
 
@@ -462,6 +477,7 @@ export function shuffleAll(g: Gen, facts: WorldFacts): WorldFacts {
     batches: shuffle(g, facts.batches),
     entries: shuffle(g, facts.entries),
     decisions: shuffle(g, facts.decisions),
+    paymentDecisions: shuffle(g, facts.paymentDecisions),
   };
 }
 
@@ -502,6 +518,10 @@ export function duplicateSome(g: Gen, facts: WorldFacts): WorldFacts {
     entries: copies(facts.entries, (e, seq) => ({ ...e, seq })),
     // A decision is stored once with its arrival number: only identical copies (a retried read of the table).
     decisions: [...facts.decisions, ...facts.decisions.filter(() => g(fc.boolean)).map((d) => structuredClone(d))],
+    paymentDecisions: [
+      ...facts.paymentDecisions,
+      ...facts.paymentDecisions.filter(() => g(fc.boolean)).map((d) => structuredClone(d)),
+    ],
   };
 }
 
@@ -521,6 +541,7 @@ export function permuteSeqs(g: Gen, facts: WorldFacts): WorldFacts {
     entries: facts.entries.map((e) => ({ ...e, seq: seqs[k++]! })),
     // Decisions keep theirs: their order is what they mean, like versionless amendments.
     decisions: facts.decisions,
+    paymentDecisions: facts.paymentDecisions,
   };
 }
 
