@@ -16,6 +16,7 @@ import { counterpartiesRouter } from "./http/routes/counterparties.js";
 import { exceptionsRouter } from "./http/routes/exceptions.js";
 import { ingestRouter } from "./http/routes/ingest.js";
 import { bankEntryDecisionsRouter } from "./http/routes/bankEntryDecisions.js";
+import { bankEntriesRouter } from "./http/routes/bankEntries.js";
 import { openApiRouter } from "./http/routes/openapi.js";
 import { webhooksRouter } from "./http/routes/webhooks.js";
 import { paymentsRouter } from "./http/routes/payments.js";
@@ -205,6 +206,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         paymentsRouter(database.pool),
         exceptionsRouter(database.pool, ingest),
         bankEntryDecisionsRouter(ingest),
+        bankEntriesRouter(database.pool),
         reportsRouter(database.pool),
         counterpartiesRouter(database.pool),
       ],

@@ -21,6 +21,7 @@ import { PAYMENT_STATUSES } from "../reconcile/types.js";
 import { AGING_BUCKETS, STATUS_BUCKET_NAMES, STATUS_BUCKETS } from "../reports/reconciliation.js";
 import { VERSION } from "../version.js";
 import { encodeCursor } from "./pagination.js";
+import { batchQuery, entryListQuery, entryQuery } from "./routes/bankEntries.js";
 import { manualMatchBody, manualUnmatchBody } from "./routes/bankEntryDecisions.js";
 import { exceptionAction, exceptionListQuery } from "./routes/exceptions.js";
 import { paymentListQuery } from "./routes/payments.js";
@@ -121,6 +122,21 @@ const QUERY_EXAMPLES: Record<string, Record<string, unknown>> = {
     limit: 50,
     cursor: encodeCursor(["2026-11-20T10:00:00.000Z", 42]),
   },
+  "/api/v1/bank-entries": {
+    state: "ambiguous",
+    bank: "bank_a",
+    account: "DE89370400440532013000",
+    currency: "EUR",
+    direction: "credit",
+    amount_minor: 12000,
+    from: "2026-11-01",
+    to: "2026-12-01",
+    q: "INV-2026-0042",
+    limit: 50,
+    cursor: encodeCursor(["2026-11-20", 42]),
+  },
+  "/api/v1/bank-entries/{entry_id}": { bank: "bank_a" },
+  "/api/v1/batches/{batch_id}": { gateway: "stripe" },
   "/api/v1/reports/reconciliation": {
     from: "2024-11-01",
     to: "2024-12-01",
@@ -150,6 +166,18 @@ const QUERY_DESCRIPTIONS: Record<string, string> = {
 };
 
 const PATH_QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {
+  "/api/v1/bank-entries": {
+    state: "matched, tentative (matched by a pending line), unmatched, ambiguous, duplicate or conflict",
+    bank: "only this bank",
+    account: "only this account",
+    direction: "credit (money in) or debit (money out)",
+    amount_minor: "exactly this amount, in minor units",
+    from: "value date on or after (YYYY-MM-DD)",
+    to: "value date on or before (YYYY-MM-DD)",
+    q: "words each found whole in the end-to-end id or the remittance text (references, batch ids, names)",
+  },
+  "/api/v1/bank-entries/{entry_id}": { bank: "the bank, when several banks have this entry id" },
+  "/api/v1/batches/{batch_id}": { gateway: "the gateway, when several gateways have this batch id" },
   "/api/v1/reports/reconciliation": {
     from: "payments created at or after (a date or RFC 3339 time); default: 30 days before to",
     to: "payments created before (a date or RFC 3339 time); default: now",
@@ -236,6 +264,8 @@ const matchSchema = object(
         'within 3d of due date 2026-12-02 of payment …, the only open candidate of 1"',
     ),
     batch_id: nullable(str("set when the entry paid a settlement batch listing the payment")),
+    payment_id: nullable(str("on a bank entry's matches: the payment")),
+    gateway: nullable(str("on a bank entry's matches: the batch's gateway")),
   },
   ["entry_id", "rule", "tentative", "explanation"],
 );
@@ -248,6 +278,110 @@ const entryIdParameter = pathParameter(
     type: "string",
     maxLength: 200,
   },
+);
+
+const entryMatch = nullable(
+  object(
+    {
+      payment_id: nullable(str()),
+      batch_id: nullable(str()),
+      gateway: nullable(str("the batch's gateway")),
+      rule: { type: "string", enum: MATCH_RULES },
+      tentative: { type: "boolean" },
+      explanation: str(),
+    },
+    ["payment_id", "batch_id", "gateway", "rule", "tentative", "explanation"],
+  ),
+);
+
+const bankEntryProperties = {
+  entry_id: str(),
+  bank: str(),
+  account: str(),
+  direction: { type: "string", enum: ["credit", "debit"] },
+  amount_minor: int(),
+  currency: { type: "string", pattern: "^[A-Z]{3}$" },
+  booking_date: { type: "string", format: "date" },
+  value_date: { type: "string", format: "date" },
+  status: { type: "string", enum: ["booked", "pending", "returned"] },
+  end_to_end_id: nullable(str()),
+  remittance_info: nullable(str()),
+  counterparty_name: nullable(str()),
+  return_reason: nullable(str()),
+  received_at: dateTime(),
+  state: { type: "string", enum: ["matched", "tentative", "unmatched", "ambiguous", "duplicate", "conflict"] },
+  match: entryMatch,
+};
+const bankEntryRequired = [
+  "entry_id",
+  "bank",
+  "direction",
+  "amount_minor",
+  "currency",
+  "value_date",
+  "status",
+  "state",
+  "match",
+];
+
+const bankEntryView = object(bankEntryProperties, bankEntryRequired);
+
+const bankEntryDetail = object(
+  {
+    ...bankEntryProperties,
+    matches: { type: "array", items: ref("Match") },
+    candidates: { type: "array", items: ref("MatchCandidate") },
+    exceptions: {
+      type: "array",
+      items: object({ id: str(), kind: str(), state: str(), detail: str(), opened_at: dateTime() }, [
+        "id",
+        "kind",
+        "state",
+        "detail",
+        "opened_at",
+      ]),
+    },
+    audit: {
+      type: "array",
+      description: "the operators' match / unmatch decisions, oldest first",
+      items: object({ at: dateTime(), actor: str(), action: str(), target: str(), note: nullable(str()) }, [
+        "at",
+        "actor",
+        "action",
+        "target",
+        "note",
+      ]),
+    },
+  },
+  [...bankEntryRequired, "matches", "candidates", "exceptions", "audit"],
+);
+
+const batchSchema = object(
+  {
+    batch_id: str(),
+    gateway: str(),
+    event_id: str(),
+    currency: { type: "string", pattern: "^[A-Z]{3}$" },
+    gross_minor: int(),
+    fee_minor: int(),
+    net_minor: int(),
+    carried_forward_minor: nullable(int("carried forward from an earlier batch, when the gateway reports it")),
+    expected_fee_minor: nullable(int("the fee the gateway's price list implies, when known")),
+    expected_arrival: { type: "string", format: "date" },
+    occurred_at: dateTime(),
+    state: { type: "string", enum: ["waiting", "settled", "mismatch"] },
+    settled_on: nullable({ type: "string", format: "date" }),
+    difference_minor: nullable(int()),
+    payments: {
+      type: "array",
+      items: object(
+        { reference: str(), payment_id: nullable(str()), status: nullable(str()), amount_minor: nullable(int()) },
+        ["reference", "payment_id", "status", "amount_minor"],
+      ),
+    },
+    bank_entries: { type: "array", items: ref("BankEntryView"), description: "the entries that paid it" },
+  },
+  ["batch_id", "gateway", "gross_minor", "fee_minor", "net_minor", "payments", "bank_entries"],
 );
 
 const entryDecision = object(
@@ -651,6 +785,10 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       ManualMatch: schemaFromZod(manualMatchBody),
       ManualUnmatch: schemaFromZod(manualUnmatchBody),
       EntryDecision: entryDecision,
+      BankEntryView: bankEntryView,
+      BankEntryList: listOf("BankEntryView"),
+      BankEntryDetail: bankEntryDetail,
+      Batch: batchSchema,
       MatchCandidate: candidateSchema,
       PaymentList: listOf("Payment"),
       Exception: exceptionSchema,
@@ -966,6 +1104,41 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
           "200": json(ref("Exception"), "the exception after the action"),
           ...apiErrors("400", "404", "409", "413"),
         },
+      },
+    },
+    "/api/v1/bank-entries": {
+      get: {
+        operationId: "listBankEntries",
+        tags: ["bank entries"],
+        summary: "Bank entries, newest value date first, filtered and searched, cursor-paginated",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/bank-entries", entryListQuery),
+        responses: { "200": json(ref("BankEntryList"), "a page of bank entries"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/bank-entries/{entry_id}": {
+      get: {
+        operationId: "getBankEntry",
+        tags: ["bank entries"],
+        summary:
+          "One bank entry: its match explained, the candidates considered, exceptions and the operators' decisions",
+        ...roles("viewer", "operator"),
+        parameters: [entryIdParameter, ...queryParameters("/api/v1/bank-entries/{entry_id}", entryQuery)],
+        responses: { "200": json(ref("BankEntryDetail"), "the entry"), ...apiErrors("400", "404", "409") },
+      },
+    },
+    "/api/v1/batches/{batch_id}": {
+      get: {
+        operationId: "getBatch",
+        tags: ["bank entries"],
+        summary:
+          "One settlement batch: gross, fee, net, the payments it lists with their statuses, the entry that paid it",
+        ...roles("viewer", "operator"),
+        parameters: [
+          pathParameter("batch_id", "the gateway's batch (payout) id", "po_1QxYz", { type: "string", maxLength: 200 }),
+          ...queryParameters("/api/v1/batches/{batch_id}", batchQuery),
+        ],
+        responses: { "200": json(ref("Batch"), "the batch"), ...apiErrors("400", "404", "409") },
       },
     },
     "/api/v1/bank-entries/{entry_id}/match": {
