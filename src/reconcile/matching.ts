@@ -233,8 +233,9 @@ export function matchEntry(
     (target, fitting) => explainByReference(entry, explained(target), "remittance", fitting),
   );
   if (byToken) return byToken;
-  // Returns and pending lines are only ever matched by reference: an amount guess on them would be a guess.
-  if (entry.status !== "booked") return { kind: "none" };
+  // Returns are only ever matched by reference. A pending line matches like a booked one, tentatively (CONTRACT §7):
+  // the payment stays in flight until a booked line confirms it.
+  if (entry.status === "returned") return { kind: "none" };
   const weighed = new Map<string, { target: MatchTarget; dueDate: string }>();
   for (const target of lookup.amountCandidates(entry)) {
     const dueDate = amountWindowFit(entry, target, policy);

@@ -50,7 +50,7 @@ export interface PaymentFacts {
   decisions?: PaymentDecision[];
 }
 
-export type PaymentExceptionKind = "failed" | "held" | "delayed" | "mismatch";
+export type PaymentExceptionKind = "failed" | "held" | "delayed" | "mismatch" | "unconfirmed";
 
 export interface PaymentOutcome {
   paymentId: string;
@@ -133,6 +133,8 @@ interface BankTally {
   prefixReachedOn: Array<string | null>;
   settledOn: string | null;
   pendingSeen: boolean;
+  /** When the first pending line matched to it arrived (a tentative match), if any. */
+  pendingSince: number | null;
   foreignCurrency: boolean;
   oppositeDirection: boolean;
 }
@@ -157,6 +159,7 @@ function tallyBank(
     prefixReachedOn: prefixes.map(() => null),
     settledOn: null,
     pendingSeen: false,
+    pendingSince: null,
     foreignCurrency: false,
     oppositeDirection: false,
   };
@@ -182,6 +185,7 @@ function tallyBank(
     }
     if (entry.status === "pending") {
       tally.pendingSeen = true;
+      if (tally.pendingSince === null || entry.receivedAt < tally.pendingSince) tally.pendingSince = entry.receivedAt;
       continue;
     }
     if (entry.status === "returned") {
@@ -406,10 +410,18 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
     status === "mismatch"
       ? Math.abs(payment.amount_minor - settled)
       : Math.max(0, payment.amount_minor - Math.max(0, settled));
+  // A tentative match the bank has not booked within PENDING_GRACE (CONTRACT §7).
+  const unconfirmedAt =
+    bank.pendingSince === null ? null : bank.pendingSince + (policy.pendingGraceMs ?? 3 * 86_400_000);
   const exception =
     status === "failed" || status === "held" || status === "delayed" || status === "mismatch"
       ? { kind: status, amountMinor: atRisk }
-      : null;
+      : status === "in_flight" && settled <= 0 && unconfirmedAt !== null && now >= unconfirmedAt
+        ? { kind: "unconfirmed" as const, amountMinor: atRisk }
+        : null;
+  if (status === "in_flight" && settled <= 0 && unconfirmedAt !== null && unconfirmedAt > now) {
+    if (nextDeadline === null || unconfirmedAt < nextDeadline) nextDeadline = unconfirmedAt;
+  }
 
   const acceptedAt = accepted?.occurredAt ?? batchedAt ?? null;
   return {

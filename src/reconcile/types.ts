@@ -46,6 +46,8 @@ export const EXCEPTION_KINDS = [
   "unmatched",
   "ambiguous",
   "duplicate",
+  // A payment matched only by a pending bank line past PENDING_GRACE (CONTRACT §7).
+  "unconfirmed",
   // Same key, different content (CONTRACT §8); both contents kept in input_conflicts.
   "conflict",
   "statement_imbalance",
@@ -193,6 +195,8 @@ export interface ReconcilePolicy {
   holdThresholdMs: number;
   matchWindowMs: number;
   unmatchedGraceMs: number;
+  /** A tentative match (pending bank line) unconfirmed this long is an `unconfirmed` exception (default 3d). */
+  pendingGraceMs?: number;
   amountToleranceMinor: number;
   amountToleranceByGateway: Record<string, number>;
 }

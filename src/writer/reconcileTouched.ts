@@ -298,7 +298,8 @@ async function matchEntries(
     if (entry.endToEndId) keys.add(referenceKey(entry.endToEndId));
   }
   const pendingIds = [...pending.keys()];
-  const booked = entries.filter((entry) => entry.status === "booked");
+  // Booked and pending lines match by amount (pending ones tentatively); returns only by reference.
+  const booked = entries.filter((entry) => entry.status !== "returned");
   const [targets, candidates] = [
     await targetsByReference(tx, [...keys], pendingIds),
     await amountCandidates(

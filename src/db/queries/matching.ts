@@ -160,13 +160,13 @@ export async function entriesToRematch(
                             where e.currency = i.currency and e.direction = i.settle_direction
                               and e.amount_minor = i.amount_minor
                               and e.value_date between i.due_date - $6::int and i.due_date + $6::int
-                              and e.status = 'booked' offset 0) e
+                              and e.status <> 'returned' offset 0) e
      union
      select e.seq from batches b
        cross join lateral (select seq from bank_entries e
                             where e.currency = b.currency and e.direction = 'credit' and e.amount_minor = b.net_minor
                               and e.value_date between b.expected_arrival - $6::int and b.expected_arrival + $6::int
-                              and e.status = 'booked' offset 0) e`,
+                              and e.status <> 'returned' offset 0) e`,
     [
       input.paymentIds,
       input.referenceKeys,
@@ -302,7 +302,7 @@ export async function amountCandidates(
                                 and i.amount_minor = e.amount_minor
                                 and i.due_date between e.value_date - $2::int and e.value_date + $2::int offset 0) i
          cross join lateral (select * from payments p where p.id = i.payment_id offset 0) p
-        where e.seq = any($1::bigint[]) and e.status = 'booked' and p.id <> all($3::text[])`,
+        where e.seq = any($1::bigint[]) and e.status <> 'returned' and p.id <> all($3::text[])`,
       [entrySeqs, days, exceptIds],
     ),
     await db.query<BatchTargetRow & { entry_seq: number }>(
@@ -312,7 +312,7 @@ export async function amountCandidates(
                               where b.currency = e.currency and b.net_minor = e.amount_minor
                                 and b.expected_arrival between e.value_date - $2::int and e.value_date + $2::int
                              offset 0) b
-        where e.seq = any($1::bigint[]) and e.status = 'booked' and e.direction = 'credit'`,
+        where e.seq = any($1::bigint[]) and e.status <> 'returned' and e.direction = 'credit'`,
       [entrySeqs, days],
     ),
   ];

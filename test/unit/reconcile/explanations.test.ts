@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { ruleOf } from "../../../src/reconcile/explain.js";
-import { collection, matchOf, payout, scenario } from "./builders.js";
+import {
+  collection,
+  defaultPolicy,
+  matchOf,
+  openKeys,
+  outcomeOf,
+  paymentExceptionKey,
+  payout,
+  scenario,
+} from "./builders.js";
 
 /**
  * CONTRACT §7, explained matches: the sentence matchEntry writes with every match says what the rule saw,
@@ -116,5 +125,40 @@ describe("explanation of each rule", () => {
       "amount 77.77 EUR, value date 2026-11-24 within 3d of due date 2026-11-24 of payment exp_ORD-7 (reference ORD-7, 77.77 EUR), one of 2 open candidates of 2",
       "amount 77.77 EUR, value date 2026-11-24 within 3d of due date 2026-11-24 of payment exp_ORD-8 (reference ORD-8, 77.77 EUR), one of 2 open candidates of 2",
     ]);
+  });
+});
+
+describe("tentative matches (CONTRACT §7)", () => {
+  const pendingThenBooked = (booked: boolean) => {
+    const s = scenario()
+      .expect(collection({ reference: "ORD-T", amount: 12_000, due: "2026-12-04T12:00Z" }))
+      .credit({ amount: 12_000, on: "2026-12-01", status: "pending", entryId: "P1", receivedAt: "2026-12-01T08:00Z" });
+    return booked ? s.credit({ amount: 12_000, on: "2026-12-02", entryId: "B1", receivedAt: "2026-12-02T08:00Z" }) : s;
+  };
+
+  it("a pending line matches by amount like a booked one: in flight, not settled", () => {
+    const result = pendingThenBooked(false).reconcile("2026-12-02T00:00Z");
+    expect(matchOf(result, "P1")).toMatchObject({ kind: "payment", paymentId: "exp_ORD-T", method: "amount" });
+    const outcome = outcomeOf(result, "exp_ORD-T");
+    expect(outcome).toMatchObject({ status: "in_flight", reason: "pending at the bank", exception: null });
+    // Its deadline is the end of PENDING_GRACE (3d after the line arrived).
+    expect(outcome.nextDeadline).toBe(Date.parse("2026-12-04T08:00Z"));
+  });
+
+  it("confirmed by the booked line: settled, nothing open", () => {
+    const result = pendingThenBooked(true).reconcile("2026-12-04T10:00Z");
+    expect(outcomeOf(result, "exp_ORD-T").status).toBe("settled");
+    expect(openKeys(result)).toEqual([]);
+  });
+
+  it("not confirmed within PENDING_GRACE: an unconfirmed exception (and the grace is configurable)", () => {
+    const result = pendingThenBooked(false).reconcile("2026-12-04T08:00Z");
+    expect(outcomeOf(result, "exp_ORD-T")).toMatchObject({ status: "in_flight", exception: { kind: "unconfirmed" } });
+    expect(openKeys(result)).toEqual([paymentExceptionKey("unconfirmed", "exp_ORD-T")]);
+    const longer = pendingThenBooked(false).reconcile(
+      "2026-12-04T08:00Z",
+      defaultPolicy({ pendingGraceMs: 5 * 86_400_000 }),
+    );
+    expect(openKeys(longer)).toEqual([]);
   });
 });
