@@ -289,11 +289,20 @@ export class WorkingSet {
     }
   }
 
-  private addEntry(entry: BankFact, dirty: { targets: Set<string>; entries: Set<string> }): void {
+  private addEntry(
+    entry: BankFact,
+    dirty: { targets: Set<string>; entries: Set<string>; payments: Set<string>; batches: Set<string> },
+  ): void {
     const key = entryKey(entry);
     const current = this.entries.get(key);
     if (current && current.seq <= entry.seq) return;
-    if (current) this.indexEntry(key, current, -1, dirty);
+    if (current) {
+      this.indexEntry(key, current, -1, dirty);
+      // The kept copy's arrival time counts for its side (a tentative match's PENDING_GRACE runs from it).
+      const side = this.matches.get(key);
+      if (side?.kind === "payment") dirty.payments.add(side.paymentId);
+      if (side?.kind === "batch") dirty.batches.add(side.batchKey);
+    }
     this.entries.set(key, entry);
     this.indexEntry(key, entry, 1, dirty);
     dirty.entries.add(key);

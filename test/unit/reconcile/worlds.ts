@@ -48,6 +48,8 @@ const BANK_STORIES = [
   "amount",
   "partial",
   "pending",
+  // A pending line two days before the due date naming nothing: a tentative amount match, often unconfirmed.
+  "pendingEarly",
   "duplicate",
   "duplicateByAmount",
   "return",
@@ -127,6 +129,8 @@ export const worldPlan = fc.record({
   // Often before the due dates (pending, in flight, partial), often well after (delayed, late, grace passed).
   nowHours: fc.oneof(fc.integer({ min: 0, max: 10 * 24 }), fc.integer({ min: 0, max: 40 * 24 })),
   tolerance: fc.constantFrom(0, 0, 10),
+  // PENDING_GRACE: short enough that tentative matches go unconfirmed before their payments fall due.
+  pendingGraceHours: fc.constantFrom(1, 12, 72),
   adyenOverride: fc.constantFrom<number | null>(null, 0, 20),
 });
 export type WorldPlan = typeof worldPlan extends fc.Arbitrary<infer T> ? T : never;
@@ -314,6 +318,9 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
       case "pending":
         entry(0, { status: "pending", e2e: reference });
         break;
+      case "pendingEarly":
+        entry(0, { status: "pending", on: isoDate(due - 2 * DAY) });
+        break;
       case "duplicate":
         entry(0, { e2e: reference });
         entry(1, { e2e: reference, on: later });
@@ -421,6 +428,7 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
 
   const policy = defaultPolicy({
     amountToleranceMinor: plan.tolerance,
+    pendingGraceMs: plan.pendingGraceHours * HOUR,
     amountToleranceByGateway: plan.adyenOverride === null ? {} : { adyen: plan.adyenOverride },
   });
   const now = BASE + plan.nowHours * HOUR;
