@@ -96,12 +96,14 @@ function stream(): Array<{ facts: Partial<WorldFacts>; at: number }> {
 }
 
 function merge(items: Array<{ facts: Partial<WorldFacts> }>): Partial<WorldFacts> {
-  const out: WorldFacts = { versions: [], events: [], batches: [], entries: [] };
+  const out: WorldFacts = { versions: [], events: [], batches: [], entries: [], decisions: [], paymentDecisions: [] };
   for (const { facts } of items) {
     out.versions.push(...(facts.versions ?? []));
     out.events.push(...(facts.events ?? []));
     out.batches.push(...(facts.batches ?? []));
     out.entries.push(...(facts.entries ?? []));
+    out.decisions.push(...(facts.decisions ?? []));
+    out.paymentDecisions.push(...(facts.paymentDecisions ?? []));
   }
   return out;
 }

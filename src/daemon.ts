@@ -15,6 +15,8 @@ import { healthRouter } from "./http/routes/health.js";
 import { counterpartiesRouter } from "./http/routes/counterparties.js";
 import { exceptionsRouter } from "./http/routes/exceptions.js";
 import { ingestRouter } from "./http/routes/ingest.js";
+import { bankEntryDecisionsRouter } from "./http/routes/bankEntryDecisions.js";
+import { bankEntriesRouter } from "./http/routes/bankEntries.js";
 import { openApiRouter } from "./http/routes/openapi.js";
 import { webhooksRouter } from "./http/routes/webhooks.js";
 import { paymentsRouter } from "./http/routes/payments.js";
@@ -225,7 +227,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       api: [
         ingestRouter(config.topics, config.http.bodyLimit, ingest),
         paymentsRouter(database.pool),
-        exceptionsRouter(database.pool),
+        exceptionsRouter(database.pool, ingest),
+        bankEntryDecisionsRouter(ingest),
+        bankEntriesRouter(database.pool),
         reportsRouter(database.pool),
         counterpartiesRouter(database.pool),
       ],

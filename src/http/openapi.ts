@@ -21,6 +21,8 @@ import { PAYMENT_STATUSES } from "../reconcile/types.js";
 import { AGING_BUCKETS, STATUS_BUCKET_NAMES, STATUS_BUCKETS } from "../reports/reconciliation.js";
 import { VERSION } from "../version.js";
 import { encodeCursor } from "./pagination.js";
+import { batchQuery, entryListQuery, entryQuery } from "./routes/bankEntries.js";
+import { manualMatchBody, manualUnmatchBody } from "./routes/bankEntryDecisions.js";
 import { exceptionAction, exceptionListQuery } from "./routes/exceptions.js";
 import { paymentListQuery } from "./routes/payments.js";
 import { reportQuery } from "./routes/reports.js";
@@ -120,6 +122,21 @@ const QUERY_EXAMPLES: Record<string, Record<string, unknown>> = {
     limit: 50,
     cursor: encodeCursor(["2026-11-20T10:00:00.000Z", 42]),
   },
+  "/api/v1/bank-entries": {
+    state: "ambiguous",
+    bank: "bank_a",
+    account: "DE89370400440532013000",
+    currency: "EUR",
+    direction: "credit",
+    amount_minor: 12000,
+    from: "2026-11-01",
+    to: "2026-12-01",
+    q: "INV-2026-0042",
+    limit: 50,
+    cursor: encodeCursor(["2026-11-20", 42]),
+  },
+  "/api/v1/bank-entries/{entry_id}": { bank: "bank_a" },
+  "/api/v1/batches/{batch_id}": { gateway: "stripe" },
   "/api/v1/reports/reconciliation": {
     from: "2024-11-01",
     to: "2024-12-01",
@@ -154,6 +171,18 @@ const QUERY_DESCRIPTIONS: Record<string, string> = {
 };
 
 const PATH_QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {
+  "/api/v1/bank-entries": {
+    state: "matched, tentative (matched by a pending line), unmatched, ambiguous, duplicate or conflict",
+    bank: "only this bank",
+    account: "only this account",
+    direction: "credit (money in) or debit (money out)",
+    amount_minor: "exactly this amount, in minor units",
+    from: "value date on or after (YYYY-MM-DD)",
+    to: "value date on or before (YYYY-MM-DD)",
+    q: "words each found whole in the end-to-end id or the remittance text (references, batch ids, names)",
+  },
+  "/api/v1/bank-entries/{entry_id}": { bank: "the bank, when several banks have this entry id" },
+  "/api/v1/batches/{batch_id}": { gateway: "the gateway, when several gateways have this batch id" },
   "/api/v1/reports/reconciliation": {
     from: "payments created at or after (a date or RFC 3339 time); default: 30 days before to",
     to: "payments created before (a date or RFC 3339 time); default: now",
@@ -223,6 +252,189 @@ const ERROR_RESPONSES: Record<string, { name: string; description: string }> = {
 
 const installment = object({ amount_minor: int(), due_at: dateTime() }, ["amount_minor", "due_at"]);
 
+const MATCH_RULES = ["end_to_end_id", "reference_token", "batch", "amount_date", "manual"];
+
+/** An explained match (CONTRACT §7): which rule matched the bank entry and what it saw, for a person. */
+const matchSchema = object(
+  {
+    entry_id: str("the bank entry"),
+    bank: str(),
+    rule: { type: "string", enum: MATCH_RULES },
+    tentative: {
+      type: "boolean",
+      description: "the bank line is pending: not settled until a booked line confirms it",
+    },
+    explanation: str(
+      'what the rule saw when it decided, amounts in major units, e.g. "amount 120.00 EUR, value date 2026-12-01 ' +
+        'within 3d of due date 2026-12-02 of payment …, the only open candidate of 1"',
+    ),
+    batch_id: nullable(str("set when the entry paid a settlement batch listing the payment")),
+    payment_id: nullable(str("on a bank entry's matches: the payment")),
+    gateway: nullable(str("on a bank entry's matches: the batch's gateway")),
+  },
+  ["entry_id", "rule", "tentative", "explanation"],
+);
+
+const entryIdParameter = pathParameter(
+  "entry_id",
+  "bank entry id",
+  "DE89370400440532013000:20261201:h0a1b2c3d4e5f6a7b",
+  {
+    type: "string",
+    maxLength: 200,
+  },
+);
+
+const entryMatch = nullable(
+  object(
+    {
+      payment_id: nullable(str()),
+      batch_id: nullable(str()),
+      gateway: nullable(str("the batch's gateway")),
+      rule: { type: "string", enum: MATCH_RULES },
+      tentative: { type: "boolean" },
+      explanation: str(),
+    },
+    ["payment_id", "batch_id", "gateway", "rule", "tentative", "explanation"],
+  ),
+);
+
+const bankEntryProperties = {
+  entry_id: str(),
+  bank: str(),
+  account: str(),
+  direction: { type: "string", enum: ["credit", "debit"] },
+  amount_minor: int(),
+  currency: { type: "string", pattern: "^[A-Z]{3}$" },
+  booking_date: { type: "string", format: "date" },
+  value_date: { type: "string", format: "date" },
+  status: { type: "string", enum: ["booked", "pending", "returned"] },
+  end_to_end_id: nullable(str()),
+  remittance_info: nullable(str()),
+  counterparty_name: nullable(str()),
+  return_reason: nullable(str()),
+  received_at: dateTime(),
+  state: { type: "string", enum: ["matched", "tentative", "unmatched", "ambiguous", "duplicate", "conflict"] },
+  match: entryMatch,
+};
+const bankEntryRequired = [
+  "entry_id",
+  "bank",
+  "direction",
+  "amount_minor",
+  "currency",
+  "value_date",
+  "status",
+  "state",
+  "match",
+];
+
+const bankEntryView = object(bankEntryProperties, bankEntryRequired);
+
+const bankEntryDetail = object(
+  {
+    ...bankEntryProperties,
+    matches: { type: "array", items: ref("Match") },
+    candidates: { type: "array", items: ref("MatchCandidate") },
+    exceptions: {
+      type: "array",
+      items: object({ id: str(), kind: str(), state: str(), detail: str(), opened_at: dateTime() }, [
+        "id",
+        "kind",
+        "state",
+        "detail",
+        "opened_at",
+      ]),
+    },
+    audit: {
+      type: "array",
+      description: "the operators' match / unmatch decisions, oldest first",
+      items: object({ at: dateTime(), actor: str(), action: str(), target: str(), note: nullable(str()) }, [
+        "at",
+        "actor",
+        "action",
+        "target",
+        "note",
+      ]),
+    },
+  },
+  [...bankEntryRequired, "matches", "candidates", "exceptions", "audit"],
+);
+
+const batchSchema = object(
+  {
+    batch_id: str(),
+    gateway: str(),
+    event_id: str(),
+    currency: { type: "string", pattern: "^[A-Z]{3}$" },
+    gross_minor: int(),
+    fee_minor: int(),
+    net_minor: int(),
+    carried_forward_minor: nullable(int("carried forward from an earlier batch, when the gateway reports it")),
+    expected_fee_minor: nullable(int("the fee the gateway's price list implies, when known")),
+    expected_arrival: { type: "string", format: "date" },
+    occurred_at: dateTime(),
+    state: { type: "string", enum: ["waiting", "settled", "mismatch"] },
+    settled_on: nullable({ type: "string", format: "date" }),
+    difference_minor: nullable(int()),
+    payments: {
+      type: "array",
+      items: object(
+        { reference: str(), payment_id: nullable(str()), status: nullable(str()), amount_minor: nullable(int()) },
+        ["reference", "payment_id", "status", "amount_minor"],
+      ),
+    },
+    bank_entries: { type: "array", items: ref("BankEntryView"), description: "the entries that paid it" },
+  },
+  ["batch_id", "gateway", "gross_minor", "fee_minor", "net_minor", "payments", "bank_entries"],
+);
+
+const entryDecision = object(
+  {
+    entry_id: str(),
+    bank: str(),
+    decision: object(
+      {
+        seq: str("arrival number: later decisions on an entry win"),
+        action: { type: "string", enum: ["match", "unmatch"] },
+        target: str("payment:ID or batch:GATEWAY/ID"),
+        actor: str(),
+        at: dateTime(),
+        note: nullable(str()),
+      },
+      ["seq", "action", "target", "actor", "at", "note"],
+    ),
+    match: nullable(
+      object(
+        {
+          payment_id: nullable(str()),
+          batch_id: nullable(str()),
+          method: nullable(str()),
+          explanation: str(),
+        },
+        ["payment_id", "batch_id", "method", "explanation"],
+      ),
+    ),
+    state: str("the entry's match after the decision: payment, batch, ambiguous, none"),
+  },
+  ["entry_id", "bank", "decision", "match", "state"],
+);
+
+/** A candidate an ambiguous bank entry fits: the same fields as a match, naming the payment or batch. */
+const candidateSchema = object(
+  {
+    payment_id: nullable(str()),
+    batch_id: nullable(str()),
+    gateway: nullable(str("the batch's gateway")),
+    entry_id: str(),
+    bank: str(),
+    rule: { type: "string", enum: MATCH_RULES },
+    tentative: { type: "boolean" },
+    explanation: str(),
+  },
+  ["payment_id", "batch_id", "entry_id", "rule", "tentative", "explanation"],
+);
+
 function paymentSchema(): Json {
   return object(
     {
@@ -253,9 +465,11 @@ function paymentSchema(): Json {
       next_deadline: nullable(dateTime("when a time-based check next looks at it")),
       flags: { type: "array", items: str() },
       updated_at: dateTime(),
+      matches: { type: "array", items: ref("Match"), description: "the bank entries matched to it, explained" },
     },
     [
       "id",
+      "matches",
       "status",
       "direction",
       "gateway",
@@ -329,6 +543,11 @@ const exceptionSchema = object(
     resolved_at: nullable(dateTime()),
     age_seconds: int(),
     audit: { type: "array", items: ref("AuditEntry") },
+    candidates: {
+      type: "array",
+      items: ref("MatchCandidate"),
+      description: "ambiguous exceptions only: every payment or batch the entry fits, explained",
+    },
     versions: {
       type: "array",
       description:
@@ -567,6 +786,15 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       Payment: paymentSchema(),
       PaymentDetail: paymentDetail,
       TimelineEntry: timelineEntry,
+      Match: matchSchema,
+      ManualMatch: schemaFromZod(manualMatchBody),
+      ManualUnmatch: schemaFromZod(manualUnmatchBody),
+      EntryDecision: entryDecision,
+      BankEntryView: bankEntryView,
+      BankEntryList: listOf("BankEntryView"),
+      BankEntryDetail: bankEntryDetail,
+      Batch: batchSchema,
+      MatchCandidate: candidateSchema,
       PaymentList: listOf("Payment"),
       Exception: exceptionSchema,
       AuditEntry: auditEntry,
@@ -863,10 +1091,14 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       post: {
         operationId: "actOnException",
         tags: ["exceptions"],
-        summary: "Acknowledge, resolve or annotate an exception",
+        summary: "Acknowledge, resolve, annotate, write off or reopen an exception",
         description:
           "Appended to the exception's audit trail with the actor and time; nothing is ever deleted. " +
-          "A note needs text; acknowledging needs an open exception; resolving an unresolved one.",
+          "A note needs text; acknowledging needs an open exception; resolving an unresolved one. " +
+          "write_off (a note required; exceptions of a payment) makes the payment written_off: final, out of " +
+          "payrecon_funds_at_risk and item alerts, its own report column; money that arrives later still settles it. " +
+          "It is a fact the reconciler applies, kept across restarts. reopen re-opens a resolved exception (taking back " +
+          "a write-off). 409 when the action does not apply.",
         ...roles("operator"),
         parameters: [pathParameter("id", "exception id", "42", { type: "string", pattern: "^[0-9]+$" })],
         requestBody: {
@@ -875,6 +1107,76 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
         },
         responses: {
           "200": json(ref("Exception"), "the exception after the action"),
+          ...apiErrors("400", "404", "409", "413"),
+        },
+      },
+    },
+    "/api/v1/bank-entries": {
+      get: {
+        operationId: "listBankEntries",
+        tags: ["bank entries"],
+        summary: "Bank entries, newest value date first, filtered and searched, cursor-paginated",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/bank-entries", entryListQuery),
+        responses: { "200": json(ref("BankEntryList"), "a page of bank entries"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/bank-entries/{entry_id}": {
+      get: {
+        operationId: "getBankEntry",
+        tags: ["bank entries"],
+        summary:
+          "One bank entry: its match explained, the candidates considered, exceptions and the operators' decisions",
+        ...roles("viewer", "operator"),
+        parameters: [entryIdParameter, ...queryParameters("/api/v1/bank-entries/{entry_id}", entryQuery)],
+        responses: { "200": json(ref("BankEntryDetail"), "the entry"), ...apiErrors("400", "404", "409") },
+      },
+    },
+    "/api/v1/batches/{batch_id}": {
+      get: {
+        operationId: "getBatch",
+        tags: ["bank entries"],
+        summary:
+          "One settlement batch: gross, fee, net, the payments it lists with their statuses, the entry that paid it",
+        ...roles("viewer", "operator"),
+        parameters: [
+          pathParameter("batch_id", "the gateway's batch (payout) id", "po_1QxYz", { type: "string", maxLength: 200 }),
+          ...queryParameters("/api/v1/batches/{batch_id}", batchQuery),
+        ],
+        responses: { "200": json(ref("Batch"), "the batch"), ...apiErrors("400", "404", "409") },
+      },
+    },
+    "/api/v1/bank-entries/{entry_id}/match": {
+      post: {
+        operationId: "matchBankEntry",
+        tags: ["bank entries"],
+        summary: "Match a bank entry to a payment by hand",
+        description:
+          "A manual match wins over every rule. It is a fact: stored with its actor, time and note, applied by the " +
+          "reconciler in the same transaction, kept across restarts, replays and a from-scratch reconciliation. " +
+          "409 when the payment's currency or direction cannot be settled by this entry.",
+        ...roles("operator"),
+        parameters: [entryIdParameter],
+        requestBody: { required: true, content: { "application/json": { schema: ref("ManualMatch") } } },
+        responses: {
+          "200": json(ref("EntryDecision"), "the decision and the entry's match after it"),
+          ...apiErrors("400", "404", "409", "413"),
+        },
+      },
+    },
+    "/api/v1/bank-entries/{entry_id}/unmatch": {
+      post: {
+        operationId: "unmatchBankEntry",
+        tags: ["bank entries"],
+        summary: "Remove a bank entry's match (rule or manual)",
+        description:
+          "The rules never match that entry to that payment (or batch) again; a later manual match may. Stored and " +
+          "audited like a manual match. 409 when the entry is matched to nothing.",
+        ...roles("operator"),
+        parameters: [entryIdParameter],
+        requestBody: { required: false, content: { "application/json": { schema: ref("ManualUnmatch") } } },
+        responses: {
+          "200": json(ref("EntryDecision"), "the decision and the entry's match after it"),
           ...apiErrors("400", "404", "409", "413"),
         },
       },

@@ -1,5 +1,8 @@
 import { pushTo } from "../grouping.js";
+import { type ExplainedTarget, explainByAmount, explainByReference } from "./explain.js";
+import type { EntryDecisions } from "./manualDecisions.js";
 import { referenceKey } from "./references.js";
+import { parseBatchKey } from "./touched.js";
 import { type BankFact, daysApart, type MatchMethod, type Policy } from "./types.js";
 
 /**
@@ -45,10 +48,11 @@ export interface TargetLookup {
   amountCandidates(entry: BankFact): MatchTarget[];
 }
 
+/** `explanation`: what the rule saw, for a person (explain.ts); for ambiguity one per candidate, in its order. */
 export type EntryMatch =
-  | { kind: "payment"; paymentId: string; method: MatchMethod }
-  | { kind: "batch"; batchKey: string; method: MatchMethod }
-  | { kind: "ambiguous"; method: MatchMethod; candidates: string[] }
+  | { kind: "payment"; paymentId: string; method: MatchMethod; explanation: string }
+  | { kind: "batch"; batchKey: string; method: MatchMethod; explanation: string }
+  | { kind: "ambiguous"; method: MatchMethod; candidates: string[]; explanations: string[] }
   | { kind: "none" };
 
 export function targetId(target: MatchTarget): string {
@@ -60,14 +64,45 @@ export function settlingDirection(direction: "collection" | "payout"): "credit" 
   return direction === "collection" ? "credit" : "debit";
 }
 
-function decide(targets: MatchTarget[], method: MatchMethod): EntryMatch | undefined {
+function decide(
+  targets: MatchTarget[],
+  method: MatchMethod,
+  explain: (target: MatchTarget, fitting: number) => string,
+): EntryMatch | undefined {
   const unique = new Map(targets.map((target) => [targetId(target), target]));
   if (unique.size === 0) return undefined;
-  if (unique.size > 1) return { kind: "ambiguous", method, candidates: [...unique.keys()].sort() };
+  if (unique.size > 1) {
+    const candidates = [...unique.keys()].sort();
+    return {
+      kind: "ambiguous",
+      method,
+      candidates,
+      explanations: candidates.map((id) => explain(unique.get(id)!, unique.size)),
+    };
+  }
   const [target] = unique.values();
+  const explanation = explain(target!, 1);
   return target!.kind === "payment"
-    ? { kind: "payment", paymentId: target!.paymentId, method }
-    : { kind: "batch", batchKey: target!.key, method };
+    ? { kind: "payment", paymentId: target!.paymentId, method, explanation }
+    : { kind: "batch", batchKey: target!.key, method, explanation };
+}
+
+function explained(target: MatchTarget): ExplainedTarget {
+  return target.kind === "payment"
+    ? {
+        kind: "payment",
+        paymentId: target.paymentId,
+        referenceKey: target.referenceKey,
+        amountMinor: target.amountMinor,
+        currency: target.currency,
+      }
+    : {
+        kind: "batch",
+        ...parseBatchKey(target.key),
+        netMinor: target.netMinor,
+        currency: target.currency,
+        expectedArrival: target.expectedArrival,
+      };
 }
 
 function normalizeName(name: string): string {
@@ -80,21 +115,30 @@ function namesAgree(a: string | null, b: string | null): boolean {
   return x.length === 0 || y.length === 0 || x.includes(y) || y.includes(x);
 }
 
-function amountFits(entry: BankFact, target: MatchTarget, policy: Policy): boolean {
-  if (target.settlesByReference || target.currency !== entry.currency) return false;
-  if (target.kind === "batch") {
-    return (
-      entry.direction === "credit" &&
-      target.netMinor === entry.amountMinor &&
-      daysApart(entry.valueDate, target.expectedArrival) * 86_400_000 <= policy.matchWindowMs
-    );
-  }
-  if (target.cancelled || settlingDirection(target.direction) !== entry.direction) return false;
-  if (!namesAgree(entry.counterpartyName, target.counterpartyName)) return false;
+/**
+ * The due date (or expected arrival) against which amount, currency, direction and value date fit within the
+ * window, or undefined: the candidates an amount match weighs, before asking whether each is open.
+ */
+function amountWindowFit(entry: BankFact, target: MatchTarget, policy: Policy): string | undefined {
+  if (target.currency !== entry.currency) return undefined;
   const windowFits = (dueDate: string) => daysApart(entry.valueDate, dueDate) * 86_400_000 <= policy.matchWindowMs;
+  if (target.kind === "batch") {
+    return entry.direction === "credit" && target.netMinor === entry.amountMinor && windowFits(target.expectedArrival)
+      ? target.expectedArrival
+      : undefined;
+  }
+  if (settlingDirection(target.direction) !== entry.direction) return undefined;
   const last = target.installments[target.installments.length - 1];
-  if (target.amountMinor === entry.amountMinor && last && windowFits(last.dueDate)) return true;
-  return target.installments.some((part) => part.amountMinor === entry.amountMinor && windowFits(part.dueDate));
+  if (target.amountMinor === entry.amountMinor && last && windowFits(last.dueDate)) return last.dueDate;
+  return target.installments.find((part) => part.amountMinor === entry.amountMinor && windowFits(part.dueDate))
+    ?.dueDate;
+}
+
+/** Whether an amount candidate may take the entry: not settled by reference, not cancelled, names agree. */
+function openForAmount(entry: BankFact, target: MatchTarget): boolean {
+  if (target.settlesByReference) return false;
+  if (target.kind === "batch") return true;
+  return !target.cancelled && namesAgree(entry.counterpartyName, target.counterpartyName);
 }
 
 /** Whether two matches say the same (kind, side, method, candidates). */
@@ -102,12 +146,22 @@ export function sameEntryMatch(a: EntryMatch | undefined, b: EntryMatch | undefi
   if (a === undefined || b === undefined || a.kind !== b.kind) return a === b;
   switch (a.kind) {
     case "payment":
-      return a.paymentId === (b as typeof a).paymentId && a.method === (b as typeof a).method;
+      return (
+        a.paymentId === (b as typeof a).paymentId &&
+        a.method === (b as typeof a).method &&
+        a.explanation === (b as typeof a).explanation
+      );
     case "batch":
-      return a.batchKey === (b as typeof a).batchKey && a.method === (b as typeof a).method;
+      return (
+        a.batchKey === (b as typeof a).batchKey &&
+        a.method === (b as typeof a).method &&
+        a.explanation === (b as typeof a).explanation
+      );
     case "ambiguous":
       return (
-        a.method === (b as typeof a).method && a.candidates.join("\u0000") === (b as typeof a).candidates.join("\u0000")
+        a.method === (b as typeof a).method &&
+        a.candidates.join("\u0000") === (b as typeof a).candidates.join("\u0000") &&
+        a.explanations.join("\u0000") === (b as typeof a).explanations.join("\u0000")
       );
     case "none":
       return true;
@@ -145,21 +199,55 @@ export function sameTarget(a: MatchTarget | undefined, b: MatchTarget | undefine
   );
 }
 
-export function matchEntry(entry: BankFact, lookup: TargetLookup, policy: Policy): EntryMatch {
+/** Without the targets an operator unmatched from the entry: the rules never pair them again. */
+function allowedLookup(lookup: TargetLookup, forbidden: ReadonlySet<string>): TargetLookup {
+  if (forbidden.size === 0) return lookup;
+  const allowed = (targets: MatchTarget[]) => targets.filter((target) => !forbidden.has(targetId(target)));
+  return {
+    byReference: (key) => allowed(lookup.byReference(key)),
+    amountCandidates: (entry) => allowed(lookup.amountCandidates(entry)),
+  };
+}
+
+export function matchEntry(
+  entry: BankFact,
+  rulesLookup: TargetLookup,
+  policy: Policy,
+  decisions?: EntryDecisions,
+): EntryMatch {
+  // An operator's match wins over every rule.
+  if (decisions?.manual) {
+    const { paymentId, explanation } = decisions.manual;
+    return { kind: "payment", paymentId, method: "manual", explanation };
+  }
+  const lookup = decisions ? allowedLookup(rulesLookup, decisions.forbidden) : rulesLookup;
   if (entry.endToEndId) {
-    const found = decide(lookup.byReference(referenceKey(entry.endToEndId)), "end_to_end_id");
+    const found = decide(lookup.byReference(referenceKey(entry.endToEndId)), "end_to_end_id", (target, fitting) =>
+      explainByReference(entry, explained(target), "end_to_end_id", fitting),
+    );
     if (found) return found;
   }
   const byToken = decide(
     entry.tokens.flatMap((token) => lookup.byReference(token)),
     "remittance",
+    (target, fitting) => explainByReference(entry, explained(target), "remittance", fitting),
   );
   if (byToken) return byToken;
-  // Returns and pending lines are only ever matched by reference: an amount guess on them would be a guess.
-  if (entry.status !== "booked") return { kind: "none" };
+  // Returns are only ever matched by reference. A pending line matches like a booked one, tentatively (CONTRACT §7):
+  // the payment stays in flight until a booked line confirms it.
+  if (entry.status === "returned") return { kind: "none" };
+  const weighed = new Map<string, { target: MatchTarget; dueDate: string }>();
+  for (const target of lookup.amountCandidates(entry)) {
+    const dueDate = amountWindowFit(entry, target, policy);
+    if (dueDate !== undefined) weighed.set(targetId(target), { target, dueDate });
+  }
+  const open = [...weighed.values()].filter(({ target }) => openForAmount(entry, target));
+  const dueDates = new Map(open.map(({ target, dueDate }) => [targetId(target), dueDate]));
   const byAmount = decide(
-    lookup.amountCandidates(entry).filter((target) => amountFits(entry, target, policy)),
+    open.map(({ target }) => target),
     "amount",
+    (target, fitting) =>
+      explainByAmount(entry, explained(target), dueDates.get(targetId(target))!, policy, fitting, weighed.size),
   );
   return byAmount ?? { kind: "none" };
 }

@@ -11,6 +11,7 @@ import {
   type ExpectedVersion,
   type GatewayFact,
   type MatchMethod,
+  type PaymentDecision,
   type PaymentStatus,
   type Policy,
   toleranceFor,
@@ -46,9 +47,11 @@ export interface PaymentFacts {
   events: GatewayFact[];
   entries: MatchedEntry[];
   batches: BatchView[];
+  /** Operators' write-off / reopen decisions on the payment (CONTRACT §7). */
+  decisions?: PaymentDecision[];
 }
 
-export type PaymentExceptionKind = "failed" | "held" | "delayed" | "mismatch";
+export type PaymentExceptionKind = "failed" | "held" | "delayed" | "mismatch" | "unconfirmed";
 
 export interface PaymentOutcome {
   paymentId: string;
@@ -92,7 +95,22 @@ const PAYOUT_LIFECYCLE = new Set([
 const FAILURE_TYPES = new Set(["payment.failed", "payout.failed", "payout.canceled"]);
 const ACCEPTANCE_TYPES = new Set(["payment.captured", "payout.submitted", "payout.paid"]);
 const AMOUNT_BEARING_SUCCESS = new Set(["payment.captured", "payout.paid", "payout.submitted"]);
-const TERMINAL: ReadonlySet<PaymentStatus> = new Set(["settled", "failed", "refunded", "charged_back", "cancelled"]);
+const TERMINAL: ReadonlySet<PaymentStatus> = new Set([
+  "settled",
+  "failed",
+  "refunded",
+  "charged_back",
+  "cancelled",
+  "written_off",
+]);
+/** What the facts say that a write-off does not hide: the money came, went back, or the payment was cancelled. */
+const BEYOND_WRITE_OFF: ReadonlySet<PaymentStatus> = new Set(["settled", "refunded", "charged_back", "cancelled"]);
+
+/** The write-off in force: the latest decision, when it is one. */
+export function writeOffInForce(decisions: readonly PaymentDecision[] | undefined): PaymentDecision | undefined {
+  const latest = [...(decisions ?? [])].sort((a, b) => b.seq - a.seq)[0];
+  return latest?.action === "write_off" ? latest : undefined;
+}
 
 interface Installment {
   amountMinor: number;
@@ -116,6 +134,8 @@ interface BankTally {
   prefixReachedOn: Array<string | null>;
   settledOn: string | null;
   pendingSeen: boolean;
+  /** When the first pending line matched to it arrived (a tentative match), if any. */
+  pendingSince: number | null;
   foreignCurrency: boolean;
   oppositeDirection: boolean;
 }
@@ -140,6 +160,7 @@ function tallyBank(
     prefixReachedOn: prefixes.map(() => null),
     settledOn: null,
     pendingSeen: false,
+    pendingSince: null,
     foreignCurrency: false,
     oppositeDirection: false,
   };
@@ -165,6 +186,7 @@ function tallyBank(
     }
     if (entry.status === "pending") {
       tally.pendingSeen = true;
+      if (tally.pendingSince === null || entry.receivedAt < tally.pendingSince) tally.pendingSince = entry.receivedAt;
       continue;
     }
     if (entry.status === "returned") {
@@ -362,6 +384,18 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
     reason = "nothing from gateway or bank yet";
   }
 
+  const writeOff = writeOffInForce(facts.decisions);
+  if (writeOff && !BEYOND_WRITE_OFF.has(status)) {
+    status = "written_off";
+    const when = new Date(writeOff.decidedAt).toISOString().replace(".000Z", "Z");
+    reason = `written off by ${writeOff.actor} at ${when}${writeOff.note ? `: ${writeOff.note}` : ""}`;
+    failureCode = null;
+    failureMessage = null;
+  } else if (writeOff) {
+    // Late truth wins over the write-off; said on the payment so the change is read, not just seen.
+    flags.push("write_off_overtaken");
+  }
+
   const classification = status === "failed" ? classifyFailure(failureCode) : null;
   const holdReason = status === "held" ? (lastHold?.type === "payout.held" ? lastHold.holdReason : null) : null;
 
@@ -376,10 +410,18 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
     status === "mismatch"
       ? Math.abs(payment.amount_minor - settled)
       : Math.max(0, payment.amount_minor - Math.max(0, settled));
+  // A tentative match the bank has not booked within PENDING_GRACE (CONTRACT §7).
+  const unconfirmedAt =
+    bank.pendingSince === null ? null : bank.pendingSince + (policy.pendingGraceMs ?? 3 * 86_400_000);
   const exception =
     status === "failed" || status === "held" || status === "delayed" || status === "mismatch"
       ? { kind: status, amountMinor: atRisk }
-      : null;
+      : status === "in_flight" && settled <= 0 && unconfirmedAt !== null && now >= unconfirmedAt
+        ? { kind: "unconfirmed" as const, amountMinor: atRisk }
+        : null;
+  if (status === "in_flight" && settled <= 0 && unconfirmedAt !== null && unconfirmedAt > now) {
+    if (nextDeadline === null || unconfirmedAt < nextDeadline) nextDeadline = unconfirmedAt;
+  }
 
   const acceptedAt = accepted?.occurredAt ?? batchedAt ?? null;
   return {

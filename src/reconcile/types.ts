@@ -18,7 +18,9 @@ export type PaymentStatus =
   | "mismatch"
   | "refunded"
   | "charged_back"
-  | "cancelled";
+  | "cancelled"
+  // An operator wrote the unsettled amount off (CONTRACT §7): final, out of funds at risk; money still settles it.
+  | "written_off";
 
 export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
   "pending",
@@ -32,6 +34,7 @@ export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
   "refunded",
   "charged_back",
   "cancelled",
+  "written_off",
 ];
 
 /** Every exception kind, in the order people read them (status page, API enum, gauges). */
@@ -43,6 +46,8 @@ export const EXCEPTION_KINDS = [
   "unmatched",
   "ambiguous",
   "duplicate",
+  // A payment matched only by a pending bank line past PENDING_GRACE (CONTRACT §7).
+  "unconfirmed",
   // Same key, different content (CONTRACT §8); both contents kept in input_conflicts.
   "conflict",
   "statement_imbalance",
@@ -109,7 +114,38 @@ export interface BankFact {
   receivedAt: number;
 }
 
-export type MatchMethod = "end_to_end_id" | "remittance" | "amount";
+/** `manual`: an operator's match (ManualDecision), which wins over every rule. */
+export type MatchMethod = "end_to_end_id" | "remittance" | "amount" | "manual";
+
+/**
+ * An operator's decision on a bank entry (CONTRACT §7): a fact like the others, stored with its arrival
+ * number. `match` ties the entry to a payment whatever the rules say; `unmatch` removes the entry's match
+ * to `target` and forbids the rules that pairing from then on. Later decisions on an entry win over earlier ones.
+ */
+export interface ManualDecision {
+  seq: number;
+  bank: string;
+  entryId: string;
+  action: "match" | "unmatch";
+  /** `payment:ID` (a match always names a payment) or `batch:GATEWAY/ID`. */
+  target: string;
+  actor: string;
+  note: string | null;
+  decidedAt: number;
+}
+
+/**
+ * An operator's decision on an expected payment (CONTRACT §7), a fact with its arrival number: `write_off`
+ * makes an unsettled payment `written_off`; `reopen` takes that back. The later decision wins.
+ */
+export interface PaymentDecision {
+  seq: number;
+  paymentId: string;
+  action: "write_off" | "reopen";
+  actor: string;
+  note: string | null;
+  decidedAt: number;
+}
 
 /**
  * The knobs of reconciliation, as configured (src/config.ts). Priority tiers
@@ -162,6 +198,8 @@ export interface ReconcilePolicy {
   holdThresholdMs: number;
   matchWindowMs: number;
   unmatchedGraceMs: number;
+  /** A tentative match (pending bank line) unconfirmed this long is an `unconfirmed` exception (default 3d). */
+  pendingGraceMs?: number;
   amountToleranceMinor: number;
   amountToleranceByGateway: Record<string, number>;
 }

@@ -11,7 +11,16 @@ import {
 } from "./matching.js";
 import { type BatchView, type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
 import { referenceKey } from "./references.js";
-import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, Policy } from "./types.js";
+import { foldDecisions } from "./manualDecisions.js";
+import type {
+  BankFact,
+  BatchFact,
+  ExpectedVersion,
+  GatewayFact,
+  ManualDecision,
+  PaymentDecision,
+  Policy,
+} from "./types.js";
 import { toleranceFor } from "./types.js";
 import {
   batchExceptions,
@@ -158,6 +167,10 @@ export class WorkingSet {
   /** How many entries name each key, and how many batches list each reference: settlesByReference. */
   private readonly tokenCounts = new Map<string, number>();
   private readonly batchedRefCounts = new Map<string, number>();
+  /** Operators' decisions by entry key, by arrival number. */
+  private readonly decisions = new Map<string, Map<number, ManualDecision>>();
+  /** Write-off / reopen decisions by payment id, by arrival number. */
+  private readonly paymentDecisions = new Map<string, Map<number, PaymentDecision>>();
 
   // What matching sees.
   private readonly targets = new Map<string, MatchTarget>();
@@ -203,6 +216,8 @@ export class WorkingSet {
     for (const event of facts.events ?? []) this.addEvent(event, dirty);
     for (const batch of facts.batches ?? []) this.addBatch(batch, dirty);
     for (const entry of facts.entries ?? []) this.addEntry(entry, dirty);
+    for (const decision of facts.decisions ?? []) this.addDecision(decision, dirty);
+    for (const decision of facts.paymentDecisions ?? []) this.addPaymentDecision(decision, dirty);
     if (now > this.now) this.timePassed(now, dirty);
     this.now = Math.max(this.now, now);
 
@@ -322,14 +337,42 @@ export class WorkingSet {
     }
   }
 
-  private addEntry(entry: BankFact, dirty: { targets: Set<string>; entries: Set<string> }): void {
+  private addEntry(
+    entry: BankFact,
+    dirty: { targets: Set<string>; entries: Set<string>; payments: Set<string>; batches: Set<string> },
+  ): void {
     const key = entryKey(entry);
     const current = this.entries.get(key);
     if (current && current.seq <= entry.seq) return;
-    if (current) this.indexEntry(key, current, -1, dirty);
+    if (current) {
+      this.indexEntry(key, current, -1, dirty);
+      // The kept copy's arrival time counts for its side (a tentative match's PENDING_GRACE runs from it).
+      const side = this.matches.get(key);
+      if (side?.kind === "payment") dirty.payments.add(side.paymentId);
+      if (side?.kind === "batch") dirty.batches.add(side.batchKey);
+    }
     this.entries.set(key, entry);
     this.indexEntry(key, entry, 1, dirty);
     dirty.entries.add(key);
+  }
+
+  /** A decision changes only its entry's match (rule 5 then carries it to the payments). */
+  private addDecision(decision: ManualDecision, dirty: { entries: Set<string> }): void {
+    const key = entryKey(decision);
+    const known = this.decisions.get(key) ?? new Map<number, ManualDecision>();
+    if (known.has(decision.seq)) return;
+    known.set(decision.seq, decision);
+    this.decisions.set(key, known);
+    if (this.entries.has(key)) dirty.entries.add(key);
+  }
+
+  /** A write-off or reopen changes only its payment's outcome. */
+  private addPaymentDecision(decision: PaymentDecision, dirty: { payments: Set<string> }): void {
+    const known = this.paymentDecisions.get(decision.paymentId) ?? new Map<number, PaymentDecision>();
+    if (known.has(decision.seq)) return;
+    known.set(decision.seq, decision);
+    this.paymentDecisions.set(decision.paymentId, known);
+    dirty.payments.add(decision.paymentId);
   }
 
   private indexEntry(key: string, entry: BankFact, delta: 1 | -1, dirty: { targets: Set<string> }): void {
@@ -439,7 +482,13 @@ export class WorkingSet {
   // ---------------------------------------------------------------- what the facts imply
 
   private rematch(key: string, dirty: { payments: Set<string>; batches: Set<string> }): void {
-    const match = matchEntry(this.entries.get(key)!, this.lookup, this.policy);
+    const decided = this.decisions.get(key);
+    const match = matchEntry(
+      this.entries.get(key)!,
+      this.lookup,
+      this.policy,
+      foldDecisions(decided ? [...decided.values()] : undefined),
+    );
     const old = this.matches.get(key);
     if (sameEntryMatch(old, match)) return;
     // Rule 5: the old and the new side are re-evaluated.
@@ -486,6 +535,7 @@ export class WorkingSet {
             batches: [...(this.batchesByRef.get(ref.referenceKey) ?? [])]
               .map((key) => this.batchViews.get(key))
               .filter((view): view is BatchView => view !== undefined && view.batch.gateway === ref.gateway),
+            decisions: [...(this.paymentDecisions.get(paymentId)?.values() ?? [])],
           },
           this.now,
           this.policy,

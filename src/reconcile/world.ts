@@ -12,7 +12,16 @@ import {
   type PaymentTarget,
 } from "./matching.js";
 import { type BatchView, type PaymentOutcome, reconcilePayment } from "./paymentStatus.js";
-import type { BankFact, BatchFact, ExpectedVersion, GatewayFact, Policy } from "./types.js";
+import { foldDecisions } from "./manualDecisions.js";
+import type {
+  BankFact,
+  BatchFact,
+  ExpectedVersion,
+  GatewayFact,
+  ManualDecision,
+  PaymentDecision,
+  Policy,
+} from "./types.js";
 import { referenceKey } from "./references.js";
 import { batchKey } from "./touched.js";
 import { toleranceFor, utcDate } from "./types.js";
@@ -27,6 +36,10 @@ export interface WorldFacts {
   events: GatewayFact[];
   batches: BatchFact[];
   entries: BankFact[];
+  /** Operators' match / unmatch decisions on bank entries (CONTRACT §7). */
+  decisions: ManualDecision[];
+  /** Operators' write-off / reopen decisions on payments (CONTRACT §7). */
+  paymentDecisions: PaymentDecision[];
 }
 
 export interface WorldResult {
@@ -73,6 +86,16 @@ export function distinctFacts(facts: WorldFacts): WorldFacts {
       (a, b) => a.occurredAt < b.occurredAt || (a.occurredAt === b.occurredAt && a.eventId < b.eventId),
     ),
     entries: firstBy(facts.entries, entryKey, (a, b) => a.seq < b.seq),
+    decisions: firstBy(
+      facts.decisions,
+      (d) => String(d.seq),
+      () => false,
+    ),
+    paymentDecisions: firstBy(
+      facts.paymentDecisions,
+      (d) => String(d.seq),
+      () => false,
+    ),
   };
 }
 
@@ -108,11 +131,13 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
   }
 
   const lookup = memoryLookup(targets);
+  const decisionsByEntry = new Map<string, ManualDecision[]>();
+  for (const decision of facts.decisions) pushTo(decisionsByEntry, entryKey(decision), decision);
   const entryMatches = new Map<string, EntryMatch>();
   const entriesByPayment = new Map<string, Array<{ entry: BankFact; method: EntryMatch & { kind: "payment" } }>>();
   const entriesByBatch = new Map<string, BankFact[]>();
   for (const entry of facts.entries) {
-    const match = matchEntry(entry, lookup, policy);
+    const match = matchEntry(entry, lookup, policy, foldDecisions(decisionsByEntry.get(entryKey(entry))));
     entryMatches.set(entryKey(entry), match);
     if (match.kind === "payment") {
       pushTo(entriesByPayment, match.paymentId, { entry, method: match });
@@ -140,6 +165,9 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
     pushTo(eventsByRef, event.referenceKey, event);
   }
 
+  const decisionsByPayment = new Map<string, PaymentDecision[]>();
+  for (const decision of facts.paymentDecisions) pushTo(decisionsByPayment, decision.paymentId, decision);
+
   const payments = new Map<string, PaymentOutcome>();
   const exceptions = new Map<string, DesiredException>();
   const open = (exception: DesiredException) => exceptions.set(exceptionKey(exception), exception);
@@ -153,6 +181,7 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
         events: eventsByRef.get(ref.referenceKey) ?? [],
         entries: (entriesByPayment.get(paymentId) ?? []).map(({ entry, method }) => ({ entry, method: method.method })),
         batches: (batchesByRef.get(ref.referenceKey) ?? []).filter((view) => view.batch.gateway === ref.gateway),
+        decisions: decisionsByPayment.get(paymentId),
       },
       now,
       policy,

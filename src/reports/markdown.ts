@@ -25,6 +25,7 @@ const STATUS_TITLES: Record<StatusBucket, string> = {
   mismatch: "Mismatch (expected)",
   reversed: "Reversed",
   cancelled: "Cancelled",
+  written_off: "Written off",
 };
 
 const HEADER = [

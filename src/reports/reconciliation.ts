@@ -12,7 +12,8 @@ import { AGING_BUCKETS } from "../db/queries/reports.js";
  *   they were at `to`.
  * - Buckets: every payment is in exactly one, so expected = the sum of them.
  *   `in_flight` is pending + in_flight + partially_settled (not ended, not
- *   overdue, no problem known); `reversed` is refunded + charged_back.
+ *   overdue, no problem known); `reversed` is refunded + charged_back;
+ *   `written_off` what an operator wrote off.
  *   A bucket's amount is the sum of the payments' expected amounts.
  * - `bank_settled`: what the bank actually showed for the row's payments
  *   (net of returns), whatever their status — a short payment's real amount.
@@ -40,6 +41,8 @@ export const STATUS_BUCKETS = {
   mismatch: ["mismatch"],
   reversed: ["refunded", "charged_back"],
   cancelled: ["cancelled"],
+  // Its own column (CONTRACT §7): an operator's decision, not money at risk nor money received.
+  written_off: ["written_off"],
 } as const;
 export type StatusBucket = keyof typeof STATUS_BUCKETS;
 export const STATUS_BUCKET_NAMES = Object.keys(STATUS_BUCKETS) as StatusBucket[];

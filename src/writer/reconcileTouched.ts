@@ -17,7 +17,9 @@ import {
   targetsByReference,
   upsertBatchesFromEvents,
 } from "../db/queries/matching.js";
+import { decisionsOfEntries, decisionsOfPayments } from "../db/queries/manualDecisions.js";
 import { enqueueOutbox, type OutboxMessage } from "../db/queries/outbox.js";
+import { foldDecisions } from "../reconcile/manualDecisions.js";
 import { advanceReconcileClock } from "../db/queries/reconcileClock.js";
 import { journalTouched } from "../db/queries/reconcileJournal.js";
 import {
@@ -298,7 +300,8 @@ async function matchEntries(
     if (entry.endToEndId) keys.add(referenceKey(entry.endToEndId));
   }
   const pendingIds = [...pending.keys()];
-  const booked = entries.filter((entry) => entry.status === "booked");
+  // Booked and pending lines match by amount (pending ones tentatively); returns only by reference.
+  const booked = entries.filter((entry) => entry.status !== "returned");
   const [targets, candidates] = [
     await targetsByReference(tx, [...keys], pendingIds),
     await amountCandidates(
@@ -346,7 +349,14 @@ async function matchEntries(
       ...pendingCandidates(entry).map((identity) => pendingTargets.get(identity.id)!),
     ],
   };
-  return new Map(entries.map((entry) => [entry.seq, matchEntry(entry, lookup, policy)]));
+  // Operators' decisions on these entries (CONTRACT §7): a manual match wins, an unmatch forbids the pairing.
+  const decisions = await decisionsOfEntries(tx, entries);
+  return new Map(
+    entries.map((entry) => [
+      entry.seq,
+      matchEntry(entry, lookup, policy, foldDecisions(decisions.get(`${entry.bank}/${entry.entryId}`))),
+    ]),
+  );
 }
 
 async function evaluatePayments(
@@ -363,10 +373,11 @@ async function evaluatePayments(
     if (effective) refs.set(id, { key: referenceKey(effective.payment.reference), gateway: effective.payment.gateway });
   }
   const refKeys = [...new Set([...refs.values()].map((ref) => ref.key))];
-  const [events, entries, views] = [
+  const [events, entries, views, decisions] = [
     await loadEventsByReference(tx, refKeys),
     await loadMatchedEntries(tx, [...refs.keys()]),
     await loadBatchViews(tx, refKeys),
+    await decisionsOfPayments(tx, [...refs.keys()]),
   ];
   const all: PaymentChange[] = [];
   for (const [id, ref] of refs) {
@@ -378,6 +389,7 @@ async function evaluatePayments(
         entries: entries.get(id) ?? [],
         // A batch settles only payments of its own gateway.
         batches: (views.get(ref.key) ?? []).filter((view) => view.batch.gateway === ref.gateway),
+        decisions: decisions.get(id),
       },
       nowMs,
       policy,

@@ -184,6 +184,7 @@ function mergeTouched(a: TouchedFacts, b: TouchedFacts): TouchedFacts {
     for (const id of side.paymentIds) merged.paymentIds.add(id);
     for (const seq of side.gatewayEventSeqs) merged.gatewayEventSeqs.add(seq);
     for (const seq of side.entrySeqs) merged.entrySeqs.add(seq);
+    for (const seq of side.recheckEntrySeqs) merged.recheckEntrySeqs.add(seq);
   }
   return merged;
 }

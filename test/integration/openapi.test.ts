@@ -4,7 +4,7 @@ import { ROLES } from "../../src/config.js";
 import { OPENAPI_PATH, openApiDocument } from "../../src/http/openapi.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, TOKENS, type TestDaemon } from "../support/daemon.js";
-import { dateDaysFromNow } from "../support/clock.js";
+import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
 import { bankEntry, expectedPayment, gatewayEvent } from "../support/facts.js";
 
 /**
@@ -205,6 +205,30 @@ describe("OpenAPI document against the running daemon", () => {
       gatewayEvent(3, { type: "payout.failed", gateway: "adyen", failure_code: "account_closed", currency: "EUR" }),
     ]);
     await ingest("bank.settlements", [bankEntry(1, { amount_minor: collection.amount_minor, currency: "EUR" })]);
+    // The documented examples of a bank entry and a batch exist (CONTRACT §7 resources).
+    await ingest("gateway.events", [
+      {
+        event_id: "evt_batch_example",
+        gateway: "stripe",
+        type: "settlement.batch",
+        batch_id: "po_1QxYz",
+        references: ["NOT-LISTED-1"],
+        gross_minor: 10_000,
+        fee_minor: 300,
+        amount_minor: 9_700,
+        currency: "EUR",
+        occurred_at: isoDaysFromNow(-2),
+        expected_arrival: dateDaysFromNow(0),
+      },
+    ]);
+    await ingest("bank.settlements", [
+      bankEntry(2, {
+        entry_id: "DE89370400440532013000:20261201:h0a1b2c3d4e5f6a7b",
+        amount_minor: 9_700,
+        currency: "EUR",
+        remittance_info: "STRIPE PAYOUT po_1QxYz",
+      }),
+    ]);
   });
 
   afterAll(async () => {
@@ -321,6 +345,18 @@ describe("OpenAPI document against the running daemon", () => {
       status: "failed",
       failure_category: "account_closed",
     });
+
+    const entries = await viewer("/api/v1/bank-entries");
+    expect(entries.body.items.length).toBe(2);
+    check("/api/v1/bank-entries", "get", "200", entries.body);
+    for (const item of entries.body.items) {
+      const entry = await viewer(`/api/v1/bank-entries/${encodeURIComponent(item.entry_id)}`);
+      check("/api/v1/bank-entries/{entry_id}", "get", "200", entry.body);
+    }
+    const batch = await viewer("/api/v1/batches/po_1QxYz");
+    // (The role check above unmatched the example entry from it as the operator: its entries may be none.)
+    expect(batch.status).toBe(200);
+    check("/api/v1/batches/{batch_id}", "get", "200", batch.body);
 
     const exceptions = await viewer("/api/v1/exceptions?state=all");
     expect(exceptions.status).toBe(200);

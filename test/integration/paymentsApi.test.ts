@@ -126,6 +126,19 @@ describe("payments and exceptions API", () => {
     ]);
     const settled = await get("/api/v1/payments/wd_1");
     expect(settled.body).toMatchObject({ status: "settled", settled_amount_minor: 5000, failure_category: null });
+    // CONTRACT §7: the match explained, as the core wrote it when it matched.
+    expect(settled.body.matches).toEqual([
+      {
+        entry_id: "DEBIT-1",
+        bank: "bank_a",
+        rule: "end_to_end_id",
+        tentative: false,
+        batch_id: null,
+        explanation:
+          "end-to-end id WD_1 equals the reference of payment wd_1 (reference WD_1, 50.00 USD); " +
+          `debit 50.00 USD on ${date(now)}, the only payment or batch it names`,
+      },
+    ]);
     const resolved = await get(`/api/v1/exceptions/${exception.id}`);
     expect(resolved.body.state).toBe("resolved");
     expect(resolved.body.audit.map((entry: { action: string }) => entry.action)).toEqual(["opened", "auto_resolved"]);
@@ -220,6 +233,22 @@ describe("payments and exceptions API", () => {
     const exceptions = await get("/api/v1/exceptions?kind=ambiguous");
     expect(exceptions.body.items).toHaveLength(1);
     expect(exceptions.body.items[0]).toMatchObject({ kind: "ambiguous", entry_id: "CREDIT-AMB", amount_minor: 7777 });
+    const due = date(now + day);
+    const candidate = (id: string) => ({
+      payment_id: id,
+      batch_id: null,
+      gateway: null,
+      entry_id: "CREDIT-AMB",
+      bank: "bank_a",
+      rule: "amount_date",
+      tentative: false,
+      explanation:
+        `amount 77.77 EUR, value date ${date(now)} within 3d of due date ${due} of payment ${id} ` +
+        `(reference ${id.toUpperCase()}, 77.77 EUR), one of 2 open candidates of 2`,
+    });
+    expect(exceptions.body.items[0].candidates).toEqual([candidate("amb_1"), candidate("amb_2")]);
+    const one = await get(`/api/v1/exceptions/${exceptions.body.items[0].id}`);
+    expect(one.body.candidates).toEqual([candidate("amb_1"), candidate("amb_2")]);
     for (const id of ["amb_1", "amb_2"]) expect((await get(`/api/v1/payments/${id}`)).body.status).toBe("pending");
   });
 

@@ -35,8 +35,11 @@ export async function differencesFromWorld(pool: pg.Pool, policy: Policy, now: n
     kind: string;
     payment_id: string | null;
     batch_id: string | null;
+    explanation: string | null;
+    candidate_explanations: string[] | null;
   }>(
-    `select e.bank, e.entry_id, coalesce(m.kind, 'missing') as kind, m.payment_id, m.batch_id
+    `select e.bank, e.entry_id, coalesce(m.kind, 'missing') as kind, m.payment_id, m.batch_id, m.explanation,
+            m.candidate_explanations
        from bank_entries e left join bank_entry_matches m on m.entry_seq = e.seq`,
   );
   for (const row of matches.rows) {
@@ -50,6 +53,17 @@ export async function differencesFromWorld(pool: pg.Pool, policy: Policy, now: n
     const got =
       row.kind === "payment" ? `payment:${row.payment_id}` : row.kind === "batch" ? `batch:${row.batch_id}` : row.kind;
     if (want !== got) differences.push(`entry ${row.bank}/${row.entry_id}: world ${want}, store ${got}`);
+    // The explanation is the core's, stored with the match: the same sentence from scratch.
+    const wantText =
+      match?.kind === "payment" || match?.kind === "batch"
+        ? match.explanation
+        : match?.kind === "ambiguous"
+          ? match.explanations.join(" | ")
+          : "";
+    const gotText = row.kind === "ambiguous" ? (row.candidate_explanations ?? []).join(" | ") : (row.explanation ?? "");
+    if (wantText !== gotText) {
+      differences.push(`entry ${row.bank}/${row.entry_id} explanation: world "${wantText}", store "${gotText}"`);
+    }
   }
 
   const open = await pool.query<{ kind: string; subject_key: string }>(

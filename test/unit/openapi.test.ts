@@ -232,6 +232,7 @@ describe("OpenAPI document", () => {
       "unmatched",
       "ambiguous",
       "duplicate",
+      "unconfirmed",
       "conflict",
       "statement_imbalance",
       "statement_gap",

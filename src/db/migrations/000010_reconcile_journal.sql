@@ -6,7 +6,9 @@ create table reconcile_journal (
   at          timestamptz primary key,
   payment_ids text[] not null,
   event_seqs  bigint[] not null,
-  entry_seqs  bigint[] not null
+  entry_seqs  bigint[] not null,
+  -- Entries an operator's decision (or the sql engine's sweeper) asked to match again.
+  recheck_entry_seqs bigint[] not null default '{}'
 );
 
 -- The newest time pruned from the journal: an engine whose last commit is older has missed rows.

@@ -1,6 +1,6 @@
 import { pushTo } from "../../grouping.js";
 import type { BatchTarget, EntryMatch, MatchTarget, PaymentTarget } from "../../reconcile/matching.js";
-import type { BankFact, BatchFact } from "../../reconcile/types.js";
+import type { BankFact, BatchFact, MatchMethod } from "../../reconcile/types.js";
 import { batchKey, parseBatchKey } from "../../reconcile/touched.js";
 import { referenceKeySql } from "../../reconcile/references.js";
 import type { Db } from "../pool.js";
@@ -160,13 +160,13 @@ export async function entriesToRematch(
                             where e.currency = i.currency and e.direction = i.settle_direction
                               and e.amount_minor = i.amount_minor
                               and e.value_date between i.due_date - $6::int and i.due_date + $6::int
-                              and e.status = 'booked' offset 0) e
+                              and e.status <> 'returned' offset 0) e
      union
      select e.seq from batches b
        cross join lateral (select seq from bank_entries e
                             where e.currency = b.currency and e.direction = 'credit' and e.amount_minor = b.net_minor
                               and e.value_date between b.expected_arrival - $6::int and b.expected_arrival + $6::int
-                              and e.status = 'booked' offset 0) e`,
+                              and e.status <> 'returned' offset 0) e`,
     [
       input.paymentIds,
       input.referenceKeys,
@@ -302,7 +302,7 @@ export async function amountCandidates(
                                 and i.amount_minor = e.amount_minor
                                 and i.due_date between e.value_date - $2::int and e.value_date + $2::int offset 0) i
          cross join lateral (select * from payments p where p.id = i.payment_id offset 0) p
-        where e.seq = any($1::bigint[]) and e.status = 'booked' and p.id <> all($3::text[])`,
+        where e.seq = any($1::bigint[]) and e.status <> 'returned' and p.id <> all($3::text[])`,
       [entrySeqs, days, exceptIds],
     ),
     await db.query<BatchTargetRow & { entry_seq: number }>(
@@ -312,7 +312,7 @@ export async function amountCandidates(
                               where b.currency = e.currency and b.net_minor = e.amount_minor
                                 and b.expected_arrival between e.value_date - $2::int and e.value_date + $2::int
                              offset 0) b
-        where e.seq = any($1::bigint[]) and e.status = 'booked' and e.direction = 'credit'`,
+        where e.seq = any($1::bigint[]) and e.status <> 'returned' and e.direction = 'credit'`,
       [entrySeqs, days],
     ),
   ];
@@ -336,6 +336,8 @@ function encodeMatch(match: EntryMatch) {
     batchGateway: batch?.gateway ?? null,
     batchId: batch?.batchId ?? null,
     candidates: match.kind === "ambiguous" ? match.candidates : [],
+    explanation: match.kind === "payment" || match.kind === "batch" ? match.explanation : null,
+    explanations: match.kind === "ambiguous" ? match.explanations : [],
   };
 }
 
@@ -354,17 +356,20 @@ export async function loadMatches(db: Db, seqs: number[]): Promise<Map<number, S
     batch_gateway: string | null;
     batch_id: string | null;
     candidates: string[];
+    explanation: string | null;
+    candidate_explanations: string[];
     unmatched_deadline: Date | null;
   }>("select * from bank_entry_matches where entry_seq = any($1::bigint[])", [seqs]);
   for (const row of result.rows) {
-    const method = row.method as "end_to_end_id" | "remittance" | "amount";
+    const method = row.method as MatchMethod;
+    const explanation = row.explanation ?? "";
     const match: EntryMatch =
       row.kind === "payment"
-        ? { kind: "payment", paymentId: row.payment_id!, method }
+        ? { kind: "payment", paymentId: row.payment_id!, method, explanation }
         : row.kind === "batch"
-          ? { kind: "batch", batchKey: batchKey(row.batch_gateway!, row.batch_id!), method }
+          ? { kind: "batch", batchKey: batchKey(row.batch_gateway!, row.batch_id!), method, explanation }
           : row.kind === "ambiguous"
-            ? { kind: "ambiguous", method, candidates: row.candidates }
+            ? { kind: "ambiguous", method, candidates: row.candidates, explanations: row.candidate_explanations }
             : { kind: "none" };
     out.set(row.entry_seq, {
       entrySeq: row.entry_seq,
@@ -384,14 +389,17 @@ export async function saveMatches(
   const encoded = rows.map((row) => ({ ...encodeMatch(row.match), row }));
   await db.query(
     `insert into bank_entry_matches (entry_seq, kind, method, payment_id, batch_gateway, batch_id, candidates,
-                                     unmatched_deadline, updated_at)
+                                     unmatched_deadline, updated_at, explanation, candidate_explanations)
      select t.seq, t.kind, t.method, t.payment_id, t.batch_gateway, t.batch_id,
-            coalesce((select array_agg(c) from jsonb_array_elements_text(t.candidates) c), '{}'), t.deadline, $9
-       from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])
-         as t(seq, kind, method, payment_id, batch_gateway, batch_id, candidates, deadline)
+            coalesce((select array_agg(c) from jsonb_array_elements_text(t.candidates) c), '{}'), t.deadline, $9,
+            t.explanation, coalesce((select array_agg(c) from jsonb_array_elements_text(t.explanations) c), '{}')
+       from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[],
+                   $10::text[], $11::jsonb[])
+         as t(seq, kind, method, payment_id, batch_gateway, batch_id, candidates, deadline, explanation, explanations)
      on conflict (entry_seq) do update set kind = excluded.kind, method = excluded.method,
        payment_id = excluded.payment_id, batch_gateway = excluded.batch_gateway, batch_id = excluded.batch_id,
-       candidates = excluded.candidates, unmatched_deadline = excluded.unmatched_deadline, updated_at = excluded.updated_at`,
+       candidates = excluded.candidates, unmatched_deadline = excluded.unmatched_deadline, updated_at = excluded.updated_at,
+       explanation = excluded.explanation, candidate_explanations = excluded.candidate_explanations`,
     [
       encoded.map((item) => item.row.entrySeq),
       encoded.map((item) => item.kind),
@@ -402,6 +410,8 @@ export async function saveMatches(
       encoded.map((item) => JSON.stringify(item.candidates)),
       encoded.map((item) => (item.row.unmatchedDeadline === null ? null : new Date(item.row.unmatchedDeadline))),
       now,
+      encoded.map((item) => item.explanation),
+      encoded.map((item) => JSON.stringify(item.explanations)),
     ],
   );
 }

@@ -22,8 +22,13 @@ export async function touchedSince(tx: pg.ClientBase, after: number): Promise<To
     new Date(after),
   ]);
   if (pruned.rows[0]!.missed) return undefined;
-  const rows = await tx.query<{ payment_ids: string[]; event_seqs: string[]; entry_seqs: string[] }>(
-    "select payment_ids, event_seqs, entry_seqs from reconcile_journal where at > $1 order by at",
+  const rows = await tx.query<{
+    payment_ids: string[];
+    event_seqs: string[];
+    entry_seqs: string[];
+    recheck_entry_seqs: string[];
+  }>(
+    "select payment_ids, event_seqs, entry_seqs, recheck_entry_seqs from reconcile_journal where at > $1 order by at",
     [new Date(after)],
   );
   const touched = emptyTouched();
@@ -31,6 +36,7 @@ export async function touchedSince(tx: pg.ClientBase, after: number): Promise<To
     for (const id of row.payment_ids) touched.paymentIds.add(id);
     for (const seq of row.event_seqs) touched.gatewayEventSeqs.add(Number(seq));
     for (const seq of row.entry_seqs) touched.entrySeqs.add(Number(seq));
+    for (const seq of row.recheck_entry_seqs) touched.recheckEntrySeqs.add(Number(seq));
   }
   return touched;
 }

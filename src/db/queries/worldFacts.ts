@@ -1,4 +1,5 @@
 import type { Db } from "../pool.js";
+import { allDecisions, allPaymentDecisions, decisionsOfEntrySeqs, decisionsOfPayments } from "./manualDecisions.js";
 import type { TouchedFacts } from "../../reconcile/touched.js";
 import type { WorldFacts } from "../../reconcile/world.js";
 import {
@@ -32,6 +33,8 @@ export async function loadWorldFacts(db: Db): Promise<WorldFacts> {
     versions: versions.rows.map(toVersion),
     ...splitEvents(events.rows),
     entries: entries.rows.map(toBankFact),
+    decisions: await allDecisions(db),
+    paymentDecisions: await allPaymentDecisions(db),
   };
 }
 
@@ -64,5 +67,12 @@ export async function loadTouchedFacts(db: Db, touched: TouchedFacts): Promise<W
           )
         ).rows,
   ];
-  return { versions: versions.map(toVersion), ...splitEvents(events), entries: entries.map(toBankFact) };
+  return {
+    versions: versions.map(toVersion),
+    ...splitEvents(events),
+    entries: entries.map(toBankFact),
+    // Operators' decisions reach the writer as entries to re-check and payments touched (their routes say so).
+    decisions: await decisionsOfEntrySeqs(db, [...touched.recheckEntrySeqs]),
+    paymentDecisions: [...(await decisionsOfPayments(db, [...touched.paymentIds])).values()].flat(),
+  };
 }

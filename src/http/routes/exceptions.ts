@@ -3,7 +3,13 @@ import { EXCEPTION_KINDS } from "../../reconcile/types.js";
 import express, { type Router } from "express";
 import type pg from "pg";
 import { z } from "zod";
+import type { IngestDeps, ReconcileEffects } from "../../consumers/ingest.js";
 import { appendAudit } from "../../db/queries/exceptions.js";
+import { decisionsOfPayments, insertPaymentDecision } from "../../db/queries/manualDecisions.js";
+import { writeOffInForce } from "../../reconcile/paymentStatus.js";
+import { emptyTouched } from "../../reconcile/touched.js";
+import { type CandidateView, candidatesOfEntries } from "../../db/queries/matchViews.js";
+import type { Db } from "../../db/pool.js";
 import {
   type AuditRow,
   auditOf,
@@ -38,7 +44,8 @@ export const exceptionListQuery = z.object({
 });
 
 export const exceptionAction = z.object({
-  action: z.enum(["acknowledge", "resolve", "note"]),
+  // write_off and reopen: CONTRACT §7 (a write-off is the operator's decision on the payment, a fact).
+  action: z.enum(["acknowledge", "resolve", "note", "write_off", "reopen"]),
   note: clientText(4000).optional(),
 });
 
@@ -85,7 +92,25 @@ export function exceptionView(row: ExceptionViewRow, audit: AuditRow[], now: Dat
   };
 }
 
-export function exceptionsRouter(pool: pg.Pool): Router {
+/** The candidates of ambiguous exceptions (CONTRACT §7), by exception id. */
+async function candidatesOf(db: Db, rows: ExceptionViewRow[]): Promise<Map<number, CandidateView[]>> {
+  const ambiguous = rows.filter((row) => row.kind === "ambiguous" && row.bank !== null && row.entry_id !== null);
+  const found = await candidatesOfEntries(
+    db,
+    ambiguous.map((row) => ({ bank: row.bank!, entryId: row.entry_id! })),
+  );
+  return new Map(ambiguous.map((row) => [row.id, found.get(`${row.bank}/${row.entry_id}`) ?? []]));
+}
+
+/** An exception as the API shows it: `candidates` on an ambiguous one only. */
+function withCandidates<T>(view: T, row: ExceptionViewRow, candidates: Map<number, CandidateView[]>) {
+  return row.kind === "ambiguous" ? { ...view, candidates: candidates.get(row.id) ?? [] } : view;
+}
+
+/** Reconciles what an operator's decision touched, in its transaction (the daemon's HTTP ingest path). */
+export type DecisionReconciler = Pick<IngestDeps, "reconcile" | "now" | "afterCommit">;
+
+export function exceptionsRouter(pool: pg.Pool, decisions?: DecisionReconciler): Router {
   const router = express.Router();
   router.get("/exceptions", requireRole("viewer", "operator"), async (req, res) => {
     const query = parseInput(exceptionListQuery, req.query, "invalid_query");
@@ -108,7 +133,11 @@ export function exceptionsRouter(pool: pg.Pool): Router {
       pool,
       items.map((row) => row.id),
     );
-    res.json({ items: items.map((row) => exceptionView(row, audit.get(row.id) ?? [], now)), next_cursor: next });
+    const candidates = await candidatesOf(pool, items);
+    res.json({
+      items: items.map((row) => withCandidates(exceptionView(row, audit.get(row.id) ?? [], now), row, candidates)),
+      next_cursor: next,
+    });
   });
 
   router.get("/exceptions/:id", requireRole("viewer", "operator"), async (req, res) => {
@@ -116,7 +145,11 @@ export function exceptionsRouter(pool: pg.Pool): Router {
     const rows = await pool.query<ExceptionViewRow>("select * from exceptions where id = $1", [id]);
     const row = rows.rows[0];
     if (!row) throw new HttpError(404, "not_found", "no exception with this id");
-    const view = exceptionView(row, (await auditOf(pool, [id])).get(id) ?? [], new Date());
+    const view = withCandidates(
+      exceptionView(row, (await auditOf(pool, [id])).get(id) ?? [], new Date()),
+      row,
+      await candidatesOf(pool, [row]),
+    );
     if (row.kind !== "conflict") return void res.json(view);
     const versions = (await conflictsOfException(pool, Number(id))).map((version) => ({
       topic: version.topic,
@@ -130,14 +163,49 @@ export function exceptionsRouter(pool: pg.Pool): Router {
   router.post("/exceptions/:id/actions", requireRole("operator"), express.json({ limit: "64kb" }), async (req, res) => {
     const id = parseInput(exceptionId, req.params.id, "invalid_id");
     const body = parseInput(exceptionAction, req.body, "invalid_body");
-    if (body.action === "note" && !body.note?.trim())
-      throw new HttpError(400, "invalid_body", "note: a note needs text");
+    if ((body.action === "note" || body.action === "write_off") && !body.note?.trim())
+      throw new HttpError(400, "invalid_body", `note: a ${body.action === "note" ? "note" : "write-off"} needs text`);
     const actor = req.principal!.actor;
-    const now = new Date();
+    const now = decisions?.now() ?? new Date();
+    let effects: ReconcileEffects | undefined;
     const result = await withTransaction(pool, async (tx) => {
       const row = await lockException(tx, id);
       if (!row) throw new HttpError(404, "not_found", "no exception with this id");
-      if (body.action === "acknowledge") {
+      // The payment's write-off is a fact the reconciler applies: stored, then reconciled in this transaction.
+      const decide = async (paymentId: string, action: "write_off" | "reopen") => {
+        if (!decisions) throw new HttpError(503, "unavailable", "decisions are not accepted here");
+        await insertPaymentDecision(tx, {
+          paymentId,
+          action,
+          actor,
+          note: body.note ?? null,
+          decidedAt: now.getTime(),
+        });
+        const touched = emptyTouched();
+        touched.paymentIds.add(paymentId);
+        effects = await decisions.reconcile(tx, touched, decisions.now);
+      };
+      if (body.action === "write_off") {
+        if (!row.payment_id)
+          throw new HttpError(409, "invalid_state", "only an exception of a payment can be written off");
+        const status = await tx.query<{ status: string }>("select status from payments where id = $1", [
+          row.payment_id,
+        ]);
+        if (status.rows[0]?.status === "written_off") throw new HttpError(409, "invalid_state", "written off already");
+        if (status.rows[0]?.status === "settled") throw new HttpError(409, "invalid_state", "the payment is settled");
+        await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
+        await decide(row.payment_id, "write_off");
+      } else if (body.action === "reopen") {
+        if (row.state !== "resolved") throw new HttpError(409, "invalid_state", "only a resolved exception re-opens");
+        await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
+        const written = row.payment_id
+          ? writeOffInForce((await decisionsOfPayments(tx, [row.payment_id])).get(row.payment_id))
+          : undefined;
+        // A written-off payment is reopened by taking the write-off back: its exception opens again if the facts
+        // still call for it. Any other resolved exception is opened by hand.
+        if (written) await decide(row.payment_id!, "reopen");
+        else await setExceptionState(tx, id, "open", now);
+      } else if (body.action === "acknowledge") {
         if (row.state !== "open")
           throw new HttpError(409, "invalid_state", `cannot acknowledge an exception that is ${row.state}`);
         await setExceptionState(tx, id, "acknowledged", now);
@@ -145,10 +213,18 @@ export function exceptionsRouter(pool: pg.Pool): Router {
         if (row.state === "resolved") throw new HttpError(409, "invalid_state", "the exception is already resolved");
         await setExceptionState(tx, id, "resolved", now);
       }
-      await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
+      if (body.action !== "write_off" && body.action !== "reopen") {
+        await appendAudit(tx, [{ exceptionId: id, actor, action: body.action, note: body.note ?? null }], now);
+      }
       const updated = await lockException(tx, id);
-      return exceptionView(updated!, (await auditOf(tx, [id])).get(id) ?? [], now);
+      return withCandidates(
+        exceptionView(updated!, (await auditOf(tx, [id])).get(id) ?? [], now),
+        updated!,
+        await candidatesOf(tx, [updated!]),
+      );
     });
+    effects?.afterCommit();
+    if (effects) decisions?.afterCommit?.();
     res.status(200).json(result);
   });
   return router;

@@ -1,6 +1,7 @@
 import express, { type Router } from "express";
 import type pg from "pg";
 import { z } from "zod";
+import { matchesOfPayments } from "../../db/queries/matchViews.js";
 import { getPayment, listPayments, type PaymentRow, paymentTimeline } from "../../db/queries/paymentViews.js";
 import { PAYMENT_STATUSES } from "../../reconcile/types.js";
 import { requireRole } from "../auth.js";
@@ -72,12 +73,14 @@ export function paymentsRouter(pool: pg.Pool): Router {
     const row = await getPayment(pool, id);
     if (!row) throw new HttpError(404, "not_found", "no expected payment with this id");
     const timeline = await paymentTimeline(pool, row);
+    const matches = (await matchesOfPayments(pool, [id])).get(id) ?? [];
     const exceptions = await pool.query<{ id: number; kind: string; state: string }>(
       "select id, kind, state from exceptions where payment_id = $1 order by id",
       [id],
     );
     res.json({
       ...paymentSummary(row),
+      matches,
       exceptions: exceptions.rows.map((exception) => ({ ...exception, id: String(exception.id) })),
       timeline: timeline.map((entry) => ({
         at: entry.at.toISOString(),
@@ -101,7 +104,14 @@ export function paymentsRouter(pool: pg.Pool): Router {
       after: after ? { createdAt: new Date(after[0]), id: after[1] } : undefined,
     });
     const { items, next } = page(rows, query.limit, (row) => [row.created_at.toISOString(), row.id]);
-    res.json({ items: items.map(paymentSummary), next_cursor: next });
+    const matches = await matchesOfPayments(
+      pool,
+      items.map((row) => row.id),
+    );
+    res.json({
+      items: items.map((row) => ({ ...paymentSummary(row), matches: matches.get(row.id) ?? [] })),
+      next_cursor: next,
+    });
   });
   return router;
 }

@@ -253,7 +253,14 @@ type Unseq<T> = Omit<T, "seq">;
 /** A set of facts with arrival numbers handed out in the order they are added. */
 export class Scenario {
   private nextSeq = 1;
-  readonly facts: WorldFacts = { versions: [], events: [], batches: [], entries: [] };
+  readonly facts: WorldFacts = {
+    versions: [],
+    events: [],
+    batches: [],
+    entries: [],
+    decisions: [],
+    paymentDecisions: [],
+  };
 
   private seq(): number {
     return this.nextSeq++;

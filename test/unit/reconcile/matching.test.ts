@@ -49,7 +49,7 @@ describe.each(SIDES)("settled via end_to_end_id ($direction)", (side) => {
       .expect(side.make({ reference: ref, amount: AMOUNT, due: DUE }))
       .settlingEntry(side.direction, { amount: AMOUNT, on: "2026-11-22", e2e, entryId: "E1" })
       .reconcile(NOW);
-    expect(matchOf(result, "E1")).toEqual({ kind: "payment", paymentId: id, method: "end_to_end_id" });
+    expect(matchOf(result, "E1")).toMatchObject({ kind: "payment", paymentId: id, method: "end_to_end_id" });
     const outcome = outcomeOf(result, id);
     expect(outcome.status).toBe("settled");
     expect(outcome.settledAmountMinor).toBe(AMOUNT);
@@ -65,7 +65,7 @@ describe.each(SIDES)("settled via end_to_end_id ($direction)", (side) => {
       .expect(side.make({ reference: other, amount: AMOUNT, due: DUE }))
       .settlingEntry(side.direction, { amount: AMOUNT, on: "2026-11-22", e2e: ref, remittance: other, entryId: "E1" })
       .reconcile(NOW);
-    expect(matchOf(result, "E1")).toEqual({ kind: "payment", paymentId: id, method: "end_to_end_id" });
+    expect(matchOf(result, "E1")).toMatchObject({ kind: "payment", paymentId: id, method: "end_to_end_id" });
     expect(outcomeOf(result, id).status).toBe("settled");
     expect(outcomeOf(result, `exp_${other}`).status).toBe("delayed");
   });
@@ -87,7 +87,7 @@ describe.each(SIDES)("settled via a remittance token ($direction)", (side) => {
       .expect(side.make({ reference: ref, amount: AMOUNT, due: DUE }))
       .settlingEntry(side.direction, { amount: AMOUNT, on: "2026-11-22", remittance, entryId: "E1" })
       .reconcile(NOW);
-    expect(matchOf(result, "E1")).toEqual({ kind: "payment", paymentId: id, method: "remittance" });
+    expect(matchOf(result, "E1")).toMatchObject({ kind: "payment", paymentId: id, method: "remittance" });
     expect(outcomeOf(result, id).status).toBe("settled");
   });
 
@@ -105,7 +105,7 @@ describe.each(SIDES)("settled via a remittance token ($direction)", (side) => {
         entryId: "E1",
       })
       .reconcile(NOW);
-    expect(matchOf(result, "E1")).toEqual({ kind: "payment", paymentId: `exp_${slashed}`, method: "remittance" });
+    expect(matchOf(result, "E1")).toMatchObject({ kind: "payment", paymentId: `exp_${slashed}`, method: "remittance" });
   });
 
   it("the remittance wins over an amount that fits another payment", () => {
@@ -115,7 +115,7 @@ describe.each(SIDES)("settled via a remittance token ($direction)", (side) => {
       .expect(side.make({ reference: named, amount: 90_000, due: DUE }))
       .settlingEntry(side.direction, { amount: AMOUNT, on: "2026-11-22", remittance: `REF ${named}`, entryId: "E1" })
       .reconcile(NOW);
-    expect(matchOf(result, "E1")).toEqual({ kind: "payment", paymentId: `exp_${named}`, method: "remittance" });
+    expect(matchOf(result, "E1")).toMatchObject({ kind: "payment", paymentId: `exp_${named}`, method: "remittance" });
     // 125000 arrived for a 90000 payment: more than expected.
     expect(outcomeOf(result, `exp_${named}`).status).toBe("mismatch");
     expect(outcomeOf(result, id).status).toBe("delayed");
@@ -134,7 +134,7 @@ describe.each(SIDES)("token matching is whole-token and case-insensitive ($direc
     const result = world()
       .settlingEntry(side.direction, { amount: 2_000, on: "2026-11-22", remittance: `PMT ${long}`, entryId: "E1" })
       .reconcile(NOW);
-    expect(matchOf(result, "E1")).toEqual({ kind: "payment", paymentId: `exp_${long}`, method: "remittance" });
+    expect(matchOf(result, "E1")).toMatchObject({ kind: "payment", paymentId: `exp_${long}`, method: "remittance" });
     expect(outcomeOf(result, `exp_${long}`).status).toBe("settled");
     expect(outcomeOf(result, `exp_${short}`).settledAmountMinor).toBe(0);
   });
@@ -145,7 +145,7 @@ describe.each(SIDES)("token matching is whole-token and case-insensitive ($direc
       const result = world()
         .settlingEntry(side.direction, { amount: 7_777, on: "2026-11-22", remittance: `PMT ${text}`, entryId: "E1" })
         .reconcile("2026-11-23T12:00Z");
-      expect(matchOf(result, "E1")).toEqual({ kind: "none" });
+      expect(matchOf(result, "E1")).toMatchObject({ kind: "none" });
     },
   );
 
@@ -177,7 +177,7 @@ describe.each(SIDES)("settled via the amount window: exactly one candidate ($dir
     ["3 days before (edge of the 3d window)", "2026-11-21"],
   ])("same amount, currency and direction, value date %s → matched by amount", (_, on) => {
     const result = one().settlingEntry(side.direction, { amount: AMOUNT, on, entryId: "E1" }).reconcile("2026-11-28");
-    expect(matchOf(result, "E1")).toEqual({ kind: "payment", paymentId: id, method: "amount" });
+    expect(matchOf(result, "E1")).toMatchObject({ kind: "payment", paymentId: id, method: "amount" });
     expect(outcomeOf(result, id).status).toBe("settled");
   });
 
@@ -199,7 +199,7 @@ describe.each(SIDES)("settled via the amount window: exactly one candidate ($dir
         entryId: "E1",
       })
       .reconcile("2026-11-28T00:00Z");
-    expect(matchOf(result, "E1")).toEqual({ kind: "none" });
+    expect(matchOf(result, "E1")).toMatchObject({ kind: "none" });
     expect(outcomeOf(result, id).settledAmountMinor).toBe(0);
   });
 
@@ -215,11 +215,11 @@ describe.each(SIDES)("settled via the amount window: exactly one candidate ($dir
         entryId: "E1",
       })
       .reconcile(NOW);
-    expect(matchOf(wrong, "E1")).toEqual({ kind: "none" });
+    expect(matchOf(wrong, "E1")).toMatchObject({ kind: "none" });
     const right = named()
       .settlingEntry(side.direction, { amount: AMOUNT, on: "2026-11-23", counterpartyName: "ACME GMBH", entryId: "E1" })
       .reconcile(NOW);
-    expect(matchOf(right, "E1")).toEqual({ kind: "payment", paymentId: id, method: "amount" });
+    expect(matchOf(right, "E1")).toMatchObject({ kind: "payment", paymentId: id, method: "amount" });
   });
 
   it("two payments of the same amount, the counterparty name picks exactly one", () => {
@@ -228,7 +228,7 @@ describe.each(SIDES)("settled via the amount window: exactly one candidate ($dir
       .expect(side.make({ reference: `${side.prefix}-2002`, amount: AMOUNT, due: DUE, counterpartyName: "Globex" }))
       .settlingEntry(side.direction, { amount: AMOUNT, on: "2026-11-23", counterpartyName: "GLOBEX", entryId: "E1" })
       .reconcile(NOW);
-    expect(matchOf(result, "E1")).toEqual({
+    expect(matchOf(result, "E1")).toMatchObject({
       kind: "payment",
       paymentId: `exp_${side.prefix}-2002`,
       method: "amount",
@@ -243,7 +243,7 @@ describe.each(SIDES)("settled via the amount window: exactly one candidate ($dir
       .settlingEntry(side.direction, { amount: AMOUNT, on: "2026-11-22", e2e: ref, entryId: "E1" })
       .settlingEntry(side.direction, { amount: AMOUNT, on: "2026-11-23", entryId: "E2" })
       .reconcile(NOW);
-    expect(matchOf(result, "E2")).toEqual({ kind: "payment", paymentId: `exp_${other}`, method: "amount" });
+    expect(matchOf(result, "E2")).toMatchObject({ kind: "payment", paymentId: `exp_${other}`, method: "amount" });
     expect(outcomeOf(result, id).status).toBe("settled");
     expect(outcomeOf(result, `exp_${other}`).status).toBe("settled");
   });

@@ -22,11 +22,14 @@ function deliveries(g: Gen, facts: WorldFacts): Delivery[] {
     ...facts.events.map((fact) => ({ kind: "events", fact }) as const),
     ...facts.batches.map((fact) => ({ kind: "batches", fact }) as const),
     ...facts.entries.map((fact) => ({ kind: "entries", fact }) as const),
+    // Operators' decisions interleaved anywhere, even before the entry or payment they name.
+    ...facts.decisions.map((fact) => ({ kind: "decisions", fact }) as const),
+    ...facts.paymentDecisions.map((fact) => ({ kind: "paymentDecisions", fact }) as const),
   ]);
 }
 
 function collect(items: Delivery[]): WorldFacts {
-  const facts: WorldFacts = { versions: [], events: [], batches: [], entries: [] };
+  const facts: WorldFacts = { versions: [], events: [], batches: [], entries: [], decisions: [], paymentDecisions: [] };
   for (const item of items) (facts[item.kind] as unknown[]).push(item.fact);
   return facts;
 }

@@ -182,8 +182,50 @@ describe("invariants of every reconciled world (CONTRACT §2)", () => {
         // payments settled without a batch add up to no more than the entries matched to them.
         expect(result.entryMatches.size).toBe(new Set(world.facts.entries.map((e) => `${e.bank}/${e.entryId}`)).size);
 
-        // An entry matched by amount has exactly one candidate; an ambiguous one by amount has several.
+        // CONTRACT §7: an operator's last word on an entry stands. Its last `match` wins over every rule (unless
+        // an unmatch of that payment followed); a pairing it unmatched is never made again by a rule.
+        const decided = new Set<string>();
+        for (const decision of [...world.facts.decisions].sort((a, b) => a.seq - b.seq)) {
+          decided.add(`${decision.bank}/${decision.entryId}`);
+        }
+        for (const key of decided) {
+          const match = result.entryMatches.get(key);
+          if (!match) continue;
+          const mine = world.facts.decisions
+            .filter((d) => `${d.bank}/${d.entryId}` === key)
+            .sort((a, b) => a.seq - b.seq);
+          const lastMatch = mine.filter((d) => d.action === "match").at(-1);
+          const undone =
+            lastMatch &&
+            mine.some((d) => d.seq > lastMatch.seq && d.action === "unmatch" && d.target === lastMatch.target);
+          if (lastMatch && !undone) {
+            expect(match).toMatchObject({ kind: "payment", paymentId: lastMatch.target.slice(8), method: "manual" });
+          } else {
+            expect(match.kind === "payment" && match.method === "manual").toBe(false);
+            const forbidden = new Set(
+              mine
+                .filter(
+                  (d) =>
+                    d.action === "unmatch" && (!lastMatch || d.seq > lastMatch.seq || d.target !== lastMatch.target),
+                )
+                .map((d) => d.target),
+            );
+            const target =
+              match.kind === "payment"
+                ? `payment:${match.paymentId}`
+                : match.kind === "batch"
+                  ? `batch:${match.batchKey}`
+                  : "";
+            expect(forbidden.has(target)).toBe(false);
+            if (match.kind === "ambiguous")
+              for (const candidate of match.candidates) expect(forbidden.has(candidate)).toBe(false);
+          }
+        }
+
+        // An entry matched by amount has exactly one candidate; an ambiguous one by amount has several
+        // (the rules alone: entries an operator decided on are checked above).
         for (const [key, match] of result.entryMatches) {
+          if (decided.has(key)) continue;
           const entry = entriesByKey.get(key)!;
           if (match.kind !== "none" && match.kind !== "ambiguous" && match.method === "amount") {
             const target = match.kind === "payment" ? `payment:${match.paymentId}` : `batch:${match.batchKey}`;
@@ -192,13 +234,13 @@ describe("invariants of every reconciled world (CONTRACT §2)", () => {
           if (match.kind === "ambiguous" && match.method === "amount") {
             expect(amountOracle(world, entry)).toEqual(match.candidates);
           }
-          // And the other way round: a booked entry naming nothing with exactly one candidate is matched to it.
+          // And the other way round: a booked or pending entry naming nothing with exactly one candidate is matched to it.
           const namesSomething = entry.tokens.some(
             (token) =>
               [...result.payments.values()].some((o) => o.payment.reference.toUpperCase() === token) ||
               world.facts.batches.some((b) => b.batchKey === token),
           );
-          if (entry.status === "booked" && !namesSomething) {
+          if (entry.status !== "returned" && !namesSomething) {
             const candidates = amountOracle(world, entry);
             if (candidates.length === 1) expect(match).toMatchObject({ method: "amount" });
             if (candidates.length > 1) expect(match).toMatchObject({ kind: "ambiguous", method: "amount" });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import type { ExpectedPayment } from "../../../src/messages/schemas.js";
 import type { Policy } from "../../../src/reconcile/types.js";
-import type { WorldFacts, WorldResult } from "../../../src/reconcile/world.js";
+import { entryKey, reconcileWorld, type WorldFacts, type WorldResult } from "../../../src/reconcile/world.js";
 import {
   at,
   bankFact,
@@ -48,6 +48,8 @@ const BANK_STORIES = [
   "amount",
   "partial",
   "pending",
+  // A pending line two days before the due date naming nothing: a tentative amount match, often unconfirmed.
+  "pendingEarly",
   "duplicate",
   "duplicateByAmount",
   "return",
@@ -101,14 +103,34 @@ const strayEvent = fc.record({
   hours: fc.integer({ min: 0, max: 400 }),
 });
 
+/**
+ * An operator's decision on some entry: match it to some payment, or unmatch it — from what it is matched
+ * to at that moment (as the API does), or from some payment it may never have been matched to.
+ */
+const decisionPlan = fc.record({
+  entry: fc.nat(),
+  payment: fc.nat(),
+  action: fc.constantFrom<"match" | "unmatch">("match", "unmatch"),
+  fromCurrent: fc.boolean(),
+  hours: fc.integer({ min: 0, max: 400 }),
+});
+
 export const worldPlan = fc.record({
   payments: fc.array(paymentPlan, { minLength: 1, maxLength: 7 }),
   batches: fc.array(batchPlan, { minLength: 4, maxLength: 4 }),
   strayEntries: fc.array(strayEntry, { maxLength: 3 }),
   strayEvents: fc.array(strayEvent, { maxLength: 2 }),
+  decisions: fc.array(decisionPlan, { maxLength: 4 }),
+  // Write-offs and reopens of random payments, at random times.
+  paymentDecisions: fc.array(
+    fc.record({ payment: fc.nat(), reopen: fc.boolean(), hours: fc.integer({ min: 0, max: 400 }) }),
+    { maxLength: 3 },
+  ),
   // Often before the due dates (pending, in flight, partial), often well after (delayed, late, grace passed).
   nowHours: fc.oneof(fc.integer({ min: 0, max: 10 * 24 }), fc.integer({ min: 0, max: 40 * 24 })),
   tolerance: fc.constantFrom(0, 0, 10),
+  // PENDING_GRACE: short enough that tentative matches go unconfirmed before their payments fall due.
+  pendingGraceHours: fc.constantFrom(1, 12, 72),
   adyenOverride: fc.constantFrom<number | null>(null, 0, 20),
 });
 export type WorldPlan = typeof worldPlan extends fc.Arbitrary<infer T> ? T : never;
@@ -144,7 +166,7 @@ const PAYOUT_STORIES: EventType[][] = [
 export function buildWorld(plan: WorldPlan): BuiltWorld {
   let seq = 0;
   const next = () => ++seq;
-  const facts: WorldFacts = { versions: [], events: [], batches: [], entries: [] };
+  const facts: WorldFacts = { versions: [], events: [], batches: [], entries: [], decisions: [], paymentDecisions: [] };
   const finals: ExpectedPayment[] = [];
   const batchedByGroup = new Map<string, ExpectedPayment[]>();
 
@@ -296,6 +318,9 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
       case "pending":
         entry(0, { status: "pending", e2e: reference });
         break;
+      case "pendingEarly":
+        entry(0, { status: "pending", on: isoDate(due - 2 * DAY) });
+        break;
       case "duplicate":
         entry(0, { e2e: reference });
         entry(1, { e2e: reference, on: later });
@@ -403,9 +428,41 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
 
   const policy = defaultPolicy({
     amountToleranceMinor: plan.tolerance,
+    pendingGraceMs: plan.pendingGraceHours * HOUR,
     amountToleranceByGateway: plan.adyenOverride === null ? {} : { adyen: plan.adyenOverride },
   });
-  return { facts, now: BASE + plan.nowHours * HOUR, policy };
+  const now = BASE + plan.nowHours * HOUR;
+  for (const decision of plan.decisions) {
+    const entry = facts.entries[decision.entry % Math.max(1, facts.entries.length)];
+    if (!entry) break;
+    let target = `payment:exp_${decision.payment % plan.payments.length}`;
+    if (decision.action === "unmatch" && decision.fromCurrent) {
+      const current = reconcileWorld(facts, now, policy).entryMatches.get(entryKey(entry));
+      if (current?.kind === "payment") target = `payment:${current.paymentId}`;
+      if (current?.kind === "batch") target = `batch:${current.batchKey}`;
+    }
+    facts.decisions.push({
+      seq: next(),
+      bank: entry.bank,
+      entryId: entry.entryId,
+      action: decision.action,
+      target,
+      actor: "operator:0000beef",
+      note: decision.action === "match" ? "customer confirmed by phone" : null,
+      decidedAt: BASE + decision.hours * HOUR,
+    });
+  }
+  for (const decision of plan.paymentDecisions) {
+    facts.paymentDecisions.push({
+      seq: next(),
+      paymentId: `exp_${decision.payment % plan.payments.length}`,
+      action: decision.reopen ? "reopen" : "write_off",
+      actor: "operator:0000beef",
+      note: decision.reopen ? null : "customer insolvent",
+      decidedAt: BASE + decision.hours * HOUR,
+    });
+  }
+  return { facts, now, policy };
 }
 
 // ---------------------------------------------------------------- transformations
@@ -427,6 +484,8 @@ export function shuffleAll(g: Gen, facts: WorldFacts): WorldFacts {
     events: shuffle(g, facts.events),
     batches: shuffle(g, facts.batches),
     entries: shuffle(g, facts.entries),
+    decisions: shuffle(g, facts.decisions),
+    paymentDecisions: shuffle(g, facts.paymentDecisions),
   };
 }
 
@@ -465,6 +524,12 @@ export function duplicateSome(g: Gen, facts: WorldFacts): WorldFacts {
     events: copies(facts.events, (e, seq) => ({ ...e, seq })),
     batches: copies(facts.batches, (b) => b),
     entries: copies(facts.entries, (e, seq) => ({ ...e, seq })),
+    // A decision is stored once with its arrival number: only identical copies (a retried read of the table).
+    decisions: [...facts.decisions, ...facts.decisions.filter(() => g(fc.boolean)).map((d) => structuredClone(d))],
+    paymentDecisions: [
+      ...facts.paymentDecisions,
+      ...facts.paymentDecisions.filter(() => g(fc.boolean)).map((d) => structuredClone(d)),
+    ],
   };
 }
 
@@ -482,6 +547,9 @@ export function permuteSeqs(g: Gen, facts: WorldFacts): WorldFacts {
     events: facts.events.map((e) => ({ ...e, seq: seqs[k++]! })),
     batches: facts.batches,
     entries: facts.entries.map((e) => ({ ...e, seq: seqs[k++]! })),
+    // Decisions keep theirs: their order is what they mean, like versionless amendments.
+    decisions: facts.decisions,
+    paymentDecisions: facts.paymentDecisions,
   };
 }
 
