@@ -236,6 +236,47 @@ const labelList = (fallback: string) =>
       return list;
     });
 
+/** `1d,3d,7d,14d`: durations in increasing order (the dunning steps after a payment became due or failed). */
+const durationList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const parts = text
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean);
+      const list = parts.map((part) => parseDuration(part));
+      const bad = parts.find((_, index) => list[index] === undefined);
+      if (bad !== undefined || list.length === 0) {
+        ctx.addIssue({ code: "custom", message: `"${bad ?? text}" is not a list of durations like 1d,3d,7d,14d` });
+        return z.NEVER;
+      }
+      if (list.some((ms, index) => index > 0 && ms! <= list[index - 1]!)) {
+        ctx.addIssue({ code: "custom", message: "the steps must increase, like 1d,3d,7d,14d" });
+        return z.NEVER;
+      }
+      return list as number[];
+    });
+
+/** Comma-separated http(s) URLs (notification webhooks). */
+const urlList = z
+  .string()
+  .default("")
+  .transform((text, ctx) => {
+    const list = text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean);
+    const bad = list.find((value) => !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol));
+    if (bad !== undefined) {
+      // The URL may carry a token: name its position, not its text.
+      ctx.addIssue({ code: "custom", message: `entry ${list.indexOf(bad) + 1} is not an http(s) URL` });
+      return z.NEVER;
+    }
+    return list;
+  });
+
 const url = (what: string) =>
   optionalText.refine((value) => value === undefined || URL.canParse(value), { message: `must be a ${what} URL` });
 
@@ -314,6 +355,17 @@ export const configSchema = z
     METRIC_GATEWAYS: labelList("stripe,adyen"),
     METRIC_BANKS: labelList(""),
     METRIC_LABEL_MAX_SEEN: z.coerce.number().int().min(0).max(1000).default(20),
+    /** Follow-up (CONTRACT §9): dunning steps, notifications and their webhook delivery. */
+    FOLLOWUP_INTERVAL: duration("30s"),
+    DUNNING_SCHEDULE: durationList("1d,3d,7d,14d"),
+    NOTIFY_WEBHOOK_URLS: urlList,
+    NOTIFY_WEBHOOK_SECRET: optionalText,
+    NOTIFY_MIN_PRIORITY: z.enum(["p1", "p2", "p3"]).default("p2"),
+    NOTIFY_TIMEOUT: duration("10s"),
+    NOTIFY_RETRY_MIN: duration("10s"),
+    NOTIFY_RETRY_MAX: duration("1h"),
+    NOTIFY_RETRY_FOR: duration("24h"),
+    TOPIC_NOTIFICATIONS: optionalTopic("payrecon.notifications"),
     /** Set by the Docker build; shown in payrecon_build_info. */
     BUILD_COMMIT: z.string().default("unknown"),
   })
@@ -326,6 +378,13 @@ export const configSchema = z
         code: "custom",
         path: ["KAFKA_SASL_MECHANISM"],
         message: "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together",
+      });
+    }
+    if (env.NOTIFY_WEBHOOK_URLS.length > 0 && env.NOTIFY_WEBHOOK_SECRET === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["NOTIFY_WEBHOOK_SECRET"],
+        message: "required with NOTIFY_WEBHOOK_URLS: every notification is signed",
       });
     }
   });
@@ -393,6 +452,24 @@ export interface Config {
   rejectedMessages: { maxBytes: number; retentionMs: number; maxTotalBytes: number };
   /** Label values fed by producers' free text: see metrics/labels.ts. */
   metricLabels: { gateways: string[]; banks: string[]; maxSeen: number };
+  followUp: FollowUpConfig;
+}
+
+export interface FollowUpConfig {
+  intervalMs: number;
+  /** Offsets of the reminder steps from the moment a payment became due or failed. */
+  dunningScheduleMs: number[];
+  notify: {
+    webhookUrls: string[];
+    webhookSecret: string | undefined;
+    minPriority: "p1" | "p2" | "p3";
+    timeoutMs: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+    retryForMs: number;
+    /** Kafka topic (only with KAFKA_BROKERS); undefined: not published. */
+    topic: string | undefined;
+  };
 }
 
 export class ConfigError extends Error {
@@ -407,6 +484,7 @@ export const SECRET_VARIABLES = [
   "STRIPE_WEBHOOK_SECRETS",
   "STRIPE_API_KEY",
   "ADYEN_HMAC_KEYS",
+  "NOTIFY_WEBHOOK_SECRET",
 ] as const;
 
 const isSet = (value: string | undefined) => value !== undefined && value.trim() !== "";
@@ -507,5 +585,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxTotalBytes: e.REJECTED_MESSAGES_MAX_TOTAL_BYTES,
     },
     metricLabels: { gateways: e.METRIC_GATEWAYS, banks: e.METRIC_BANKS, maxSeen: e.METRIC_LABEL_MAX_SEEN },
+    followUp: {
+      intervalMs: e.FOLLOWUP_INTERVAL,
+      dunningScheduleMs: e.DUNNING_SCHEDULE,
+      notify: {
+        webhookUrls: e.NOTIFY_WEBHOOK_URLS,
+        webhookSecret: e.NOTIFY_WEBHOOK_SECRET,
+        minPriority: e.NOTIFY_MIN_PRIORITY,
+        timeoutMs: e.NOTIFY_TIMEOUT,
+        retryMinMs: e.NOTIFY_RETRY_MIN,
+        retryMaxMs: e.NOTIFY_RETRY_MAX,
+        retryForMs: e.NOTIFY_RETRY_FOR,
+        topic: e.TOPIC_NOTIFICATIONS,
+      },
+    },
   };
 }

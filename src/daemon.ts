@@ -29,6 +29,10 @@ import { createMetrics, type Metrics, observeEventTime } from "./metrics/registr
 import { ItemAlerter } from "./alerts/itemAlerts.js";
 import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { Sweeper } from "./writer/sweeper.js";
+import { NotificationDeliverer } from "./followup/deliverer.js";
+import { FollowUp, type FollowUpRun } from "./followup/followUp.js";
+import { dunningRouter } from "./http/routes/dunning.js";
+import { notificationsRouter } from "./http/routes/notifications.js";
 import { VERSION } from "./version.js";
 
 /**
@@ -40,7 +44,14 @@ export interface Daemon {
   pool: pg.Pool;
   metrics: Metrics;
   httpPort: number;
+  /** The follow-up loop and the notification deliverer, for a caller that drives them (tests, with `clock`). */
+  followUp: { runOnce(): Promise<FollowUpRun>; deliverDue(): Promise<number> };
   stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** The follow-up's time (dunning steps, promises, notification retries): injectable for tests. */
+  clock?: () => Date;
 }
 
 export interface Database {
@@ -67,7 +78,8 @@ export async function openDatabase(config: Config, log: Logger, poolSize = 10): 
   };
 }
 
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+export async function startDaemon(config: Config, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+  const clock = options.clock ?? (() => new Date());
   const began = performance.now();
   const stack: Array<{ name: string; stop: () => Promise<unknown> }> = [];
   const stopAll = async () => {
@@ -117,11 +129,25 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await gauges.refresh();
     gauges.start();
     stack.push({ name: "gauges", stop: () => gauges.stop() });
-    // State gauges and item alerts follow each committed batch within moments, not at the next tick.
+    const deliverer = new NotificationDeliverer(database.pool, config.followUp.notify, metrics, log, clock);
+    const followUp = new FollowUp(
+      database.pool,
+      {
+        config: config.followUp,
+        tiers: config.policy.priorityTiers,
+        kafkaTopic: config.kafka ? config.followUp.notify.topic : undefined,
+      },
+      metrics,
+      log,
+      clock,
+      () => deliverer.kick(),
+    );
+    // State gauges, item alerts and follow-up follow each committed batch within moments, not at the next tick.
     const ingest = createIngestDeps(config, database.pool, reconcileDeps, {
       afterCommit: () => {
         gauges.refreshSoon();
         itemAlerts?.pushSoon();
+        followUp.runSoon();
       },
     });
 
@@ -172,6 +198,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       async () => {
         gauges.refreshSoon();
         itemAlerts?.pushSoon();
+        followUp.runSoon();
         await publisherFlush();
       },
       undefined,
@@ -180,6 +207,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await sweeper.sweepOnce();
     sweeper.start();
     stack.push({ name: "sweeper", stop: () => sweeper.stop() });
+    await followUp.runOnce();
+    followUp.start();
+    stack.push({ name: "follow-up", stop: () => followUp.stop() });
+    deliverer.start();
+    stack.push({ name: "notifications", stop: () => deliverer.stop() });
 
     const app = createHttpApp(config.http, log, {
       open: [
@@ -202,7 +234,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       api: [
         ingestRouter(config.topics, config.http.bodyLimit, ingest),
         paymentsRouter(database.pool),
+        // Before the exceptions router: it takes the `contacted` action and passes every other one on.
+        dunningRouter(database.pool, config.followUp.dunningScheduleMs, clock),
         exceptionsRouter(database.pool),
+        notificationsRouter(database.pool),
         reportsRouter(database.pool),
         counterpartiesRouter(database.pool),
       ],
@@ -223,7 +258,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       { httpPort, kafka: config.kafka !== undefined, ms: Math.round(performance.now() - began) },
       "payrecon ready",
     );
-    return { pool: database.pool, metrics, httpPort, stop: stopAll };
+    return {
+      pool: database.pool,
+      metrics,
+      httpPort,
+      followUp: { runOnce: () => followUp.runOnce(), deliverDue: () => deliverer.deliverDue() },
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll();
     throw error;
