@@ -58,9 +58,9 @@ export async function insertNotifications(
   if (items.length === 0) return [];
   const result = await db.query<StoredNotification>(
     `insert into notifications (kind, dedupe_key, order_key, payment_id, payload, created_at)
-     select t.kind, t.dedupe_key, t.order_key, t.payment_id, t.payload, $2
-       from json_to_recordset($1::json) with ordinality
-         as t(kind text, dedupe_key text, order_key text, payment_id text, payload jsonb, ord bigint)
+     select t.item ->> 'kind', t.item ->> 'dedupe_key', t.item ->> 'order_key', t.item ->> 'payment_id',
+            t.item -> 'payload', $2
+       from jsonb_array_elements($1::jsonb) with ordinality as t(item, ord)
       order by t.ord
      on conflict (dedupe_key) do nothing
      returning id, kind, payment_id, order_key, payload, created_at`,
