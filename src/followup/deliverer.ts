@@ -1,10 +1,5 @@
 import type pg from "pg";
-import {
-  type ClaimedDelivery,
-  claimDeliveries,
-  notificationBody,
-  recordAttempt,
-} from "../db/queries/notifications.js";
+import { type ClaimedDelivery, claimDeliveries, notificationBody, recordAttempt } from "../db/queries/notifications.js";
 import type { FollowUpConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
@@ -104,7 +99,9 @@ export class NotificationDeliverer {
     }
     const now = this.clock();
     const delivered = error === null;
-    const retryAt = new Date(now.getTime() + backoffMs(delivery.attempts, this.notify.retryMinMs, this.notify.retryMaxMs));
+    const retryAt = new Date(
+      now.getTime() + backoffMs(delivery.attempts, this.notify.retryMinMs, this.notify.retryMaxMs),
+    );
     const gaveUp = !delivered && retryAt > delivery.give_up_at;
     await recordAttempt(this.pool, {
       deliveryId: delivery.id,

@@ -24,6 +24,9 @@ import { encodeCursor } from "./pagination.js";
 import { exceptionAction, exceptionListQuery } from "./routes/exceptions.js";
 import { paymentListQuery } from "./routes/payments.js";
 import { reportQuery } from "./routes/reports.js";
+import { contactedAction, dunningListQuery } from "./routes/dunning.js";
+import { notificationListQuery } from "./routes/notifications.js";
+import { NOTIFICATION_KINDS } from "../db/queries/notifications.js";
 
 /**
  * The OpenAPI 3.1 description of payrecon's HTTP interface (CONTRACT §3),
@@ -120,6 +123,20 @@ const QUERY_EXAMPLES: Record<string, Record<string, unknown>> = {
     limit: 50,
     cursor: encodeCursor(["2026-11-20T10:00:00.000Z", 42]),
   },
+  "/api/v1/dunning": {
+    state: "due",
+    gateway: "stripe",
+    currency: "EUR",
+    limit: 50,
+    cursor: encodeCursor(["2026-11-20T10:00:00.000Z", 42]),
+  },
+  "/api/v1/notifications": {
+    state: "failed",
+    kind: "retry_suggested",
+    payment_id: "exp_1001",
+    limit: 50,
+    cursor: encodeCursor([42]),
+  },
   "/api/v1/reports/reconciliation": {
     from: "2024-11-01",
     to: "2024-12-01",
@@ -149,6 +166,15 @@ const QUERY_DESCRIPTIONS: Record<string, string> = {
 };
 
 const PATH_QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {
+  "/api/v1/dunning": {
+    state: "due (default: a reminder step is due — today's work list), open, closed or all",
+    gateway: "only payments of this gateway",
+  },
+  "/api/v1/notifications": {
+    state: "pending, failed (a delivery's last attempt failed), delivered, or stored (no webhook configured)",
+    kind: "only notifications of this kind",
+    payment_id: "only notifications about this expected payment",
+  },
   "/api/v1/reports/reconciliation": {
     from: "payments created at or after (a date or RFC 3339 time); default: 30 days before to",
     to: "payments created before (a date or RFC 3339 time); default: now",
@@ -324,6 +350,10 @@ const exceptionSchema = object(
     resolved_at: nullable(dateTime()),
     age_seconds: int(),
     audit: { type: "array", items: ref("AuditEntry") },
+    dunning: {
+      ...ref("DunningRecord"),
+      description: "the `contacted` action's answer only: the payment's dunning record after the contact",
+    },
     versions: {
       type: "array",
       description:
@@ -341,6 +371,120 @@ const exceptionSchema = object(
     },
   },
   ["id", "kind", "payment_id", "entry_id", "amount_minor", "currency", "opened_at", "state", "age_seconds", "audit"],
+);
+
+const dunningRecord = object(
+  {
+    id: str(),
+    payment_id: str(),
+    reference: str(),
+    exception_id: nullable(str("the payment's newest unresolved exception: where `contacted` is recorded")),
+    priority: nullable({ type: "string", enum: ["p1", "p2", "p3"] }),
+    reason: { type: "string", enum: ["delayed", "failed", "held"], description: "the status that opened the record" },
+    status: { type: "string", enum: [...PAYMENT_STATUSES] },
+    direction: { type: "string", enum: ["collection", "payout"] },
+    gateway: str(),
+    currency: { type: "string", pattern: "^[A-Z]{3}$" },
+    counterparty: nullable(str()),
+    amount_minor: int(),
+    outstanding_minor: int("amount not yet settled, minor units"),
+    since: dateTime("when the payment became due (delayed) or failed / was held: the steps count from here"),
+    days_overdue: int("whole days since `since`"),
+    state: { type: "string", enum: ["due", "open", "closed"] },
+    opened_at: dateTime(),
+    closed_at: nullable(dateTime()),
+    closed_status: nullable(str("the status the payment moved to when the record closed")),
+    steps: {
+      type: "array",
+      description: "one per DUNNING_SCHEDULE entry",
+      items: object(
+        {
+          step: int("1-based"),
+          due_at: dateTime(),
+          state: {
+            type: "string",
+            enum: ["scheduled", "due", "sent", "skipped"],
+            description:
+              "scheduled: not reached; due: reached, nobody has reminded yet (reminder_due notified); sent: a contact " +
+              "was recorded while it was due; skipped: a later step came due, a promise was running, or the record closed",
+          },
+          changed_at: nullable(dateTime()),
+        },
+        ["step", "due_at", "state", "changed_at"],
+      ),
+    },
+    contacts: {
+      type: "array",
+      items: object(
+        {
+          id: str(),
+          at: dateTime(),
+          actor: str(),
+          channel: { type: "string", enum: ["email", "phone", "letter", "other"] },
+          note: nullable(str()),
+          promised_by: nullable({ type: "string", format: "date" }),
+          promise_state: nullable({ type: "string", enum: ["pending", "kept", "broken"] }),
+        },
+        ["id", "at", "actor", "channel", "note", "promised_by", "promise_state"],
+      ),
+    },
+    promise: nullable(
+      object(
+        {
+          promised_by: { type: "string", format: "date" },
+          state: { type: "string", enum: ["pending", "kept", "broken"] },
+        },
+        ["promised_by", "state"],
+      ),
+    ),
+  },
+  ["id", "payment_id", "reason", "status", "since", "state", "steps", "contacts", "promise"],
+);
+
+const notificationSchema = object(
+  {
+    id: str("also the Payrecon-Notification-Id header and the body's id: receivers dedupe by it (at least once)"),
+    kind: { type: "string", enum: [...NOTIFICATION_KINDS] },
+    created_at: dateTime(),
+    payment_id: nullable(str()),
+    state: {
+      type: "string",
+      enum: ["pending", "failed", "delivered", "stored"],
+      description: "failed: a delivery's last attempt failed (retried until give_up_at); stored: no webhook configured",
+    },
+    payload: { type: "object", description: "the body sent, besides id, kind and created_at" },
+    deliveries: {
+      type: "array",
+      description: "one per NOTIFY_WEBHOOK_URLS entry, with every attempt",
+      items: object(
+        {
+          destination: str("the webhook's origin (its path and query may hold a secret and are not shown)"),
+          state: { type: "string", enum: ["pending", "failed", "delivered"] },
+          attempts: int(),
+          next_attempt_at: nullable(dateTime()),
+          give_up_at: dateTime(),
+          gave_up: { type: "boolean" },
+          delivered_at: nullable(dateTime()),
+          last_error: nullable(str()),
+          log: {
+            type: "array",
+            items: object(
+              {
+                at: dateTime(),
+                result: { type: "string", enum: ["delivered", "failed"] },
+                http_status: nullable(int()),
+                error: nullable(str()),
+                duration_ms: int(),
+              },
+              ["at", "result", "http_status", "error", "duration_ms"],
+            ),
+          },
+        },
+        ["destination", "state", "attempts", "next_attempt_at", "give_up_at", "delivered_at", "last_error", "log"],
+      ),
+    },
+  },
+  ["id", "kind", "created_at", "payment_id", "state", "payload", "deliveries"],
 );
 
 const listOf = (item: string): Json =>
@@ -566,7 +710,11 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       Exception: exceptionSchema,
       AuditEntry: auditEntry,
       ExceptionList: listOf("Exception"),
-      ExceptionAction: schemaFromZod(exceptionAction),
+      ExceptionAction: { oneOf: [schemaFromZod(exceptionAction), schemaFromZod(contactedAction)] },
+      DunningRecord: dunningRecord,
+      DunningList: listOf("DunningRecord"),
+      Notification: notificationSchema,
+      NotificationList: listOf("Notification"),
       IngestResult: ingestResult,
       ReconciliationReport: reconciliationReport,
       ReconciliationReportRow: reportRow,
@@ -858,10 +1006,13 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       post: {
         operationId: "actOnException",
         tags: ["exceptions"],
-        summary: "Acknowledge, resolve or annotate an exception",
+        summary: "Acknowledge, resolve or annotate an exception, or record a contact (dunning)",
         description:
           "Appended to the exception's audit trail with the actor and time; nothing is ever deleted. " +
-          "A note needs text; acknowledging needs an open exception; resolving an unresolved one.",
+          "A note needs text; acknowledging needs an open exception; resolving an unresolved one. " +
+          "`contacted` (CONTRACT §9) records a contact on the payment's dunning record (channel, note, and an optional " +
+          "promise to pay by `promised_by`, not in the past); the steps that were due count as sent, and the answer " +
+          "carries the record as `dunning`. 409 when the exception is resolved or its payment owes no follow-up.",
         ...roles("operator"),
         parameters: [pathParameter("id", "exception id", "42", { type: "string", pattern: "^[0-9]+$" })],
         requestBody: {
@@ -872,6 +1023,55 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
           "200": json(ref("Exception"), "the exception after the action"),
           ...apiErrors("400", "404", "409", "413"),
         },
+      },
+    },
+    "/api/v1/dunning": {
+      get: {
+        operationId: "listDunning",
+        tags: ["follow-up"],
+        summary: "Dunning records, oldest first: by default today's work list (a reminder step is due)",
+        description:
+          "Every delayed collection and every failed or held payout has a record with steps from DUNNING_SCHEDULE " +
+          "after it became due or failed; a promise that passes unpaid raises the exception one priority.",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/dunning", dunningListQuery),
+        responses: { "200": json(ref("DunningList"), "a page of dunning records"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/dunning/{id}": {
+      get: {
+        operationId: "getDunning",
+        tags: ["follow-up"],
+        summary: "One dunning record with its steps and contacts",
+        ...roles("viewer", "operator"),
+        parameters: [pathParameter("id", "dunning record id", "42", { type: "string", pattern: "^[0-9]+$" })],
+        responses: { "200": json(ref("DunningRecord"), "the record"), ...apiErrors("400", "404") },
+      },
+    },
+    "/api/v1/notifications": {
+      get: {
+        operationId: "listNotifications",
+        tags: ["follow-up"],
+        summary: "Outbound notifications, newest first, each with its delivery log",
+        description:
+          "Kinds: reminder_due, promise_broken, exception_opened (at or above NOTIFY_MIN_PRIORITY), retry_suggested " +
+          "(a failed payout whose retry_advice is retry, once per failure), report_ready, post_close_adjustment. " +
+          "Each is POSTed as JSON to every NOTIFY_WEBHOOK_URLS entry with `Payrecon-Signature: t=<unix>,v1=<hex " +
+          'HMAC-SHA256 of "t.body" with NOTIFY_WEBHOOK_SECRET>`, at least once, in order per payment, retried with ' +
+          "backoff for NOTIFY_RETRY_FOR (24h), and published to TOPIC_NOTIFICATIONS when Kafka is configured.",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/notifications", notificationListQuery),
+        responses: { "200": json(ref("NotificationList"), "a page of notifications"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/notifications/{id}": {
+      get: {
+        operationId: "getNotification",
+        tags: ["follow-up"],
+        summary: "One notification with its delivery log",
+        ...roles("viewer", "operator"),
+        parameters: [pathParameter("id", "notification id", "42", { type: "string", pattern: "^[0-9]+$" })],
+        responses: { "200": json(ref("Notification"), "the notification"), ...apiErrors("400", "404") },
       },
     },
     "/api/v1/reports/reconciliation": {
@@ -924,6 +1124,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       { name: "payments", description: "expected payments and their status" },
       { name: "exceptions", description: "what needs a person" },
       { name: "reports", description: "finance reports and counterparty history" },
+      { name: "follow-up", description: "dunning records and outbound notifications (CONTRACT §9)" },
     ],
     security: [{ bearerAuth: [] }],
     paths,

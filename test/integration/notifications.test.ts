@@ -103,7 +103,11 @@ describe("notifications to a failing webhook receiver", () => {
     timeout: 60_000,
   }, async () => {
     // 20,000.00 USD each: p2 exceptions (exception_opened) whose failure advises a retry (retry_suggested).
-    const large = ["big_1", "big_2", "big_3", "big_4"].map((id) => ({ id, amount: 2_000_000, code: "insufficient_funds" }));
+    const large = ["big_1", "big_2", "big_3", "big_4"].map((id) => ({
+      id,
+      amount: 2_000_000,
+      code: "insufficient_funds",
+    }));
     // A small technical failure: a retry suggestion, no exception notification (p3 is below NOTIFY_MIN_PRIORITY).
     const small = { id: "small_1", amount: 5_000, code: "could_not_process" };
     // Closed account: no retry suggested, and p3.
@@ -182,7 +186,9 @@ describe("notifications to a failing webhook receiver", () => {
     });
 
     // The delivery log of a first-in-line notification: 500s, a timeout, then delivered.
-    const first = delivered.find((item: { payment_id: string; kind: string }) => item.payment_id === "big_1" && item.kind === "exception_opened");
+    const first = delivered.find(
+      (item: { payment_id: string; kind: string }) => item.payment_id === "big_1" && item.kind === "exception_opened",
+    );
     const log = first.deliveries[0].log as Array<{ result: string; http_status: number | null; error: string | null }>;
     expect(log[0]).toMatchObject({ result: "failed", http_status: 500, error: "HTTP 500" });
     expect(log.some((attempt) => attempt.error?.startsWith("no answer within"))).toBe(true);

@@ -44,7 +44,12 @@ export interface StoredNotification {
 
 /** The JSON a receiver gets: the same bytes on every attempt (the signature covers them with its time). */
 export function notificationBody(row: Pick<StoredNotification, "id" | "kind" | "created_at" | "payload">): string {
-  return JSON.stringify({ id: String(row.id), kind: row.kind, created_at: row.created_at.toISOString(), ...row.payload });
+  return JSON.stringify({
+    id: String(row.id),
+    kind: row.kind,
+    created_at: row.created_at.toISOString(),
+    ...row.payload,
+  });
 }
 
 /** Inserts the notifications not stored before (by dedupe key), in input order, with their deliveries. */
@@ -190,7 +195,14 @@ const STATE_SQL = `case
 /** Newest first, keyed by id. */
 export async function listNotifications(
   db: Db,
-  filter: { state?: NotificationState; kind?: string; paymentId?: string; beforeId?: number; id?: number; limit: number },
+  filter: {
+    state?: NotificationState;
+    kind?: string;
+    paymentId?: string;
+    beforeId?: number;
+    id?: number;
+    limit: number;
+  },
 ): Promise<NotificationListRow[]> {
   const result = await db.query<NotificationListRow>(
     `select * from (
@@ -205,7 +217,14 @@ export async function listNotifications(
       where $1::text is null or listed.state = $1
       order by listed.id desc
       limit $5`,
-    [filter.state ?? null, filter.kind ?? null, filter.paymentId ?? null, filter.beforeId ?? null, filter.limit, filter.id ?? null],
+    [
+      filter.state ?? null,
+      filter.kind ?? null,
+      filter.paymentId ?? null,
+      filter.beforeId ?? null,
+      filter.limit,
+      filter.id ?? null,
+    ],
   );
   return result.rows;
 }

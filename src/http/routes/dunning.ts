@@ -108,45 +108,50 @@ export function dunningRouter(pool: pg.Pool, scheduleMs: number[], clock: () => 
   });
 
   // Registered before the exceptions router: `contacted` is handled here, every other action passes on.
-  router.post("/exceptions/:id/actions", requireRole("operator"), express.json({ limit: "64kb" }), async (req, res, next) => {
-    if ((req.body as { action?: unknown } | undefined)?.action !== "contacted") return next();
-    const id = parseInput(positiveId, req.params.id, "invalid_id");
-    const body = parseInput(contactedAction, req.body, "invalid_body");
-    const now = clock();
-    if (body.promised_by !== undefined && body.promised_by < now.toISOString().slice(0, 10))
-      throw new HttpError(400, "invalid_body", "promised_by: must not be in the past");
-    const actor = req.principal!.actor;
-    const result = await withTransaction(pool, async (tx) => {
-      const row = await lockException(tx, id);
-      if (!row) throw new HttpError(404, "not_found", "no exception with this id");
-      if (row.state === "resolved") throw new HttpError(409, "invalid_state", "the exception is resolved");
-      if (!row.payment_id) throw new HttpError(409, "no_dunning_record", "the exception concerns no payment");
-      // The follow-up loop may not have run since the payment became due: open its record now.
-      await openDunningRecords(tx, now, scheduleMs, { paymentId: row.payment_id });
-      const record = await openDunningRecordOf(tx, row.payment_id);
-      if (!record)
-        throw new HttpError(
-          409,
-          "no_dunning_record",
-          "the payment owes no follow-up (only delayed collections and failed or held payouts have dunning records)",
-        );
-      await insertDunningContact(tx, {
-        recordId: record.id,
-        exceptionId: id,
-        at: now,
-        actor,
-        channel: body.channel,
-        note: body.note ?? null,
-        promisedBy: body.promised_by ?? null,
+  router.post(
+    "/exceptions/:id/actions",
+    requireRole("operator"),
+    express.json({ limit: "64kb" }),
+    async (req, res, next) => {
+      if ((req.body as { action?: unknown } | undefined)?.action !== "contacted") return next();
+      const id = parseInput(positiveId, req.params.id, "invalid_id");
+      const body = parseInput(contactedAction, req.body, "invalid_body");
+      const now = clock();
+      if (body.promised_by !== undefined && body.promised_by < now.toISOString().slice(0, 10))
+        throw new HttpError(400, "invalid_body", "promised_by: must not be in the past");
+      const actor = req.principal!.actor;
+      const result = await withTransaction(pool, async (tx) => {
+        const row = await lockException(tx, id);
+        if (!row) throw new HttpError(404, "not_found", "no exception with this id");
+        if (row.state === "resolved") throw new HttpError(409, "invalid_state", "the exception is resolved");
+        if (!row.payment_id) throw new HttpError(409, "no_dunning_record", "the exception concerns no payment");
+        // The follow-up loop may not have run since the payment became due: open its record now.
+        await openDunningRecords(tx, now, scheduleMs, { paymentId: row.payment_id });
+        const record = await openDunningRecordOf(tx, row.payment_id);
+        if (!record)
+          throw new HttpError(
+            409,
+            "no_dunning_record",
+            "the payment owes no follow-up (only delayed collections and failed or held payouts have dunning records)",
+          );
+        await insertDunningContact(tx, {
+          recordId: record.id,
+          exceptionId: id,
+          at: now,
+          actor,
+          channel: body.channel,
+          note: body.note ?? null,
+          promisedBy: body.promised_by ?? null,
+        });
+        const promise = body.promised_by ? `, promised by ${body.promised_by}` : "";
+        const note = `${body.channel}${promise}${body.note ? `: ${body.note}` : ""}`;
+        await appendAudit(tx, [{ exceptionId: id, actor, action: "contacted", note }], now);
+        const updated = await lockException(tx, id);
+        const view = exceptionView(updated!, (await auditOf(tx, [id])).get(id) ?? [], now);
+        return { ...view, dunning: dunningView((await dunningRecord(tx, record.id))!, now) };
       });
-      const promise = body.promised_by ? `, promised by ${body.promised_by}` : "";
-      const note = `${body.channel}${promise}${body.note ? `: ${body.note}` : ""}`;
-      await appendAudit(tx, [{ exceptionId: id, actor, action: "contacted", note }], now);
-      const updated = await lockException(tx, id);
-      const view = exceptionView(updated!, (await auditOf(tx, [id])).get(id) ?? [], now);
-      return { ...view, dunning: dunningView((await dunningRecord(tx, record.id))!, now) };
-    });
-    res.status(200).json(result);
-  });
+      res.status(200).json(result);
+    },
+  );
   return router;
 }
