@@ -167,7 +167,8 @@ const QUERY_DESCRIPTIONS: Record<string, string> = {
 
 const PATH_QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {
   "/api/v1/dunning": {
-    state: "due (default: a reminder step is due — today's work list), open, closed or all",
+    state:
+      "due (default: a reminder step is due — today's work list), promised (a promise is running), open, closed or all",
     gateway: "only payments of this gateway",
   },
   "/api/v1/notifications": {
@@ -767,6 +768,15 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       {
         "200": html("signed in"),
         "401": html("a Basic challenge"),
+      },
+    ),
+    "/dunning": page(
+      "dunningPage",
+      "Today's dunning work list and the promises running, as a page (viewer or operator)",
+      {
+        "200": html("the work list"),
+        "401": html("a Basic challenge"),
+        "403": html("the role may not read payments"),
       },
     ),
     "/payments/{id}": page(

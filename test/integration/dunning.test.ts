@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
+import { launchChromium } from "../support/browser.js";
+import { api, startTestDaemon, TOKENS, type TestDaemon, waitUntil } from "../support/daemon.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhookReceiver.js";
 
 /**
@@ -228,5 +229,39 @@ describe("dunning on an injected clock", () => {
     const stored = (await get("/api/v1/notifications?limit=100")).body.items.length;
     await waitUntil(() => receiver.delivered().length === stored, 10_000, "all notifications delivered");
     expect(receiver.received.every((item) => item.signatureValid)).toBe(true);
+  });
+
+  it("shows the work list to a signed-in operator in Chromium, and asks anyone else to sign in", {
+    timeout: 60_000,
+  }, async () => {
+    const anonymous = await fetch(`${daemon.baseUrl}/dunning`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toMatch(/^Basic/);
+    expect(await anonymous.text()).not.toContain("dun_a");
+    const ingester = await fetch(`${daemon.baseUrl}/dunning`, {
+      headers: { Authorization: `Bearer ${TOKENS.ingester}` },
+    });
+    expect(ingester.status).toBe(403);
+
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ httpCredentials: { username: "me", password: TOKENS.operator } });
+      const page = await context.newPage();
+      const response = await page.goto(`${daemon.baseUrl}/dunning`);
+      expect(response?.status()).toBe(200);
+      // After the schedule above: A has step 2 due and its promise broken; C, paid, is not listed.
+      const rowA = page.locator('#dunning-due tr[data-payment="dun_a"]');
+      expect(await rowA.textContent()).toMatch(/they owe us.*delayed/);
+      expect(await rowA.textContent()).toContain("step 2 of 4");
+      expect(await rowA.locator(".badge.bad").textContent()).toBe("broken");
+      expect(await rowA.textContent()).toContain("phone · spoke to accounts payable");
+      expect(await page.locator('#dunning-due tr[data-payment="dun_c"]').count()).toBe(0);
+      await rowA.locator("a").click();
+      await page.waitForURL(`${daemon.baseUrl}/payments/dun_a`);
+      expect(await page.locator("footer a[href='/dunning']").count()).toBe(1);
+      await context.close();
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -224,7 +224,7 @@ const RECORD_SELECT = `
                         where e.payment_id = r.payment_id and e.state <> 'resolved'
                         order by e.opened_at desc, e.id desc limit 1) x on true`;
 
-export type DunningListState = "due" | "open" | "closed" | "all";
+export type DunningListState = "due" | "promised" | "open" | "closed" | "all";
 
 /** Oldest first (by when the payment became due or failed), keyed by (since, id). */
 export async function listDunningRecords(
@@ -243,7 +243,9 @@ export async function listDunningRecords(
              or ($1 = 'open' and r.closed_at is null)
              or ($1 = 'closed' and r.closed_at is not null)
              or ($1 = 'due' and r.closed_at is null
-                 and exists (select 1 from dunning_steps s where s.record_id = r.id and s.state = 'due')))
+                 and exists (select 1 from dunning_steps s where s.record_id = r.id and s.state = 'due'))
+             or ($1 = 'promised' and r.closed_at is null
+                 and exists (select 1 from dunning_contacts k where k.record_id = r.id and k.promise_state = 'pending')))
         and ($2::text is null or p.gateway = $2) and ($3::text is null or p.currency = $3)
         and ($4::timestamptz is null or (r.since, r.id) > ($4::timestamptz, $5::bigint))
       order by r.since, r.id

@@ -26,7 +26,7 @@ import { exceptionView } from "./exceptions.js";
  */
 
 export const dunningListQuery = z.object({
-  state: z.enum(["due", "open", "closed", "all"]).default("due"),
+  state: z.enum(["due", "promised", "open", "closed", "all"]).default("due"),
   gateway: clientText(64).optional(),
   currency: z.string().length(3).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),

@@ -31,6 +31,7 @@ import {
   type TopicNames,
 } from "../statusPage/model.js";
 import { messagePage, paymentPage } from "../statusPage/paymentView.js";
+import { dunningPageHandler } from "./dunningPage.js";
 import { type StatusPageData, statusPage } from "../statusPage/statusView.js";
 
 /**
@@ -241,5 +242,6 @@ is ignored) when your browser asks. <a href="/login">Try again</a> or go back to
     }
   });
 
+  router.get("/dunning", signInLimit, dunningPageHandler({ pool, accessOf, frame, send, challenge: CHALLENGE }));
   return router;
 }
