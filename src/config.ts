@@ -6,6 +6,7 @@ export type { ReconcilePolicy };
 import { DEFAULT_STRIPE_API_VERSION } from "./consumers/stripeApi.js";
 import { parseDuration } from "./durations.js";
 import { parseRateLimit, type RateLimit } from "./http/rateLimit.js";
+import { isTimeZone, parseReportSchedule, type ReportSchedule } from "./followup/reportSchedule.js";
 
 /**
  * Every setting of payrecon, parsed once from the environment at start-up
@@ -259,6 +260,31 @@ const durationList = (fallback: string) =>
       return list as number[];
     });
 
+/** `daily@06:00,weekly@mon06:00,monthly@1`: when periods close and their reports are stored. */
+const reportSchedules = z
+  .string()
+  .default("")
+  .transform((text, ctx) => {
+    const list = text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean);
+    const parsed = list.map(parseReportSchedule);
+    const bad = list.find((_, index) => parsed[index] === undefined);
+    if (bad !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${bad}" is not daily@HH:MM, weekly@monHH:MM or monthly@D (optionally monthly@D/HH:MM)`,
+      });
+      return z.NEVER;
+    }
+    if (new Set(parsed.map((schedule) => schedule!.kind)).size !== parsed.length) {
+      ctx.addIssue({ code: "custom", message: "at most one schedule per kind (daily, weekly, monthly)" });
+      return z.NEVER;
+    }
+    return parsed as ReportSchedule[];
+  });
+
 /** Comma-separated http(s) URLs (notification webhooks). */
 const urlList = z
   .string()
@@ -366,6 +392,11 @@ export const configSchema = z
     NOTIFY_RETRY_MAX: duration("1h"),
     NOTIFY_RETRY_FOR: duration("24h"),
     TOPIC_NOTIFICATIONS: optionalTopic("payrecon.notifications"),
+    REPORT_SCHEDULE: reportSchedules,
+    REPORT_TZ: z
+      .string()
+      .default("UTC")
+      .refine(isTimeZone, { message: "must be an IANA time zone such as Europe/Berlin" }),
     /** Set by the Docker build; shown in payrecon_build_info. */
     BUILD_COMMIT: z.string().default("unknown"),
   })
@@ -470,6 +501,8 @@ export interface FollowUpConfig {
     /** Kafka topic (only with KAFKA_BROKERS); undefined: not published. */
     topic: string | undefined;
   };
+  /** Scheduled period reports; none: reports are on demand only. */
+  reports: { schedules: ReportSchedule[]; tz: string };
 }
 
 export class ConfigError extends Error {
@@ -598,6 +631,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         retryForMs: e.NOTIFY_RETRY_FOR,
         topic: e.TOPIC_NOTIFICATIONS,
       },
+      reports: { schedules: e.REPORT_SCHEDULE, tz: e.REPORT_TZ },
     },
   };
 }

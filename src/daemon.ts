@@ -33,6 +33,7 @@ import { NotificationDeliverer } from "./followup/deliverer.js";
 import { FollowUp, type FollowUpRun } from "./followup/followUp.js";
 import { dunningRouter } from "./http/routes/dunning.js";
 import { notificationsRouter } from "./http/routes/notifications.js";
+import { periodReportsRouter } from "./http/routes/periodReports.js";
 import { VERSION } from "./version.js";
 
 /**
@@ -239,6 +240,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         exceptionsRouter(database.pool),
         notificationsRouter(database.pool),
         reportsRouter(database.pool),
+        // After the reports router: /reports/reconciliation is its own, /reports/{id} are stored period reports.
+        periodReportsRouter(database.pool, clock),
         counterpartiesRouter(database.pool),
       ],
     });

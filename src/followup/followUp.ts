@@ -22,6 +22,7 @@ import { withTransaction } from "../db/transaction.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
 import type { PriorityTier } from "../reconcile/priority.js";
+import { PeriodReports } from "./periodReports.js";
 
 /**
  * The follow-up loop (CONTRACT §9), downstream of reconciliation: it reads committed state (payments,
@@ -54,6 +55,7 @@ export class FollowUp {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<FollowUpRun> | undefined;
   private soon: NodeJS.Timeout | undefined;
+  private readonly reports: PeriodReports;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -62,7 +64,9 @@ export class FollowUp {
     private readonly log: Logger,
     private readonly clock: () => Date = () => new Date(),
     private readonly onQueued: () => void = () => {},
-  ) {}
+  ) {
+    this.reports = new PeriodReports(pool, options.config.reports);
+  }
 
   runOnce(): Promise<FollowUpRun> {
     // A run already under way may have read before the caller's change committed: one more after it.
@@ -83,6 +87,7 @@ export class FollowUp {
       const closed = await closeDunningRecords(tx, now);
       const opened = await openDunningRecords(tx, now, this.options.config.dunningScheduleMs);
       items.push(...(await this.reminders(tx, now)), ...(await this.brokenPromises(tx, now)));
+      items.push(...(await this.reports.run(tx, now)));
       const stored = await this.store(tx, items, now);
       return { stored, opened, closed, ran: true };
     });

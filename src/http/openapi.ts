@@ -26,6 +26,7 @@ import { paymentListQuery } from "./routes/payments.js";
 import { reportQuery } from "./routes/reports.js";
 import { contactedAction, dunningListQuery } from "./routes/dunning.js";
 import { notificationListQuery } from "./routes/notifications.js";
+import { periodReportListQuery, periodReportQuery, signoffBody } from "./routes/periodReports.js";
 import { NOTIFICATION_KINDS } from "../db/queries/notifications.js";
 
 /**
@@ -130,6 +131,15 @@ const QUERY_EXAMPLES: Record<string, Record<string, unknown>> = {
     limit: 50,
     cursor: encodeCursor(["2026-11-20T10:00:00.000Z", 42]),
   },
+  "/api/v1/reports": {
+    schedule: "daily",
+    limit: 50,
+    cursor: encodeCursor(["2026-11-20T00:00:00.000Z", 42]),
+  },
+  "/api/v1/reports/{id}": {
+    format: "md",
+    bom: "true",
+  },
   "/api/v1/notifications": {
     state: "failed",
     kind: "retry_suggested",
@@ -170,6 +180,9 @@ const PATH_QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {
     state:
       "due (default: a reminder step is due — today's work list), promised (a promise is running), open, closed or all",
     gateway: "only payments of this gateway",
+  },
+  "/api/v1/reports": {
+    schedule: "only reports of this schedule: daily, weekly or monthly",
   },
   "/api/v1/notifications": {
     state: "pending, failed (a delivery's last attempt failed), delivered, or stored (no webhook configured)",
@@ -441,6 +454,62 @@ const dunningRecord = object(
   },
   ["id", "payment_id", "reason", "status", "since", "state", "steps", "contacts", "promise"],
 );
+
+const periodReportSchema = object(
+  {
+    id: str(),
+    period: object(
+      {
+        schedule: { type: "string", enum: ["daily", "weekly", "monthly"] },
+        label: str("2026-12-03, 2026-11-23..2026-11-30 or 2026-11"),
+        tz: str("REPORT_TZ when it was produced"),
+        from: dateTime("inclusive"),
+        to: dateTime("exclusive"),
+      },
+      ["schedule", "label", "tz", "from", "to"],
+    ),
+    generated_at: dateTime(),
+    signed_off: nullable(
+      object({ at: dateTime(), by: str("role and token fingerprint"), note: nullable(str()) }, ["at", "by", "note"]),
+    ),
+    adjustments: int("post-close adjustments found since the sign-off"),
+  },
+  ["id", "period", "generated_at", "signed_off", "adjustments"],
+);
+
+const periodReportDetail = {
+  allOf: [
+    periodReportSchema,
+    object(
+      {
+        post_close_adjustments: {
+          type: "array",
+          items: object(
+            {
+              id: str(),
+              detected_at: dateTime(),
+              changes: {
+                type: "array",
+                items: object(
+                  {
+                    row: str("gateway|currency|direction; gateway (bank) or (total) for those rows"),
+                    field: str("expected, a status bucket, bank_settled, unmatched_bank_entries or overdue_<bucket>"),
+                    before: object({ count: int(), amount_minor: int() }, ["count", "amount_minor"]),
+                    after: object({ count: int(), amount_minor: int() }, ["count", "amount_minor"]),
+                  },
+                  ["row", "field", "before", "after"],
+                ),
+              },
+            },
+            ["id", "detected_at", "changes"],
+          ),
+        },
+        report: { ...ref("ReconciliationReport"), description: "the figures as signed off, else as generated" },
+      },
+      ["post_close_adjustments", "report"],
+    ),
+  ],
+};
 
 const notificationSchema = object(
   {
@@ -715,6 +784,10 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       DunningRecord: dunningRecord,
       DunningList: listOf("DunningRecord"),
       Notification: notificationSchema,
+      PeriodReport: periodReportSchema,
+      PeriodReportDetail: periodReportDetail,
+      PeriodReportList: listOf("PeriodReport"),
+      Signoff: schemaFromZod(signoffBody),
       NotificationList: listOf("Notification"),
       IngestResult: ingestResult,
       ReconciliationReport: reconciliationReport,
@@ -1101,6 +1174,56 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
             },
           },
           ...apiErrors("400"),
+        },
+      },
+    },
+    "/api/v1/reports": {
+      get: {
+        operationId: "listPeriodReports",
+        tags: ["reports"],
+        summary: "Stored reports of closed periods (REPORT_SCHEDULE), newest period first",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/reports", periodReportListQuery),
+        responses: { "200": json(ref("PeriodReportList"), "a page of stored reports"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/reports/{id}": {
+      get: {
+        operationId: "getPeriodReport",
+        tags: ["reports"],
+        summary: "One stored period report: JSON (with its sign-off and post-close adjustments), CSV or Markdown",
+        description:
+          "The reconciliation report of the period as of its end, as signed off (else as generated). A fact that " +
+          "changes a signed-off period later is a post-close adjustment, listed here and notified (post_close_adjustment).",
+        ...roles("viewer", "operator"),
+        parameters: [
+          pathParameter("id", "stored report id", "1", { type: "string", pattern: "^[0-9]+$" }),
+          ...queryParameters("/api/v1/reports/{id}", periodReportQuery),
+        ],
+        responses: {
+          "200": {
+            description: "the report: JSON, CSV (an attachment) or Markdown, by format",
+            content: {
+              "application/json": { schema: ref("PeriodReportDetail") },
+              "text/csv": { schema: { type: "string" } },
+              "text/markdown": { schema: { type: "string" } },
+            },
+          },
+          ...apiErrors("400", "404"),
+        },
+      },
+    },
+    "/api/v1/reports/{id}/signoff": {
+      post: {
+        operationId: "signOffPeriodReport",
+        tags: ["reports"],
+        summary: "Sign a period off: its figures as they stand now are the ones later changes are measured from",
+        ...roles("operator"),
+        parameters: [pathParameter("id", "stored report id", "1", { type: "string", pattern: "^[0-9]+$" })],
+        requestBody: { required: false, content: { "application/json": { schema: ref("Signoff") } } },
+        responses: {
+          "200": json(ref("PeriodReportDetail"), "the report, signed off"),
+          ...apiErrors("400", "404", "409", "413"),
         },
       },
     },

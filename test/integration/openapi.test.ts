@@ -174,7 +174,12 @@ describe("OpenAPI document against the running daemon", () => {
     } as typeof listen;
     try {
       // p3: the failed payout's exception is notified (stored: no webhook), so a notification can be checked too.
-      daemon = await startTestDaemon({ DATABASE_URL: db.url, NOTIFY_MIN_PRIORITY: "p3" });
+      // A report schedule: stored report 1 (the day before yesterday, empty) exists from start-up.
+      daemon = await startTestDaemon({
+        DATABASE_URL: db.url,
+        NOTIFY_MIN_PRIORITY: "p3",
+        REPORT_SCHEDULE: "daily@06:00",
+      });
     } finally {
       express.application.listen = listen;
     }
@@ -364,6 +369,11 @@ describe("OpenAPI document against the running daemon", () => {
     check("/api/v1/notifications", "get", "200", notifications.body);
     const notification = await viewer(`/api/v1/notifications/${notifications.body.items[0].id}`);
     check("/api/v1/notifications/{id}", "get", "200", notification.body);
+
+    const stored = await viewer("/api/v1/reports");
+    expect(stored.body.items).toHaveLength(1);
+    check("/api/v1/reports", "get", "200", stored.body);
+    check("/api/v1/reports/{id}", "get", "200", (await viewer(`/api/v1/reports/${stored.body.items[0].id}`)).body);
 
     const report = await viewer(`/api/v1/reports/reconciliation?from=${dateDaysFromNow(-30)}&to=${dateDaysFromNow(1)}`);
     expect(report.status).toBe(200);

@@ -7,6 +7,7 @@ import { paymentListQuery } from "../../src/http/routes/payments.js";
 import { reportQuery } from "../../src/http/routes/reports.js";
 import { dunningListQuery } from "../../src/http/routes/dunning.js";
 import { notificationListQuery } from "../../src/http/routes/notifications.js";
+import { periodReportListQuery } from "../../src/http/routes/periodReports.js";
 import { bankEntrySchema, expectedPaymentSchema } from "../../src/messages/schemas.js";
 
 /** The OpenAPI document on its own: well-formed 3.1, references resolve, generated from the zod schemas. */
@@ -51,6 +52,7 @@ const QUERY_SCHEMAS: Record<string, z.ZodType> = {
   "/api/v1/reports/reconciliation": reportQuery,
   "/api/v1/dunning": dunningListQuery,
   "/api/v1/notifications": notificationListQuery,
+  "/api/v1/reports": periodReportListQuery,
 };
 
 describe("OpenAPI document", () => {

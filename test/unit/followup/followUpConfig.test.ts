@@ -27,6 +27,7 @@ describe("follow-up configuration", () => {
         retryForMs: 86_400_000,
         topic: "payrecon.notifications",
       },
+      reports: { schedules: [], tz: "UTC" },
     });
   });
 
@@ -57,6 +58,9 @@ describe("follow-up configuration", () => {
     expect(() => loadConfig({ DUNNING_SCHEDULE: "3d,1d" })).toThrow(/DUNNING_SCHEDULE: the steps must increase/);
     expect(() => loadConfig({ DUNNING_SCHEDULE: "1d,soon" })).toThrow(/DUNNING_SCHEDULE: "soon" is not a list/);
     expect(() => loadConfig({ NOTIFY_MIN_PRIORITY: "p4" })).toThrow(/NOTIFY_MIN_PRIORITY/);
+    expect(() => loadConfig({ REPORT_SCHEDULE: "hourly@05" })).toThrow(/REPORT_SCHEDULE: "hourly@05" is not/);
+    expect(() => loadConfig({ REPORT_SCHEDULE: "daily@06:00,daily@07:00" })).toThrow(/at most one schedule per kind/);
+    expect(() => loadConfig({ REPORT_TZ: "Mars/Olympus" })).toThrow(/REPORT_TZ: must be an IANA time zone/);
   });
 });
 
