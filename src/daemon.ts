@@ -34,6 +34,7 @@ import { FollowUp, type FollowUpRun } from "./followup/followUp.js";
 import { dunningRouter } from "./http/routes/dunning.js";
 import { notificationsRouter } from "./http/routes/notifications.js";
 import { periodReportsRouter } from "./http/routes/periodReports.js";
+import { creditRecordsRouter } from "./http/routes/creditRecords.js";
 import { VERSION } from "./version.js";
 
 /**
@@ -242,7 +243,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         reportsRouter(database.pool),
         // After the reports router: /reports/reconciliation is its own, /reports/{id} are stored period reports.
         periodReportsRouter(database.pool, clock),
-        counterpartiesRouter(database.pool),
+        counterpartiesRouter(database.pool, clock),
+        creditRecordsRouter(database.pool, clock),
       ],
     });
     const server: Server = await listen(app, config.http.port);

@@ -27,6 +27,7 @@ import { reportQuery } from "./routes/reports.js";
 import { contactedAction, dunningListQuery } from "./routes/dunning.js";
 import { notificationListQuery } from "./routes/notifications.js";
 import { periodReportListQuery, periodReportQuery, signoffBody } from "./routes/periodReports.js";
+import { counterpartyListQuery } from "./routes/creditRecords.js";
 import { NOTIFICATION_KINDS } from "../db/queries/notifications.js";
 
 /**
@@ -136,6 +137,11 @@ const QUERY_EXAMPLES: Record<string, Record<string, unknown>> = {
     limit: 50,
     cursor: encodeCursor(["2026-11-20T00:00:00.000Z", 42]),
   },
+  "/api/v1/counterparties": {
+    sort: "risk",
+    limit: 50,
+    cursor: encodeCursor([0, 2, "cust_77"]),
+  },
   "/api/v1/reports/{id}": {
     format: "md",
     bom: "true",
@@ -180,6 +186,9 @@ const PATH_QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {
     state:
       "due (default: a reminder step is due — today's work list), promised (a promise is running), open, closed or all",
     gateway: "only payments of this gateway",
+  },
+  "/api/v1/counterparties": {
+    sort: "risk: riskiest first (band D to A, then the most open payments, then the id)",
   },
   "/api/v1/reports": {
     schedule: "only reports of this schedule: daily, weekly or monthly",
@@ -689,6 +698,48 @@ const counterpartyAmounts = {
   settled_amount: amountText,
 };
 
+const rate = (description: string): Json => nullable({ type: "number", minimum: 0, maximum: 1, description });
+const creditWindow = object(
+  {
+    days: int(),
+    due: int("payments that came due in the window (cancelled ones left out)"),
+    on_time: int(),
+    on_time_rate: rate("settled by the due date, among those due; null when none was due"),
+    late: int("settled late, or still delayed"),
+    average_days_late: nullable({ type: "number", description: "over the late ones; null when none" }),
+    max_days_delayed: { type: "number", description: "the longest a still-delayed payment has been overdue" },
+    failed: int(),
+    failure_rate: rate("failed among those due"),
+    failures_by_category: {
+      type: "array",
+      items: object(
+        { category: { type: "string", enum: [...FAILURE_CATEGORIES] }, count: int(), rate: { type: "number" } },
+        ["category", "count", "rate"],
+      ),
+    },
+    open_by_currency: {
+      type: "array",
+      items: object({ currency: str(), amount_minor: int(), amount: str() }, ["currency", "amount_minor", "amount"]),
+    },
+  },
+  ["days", "due", "on_time_rate", "average_days_late", "failure_rate", "failures_by_category", "open_by_currency"],
+);
+const creditProperties: Record<string, Json> = {
+  windows: object({ "30d": creditWindow, "90d": creditWindow, "365d": creditWindow }, ["30d", "90d", "365d"], {
+    description: "credit record (CONTRACT §9) over payments that came due in the last 30, 90 and 365 days",
+  }),
+  broken_promises_90d: int("promises to pay broken in the last 90 days (dunning)"),
+  risk: {
+    type: "string",
+    enum: ["A", "B", "C", "D"],
+    description:
+      "from the 90-day window (365 with fewer than 3 due in 90): D — a promise broken in 90 days, on time < 50 %, " +
+      "failure rate ≥ 20 % or money delayed > 30 days; C — on time < 75 %, failure rate ≥ 10 % or > 14 days late on " +
+      "average; B — on time < 95 %, failure rate ≥ 2 %, > 3 days late on average, or fewer than 3 due in 365 days; A — otherwise",
+  },
+  risk_reasons: { type: "array", items: str(), description: "the rules that decided the band" },
+};
+
 const counterpartyHistory = object(
   {
     counterparty: str(),
@@ -723,6 +774,7 @@ const counterpartyHistory = object(
       ),
     ),
     open_exceptions: int(),
+    ...creditProperties,
   },
   [
     "counterparty",
@@ -735,9 +787,15 @@ const counterpartyHistory = object(
     "failure_rate",
     "last_failure",
     "open_exceptions",
+    "windows",
+    "risk",
   ],
-  { description: "payment history: counts and amounts by status, late and failed rate" },
+  { description: "payment history: counts and amounts by status, late and failed rate; its credit record" },
 );
+
+const counterpartyCredit = object({ counterparty: str(), ...creditProperties }, ["counterparty", "windows", "risk"], {
+  description: "a counterparty's credit record",
+});
 
 // --- the document ------------------------------------------------------------------------------
 
@@ -793,6 +851,8 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       ReconciliationReport: reconciliationReport,
       ReconciliationReportRow: reportRow,
       CounterpartyHistory: counterpartyHistory,
+      CounterpartyCredit: counterpartyCredit,
+      CounterpartyCreditList: listOf("CounterpartyCredit"),
       Readiness: object(
         {
           status: { type: "string", enum: ["ready", "not_ready"] },
@@ -1225,6 +1285,16 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
           "200": json(ref("PeriodReportDetail"), "the report, signed off"),
           ...apiErrors("400", "404", "409", "413"),
         },
+      },
+    },
+    "/api/v1/counterparties": {
+      get: {
+        operationId: "listCounterparties",
+        tags: ["reports"],
+        summary: "Counterparties with a payment due in the last 365 days and their credit records, riskiest first",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/counterparties", counterpartyListQuery),
+        responses: { "200": json(ref("CounterpartyCreditList"), "a page of counterparties"), ...apiErrors("400") },
       },
     },
     "/api/v1/counterparties/{id}": {

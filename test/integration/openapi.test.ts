@@ -388,6 +388,10 @@ describe("OpenAPI document against the running daemon", () => {
     const counterparty = await viewer("/api/v1/counterparties/cust_77");
     expect(counterparty.status).toBe(200);
     check("/api/v1/counterparties/{id}", "get", "200", counterparty.body);
+    expect(counterparty.body.risk).toMatch(/^[A-D]$/);
+    const counterparties = await viewer("/api/v1/counterparties?sort=risk");
+    expect(counterparties.status).toBe(200);
+    check("/api/v1/counterparties", "get", "200", counterparties.body);
 
     const ingested = await api(daemon.baseUrl, "ingester")("/api/v1/ingest/bank.settlements", {
       method: "POST",

@@ -8,6 +8,7 @@ import { reportQuery } from "../../src/http/routes/reports.js";
 import { dunningListQuery } from "../../src/http/routes/dunning.js";
 import { notificationListQuery } from "../../src/http/routes/notifications.js";
 import { periodReportListQuery } from "../../src/http/routes/periodReports.js";
+import { counterpartyListQuery } from "../../src/http/routes/creditRecords.js";
 import { bankEntrySchema, expectedPaymentSchema } from "../../src/messages/schemas.js";
 
 /** The OpenAPI document on its own: well-formed 3.1, references resolve, generated from the zod schemas. */
@@ -53,6 +54,7 @@ const QUERY_SCHEMAS: Record<string, z.ZodType> = {
   "/api/v1/dunning": dunningListQuery,
   "/api/v1/notifications": notificationListQuery,
   "/api/v1/reports": periodReportListQuery,
+  "/api/v1/counterparties": counterpartyListQuery,
 };
 
 describe("OpenAPI document", () => {
