@@ -1154,7 +1154,8 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
           "Appended to the exception's audit trail with the actor and time; nothing is ever deleted. " +
           "A note needs text; acknowledging needs an open exception; resolving an unresolved one. " +
           "`contacted` (CONTRACT §9) records a contact on the payment's dunning record (channel, note, and an optional " +
-          "promise to pay by `promised_by`, not in the past); the steps that were due count as sent, and the answer " +
+          "promise to pay by `promised_by`; a day already passed — a promise logged after the fact — is broken at the next " +
+          "follow-up run); the steps that were due count as sent, and the answer " +
           "carries the record as `dunning`. 409 when the exception is resolved or its payment owes no follow-up.",
         ...roles("operator"),
         parameters: [pathParameter("id", "exception id", "42", { type: "string", pattern: "^[0-9]+$" })],

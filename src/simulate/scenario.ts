@@ -69,6 +69,20 @@ export interface Scenario {
   mismatchedBatches: string[];
   /** Bank lines not sent because the statement never arrived. */
   withheldEntries: number;
+  /**
+   * Dunning (CONTRACT §9): contacts an operator records on delayed collections once their exceptions are open —
+   * the first promised to pay by yesterday (broken at the next follow-up run), the second by next week (running).
+   */
+  contacts: ScenarioContact[];
+}
+
+export interface ScenarioContact {
+  paymentId: string;
+  channel: "email" | "phone" | "letter" | "other";
+  note: string;
+  promisedBy: string;
+  /** What follow-up makes of it: the promise `broken` (its day has passed, unpaid) or still `pending`. */
+  expect: "broken" | "pending";
 }
 
 /** mulberry32: small, fast, good enough to make traffic look random and stay reproducible. */
@@ -139,6 +153,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     duplicateEntries: [],
     mismatchedBatches: [],
     withheldEntries: 0,
+    contacts: [],
   };
   let eventSeq = 0;
   let entrySeq = 0;
@@ -358,6 +373,16 @@ export function generateScenario(options: ScenarioOptions): Scenario {
             due_at: iso(now - 2 * DAY),
           });
           truth("delayed", 0, "due two days ago, nothing arrived");
+          if (scenario.contacts.length < 2) {
+            const broken = scenario.contacts.length === 0;
+            scenario.contacts.push({
+              paymentId: id,
+              channel: broken ? "phone" : "email",
+              note: broken ? "accounts payable promised a transfer" : "reminder sent; they will pay next week",
+              promisedBy: utcDate(broken ? now - DAY : now + 7 * DAY),
+              expect: broken ? "broken" : "pending",
+            });
+          }
           break;
         case "pending":
           scenario.expected.push({ ...base, due_at: iso(dueSoon) });

@@ -117,8 +117,6 @@ export function dunningRouter(pool: pg.Pool, scheduleMs: number[], clock: () => 
       const id = parseInput(positiveId, req.params.id, "invalid_id");
       const body = parseInput(contactedAction, req.body, "invalid_body");
       const now = clock();
-      if (body.promised_by !== undefined && body.promised_by < now.toISOString().slice(0, 10))
-        throw new HttpError(400, "invalid_body", "promised_by: must not be in the past");
       const actor = req.principal!.actor;
       const result = await withTransaction(pool, async (tx) => {
         const row = await lockException(tx, id);
