@@ -237,16 +237,20 @@ const labelList = (fallback: string) =>
       return list;
     });
 
+/** The entries of a comma-separated value, trimmed, empty ones dropped. */
+const listEntries = (text: string) =>
+  text
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean);
+
 /** `1d,3d,7d,14d`: durations in increasing order (the dunning steps after a payment became due or failed). */
 const durationList = (fallback: string) =>
   z
     .string()
     .default(fallback)
     .transform((text, ctx) => {
-      const parts = text
-        .split(",")
-        .map((part) => part.trim())
-        .filter(Boolean);
+      const parts = listEntries(text);
       const list = parts.map((part) => parseDuration(part));
       const bad = parts.find((_, index) => list[index] === undefined);
       if (bad !== undefined || list.length === 0) {
@@ -265,10 +269,7 @@ const reportSchedules = z
   .string()
   .default("")
   .transform((text, ctx) => {
-    const list = text
-      .split(",")
-      .map((part) => part.trim())
-      .filter(Boolean);
+    const list = listEntries(text);
     const parsed = list.map(parseReportSchedule);
     const bad = list.find((_, index) => parsed[index] === undefined);
     if (bad !== undefined) {
@@ -290,10 +291,7 @@ const urlList = z
   .string()
   .default("")
   .transform((text, ctx) => {
-    const list = text
-      .split(",")
-      .map((part) => part.trim())
-      .filter(Boolean);
+    const list = listEntries(text);
     const bad = list.find((value) => !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol));
     if (bad !== undefined) {
       // The URL may carry a token: name its position, not its text.

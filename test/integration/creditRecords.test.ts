@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
+import { ingestAll } from "../support/ingest.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, type TestDaemon } from "../support/daemon.js";
 
@@ -77,14 +78,7 @@ describe("credit records", () => {
       });
     }
     collection("new_0", "cust_new", 10);
-    const ingest = async (topic: string, messages: object[]) => {
-      const response = await api(daemon.baseUrl, "ingester")(`/api/v1/ingest/${topic}`, {
-        method: "POST",
-        body: messages.map((m) => JSON.stringify(m)).join("\n"),
-      });
-      expect(response.status).toBe(200);
-      expect(response.body.rejected).toBe(0);
-    };
+    const ingest = (topic: string, messages: object[]) => ingestAll(daemon.baseUrl, topic, messages);
     await ingest("payments.expected", payments);
     await ingest("bank.settlements", entries);
     await ingest("gateway.events", events);

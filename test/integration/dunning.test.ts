@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
+import { ingestAll } from "../support/ingest.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { launchChromium } from "../support/browser.js";
 import { api, startTestDaemon, TOKENS, type TestDaemon, waitUntil } from "../support/daemon.js";
@@ -48,14 +49,7 @@ describe("dunning on an injected clock", () => {
     await db?.drop();
   });
 
-  const ingest = async (topic: string, messages: object[]) => {
-    const response = await api(daemon.baseUrl, "ingester")(`/api/v1/ingest/${topic}`, {
-      method: "POST",
-      body: messages.map((m) => JSON.stringify(m)).join("\n"),
-    });
-    expect(response.status).toBe(200);
-    expect(response.body.rejected).toBe(0);
-  };
+  const ingest = (topic: string, messages: object[]) => ingestAll(daemon.baseUrl, topic, messages);
   const get = (path: string) => api(daemon.baseUrl, "viewer")(path);
   const act = (exceptionId: string, body: object) =>
     api(daemon.baseUrl, "operator")(`/api/v1/exceptions/${exceptionId}/actions`, {

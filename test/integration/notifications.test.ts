@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isoDaysFromNow } from "../support/clock.js";
+import { ingestAll } from "../support/ingest.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import {
   api,
@@ -56,14 +57,7 @@ const payoutFailed = (id: string, amountMinor: number, failureCode: string) => (
   failure_message: "from the test",
 });
 
-async function ingest(baseUrl: string, topic: string, messages: object[]) {
-  const response = await api(baseUrl, "ingester")(`/api/v1/ingest/${topic}`, {
-    method: "POST",
-    body: messages.map((message) => JSON.stringify(message)).join("\n"),
-  });
-  expect(response.status).toBe(200);
-  expect(response.body.rejected).toBe(0);
-}
+const ingest = ingestAll;
 
 interface Failing {
   id: string;
