@@ -12,6 +12,7 @@ import {
   waitUntil,
 } from "../support/daemon.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhookReceiver.js";
+import { kafkaEnv, readTopic, uniqueTopics } from "../support/kafka.js";
 
 /**
  * Outbound notifications (CONTRACT §9) against a real receiver that fails (500), then hangs past the timeout,
@@ -250,5 +251,36 @@ describe("notifications across kill -9", () => {
     expect(receiver.received.every((item) => item.signatureValid)).toBe(true);
     // Stored once each, whatever was re-sent.
     expect((await db.pool.query("select count(*)::int as n from notifications")).rows[0].n).toBe(20);
+  });
+});
+
+describe("notifications on Kafka", () => {
+  let db: TestDatabase;
+  let daemon: TestDaemon;
+  const topics = uniqueTopics();
+  const topic = `${topics.groupId}.notifications`;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    daemon = await startTestDaemon({ DATABASE_URL: db.url, ...kafkaEnv(topics), TOPIC_NOTIFICATIONS: topic });
+  });
+  afterAll(async () => {
+    await daemon?.stop();
+    await db?.drop();
+  });
+
+  it("publishes each notification to TOPIC_NOTIFICATIONS, keyed by payment, with the webhook's body", {
+    timeout: 60_000,
+  }, async () => {
+    // With Kafka, HTTP ingest takes the configured topic names.
+    await ingestAll(daemon.baseUrl, topics.expected, [payout("kafka_1", 5_000)]);
+    await ingestAll(daemon.baseUrl, topics.gateway, [payoutFailed("kafka_1", 5_000, "insufficient_funds")]);
+    const messages = await readTopic(topic, (read) => read.length >= 1);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.key).toBe("kafka_1");
+    expect(messages[0]!.headers["x-payrecon-notification-kind"]).toBe("retry_suggested");
+    const body = JSON.parse(String(messages[0]!.value));
+    const stored = (await api(daemon.baseUrl, "viewer")("/api/v1/notifications")).body.items[0];
+    expect(body).toEqual({ id: stored.id, kind: "retry_suggested", created_at: stored.created_at, ...stored.payload });
+    expect(stored.state).toBe("stored");
   });
 });
