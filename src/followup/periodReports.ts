@@ -81,6 +81,9 @@ export async function currentRows(pool: pg.Pool, from: Date, to: Date): Promise<
 }
 
 export class PeriodReports {
+  /** Status changes and bank lines seen at the last adjustment check: nothing new, nothing to recompute. */
+  private checkedAt: string | undefined;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly config: FollowUpConfig["reports"],
@@ -129,6 +132,13 @@ export class PeriodReports {
         },
       });
     }
+    // A signed-off period can only change with a new status change or bank line: skip the recomputation otherwise.
+    const { rows: marks } = await tx.query<{ mark: string }>(
+      `select coalesce((select max(id) from status_changes), 0) || '/' ||
+              coalesce((select max(seq) from bank_entries), 0) as mark`,
+    );
+    const mark = marks[0]!.mark;
+    if (mark === this.checkedAt) return items;
     for (const report of await signedOffReports(tx)) {
       const rows = await currentRows(this.pool, report.period_from, report.period_to);
       const changes = reportChanges(report.baseline, rows);
@@ -150,6 +160,7 @@ export class PeriodReports {
         },
       });
     }
+    this.checkedAt = mark;
     return items;
   }
 }
