@@ -31,6 +31,7 @@ import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { Sweeper } from "./writer/sweeper.js";
 import { NotificationDeliverer } from "./followup/deliverer.js";
 import { FollowUp, type FollowUpRun } from "./followup/followUp.js";
+import { notificationTopicIfPresent } from "./followup/notificationTopic.js";
 import { dunningRouter } from "./http/routes/dunning.js";
 import { notificationsRouter } from "./http/routes/notifications.js";
 import { periodReportsRouter } from "./http/routes/periodReports.js";
@@ -131,13 +132,17 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     await gauges.refresh();
     gauges.start();
     stack.push({ name: "gauges", stop: () => gauges.stop() });
+    const notificationTopic =
+      config.kafka && config.followUp.notify.topic
+        ? await notificationTopicIfPresent(createKafka(config.kafka, log), config.followUp.notify.topic, log)
+        : undefined;
     const deliverer = new NotificationDeliverer(database.pool, config.followUp.notify, metrics, log, clock);
     const followUp = new FollowUp(
       database.pool,
       {
         config: config.followUp,
         tiers: config.policy.priorityTiers,
-        kafkaTopic: config.kafka ? config.followUp.notify.topic : undefined,
+        kafkaTopic: notificationTopic,
       },
       metrics,
       log,

@@ -12,7 +12,7 @@ import {
   waitUntil,
 } from "../support/daemon.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhookReceiver.js";
-import { kafkaEnv, readTopic, uniqueTopics } from "../support/kafka.js";
+import { connectedProducer, kafkaEnv, readTopic, uniqueTopics } from "../support/kafka.js";
 
 /**
  * Outbound notifications (CONTRACT §9) against a real receiver that fails (500), then hangs past the timeout,
@@ -261,6 +261,10 @@ describe("notifications on Kafka", () => {
   const topic = `${topics.groupId}.notifications`;
   beforeAll(async () => {
     db = await createTestDatabase();
+    // payrecon never creates topics (a missing one is left out, see the test below): the mock creates it on first use.
+    const producer = await connectedProducer();
+    await producer.send({ topic, messages: [{ key: "created-by-the-test", value: "{}" }] });
+    await producer.disconnect();
     daemon = await startTestDaemon({ DATABASE_URL: db.url, ...kafkaEnv(topics), TOPIC_NOTIFICATIONS: topic });
   });
   afterAll(async () => {
@@ -274,7 +278,9 @@ describe("notifications on Kafka", () => {
     // With Kafka, HTTP ingest takes the configured topic names.
     await ingestAll(daemon.baseUrl, topics.expected, [payout("kafka_1", 5_000)]);
     await ingestAll(daemon.baseUrl, topics.gateway, [payoutFailed("kafka_1", 5_000, "insufficient_funds")]);
-    const messages = await readTopic(topic, (read) => read.length >= 1);
+    const messages = (await readTopic(topic, (read) => read.length >= 2)).filter(
+      (message) => message.key !== "created-by-the-test",
+    );
     expect(messages).toHaveLength(1);
     expect(messages[0]!.key).toBe("kafka_1");
     expect(messages[0]!.headers["x-payrecon-notification-kind"]).toBe("retry_suggested");
@@ -282,5 +288,17 @@ describe("notifications on Kafka", () => {
     const stored = (await api(daemon.baseUrl, "viewer")("/api/v1/notifications")).body.items[0];
     expect(body).toEqual({ id: stored.id, kind: "retry_suggested", created_at: stored.created_at, ...stored.payload });
     expect(stored.state).toBe("stored");
+  });
+
+  it("leaves out a notifications topic the cluster lacks, and names it", {
+    timeout: 60_000,
+  }, async () => {
+    const lines: string[] = [];
+    const other = await startTestDaemon(
+      { DATABASE_URL: db.url, ...kafkaEnv(uniqueTopics()), TOPIC_NOTIFICATIONS: `${topic}.absent` },
+      { destination: { write: (line: string) => lines.push(line) }, level: "error" },
+    );
+    await other.stop();
+    expect(lines.some((line) => line.includes(`Kafka topic ${topic}.absent not found`))).toBe(true);
   });
 });
