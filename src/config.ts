@@ -9,6 +9,7 @@ import { RUNBOOK_BASE_URL } from "./alerts/promql.js";
 import { parseDuration } from "./durations.js";
 import type { Staleness } from "./staleness.js";
 import { parseRateLimit, type RateLimit } from "./http/rateLimit.js";
+import { isTimeZone, parseReportSchedule, type ReportSchedule } from "./followup/reportSchedule.js";
 
 /**
  * Every setting of payrecon, parsed once from the environment at start-up
@@ -276,6 +277,70 @@ const labelList = (fallback: string) =>
       return list;
     });
 
+/** The entries of a comma-separated value, trimmed, empty ones dropped. */
+const listEntries = (text: string) =>
+  text
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean);
+
+/** `1d,3d,7d,14d`: durations in increasing order (the dunning steps after a payment became due or failed). */
+const durationList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const parts = listEntries(text);
+      const list = parts.map((part) => parseDuration(part));
+      const bad = parts.find((_, index) => list[index] === undefined);
+      if (bad !== undefined || list.length === 0) {
+        ctx.addIssue({ code: "custom", message: `"${bad ?? text}" is not a list of durations like 1d,3d,7d,14d` });
+        return z.NEVER;
+      }
+      if (list.some((ms, index) => index > 0 && ms! <= list[index - 1]!)) {
+        ctx.addIssue({ code: "custom", message: "the steps must increase, like 1d,3d,7d,14d" });
+        return z.NEVER;
+      }
+      return list as number[];
+    });
+
+/** `daily@06:00,weekly@mon06:00,monthly@1`: when periods close and their reports are stored. */
+const reportSchedules = z
+  .string()
+  .default("")
+  .transform((text, ctx) => {
+    const list = listEntries(text);
+    const parsed = list.map(parseReportSchedule);
+    const bad = list.find((_, index) => parsed[index] === undefined);
+    if (bad !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${bad}" is not daily@HH:MM, weekly@monHH:MM or monthly@D (optionally monthly@D/HH:MM)`,
+      });
+      return z.NEVER;
+    }
+    if (new Set(parsed.map((schedule) => schedule!.kind)).size !== parsed.length) {
+      ctx.addIssue({ code: "custom", message: "at most one schedule per kind (daily, weekly, monthly)" });
+      return z.NEVER;
+    }
+    return parsed as ReportSchedule[];
+  });
+
+/** Comma-separated http(s) URLs (notification webhooks). */
+const urlList = z
+  .string()
+  .default("")
+  .transform((text, ctx) => {
+    const list = listEntries(text);
+    const bad = list.find((value) => !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol));
+    if (bad !== undefined) {
+      // The URL may carry a token: name its position, not its text.
+      ctx.addIssue({ code: "custom", message: `entry ${list.indexOf(bad) + 1} is not an http(s) URL` });
+      return z.NEVER;
+    }
+    return list;
+  });
+
 const url = (what: string) =>
   optionalText.refine((value) => value === undefined || URL.canParse(value), { message: `must be a ${what} URL` });
 
@@ -377,6 +442,22 @@ export const configSchema = z
     METRIC_GATEWAYS: labelList("stripe,adyen"),
     METRIC_BANKS: labelList(""),
     METRIC_LABEL_MAX_SEEN: z.coerce.number().int().min(0).max(1000).default(20),
+    /** Follow-up (CONTRACT §9): dunning steps, notifications and their webhook delivery. */
+    FOLLOWUP_INTERVAL: duration("30s"),
+    DUNNING_SCHEDULE: durationList("1d,3d,7d,14d"),
+    NOTIFY_WEBHOOK_URLS: urlList,
+    NOTIFY_WEBHOOK_SECRET: optionalText,
+    NOTIFY_MIN_PRIORITY: z.enum(["p1", "p2", "p3"]).default("p2"),
+    NOTIFY_TIMEOUT: duration("10s"),
+    NOTIFY_RETRY_MIN: duration("10s"),
+    NOTIFY_RETRY_MAX: duration("1h"),
+    NOTIFY_RETRY_FOR: duration("24h"),
+    TOPIC_NOTIFICATIONS: optionalTopic("payrecon.notifications"),
+    REPORT_SCHEDULE: reportSchedules,
+    REPORT_TZ: z
+      .string()
+      .default("UTC")
+      .refine(isTimeZone, { message: "must be an IANA time zone such as Europe/Berlin" }),
     /** Set by the Docker build; shown in payrecon_build_info. */
     BUILD_COMMIT: z.string().default("unknown"),
   })
@@ -396,6 +477,13 @@ export const configSchema = z
         code: "custom",
         path: ["KAFKA_SASL_MECHANISM"],
         message: "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together",
+      });
+    }
+    if (env.NOTIFY_WEBHOOK_URLS.length > 0 && env.NOTIFY_WEBHOOK_SECRET === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["NOTIFY_WEBHOOK_SECRET"],
+        message: "required with NOTIFY_WEBHOOK_URLS: every notification is signed",
       });
     }
   });
@@ -470,6 +558,26 @@ export interface Config {
   rejectedMessages: { maxBytes: number; retentionMs: number; maxTotalBytes: number };
   /** Label values fed by producers' free text: see metrics/labels.ts. */
   metricLabels: { gateways: string[]; banks: string[]; maxSeen: number };
+  followUp: FollowUpConfig;
+}
+
+export interface FollowUpConfig {
+  intervalMs: number;
+  /** Offsets of the reminder steps from the moment a payment became due or failed. */
+  dunningScheduleMs: number[];
+  notify: {
+    webhookUrls: string[];
+    webhookSecret: string | undefined;
+    minPriority: "p1" | "p2" | "p3";
+    timeoutMs: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+    retryForMs: number;
+    /** Kafka topic (only with KAFKA_BROKERS); undefined: not published. */
+    topic: string | undefined;
+  };
+  /** Scheduled period reports; none: reports are on demand only. */
+  reports: { schedules: ReportSchedule[]; tz: string };
 }
 
 export class ConfigError extends Error {
@@ -484,6 +592,7 @@ export const SECRET_VARIABLES = [
   "STRIPE_WEBHOOK_SECRETS",
   "STRIPE_API_KEY",
   "ADYEN_HMAC_KEYS",
+  "NOTIFY_WEBHOOK_SECRET",
 ] as const;
 
 const isSet = (value: string | undefined) => value !== undefined && value.trim() !== "";
@@ -596,5 +705,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxTotalBytes: e.REJECTED_MESSAGES_MAX_TOTAL_BYTES,
     },
     metricLabels: { gateways: e.METRIC_GATEWAYS, banks: e.METRIC_BANKS, maxSeen: e.METRIC_LABEL_MAX_SEEN },
+    followUp: {
+      intervalMs: e.FOLLOWUP_INTERVAL,
+      dunningScheduleMs: e.DUNNING_SCHEDULE,
+      notify: {
+        webhookUrls: e.NOTIFY_WEBHOOK_URLS,
+        webhookSecret: e.NOTIFY_WEBHOOK_SECRET,
+        minPriority: e.NOTIFY_MIN_PRIORITY,
+        timeoutMs: e.NOTIFY_TIMEOUT,
+        retryMinMs: e.NOTIFY_RETRY_MIN,
+        retryMaxMs: e.NOTIFY_RETRY_MAX,
+        retryForMs: e.NOTIFY_RETRY_FOR,
+        topic: e.TOPIC_NOTIFICATIONS,
+      },
+      reports: { schedules: e.REPORT_SCHEDULE, tz: e.REPORT_TZ },
+    },
   };
 }

@@ -33,6 +33,13 @@ import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { Sweeper } from "./writer/sweeper.js";
 import { WorkingSetReconciler } from "./writer/workingSetReconciler.js";
 import { pruneJournal } from "./db/queries/reconcileJournal.js";
+import { NotificationDeliverer } from "./followup/deliverer.js";
+import { FollowUp, type FollowUpRun } from "./followup/followUp.js";
+import { notificationTopicIfPresent } from "./followup/notificationTopic.js";
+import { dunningRouter } from "./http/routes/dunning.js";
+import { notificationsRouter } from "./http/routes/notifications.js";
+import { periodReportsRouter } from "./http/routes/periodReports.js";
+import { creditRecordsRouter } from "./http/routes/creditRecords.js";
 import { VERSION } from "./version.js";
 
 /** How long the reconcile journal keeps what each transaction stored: a memory engine further behind reloads. */
@@ -47,7 +54,14 @@ export interface Daemon {
   pool: pg.Pool;
   metrics: Metrics;
   httpPort: number;
+  /** The follow-up loop and the notification deliverer, for a caller that drives them (tests, with `clock`). */
+  followUp: { runOnce(): Promise<FollowUpRun>; deliverDue(): Promise<number> };
   stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** The follow-up's time (dunning steps, promises, notification retries): injectable for tests. */
+  clock?: () => Date;
 }
 
 export interface Database {
@@ -74,7 +88,8 @@ export async function openDatabase(config: Config, log: Logger, poolSize = 10): 
   };
 }
 
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+export async function startDaemon(config: Config, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+  const clock = options.clock ?? (() => new Date());
   const began = performance.now();
   const stack: Array<{ name: string; stop: () => Promise<unknown> }> = [];
   const stopAll = async () => {
@@ -134,11 +149,29 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await gauges.refresh();
     gauges.start();
     stack.push({ name: "gauges", stop: () => gauges.stop() });
-    // State gauges and item alerts follow each committed batch within moments, not at the next tick.
+    const notificationTopic =
+      config.kafka && config.followUp.notify.topic
+        ? await notificationTopicIfPresent(createKafka(config.kafka, log), config.followUp.notify.topic, log)
+        : undefined;
+    const deliverer = new NotificationDeliverer(database.pool, config.followUp.notify, metrics, log, clock);
+    const followUp = new FollowUp(
+      database.pool,
+      {
+        config: config.followUp,
+        tiers: config.policy.priorityTiers,
+        kafkaTopic: notificationTopic,
+      },
+      metrics,
+      log,
+      clock,
+      () => deliverer.kick(),
+    );
+    // State gauges, item alerts and follow-up follow each committed batch within moments, not at the next tick.
     const ingest = createIngestDeps(config, database.pool, reconcileDeps, {
       afterCommit: () => {
         gauges.refreshSoon();
         itemAlerts?.pushSoon();
+        followUp.runSoon();
       },
       ...(workingSet ? { workingSet } : {}),
     });
@@ -192,6 +225,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       async () => {
         gauges.refreshSoon();
         itemAlerts?.pushSoon();
+        followUp.runSoon();
         await publisherFlush();
       },
       undefined,
@@ -204,6 +238,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await sweeper.sweepOnce();
     sweeper.start();
     stack.push({ name: "sweeper", stop: () => sweeper.stop() });
+    await followUp.runOnce();
+    followUp.start();
+    stack.push({ name: "follow-up", stop: () => followUp.stop() });
+    deliverer.start();
+    stack.push({ name: "notifications", stop: () => deliverer.stop() });
 
     const app = createHttpApp(config.http, log, {
       open: [
@@ -227,11 +266,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       api: [
         ingestRouter(config.topics, config.http.bodyLimit, ingest),
         paymentsRouter(database.pool),
+        // Before the exceptions router: it takes the `contacted` action and passes every other one on.
+        dunningRouter(database.pool, config.followUp.dunningScheduleMs, clock),
         exceptionsRouter(database.pool, ingest),
         bankEntryDecisionsRouter(ingest),
         bankEntriesRouter(database.pool),
+        notificationsRouter(database.pool),
         reportsRouter(database.pool),
-        counterpartiesRouter(database.pool),
+        // After the reports router: /reports/reconciliation is its own, /reports/{id} are stored period reports.
+        periodReportsRouter(database.pool, clock),
+        counterpartiesRouter(database.pool, clock),
+        creditRecordsRouter(database.pool, clock),
       ],
     });
     const server: Server = await listen(app, config.http.port);
@@ -250,7 +295,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       { httpPort, kafka: config.kafka !== undefined, ms: Math.round(performance.now() - began) },
       "payrecon ready",
     );
-    return { pool: database.pool, metrics, httpPort, stop: stopAll };
+    return {
+      pool: database.pool,
+      metrics,
+      httpPort,
+      followUp: { runOnce: () => followUp.runOnce(), deliverDue: () => deliverer.deliverDue() },
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll();
     throw error;

@@ -7,11 +7,12 @@ import { reportJson } from "../reports/json.js";
 import { loadReconciliationReport } from "../reports/loadReconciliation.js";
 import { reportMarkdown } from "../reports/markdown.js";
 import { PeriodError, resolvePeriod } from "../reports/period.js";
+import { NAMED_PERIODS, type NamedPeriod, namedPeriod } from "../followup/reportSchedule.js";
 import { argsMessage, type Command, usageError } from "./types.js";
 
 /** `payrecon report`: the reconciliation report on stdout (logs go to stderr). */
 
-export const REPORT_USAGE = `usage: payrecon report [--from WHEN] [--to WHEN] [--format md|csv|json] [--bom] [--locale LOCALE]
+export const REPORT_USAGE = `usage: payrecon report [--from WHEN] [--to WHEN | --period NAME] [--format md|csv|json] [--bom] [--locale LOCALE]
 
 Prints the reconciliation report to stdout: per gateway × currency × direction,
 the count and amount of expected payments and of each outcome, what the bank
@@ -21,6 +22,8 @@ showed, unmatched bank entries and overdue aging, with totals per currency.
                  RFC 3339 time (default: 30 days before --to)
   --to WHEN      end of the period, exclusive (default: now);
                  --from 2026-11-01 --to 2026-12-01 is November
+  --period NAME  yesterday, last-week (Monday to Monday) or last-month: the
+                 closed period in REPORT_TZ (default UTC), instead of --from/--to
   --format FMT   md (a table, the default), csv (for spreadsheets) or json
   --bom          start the CSV with a UTF-8 byte order mark (for Excel)
   --locale TAG   the CSV in the spreadsheet form for a locale (de-DE, fr-FR, en-GB…): byte order mark,
@@ -33,6 +36,7 @@ const FORMATS = ["md", "csv", "json"] as const;
 type Format = (typeof FORMATS)[number];
 
 interface ReportArgs {
+  period?: NamedPeriod;
   from?: string;
   to?: string;
   format: Format;
@@ -47,6 +51,7 @@ class UsageError extends Error {}
 export const REPORT_OPTIONS = {
   from: { type: "string" },
   to: { type: "string" },
+  period: { type: "string" },
   format: { type: "string" },
   bom: { type: "boolean" },
   locale: { type: "string" },
@@ -54,7 +59,15 @@ export const REPORT_OPTIONS = {
 } as const;
 
 export function parseReportArgs(args: string[]): ReportArgs {
-  let values: { from?: string; to?: string; format?: string; bom?: boolean; locale?: string; help?: boolean };
+  let values: {
+    from?: string;
+    to?: string;
+    period?: string;
+    format?: string;
+    bom?: boolean;
+    locale?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args,
@@ -73,7 +86,14 @@ export function parseReportArgs(args: string[]): ReportArgs {
   if (values.locale !== undefined && !isSpreadsheetLocale(values.locale)) {
     throw new UsageError(`--locale: must be a locale such as de-DE, fr-FR or en-US, got "${values.locale}"`);
   }
+  if (values.period !== undefined && !(NAMED_PERIODS as readonly string[]).includes(values.period)) {
+    throw new UsageError(`--period: must be yesterday, last-week or last-month, got "${values.period}"`);
+  }
+  if (values.period !== undefined && (values.from !== undefined || values.to !== undefined)) {
+    throw new UsageError("--period: give either --period or --from/--to");
+  }
   return {
+    period: values.period as NamedPeriod | undefined,
     from: values.from,
     to: values.to,
     format: format as Format,
@@ -99,7 +119,9 @@ export const runReport: Command = async (config, log, args) => {
       process.stdout.write(`${REPORT_USAGE}\n`);
       return 0;
     }
-    period = resolvePeriod(options, now);
+    period = options.period
+      ? namedPeriod(options.period, now, config.followUp.reports.tz)
+      : resolvePeriod(options, now);
   } catch (error) {
     if (error instanceof UsageError || error instanceof PeriodError) {
       const message = error instanceof PeriodError ? `--${error.message}` : error.message;

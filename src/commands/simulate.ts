@@ -17,6 +17,8 @@ import {
   shuffled,
 } from "../simulate/scenario.js";
 import { argsMessage, type Command, USAGE_ERROR, usageError } from "./types.js";
+import { type RecordedContact, recordContacts } from "../simulate/contacts.js";
+import type { ScenarioContact } from "../simulate/scenario.js";
 
 /**
  * `payrecon simulate`: realistic, seeded traffic with scripted incidents,
@@ -40,6 +42,9 @@ export const SIMULATE_USAGE = `usage: payrecon simulate [options]
                       one day apart: a wave whose statement never arrives leaves a gap the next one shows
   --url URL           daemon base URL for HTTP ingest (default http://127.0.0.1:$HTTP_PORT)
   --token TOKEN       ingester token for HTTP ingest (default: the ingester token in API_TOKENS)
+  --operator-token T  operator token to record dunning contacts on two delayed collections (one promise already
+                      passed: broken at the daemon's next follow-up; one running) through --url (default: the
+                      operator token in API_TOKENS; none: no contacts)
   --json              print the summary as JSON
   -h, --help          this text
 
@@ -57,6 +62,7 @@ interface Options {
   statements: boolean;
   url: string;
   token: string | undefined;
+  operatorToken: string | undefined;
   json: boolean;
 }
 
@@ -112,6 +118,7 @@ export const SIMULATE_OPTIONS = {
   statements: { type: "boolean" },
   url: { type: "string" },
   token: { type: "string" },
+  "operator-token": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   // Accepted for symmetry with --payments: a run's length in time at the given rate.
@@ -154,6 +161,7 @@ function parseOptions(config: Config, args: string[]): Options | "help" {
     statements: values.statements ?? false,
     url: values.url ?? `http://127.0.0.1:${config.http.port}`,
     token: values.token ?? config.http.tokens.find((token) => token.role === "ingester")?.token,
+    operatorToken: values["operator-token"] ?? config.http.tokens.find((token) => token.role === "operator")?.token,
     json: values.json ?? false,
   };
 }
@@ -332,6 +340,7 @@ export const runSimulate: Command = async (config, log, args) => {
     new Date(Date.now() - (waves - wave + 1) * 86_400_000).toISOString().slice(0, 10);
   const exceptions = { unmatched: 0, duplicate: 0, batchMismatch: 0, withheldBankLines: 0 };
   const incidents: string[] = [];
+  const contacts: ScenarioContact[] = [];
   const began = Date.now();
   let total = 0;
   try {
@@ -349,6 +358,7 @@ export const runSimulate: Command = async (config, log, args) => {
       if (incident)
         incidents.push(`wave ${wave}: ${incident.kind}${"gateway" in incident ? ` at ${incident.gateway}` : ""}`);
       truths.push(...scenario.truth.values());
+      if (contacts.length === 0) contacts.push(...scenario.contacts);
       exceptions.unmatched += scenario.unmatchedEntries.length;
       exceptions.duplicate += scenario.duplicateEntries.length;
       exceptions.batchMismatch += scenario.mismatchedBatches.length;
@@ -395,7 +405,12 @@ export const runSimulate: Command = async (config, log, args) => {
     await sender.close();
     if (progress) process.stderr.write("\n");
   }
+  let dunning: RecordedContact[] = [];
+  if (options.operatorToken && contacts.length > 0) {
+    dunning = await recordContacts(options.url, options.operatorToken, contacts);
+  }
   const summary = {
+    dunning_contacts: dunning,
     target: config.kafka ? `kafka ${config.kafka.brokers.join(",")}` : `http ${options.url}`,
     seed: options.seed,
     seconds: Math.round((Date.now() - began) / 100) / 10,
@@ -413,6 +428,12 @@ export const runSimulate: Command = async (config, log, args) => {
       `  ${sent.expected} expected payments, ${sent.gateway} gateway events, ${sent.bank} bank lines (${sent.duplicates} duplicates, out of order)${options.statements ? `, ${sent.statements} statement summaries` : ""}`,
       `  incidents: ${incidents.length ? incidents.join("; ") : "none"}`,
       `  bank lines that should be exceptions: ${exceptions.unmatched} unmatched, ${exceptions.duplicate} duplicate, ${exceptions.batchMismatch} batches paid short; ${exceptions.withheldBankLines} bank lines withheld (statement never arrived)`,
+      "",
+      `  dunning contacts: ${
+        dunning.length === 0
+          ? "none (no operator token)"
+          : dunning.map((c) => `${c.payment_id} promised by ${c.promised_by} (${c.expect}): ${c.result}`).join("; ")
+      }`,
       "",
       "intended outcome per gateway × currency × direction (count / amount), to compare with `payrecon report`:",
     ];

@@ -26,6 +26,11 @@ import { manualMatchBody, manualUnmatchBody } from "./routes/bankEntryDecisions.
 import { exceptionAction, exceptionListQuery } from "./routes/exceptions.js";
 import { paymentListQuery } from "./routes/payments.js";
 import { reportQuery } from "./routes/reports.js";
+import { contactedAction, dunningListQuery } from "./routes/dunning.js";
+import { notificationListQuery } from "./routes/notifications.js";
+import { periodReportListQuery, periodReportQuery, signoffBody } from "./routes/periodReports.js";
+import { counterpartyListQuery } from "./routes/creditRecords.js";
+import { NOTIFICATION_KINDS } from "../db/queries/notifications.js";
 
 /**
  * The OpenAPI 3.1 description of payrecon's HTTP interface (CONTRACT §3),
@@ -137,6 +142,34 @@ const QUERY_EXAMPLES: Record<string, Record<string, unknown>> = {
   },
   "/api/v1/bank-entries/{entry_id}": { bank: "bank_a" },
   "/api/v1/batches/{batch_id}": { gateway: "stripe" },
+  "/api/v1/dunning": {
+    state: "due",
+    gateway: "stripe",
+    currency: "EUR",
+    limit: 50,
+    cursor: encodeCursor(["2026-11-20T10:00:00.000Z", 42]),
+  },
+  "/api/v1/reports": {
+    schedule: "daily",
+    limit: 50,
+    cursor: encodeCursor(["2026-11-20T00:00:00.000Z", 42]),
+  },
+  "/api/v1/counterparties": {
+    sort: "risk",
+    limit: 50,
+    cursor: encodeCursor([0, 2, "cust_77"]),
+  },
+  "/api/v1/reports/{id}": {
+    format: "md",
+    bom: "true",
+  },
+  "/api/v1/notifications": {
+    state: "failed",
+    kind: "retry_suggested",
+    payment_id: "exp_1001",
+    limit: 50,
+    cursor: encodeCursor([42]),
+  },
   "/api/v1/reports/reconciliation": {
     from: "2024-11-01",
     to: "2024-12-01",
@@ -183,6 +216,22 @@ const PATH_QUERY_DESCRIPTIONS: Record<string, Record<string, string>> = {
   },
   "/api/v1/bank-entries/{entry_id}": { bank: "the bank, when several banks have this entry id" },
   "/api/v1/batches/{batch_id}": { gateway: "the gateway, when several gateways have this batch id" },
+  "/api/v1/dunning": {
+    state:
+      "due (default: a reminder step is due — today's work list), promised (a promise is running), open, closed or all",
+    gateway: "only payments of this gateway",
+  },
+  "/api/v1/counterparties": {
+    sort: "risk: riskiest first (band D to A, then the most open payments, then the id)",
+  },
+  "/api/v1/reports": {
+    schedule: "only reports of this schedule: daily, weekly or monthly",
+  },
+  "/api/v1/notifications": {
+    state: "pending, failed (a delivery's last attempt failed), delivered, or stored (no webhook configured)",
+    kind: "only notifications of this kind",
+    payment_id: "only notifications about this expected payment",
+  },
   "/api/v1/reports/reconciliation": {
     from: "payments created at or after (a date or RFC 3339 time); default: 30 days before to",
     to: "payments created before (a date or RFC 3339 time); default: now",
@@ -548,6 +597,10 @@ const exceptionSchema = object(
       items: ref("MatchCandidate"),
       description: "ambiguous exceptions only: every payment or batch the entry fits, explained",
     },
+    dunning: {
+      ...ref("DunningRecord"),
+      description: "the `contacted` action's answer only: the payment's dunning record after the contact",
+    },
     versions: {
       type: "array",
       description:
@@ -565,6 +618,176 @@ const exceptionSchema = object(
     },
   },
   ["id", "kind", "payment_id", "entry_id", "amount_minor", "currency", "opened_at", "state", "age_seconds", "audit"],
+);
+
+const dunningRecord = object(
+  {
+    id: str(),
+    payment_id: str(),
+    reference: str(),
+    exception_id: nullable(str("the payment's newest unresolved exception: where `contacted` is recorded")),
+    priority: nullable({ type: "string", enum: ["p1", "p2", "p3"] }),
+    reason: { type: "string", enum: ["delayed", "failed", "held"], description: "the status that opened the record" },
+    status: { type: "string", enum: [...PAYMENT_STATUSES] },
+    direction: { type: "string", enum: ["collection", "payout"] },
+    gateway: str(),
+    currency: { type: "string", pattern: "^[A-Z]{3}$" },
+    counterparty: nullable(str()),
+    amount_minor: int(),
+    outstanding_minor: int("amount not yet settled, minor units"),
+    since: dateTime("when the payment became due (delayed) or failed / was held: the steps count from here"),
+    days_overdue: int("whole days since `since`"),
+    state: { type: "string", enum: ["due", "open", "closed"] },
+    opened_at: dateTime(),
+    closed_at: nullable(dateTime()),
+    closed_status: nullable(str("the status the payment moved to when the record closed")),
+    steps: {
+      type: "array",
+      description: "one per DUNNING_SCHEDULE entry",
+      items: object(
+        {
+          step: int("1-based"),
+          due_at: dateTime(),
+          state: {
+            type: "string",
+            enum: ["scheduled", "due", "sent", "skipped"],
+            description:
+              "scheduled: not reached; due: reached, nobody has reminded yet (reminder_due notified); sent: a contact " +
+              "was recorded while it was due; skipped: a later step came due, a promise was running, or the record closed",
+          },
+          changed_at: nullable(dateTime()),
+        },
+        ["step", "due_at", "state", "changed_at"],
+      ),
+    },
+    contacts: {
+      type: "array",
+      items: object(
+        {
+          id: str(),
+          at: dateTime(),
+          actor: str(),
+          channel: { type: "string", enum: ["email", "phone", "letter", "other"] },
+          note: nullable(str()),
+          promised_by: nullable({ type: "string", format: "date" }),
+          promise_state: nullable({ type: "string", enum: ["pending", "kept", "broken"] }),
+        },
+        ["id", "at", "actor", "channel", "note", "promised_by", "promise_state"],
+      ),
+    },
+    promise: nullable(
+      object(
+        {
+          promised_by: { type: "string", format: "date" },
+          state: { type: "string", enum: ["pending", "kept", "broken"] },
+        },
+        ["promised_by", "state"],
+      ),
+    ),
+  },
+  ["id", "payment_id", "reason", "status", "since", "state", "steps", "contacts", "promise"],
+);
+
+const periodReportSchema = object(
+  {
+    id: str(),
+    period: object(
+      {
+        schedule: { type: "string", enum: ["daily", "weekly", "monthly"] },
+        label: str("2026-12-03, 2026-11-23..2026-11-30 or 2026-11"),
+        tz: str("REPORT_TZ when it was produced"),
+        from: dateTime("inclusive"),
+        to: dateTime("exclusive"),
+      },
+      ["schedule", "label", "tz", "from", "to"],
+    ),
+    generated_at: dateTime(),
+    signed_off: nullable(
+      object({ at: dateTime(), by: str("role and token fingerprint"), note: nullable(str()) }, ["at", "by", "note"]),
+    ),
+    adjustments: int("post-close adjustments found since the sign-off"),
+  },
+  ["id", "period", "generated_at", "signed_off", "adjustments"],
+);
+
+const periodReportDetail = {
+  allOf: [
+    periodReportSchema,
+    object(
+      {
+        post_close_adjustments: {
+          type: "array",
+          items: object(
+            {
+              id: str(),
+              detected_at: dateTime(),
+              changes: {
+                type: "array",
+                items: object(
+                  {
+                    row: str("gateway|currency|direction; gateway (bank) or (total) for those rows"),
+                    field: str("expected, a status bucket, bank_settled, unmatched_bank_entries or overdue_<bucket>"),
+                    before: object({ count: int(), amount_minor: int() }, ["count", "amount_minor"]),
+                    after: object({ count: int(), amount_minor: int() }, ["count", "amount_minor"]),
+                  },
+                  ["row", "field", "before", "after"],
+                ),
+              },
+            },
+            ["id", "detected_at", "changes"],
+          ),
+        },
+        report: { ...ref("ReconciliationReport"), description: "the figures as signed off, else as generated" },
+      },
+      ["post_close_adjustments", "report"],
+    ),
+  ],
+};
+
+const notificationSchema = object(
+  {
+    id: str("also the Payrecon-Notification-Id header and the body's id: receivers dedupe by it (at least once)"),
+    kind: { type: "string", enum: [...NOTIFICATION_KINDS] },
+    created_at: dateTime(),
+    payment_id: nullable(str()),
+    state: {
+      type: "string",
+      enum: ["pending", "failed", "delivered", "stored"],
+      description: "failed: a delivery's last attempt failed (retried until give_up_at); stored: no webhook configured",
+    },
+    payload: { type: "object", description: "the body sent, besides id, kind and created_at" },
+    deliveries: {
+      type: "array",
+      description: "one per NOTIFY_WEBHOOK_URLS entry, with every attempt",
+      items: object(
+        {
+          destination: str("the webhook's origin (its path and query may hold a secret and are not shown)"),
+          state: { type: "string", enum: ["pending", "failed", "delivered"] },
+          attempts: int(),
+          next_attempt_at: nullable(dateTime()),
+          give_up_at: dateTime(),
+          gave_up: { type: "boolean" },
+          delivered_at: nullable(dateTime()),
+          last_error: nullable(str()),
+          log: {
+            type: "array",
+            items: object(
+              {
+                at: dateTime(),
+                result: { type: "string", enum: ["delivered", "failed"] },
+                http_status: nullable(int()),
+                error: nullable(str()),
+                duration_ms: int(),
+              },
+              ["at", "result", "http_status", "error", "duration_ms"],
+            ),
+          },
+        },
+        ["destination", "state", "attempts", "next_attempt_at", "give_up_at", "delivered_at", "last_error", "log"],
+      ),
+    },
+  },
+  ["id", "kind", "created_at", "payment_id", "state", "payload", "deliveries"],
 );
 
 const listOf = (item: string): Json =>
@@ -699,6 +922,48 @@ const counterpartyAmounts = {
   settled_amount: amountText,
 };
 
+const rate = (description: string): Json => nullable({ type: "number", minimum: 0, maximum: 1, description });
+const creditWindow = object(
+  {
+    days: int(),
+    due: int("payments that came due in the window (cancelled ones left out)"),
+    on_time: int(),
+    on_time_rate: rate("settled by the due date, among those due; null when none was due"),
+    late: int("settled late, or still delayed"),
+    average_days_late: nullable({ type: "number", description: "over the late ones; null when none" }),
+    max_days_delayed: { type: "number", description: "the longest a still-delayed payment has been overdue" },
+    failed: int(),
+    failure_rate: rate("failed among those due"),
+    failures_by_category: {
+      type: "array",
+      items: object(
+        { category: { type: "string", enum: [...FAILURE_CATEGORIES] }, count: int(), rate: { type: "number" } },
+        ["category", "count", "rate"],
+      ),
+    },
+    open_by_currency: {
+      type: "array",
+      items: object({ currency: str(), amount_minor: int(), amount: str() }, ["currency", "amount_minor", "amount"]),
+    },
+  },
+  ["days", "due", "on_time_rate", "average_days_late", "failure_rate", "failures_by_category", "open_by_currency"],
+);
+const creditProperties: Record<string, Json> = {
+  windows: object({ "30d": creditWindow, "90d": creditWindow, "365d": creditWindow }, ["30d", "90d", "365d"], {
+    description: "credit record (CONTRACT §9) over payments that came due in the last 30, 90 and 365 days",
+  }),
+  broken_promises_90d: int("promises to pay broken in the last 90 days (dunning)"),
+  risk: {
+    type: "string",
+    enum: ["A", "B", "C", "D"],
+    description:
+      "from the 90-day window (365 with fewer than 3 due in 90): D — a promise broken in 90 days, on time < 50 %, " +
+      "failure rate ≥ 20 % or money delayed > 30 days; C — on time < 75 %, failure rate ≥ 10 % or > 14 days late on " +
+      "average; B — on time < 95 %, failure rate ≥ 2 %, > 3 days late on average, or fewer than 3 due in 365 days; A — otherwise",
+  },
+  risk_reasons: { type: "array", items: str(), description: "the rules that decided the band" },
+};
+
 const counterpartyHistory = object(
   {
     counterparty: str(),
@@ -733,6 +998,7 @@ const counterpartyHistory = object(
       ),
     ),
     open_exceptions: int(),
+    ...creditProperties,
   },
   [
     "counterparty",
@@ -745,9 +1011,15 @@ const counterpartyHistory = object(
     "failure_rate",
     "last_failure",
     "open_exceptions",
+    "windows",
+    "risk",
   ],
-  { description: "payment history: counts and amounts by status, late and failed rate" },
+  { description: "payment history: counts and amounts by status, late and failed rate; its credit record" },
 );
+
+const counterpartyCredit = object({ counterparty: str(), ...creditProperties }, ["counterparty", "windows", "risk"], {
+  description: "a counterparty's credit record",
+});
 
 // --- the document ------------------------------------------------------------------------------
 
@@ -799,11 +1071,21 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       Exception: exceptionSchema,
       AuditEntry: auditEntry,
       ExceptionList: listOf("Exception"),
-      ExceptionAction: schemaFromZod(exceptionAction),
+      ExceptionAction: { oneOf: [schemaFromZod(exceptionAction), schemaFromZod(contactedAction)] },
+      DunningRecord: dunningRecord,
+      DunningList: listOf("DunningRecord"),
+      Notification: notificationSchema,
+      PeriodReport: periodReportSchema,
+      PeriodReportDetail: periodReportDetail,
+      PeriodReportList: listOf("PeriodReport"),
+      Signoff: schemaFromZod(signoffBody),
+      NotificationList: listOf("Notification"),
       IngestResult: ingestResult,
       ReconciliationReport: reconciliationReport,
       ReconciliationReportRow: reportRow,
       CounterpartyHistory: counterpartyHistory,
+      CounterpartyCredit: counterpartyCredit,
+      CounterpartyCreditList: listOf("CounterpartyCredit"),
       Readiness: object(
         {
           status: { type: "string", enum: ["ready", "not_ready"] },
@@ -852,6 +1134,15 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       {
         "200": html("signed in"),
         "401": html("a Basic challenge"),
+      },
+    ),
+    "/dunning": page(
+      "dunningPage",
+      "Today's dunning work list and the promises running, as a page (viewer or operator)",
+      {
+        "200": html("the work list"),
+        "401": html("a Basic challenge"),
+        "403": html("the role may not read payments"),
       },
     ),
     "/payments/{id}": page(
@@ -1091,14 +1382,18 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       post: {
         operationId: "actOnException",
         tags: ["exceptions"],
-        summary: "Acknowledge, resolve, annotate, write off or reopen an exception",
+        summary: "Acknowledge, resolve, annotate, write off or reopen an exception, or record a contact (dunning)",
         description:
           "Appended to the exception's audit trail with the actor and time; nothing is ever deleted. " +
           "A note needs text; acknowledging needs an open exception; resolving an unresolved one. " +
           "write_off (a note required; exceptions of a payment) makes the payment written_off: final, out of " +
           "payrecon_funds_at_risk and item alerts, its own report column; money that arrives later still settles it. " +
           "It is a fact the reconciler applies, kept across restarts. reopen re-opens a resolved exception (taking back " +
-          "a write-off). 409 when the action does not apply.",
+          "a write-off). " +
+          "`contacted` (CONTRACT §9) records a contact on the payment's dunning record (channel, note, and an optional " +
+          "promise to pay by `promised_by`; a day already passed — a promise logged after the fact — is broken at the next " +
+          "follow-up run); the steps that were due count as sent, and the answer " +
+          "carries the record as `dunning`. 409 when the action does not apply (for `contacted`: the exception is resolved or its payment owes no follow-up).",
         ...roles("operator"),
         parameters: [pathParameter("id", "exception id", "42", { type: "string", pattern: "^[0-9]+$" })],
         requestBody: {
@@ -1181,6 +1476,55 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
         },
       },
     },
+    "/api/v1/dunning": {
+      get: {
+        operationId: "listDunning",
+        tags: ["follow-up"],
+        summary: "Dunning records, oldest first: by default today's work list (a reminder step is due)",
+        description:
+          "Every delayed collection and every failed or held payout has a record with steps from DUNNING_SCHEDULE " +
+          "after it became due or failed; a promise that passes unpaid raises the exception one priority.",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/dunning", dunningListQuery),
+        responses: { "200": json(ref("DunningList"), "a page of dunning records"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/dunning/{id}": {
+      get: {
+        operationId: "getDunning",
+        tags: ["follow-up"],
+        summary: "One dunning record with its steps and contacts",
+        ...roles("viewer", "operator"),
+        parameters: [pathParameter("id", "dunning record id", "42", { type: "string", pattern: "^[0-9]+$" })],
+        responses: { "200": json(ref("DunningRecord"), "the record"), ...apiErrors("400", "404") },
+      },
+    },
+    "/api/v1/notifications": {
+      get: {
+        operationId: "listNotifications",
+        tags: ["follow-up"],
+        summary: "Outbound notifications, newest first, each with its delivery log",
+        description:
+          "Kinds: reminder_due, promise_broken, exception_opened (at or above NOTIFY_MIN_PRIORITY), retry_suggested " +
+          "(a failed payout whose retry_advice is retry, once per failure), report_ready, post_close_adjustment. " +
+          "Each is POSTed as JSON to every NOTIFY_WEBHOOK_URLS entry with `Payrecon-Signature: t=<unix>,v1=<hex " +
+          'HMAC-SHA256 of "t.body" with NOTIFY_WEBHOOK_SECRET>`, at least once, in order per payment, retried with ' +
+          "backoff for NOTIFY_RETRY_FOR (24h), and published to TOPIC_NOTIFICATIONS when Kafka is configured.",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/notifications", notificationListQuery),
+        responses: { "200": json(ref("NotificationList"), "a page of notifications"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/notifications/{id}": {
+      get: {
+        operationId: "getNotification",
+        tags: ["follow-up"],
+        summary: "One notification with its delivery log",
+        ...roles("viewer", "operator"),
+        parameters: [pathParameter("id", "notification id", "42", { type: "string", pattern: "^[0-9]+$" })],
+        responses: { "200": json(ref("Notification"), "the notification"), ...apiErrors("400", "404") },
+      },
+    },
     "/api/v1/reports/reconciliation": {
       get: {
         operationId: "reconciliationReport",
@@ -1199,6 +1543,66 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
           },
           ...apiErrors("400"),
         },
+      },
+    },
+    "/api/v1/reports": {
+      get: {
+        operationId: "listPeriodReports",
+        tags: ["reports"],
+        summary: "Stored reports of closed periods (REPORT_SCHEDULE), newest period first",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/reports", periodReportListQuery),
+        responses: { "200": json(ref("PeriodReportList"), "a page of stored reports"), ...apiErrors("400") },
+      },
+    },
+    "/api/v1/reports/{id}": {
+      get: {
+        operationId: "getPeriodReport",
+        tags: ["reports"],
+        summary: "One stored period report: JSON (with its sign-off and post-close adjustments), CSV or Markdown",
+        description:
+          "The reconciliation report of the period as of its end, as signed off (else as generated). A fact that " +
+          "changes a signed-off period later is a post-close adjustment, listed here and notified (post_close_adjustment).",
+        ...roles("viewer", "operator"),
+        parameters: [
+          pathParameter("id", "stored report id", "1", { type: "string", pattern: "^[0-9]+$" }),
+          ...queryParameters("/api/v1/reports/{id}", periodReportQuery),
+        ],
+        responses: {
+          "200": {
+            description: "the report: JSON, CSV (an attachment) or Markdown, by format",
+            content: {
+              "application/json": { schema: ref("PeriodReportDetail") },
+              "text/csv": { schema: { type: "string" } },
+              "text/markdown": { schema: { type: "string" } },
+            },
+          },
+          ...apiErrors("400", "404"),
+        },
+      },
+    },
+    "/api/v1/reports/{id}/signoff": {
+      post: {
+        operationId: "signOffPeriodReport",
+        tags: ["reports"],
+        summary: "Sign a period off: its figures as they stand now are the ones later changes are measured from",
+        ...roles("operator"),
+        parameters: [pathParameter("id", "stored report id", "1", { type: "string", pattern: "^[0-9]+$" })],
+        requestBody: { required: false, content: { "application/json": { schema: ref("Signoff") } } },
+        responses: {
+          "200": json(ref("PeriodReportDetail"), "the report, signed off"),
+          ...apiErrors("400", "404", "409", "413"),
+        },
+      },
+    },
+    "/api/v1/counterparties": {
+      get: {
+        operationId: "listCounterparties",
+        tags: ["reports"],
+        summary: "Counterparties with a payment due in the last 365 days and their credit records, riskiest first",
+        ...roles("viewer", "operator"),
+        parameters: queryParameters("/api/v1/counterparties", counterpartyListQuery),
+        responses: { "200": json(ref("CounterpartyCreditList"), "a page of counterparties"), ...apiErrors("400") },
       },
     },
     "/api/v1/counterparties/{id}": {
@@ -1231,6 +1635,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       { name: "payments", description: "expected payments and their status" },
       { name: "exceptions", description: "what needs a person" },
       { name: "reports", description: "finance reports and counterparty history" },
+      { name: "follow-up", description: "dunning records and outbound notifications (CONTRACT §9)" },
     ],
     security: [{ bearerAuth: [] }],
     paths,

@@ -41,6 +41,7 @@ export interface Metrics {
   statementChecks: Counter<"bank" | "result">;
   rejectedMessagesPruned: Counter<"reason">;
   gaugeRefreshErrors: Counter<string>;
+  notifications: Counter<"kind" | "result">;
   /** Bounds every label fed by producers' free text (gateway, bank): see labels.ts. */
   labels: LabelBounds;
   /** Ignored gateway event types seen, per gateway, to bound the `type` label. */
@@ -257,6 +258,12 @@ export function createMetrics(options: {
     gaugeRefreshErrors: new Counter({
       name: "payrecon_state_refresh_errors_total",
       help: "State gauge refreshes that failed: the gauges keep their last values until one succeeds.",
+      registers: [registry],
+    }),
+    notifications: new Counter({
+      name: "payrecon_notifications_total",
+      help: "Outbound notifications by kind: queued (stored once), delivered, failed (an attempt failed; retried), gave_up (not delivered within NOTIFY_RETRY_FOR).",
+      labelNames: ["kind", "result"],
       registers: [registry],
     }),
     labels: createLabelBounds({

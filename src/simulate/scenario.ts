@@ -71,6 +71,20 @@ export interface Scenario {
   withheldEntries: number;
   /** Those lines: the account's balance moved by them all the same (a statement summary's opening shows it). */
   withheldLines: BankEntryInput[];
+  /**
+   * Dunning (CONTRACT §9): contacts an operator records on delayed collections once their exceptions are open —
+   * the first promised to pay by yesterday (broken at the next follow-up run), the second by next week (running).
+   */
+  contacts: ScenarioContact[];
+}
+
+export interface ScenarioContact {
+  paymentId: string;
+  channel: "email" | "phone" | "letter" | "other";
+  note: string;
+  promisedBy: string;
+  /** What follow-up makes of it: the promise `broken` (its day has passed, unpaid) or still `pending`. */
+  expect: "broken" | "pending";
 }
 
 /** mulberry32: small, fast, good enough to make traffic look random and stay reproducible. */
@@ -142,6 +156,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     mismatchedBatches: [],
     withheldEntries: 0,
     withheldLines: [],
+    contacts: [],
   };
   let eventSeq = 0;
   let entrySeq = 0;
@@ -361,6 +376,16 @@ export function generateScenario(options: ScenarioOptions): Scenario {
             due_at: iso(now - 2 * DAY),
           });
           truth("delayed", 0, "due two days ago, nothing arrived");
+          if (scenario.contacts.length < 2) {
+            const broken = scenario.contacts.length === 0;
+            scenario.contacts.push({
+              paymentId: id,
+              channel: broken ? "phone" : "email",
+              note: broken ? "accounts payable promised a transfer" : "reminder sent; they will pay next week",
+              promisedBy: utcDate(broken ? now - DAY : now + 7 * DAY),
+              expect: broken ? "broken" : "pending",
+            });
+          }
           break;
         case "pending":
           scenario.expected.push({ ...base, due_at: iso(dueSoon) });

@@ -173,7 +173,13 @@ describe("OpenAPI document against the running daemon", () => {
       return (listen as (...a: unknown[]) => unknown).apply(this, args);
     } as typeof listen;
     try {
-      daemon = await startTestDaemon({ DATABASE_URL: db.url });
+      // p3: the failed payout's exception is notified (stored: no webhook), so a notification can be checked too.
+      // A report schedule: stored report 1 (the day before yesterday, empty) exists from start-up.
+      daemon = await startTestDaemon({
+        DATABASE_URL: db.url,
+        NOTIFY_MIN_PRIORITY: "p3",
+        REPORT_SCHEDULE: "daily@06:00",
+      });
     } finally {
       express.application.listen = listen;
     }
@@ -380,6 +386,31 @@ describe("OpenAPI document against the running daemon", () => {
     expect(acted.body.audit.length).toBeGreaterThan(0);
     check("/api/v1/exceptions/{id}/actions", "post", "200", acted.body);
 
+    // Follow-up: the failed payout's dunning record, a contact on it, and the notification of its exception.
+    await daemon.followUp.runOnce();
+    const dunning = await viewer("/api/v1/dunning?state=open");
+    expect(dunning.body.items.map((item: { payment_id: string }) => item.payment_id)).toEqual(["exp_3"]);
+    check("/api/v1/dunning", "get", "200", dunning.body);
+    check("/api/v1/dunning/{id}", "get", "200", (await viewer(`/api/v1/dunning/${dunning.body.items[0].id}`)).body);
+    const contacted = await api(daemon.baseUrl, "operator")(`/api/v1/exceptions/${exceptionId}/actions`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ action: "contacted", channel: "email", note: "asked for new bank details" }),
+    });
+    expect(contacted.status).toBe(200);
+    expect(contacted.body.dunning.contacts).toHaveLength(1);
+    check("/api/v1/exceptions/{id}/actions", "post", "200", contacted.body);
+    const notifications = await viewer("/api/v1/notifications");
+    expect(notifications.body.items.map((item: { kind: string }) => item.kind)).toContain("exception_opened");
+    check("/api/v1/notifications", "get", "200", notifications.body);
+    const notification = await viewer(`/api/v1/notifications/${notifications.body.items[0].id}`);
+    check("/api/v1/notifications/{id}", "get", "200", notification.body);
+
+    const stored = await viewer("/api/v1/reports");
+    expect(stored.body.items).toHaveLength(1);
+    check("/api/v1/reports", "get", "200", stored.body);
+    check("/api/v1/reports/{id}", "get", "200", (await viewer(`/api/v1/reports/${stored.body.items[0].id}`)).body);
+
     const report = await viewer(`/api/v1/reports/reconciliation?from=${dateDaysFromNow(-30)}&to=${dateDaysFromNow(1)}`);
     expect(report.status).toBe(200);
     expect(report.body.rows.length).toBeGreaterThan(0);
@@ -393,6 +424,10 @@ describe("OpenAPI document against the running daemon", () => {
     const counterparty = await viewer("/api/v1/counterparties/cust_77");
     expect(counterparty.status).toBe(200);
     check("/api/v1/counterparties/{id}", "get", "200", counterparty.body);
+    expect(counterparty.body.risk).toMatch(/^[A-D]$/);
+    const counterparties = await viewer("/api/v1/counterparties?sort=risk");
+    expect(counterparties.status).toBe(200);
+    check("/api/v1/counterparties", "get", "200", counterparties.body);
 
     const ingested = await api(daemon.baseUrl, "ingester")("/api/v1/ingest/bank.settlements", {
       method: "POST",

@@ -80,6 +80,24 @@ describe("payrecon simulate", () => {
     expect(JSON.parse(again.stdout).by_gateway_currency_direction).toEqual(summary.by_gateway_currency_direction);
     expect(JSON.parse(again.stdout).messages).toEqual(summary.messages);
 
+    // Dunning: the operator's contacts on two delayed collections — a promise already passed, and one running.
+    expect(summary.dunning_contacts.map((c: { expect: string; result: string }) => `${c.expect}:${c.result}`)).toEqual([
+      "broken:recorded",
+      "pending:recorded",
+    ]);
+    await daemon.followUp.runOnce();
+    const viewer = api(daemon.baseUrl, "viewer");
+    const records = (await viewer("/api/v1/dunning?state=all&limit=500")).body.items;
+    for (const contact of summary.dunning_contacts) {
+      const record = records.find((r: { payment_id: string }) => r.payment_id === contact.payment_id);
+      expect(record?.promise, contact.payment_id).toMatchObject({
+        promised_by: contact.promised_by,
+        state: contact.expect,
+      });
+    }
+    const broken = (await viewer("/api/v1/notifications?kind=promise_broken")).body.items;
+    expect(broken.map((n: { payment_id: string }) => n.payment_id)).toContain(summary.dunning_contacts[0].payment_id);
+
     await waitUntil(
       async () => {
         const pending = await db.pool.query(

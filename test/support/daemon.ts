@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { DestinationStream } from "pino";
 import { loadConfig } from "../../src/config.js";
 import { clockEnv } from "./clock.js";
-import { type Daemon, startDaemon } from "../../src/daemon.js";
+import { type Daemon, type DaemonOptions, startDaemon } from "../../src/daemon.js";
 import { freePort } from "../../src/db/embeddedPostgres.js";
 import { createLogger } from "../../src/logger.js";
 
@@ -28,6 +28,7 @@ export interface TestDaemon extends Daemon {
 export async function startTestDaemon(
   env: Record<string, string>,
   log?: { destination: DestinationStream; level?: string },
+  options: DaemonOptions = {},
 ): Promise<TestDaemon> {
   const config = loadConfig({
     HTTP_PORT: "0",
@@ -40,7 +41,7 @@ export async function startTestDaemon(
   const logger = log
     ? createLogger(log.level ?? "trace", log.destination)
     : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
-  const daemon = await startDaemon(config, logger);
+  const daemon = await startDaemon(config, logger, options);
   return { ...daemon, baseUrl: `http://127.0.0.1:${daemon.httpPort}` };
 }
 

@@ -5,6 +5,10 @@ import { OPENAPI_PATH, openApiDocument, schemaFromZod } from "../../src/http/ope
 import { exceptionListQuery } from "../../src/http/routes/exceptions.js";
 import { paymentListQuery } from "../../src/http/routes/payments.js";
 import { reportQuery } from "../../src/http/routes/reports.js";
+import { dunningListQuery } from "../../src/http/routes/dunning.js";
+import { notificationListQuery } from "../../src/http/routes/notifications.js";
+import { periodReportListQuery } from "../../src/http/routes/periodReports.js";
+import { counterpartyListQuery } from "../../src/http/routes/creditRecords.js";
 import { bankEntrySchema, expectedPaymentSchema } from "../../src/messages/schemas.js";
 
 /** The OpenAPI document on its own: well-formed 3.1, references resolve, generated from the zod schemas. */
@@ -47,6 +51,10 @@ const QUERY_SCHEMAS: Record<string, z.ZodType> = {
   "/api/v1/payments": paymentListQuery,
   "/api/v1/exceptions": exceptionListQuery,
   "/api/v1/reports/reconciliation": reportQuery,
+  "/api/v1/dunning": dunningListQuery,
+  "/api/v1/notifications": notificationListQuery,
+  "/api/v1/reports": periodReportListQuery,
+  "/api/v1/counterparties": counterpartyListQuery,
 };
 
 describe("OpenAPI document", () => {

@@ -10,6 +10,7 @@ import { counterpartyHistory } from "../../reports/counterparty.js";
 import { requireRole } from "../auth.js";
 import { HttpError } from "../errors.js";
 import { clientText, parseInput } from "../query.js";
+import { counterpartyCredit } from "./creditRecords.js";
 
 /**
  * GET /api/v1/counterparties/{id} (CONTRACT §3): the counterparty's payment
@@ -20,7 +21,7 @@ import { clientText, parseInput } from "../query.js";
 
 const idParam = clientText(200).pipe(z.string().min(1));
 
-export function counterpartiesRouter(pool: pg.Pool): Router {
+export function counterpartiesRouter(pool: pg.Pool, clock: () => Date = () => new Date()): Router {
   const router = express.Router();
   router.get("/counterparties/:id", requireRole("viewer", "operator"), async (req, res) => {
     const id = parseInput(idParam, req.params.id, "invalid_id");
@@ -30,7 +31,11 @@ export function counterpartiesRouter(pool: pg.Pool): Router {
       await counterpartyLastFailure(pool, id),
       await counterpartyOpenExceptions(pool, id),
     ];
-    res.json(counterpartyHistory(id, rows, lastFailure, openExceptions));
+    // CONTRACT §9: the credit record (30/90/365-day windows and the risk band) beside the history.
+    res.json({
+      ...counterpartyHistory(id, rows, lastFailure, openExceptions),
+      ...(await counterpartyCredit(pool, id, clock())),
+    });
   });
   return router;
 }

@@ -39,6 +39,7 @@ import {
   type TopicNames,
 } from "../statusPage/model.js";
 import { messagePage, paymentPage } from "../statusPage/paymentView.js";
+import { dunningPageHandler } from "./dunningPage.js";
 import { type StatusPageData, statusPage } from "../statusPage/statusView.js";
 import {
   DEFAULT_TREND_WINDOW,
@@ -283,5 +284,6 @@ is ignored) when your browser asks. <a href="/login">Try again</a> or go back to
     }
   });
 
+  router.get("/dunning", signInLimit, dunningPageHandler({ pool, accessOf, frame, send, challenge: CHALLENGE }));
   return router;
 }
