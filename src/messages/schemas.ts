@@ -126,6 +126,8 @@ export const PAYMENT_EVENT_TYPES = [
   "payment.failed",
   "payment.refunded",
   "payment.chargeback",
+  // A dispute won (CONTRACT §8): the chargeback is undone.
+  "payment.chargeback_reversed",
   "payout.submitted",
   "payout.paid",
   "payout.failed",

@@ -585,3 +585,135 @@ describe("end to end against a camt.053 import", () => {
     expect(batches.rows).toEqual([{ state: "settled" }]);
   });
 });
+
+describe("disputes won (CONTRACT §8)", () => {
+  const unixDaysFromNow = (days: number) => Math.floor(Date.parse(isoDaysFromNow(days)) / 1000);
+  const settledCollection = async (id: string, reference: string, gateway: string, currency: string) => {
+    await ingest(topics.expected, [
+      {
+        id,
+        direction: "collection",
+        amount_minor: 1_000,
+        currency,
+        gateway,
+        reference,
+        created_at: isoDaysFromNow(-5),
+        due_at: isoDaysFromNow(1),
+      },
+    ]);
+    await ingest(topics.bank, [
+      {
+        entry_id: `BANK-${id}`,
+        bank: "bank_a",
+        account: "DE89370400440532013000",
+        direction: "credit",
+        amount_minor: 1_000,
+        currency,
+        booking_date: dateDaysFromNow(-2),
+        value_date: dateDaysFromNow(-2),
+        status: "booked",
+        end_to_end_id: reference,
+      },
+    ]);
+    await waitUntil(async () => (await paymentStatus(id)) === "settled", 30_000, `${id} settled`);
+  };
+  const status = (id: string, wanted: string) =>
+    waitUntil(async () => (await paymentStatus(id)) === wanted, 60_000, `${id} ${wanted}`);
+
+  it("Stripe: charged back by webhook, won on the raw topic → settled again, with the reversal in its timeline", async () => {
+    await settledCollection("pay_dispute_stripe", "ORD-DISPUTE-S", "stripe", "USD");
+    const dispute = {
+      ...fixture("stripe", "dispute_funds_reinstated_with_balance_transactions.json"),
+      payment_intent: null,
+      metadata: { reference: "ORD-DISPUTE-S" },
+      status: "needs_response",
+    };
+    const envelope = (id: string, type: string, object: Json, days: number) => ({
+      ...fixture("stripe", "evt_charge.succeeded.json"),
+      id,
+      type,
+      created: unixDaysFromNow(days),
+      data: { object },
+    });
+    const withdrawn = JSON.stringify(envelope("evt_dispute_1", "charge.dispute.funds_withdrawn", dispute, -1));
+    expect((await postStripe(withdrawn, stripeSignature(withdrawn, STRIPE_SECRETS[0]!))).status).toBe(200);
+    await status("pay_dispute_stripe", "charged_back");
+
+    await producer.send({
+      topic: topics.rawStripe,
+      messages: [
+        {
+          value: JSON.stringify(
+            envelope("evt_dispute_2", "charge.dispute.funds_reinstated", { ...dispute, status: "won" }, -0.5),
+          ),
+        },
+        // Stripe also closes the dispute as won: the second reversal changes nothing.
+        {
+          value: JSON.stringify(
+            envelope("evt_dispute_3", "charge.dispute.closed", { ...dispute, status: "won" }, -0.4),
+          ),
+        },
+      ],
+    });
+    await status("pay_dispute_stripe", "settled");
+    const payment = await api(daemon.baseUrl)("/api/v1/payments/pay_dispute_stripe");
+    expect(payment.body.flags).toContain("chargeback_reversed");
+    expect(payment.body.timeline.map((item: { type: string }) => item.type)).toContain("payment.chargeback_reversed");
+    expect(
+      (await storedEvents("stripe"))
+        .filter((event) => event.event_id.startsWith("evt_dispute_"))
+        .map((event) => [event.event_id, event.type]),
+    ).toEqual([
+      ["evt_dispute_1", "payment.chargeback"],
+      ["evt_dispute_2", "payment.chargeback_reversed"],
+      ["evt_dispute_3", "payment.chargeback_reversed"],
+    ]);
+  });
+
+  it("Adyen: CHARGEBACK on the raw topic, CHARGEBACK_REVERSED by webhook → settled again; a CONTRACT event on gateway.events does the same", async () => {
+    await settledCollection("pay_dispute_adyen", "ORD-DISPUTE-A", "adyen", "EUR");
+    const notification = (eventCode: string, days: number) => {
+      const body = fixture("adyen", "notification_chargeback.json");
+      const item = body.notificationItems[0].NotificationRequestItem;
+      Object.assign(item, {
+        eventCode,
+        merchantReference: "ORD-DISPUTE-A",
+        pspReference: `DISPUTE${eventCode.length}00000001`,
+        eventDate: isoDaysFromNow(days),
+      });
+      return body;
+    };
+    await producer.send({
+      topic: topics.rawAdyen,
+      messages: [{ value: JSON.stringify(notification("CHARGEBACK", -1)) }],
+    });
+    await status("pay_dispute_adyen", "charged_back");
+    expect(await postAdyen(signAdyen(notification("CHARGEBACK_REVERSED", -0.5)))).toEqual({
+      status: 200,
+      text: "[accepted]",
+    });
+    await status("pay_dispute_adyen", "settled");
+
+    // A bridge publishing CONTRACT GatewayEvents itself.
+    await settledCollection("pay_dispute_native", "ORD-DISPUTE-N", "stripe", "EUR");
+    const native = (eventId: string, type: string, days: number) => ({
+      key: "ORD-DISPUTE-N",
+      value: JSON.stringify({
+        event_id: eventId,
+        gateway: "stripe",
+        type,
+        reference: "ORD-DISPUTE-N",
+        amount_minor: 1_000,
+        currency: "EUR",
+        occurred_at: isoDaysFromNow(days),
+      }),
+    });
+    await producer.send({ topic: topics.gateway, messages: [native("evt_native_cb", "payment.chargeback", -1)] });
+    await status("pay_dispute_native", "charged_back");
+    await producer.send({
+      topic: topics.gateway,
+      messages: [native("evt_native_won", "payment.chargeback_reversed", -0.5)],
+    });
+    await status("pay_dispute_native", "settled");
+  });
+});

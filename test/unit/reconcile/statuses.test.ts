@@ -431,6 +431,41 @@ describe("refunded / charged_back: the collection was reversed", () => {
     expect(outcome.failureCategory).toBeNull();
   });
 
+  it("a dispute won (payment.chargeback_reversed) returns a settled payment to settled", () => {
+    const result = capturedAndSettled()
+      .event("payment.chargeback", COLLECTION.ref, "2026-11-28T08:00Z", { amount: AMOUNT, failureCode: "fraudulent" })
+      .event("payment.chargeback_reversed", COLLECTION.ref, "2026-12-10T08:00Z", { amount: AMOUNT })
+      .reconcile("2026-12-11T00:00Z");
+    const outcome = outcomeOf(result, COLLECTION.id);
+    expect(outcome.status).toBe("settled");
+    expect(outcome.flags).toContain("chargeback_reversed");
+    expect(openKeys(result)).toEqual([]);
+  });
+
+  it("a dispute won before the bank showed the money returns the payment to in flight, then held", () => {
+    const facts = base(COLLECTION)
+      .event("payment.captured", COLLECTION.ref, "2026-11-21T08:00Z", { amount: AMOUNT })
+      .event("payment.chargeback", COLLECTION.ref, "2026-11-22T08:00Z", { amount: AMOUNT })
+      .event("payment.chargeback_reversed", COLLECTION.ref, "2026-11-23T08:00Z", { amount: AMOUNT });
+    expect(outcomeOf(facts.reconcile("2026-11-23T09:00Z"), COLLECTION.id).status).toBe("in_flight");
+    // Captured, in no batch past the hold threshold: as if there had been no dispute.
+    expect(outcomeOf(facts.reconcile("2026-12-20T00:00Z"), COLLECTION.id).status).toBe("held");
+  });
+
+  it("a second chargeback after a won dispute charges back again; the reversal on the same instant wins", () => {
+    const again = capturedAndSettled()
+      .event("payment.chargeback", COLLECTION.ref, "2026-11-28T08:00Z", { amount: AMOUNT })
+      .event("payment.chargeback_reversed", COLLECTION.ref, "2026-12-01T08:00Z", { amount: AMOUNT })
+      .event("payment.chargeback", COLLECTION.ref, "2026-12-05T08:00Z", { amount: AMOUNT })
+      .reconcile("2026-12-06T00:00Z");
+    expect(outcomeOf(again, COLLECTION.id).status).toBe("charged_back");
+    const sameInstant = capturedAndSettled()
+      .event("payment.chargeback_reversed", COLLECTION.ref, "2026-11-28T08:00Z", { amount: AMOUNT, eventId: "a" })
+      .event("payment.chargeback", COLLECTION.ref, "2026-11-28T08:00Z", { amount: AMOUNT, eventId: "b" })
+      .reconcile("2026-12-06T00:00Z");
+    expect(outcomeOf(sameInstant, COLLECTION.id).status).toBe("settled");
+  });
+
   it("refunded even before any bank settlement, and not delayed afterwards", () => {
     const result = base(COLLECTION)
       .event("payment.captured", COLLECTION.ref, "2026-11-21T08:00Z", { amount: AMOUNT })

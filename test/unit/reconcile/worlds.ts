@@ -68,7 +68,7 @@ const paymentPlan = fc.record({
   versioning: fc.constantFrom(...VERSIONING),
   explicitVersion: fc.integer({ min: 1, max: 5 }),
   newFirst: fc.boolean(),
-  story: fc.integer({ min: 0, max: 7 }),
+  story: fc.integer({ min: 0, max: 9 }),
   storyStart: fc.integer({ min: 0, max: 200 }),
   storySteps: fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 3, maxLength: 3 }),
   failureCode: fc.constantFrom(...FAILURE_CODES),
@@ -128,6 +128,9 @@ const COLLECTION_STORIES: EventType[][] = [
   ["payment.failed"],
   ["payment.captured", "payment.refunded"],
   ["payment.captured", "payment.chargeback"],
+  // Disputes won (CONTRACT §8), and lost again on a second chargeback.
+  ["payment.captured", "payment.chargeback", "payment.chargeback_reversed"],
+  ["payment.chargeback", "payment.chargeback_reversed", "payment.chargeback"],
 ];
 const PAYOUT_STORIES: EventType[][] = [
   [],
@@ -221,7 +224,8 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
     }
 
     // Gateway events, each a while after the previous one.
-    const story = (p.direction === "collection" ? COLLECTION_STORIES : PAYOUT_STORIES)[p.story]!;
+    const stories = p.direction === "collection" ? COLLECTION_STORIES : PAYOUT_STORIES;
+    const story = stories[p.story % stories.length]!;
     let t = BASE + p.storyStart * HOUR;
     story.forEach((type, k) => {
       if (k > 0) t += p.storySteps[k - 1]! * HOUR;
