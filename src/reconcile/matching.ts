@@ -1,4 +1,5 @@
 import { pushTo } from "../grouping.js";
+import { batchDirection } from "./batchSettlement.js";
 import { referenceKey } from "./references.js";
 import { type BankFact, daysApart, type MatchMethod, type Policy } from "./types.js";
 
@@ -32,6 +33,7 @@ export interface BatchTarget {
   key: string;
   batchIdKey: string;
   currency: string;
+  /** Signed: negative when the gateway takes money back (paid by a debit). */
   netMinor: number;
   expectedArrival: string;
   settlesByReference: boolean;
@@ -83,9 +85,11 @@ function namesAgree(a: string | null, b: string | null): boolean {
 function amountFits(entry: BankFact, target: MatchTarget, policy: Policy): boolean {
   if (target.settlesByReference || target.currency !== entry.currency) return false;
   if (target.kind === "batch") {
+    // A negative net is paid by a debit of its absolute value; a zero net by no line at all.
     return (
-      entry.direction === "credit" &&
-      target.netMinor === entry.amountMinor &&
+      target.netMinor !== 0 &&
+      entry.direction === batchDirection(target.netMinor) &&
+      Math.abs(target.netMinor) === entry.amountMinor &&
       daysApart(entry.valueDate, target.expectedArrival) * 86_400_000 <= policy.matchWindowMs
     );
   }

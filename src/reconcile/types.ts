@@ -83,6 +83,9 @@ export interface BatchFact {
   eventId: string;
   grossMinor: number;
   feeMinor: number;
+  /** A balance brought from earlier batches (signed, e.g. Adyen's balance transfer; CONTRACT §8). */
+  carriedForwardMinor: number;
+  /** gross − fee + carried forward; negative when the bank is debited. */
   netMinor: number;
   currency: string;
   expectedArrival: string;

@@ -114,7 +114,7 @@ class Deadlines {
 }
 
 function targetAmountKeys(target: MatchTarget): string[] {
-  if (target.kind === "batch") return [amountKey(target.currency, target.netMinor)];
+  if (target.kind === "batch") return [amountKey(target.currency, Math.abs(target.netMinor))];
   return [...new Set([target.amountMinor, ...target.installments.map((part) => part.amountMinor)])].map((amount) =>
     amountKey(target.currency, amount),
   );

@@ -261,7 +261,7 @@ export function batchExceptions(batch: BatchFact, state: BatchState): DesiredExc
       kind: "mismatch",
       subject,
       amountMinor: Math.abs(state.differenceMinor),
-      detail: `bank shows ${batch.netMinor + state.differenceMinor}, batch net is ${batch.netMinor} (gross ${batch.grossMinor} − fee ${batch.feeMinor})`,
+      detail: `bank shows ${batch.netMinor + state.differenceMinor}, batch net is ${batch.netMinor} (gross ${batch.grossMinor} − fee ${batch.feeMinor}${batch.carriedForwardMinor ? ` + carried forward ${batch.carriedForwardMinor}` : ""})`,
       ...base,
     });
   }

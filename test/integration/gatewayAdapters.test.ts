@@ -717,3 +717,142 @@ describe("disputes won (CONTRACT §8)", () => {
     await status("pay_dispute_native", "settled");
   });
 });
+
+describe("negative, carried-forward and netted batches (CONTRACT §8)", () => {
+  const collection = (id: string, reference: string, amount: number, gateway = "adyen") => ({
+    id,
+    direction: "collection",
+    amount_minor: amount,
+    currency: "EUR",
+    gateway,
+    reference,
+    created_at: isoDaysFromNow(-5),
+    due_at: isoDaysFromNow(7),
+  });
+  const batchState = async (gateway: string, batchId: string) =>
+    (
+      await db.pool.query(
+        "select state, net_minor::int as net, carried_forward_minor::int as carried, netted from settlement_batches where gateway = $1 and batch_id = $2",
+        [gateway, batchId],
+      )
+    ).rows[0];
+
+  it("Adyen report: a negative batch carried forward is netted, the next batch's credit pays net + the balance it brings in (no false mismatch)", async () => {
+    await ingest(topics.expected, [
+      collection("pay_cf_5", "ORD-CF-5", 1_000),
+      collection("pay_cf_6", "ORD-CF-6", 10_000),
+    ]);
+    // Batch 205: a chargeback of an older order outweighs the day's sale; Adyen carries −40.00 to batch 206.
+    const report = path.join(tmpdir(), `adyen-carried-${process.pid}.csv`);
+    const line = (batch: string, type: string, fields: Record<string, string>) =>
+      adyenLine("PayreconCF", batch, type, "EUR", { "Creation Date": reportTimeDaysFromNow(-0.5), ...fields });
+    writeFileSync(
+      report,
+      adyenCsv([
+        line("205", "Settled", {
+          "Merchant Reference": "ORD-CF-5",
+          "Gross Credit (GC)": "10.00",
+          "Net Credit (NC)": "9.50",
+          "Commission (NC)": "0.50",
+        }),
+        line("205", "Chargeback", {
+          "Merchant Reference": "ORD-OLD",
+          "Gross Debit (GC)": "49.50",
+          "Net Debit (NC)": "49.50",
+        }),
+        line("205", "Balancetransfer", { "Net Credit (NC)": "40.00" }),
+        line("206", "Settled", {
+          "Merchant Reference": "ORD-CF-6",
+          "Gross Credit (GC)": "100.00",
+          "Net Credit (NC)": "99.00",
+          "Commission (NC)": "1.00",
+        }),
+        line("206", "Balancetransfer", { "Net Debit (NC)": "40.00" }),
+        line("206", "MerchantPayout", { "Net Debit (NC)": "59.00" }),
+      ]),
+    );
+    const imported = await runCli(["import", "adyen-settlement", report], { DATABASE_URL: db.url });
+    expect(imported.code, imported.stderr).toBe(0);
+    await waitUntil(async () => (await paymentStatus("pay_cf_5")) === "settled", 30_000, "the netted batch settles");
+    expect(await batchState("adyen", "adyen-PayreconCF-batch-205")).toEqual({
+      state: "settled",
+      net: 0,
+      carried: 4_000,
+      netted: true,
+    });
+    expect(await paymentStatus("pay_cf_6")).toBe("in_flight");
+    await importCamt("adyen-carried", [
+      {
+        amountMinor: 5_900,
+        currency: "EUR",
+        bookingDate: dateDaysFromNow(0),
+        remittance: "ADYEN PAYOUT adyen-PayreconCF-batch-206",
+        counterparty: "ADYEN N.V.",
+        reference: "BANKREF-CF-206",
+      },
+    ]);
+    await waitUntil(async () => (await paymentStatus("pay_cf_6")) === "settled", 30_000, "pay_cf_6 settled");
+    expect(await batchState("adyen", "adyen-PayreconCF-batch-206")).toMatchObject({ state: "settled", net: 5_900 });
+    const open = await db.pool.query(
+      "select kind from exceptions where state = 'open' and (subject_key like '%PayreconCF%' or payment_id like 'pay_cf_%')",
+    );
+    expect(open.rows).toEqual([]);
+  });
+
+  it("Kafka: a negative settlement.batch is paid by a bank debit of its absolute value", async () => {
+    await ingest(topics.expected, [collection("pay_neg_1", "ORD-NEG-1", 2_000, "stripe")]);
+    await producer.send({
+      topic: topics.gateway,
+      messages: [
+        {
+          key: "po_negative_1",
+          value: JSON.stringify({
+            event_id: "po_negative_1",
+            gateway: "stripe",
+            type: "settlement.batch",
+            batch_id: "po_negative_1",
+            gross_minor: -3_000,
+            fee_minor: 100,
+            carried_forward_minor: 0,
+            amount_minor: -3_100,
+            currency: "EUR",
+            expected_arrival: dateDaysFromNow(0),
+            occurred_at: isoDaysFromNow(-1),
+            references: ["ORD-NEG-1"],
+          }),
+        },
+      ],
+    });
+    await waitUntil(
+      async () => (await batchState("stripe", "po_negative_1"))?.state === "waiting",
+      60_000,
+      "batch stored",
+    );
+    await producer.send({
+      topic: topics.bank,
+      messages: [
+        {
+          key: "DEBIT-NEG-1",
+          value: JSON.stringify({
+            entry_id: "DEBIT-NEG-1",
+            bank: "bank_a",
+            account: "DE89370400440532013000",
+            direction: "debit",
+            amount_minor: 3_100,
+            currency: "EUR",
+            booking_date: dateDaysFromNow(0),
+            value_date: dateDaysFromNow(0),
+            status: "booked",
+            remittance_info: "STRIPE DEBIT po_negative_1",
+          }),
+        },
+      ],
+    });
+    await waitUntil(
+      async () => (await paymentStatus("pay_neg_1")) === "settled",
+      60_000,
+      "pay_neg_1 settled by the debit",
+    );
+    expect(await batchState("stripe", "po_negative_1")).toMatchObject({ state: "settled", net: -3_100, netted: false });
+  });
+});

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { PaymentStatus } from "../../../src/reconcile/types.js";
 import {
   at,
+  batchExceptionKey,
   collection,
   DAY,
   defaultPolicy,
@@ -748,6 +749,61 @@ describe("late truth wins via a settlement batch", () => {
     expect(outcome.status).toBe("settled");
     expect(outcome.settledLate).toBe(true);
     expect(outcome.settledAmountMinor).toBe(AMOUNT);
+    expect(openKeys(result)).toEqual([]);
+  });
+});
+
+describe("negative, carried-forward and netted batches (CONTRACT §8)", () => {
+  const batch = (extra: { gross: number; fee: number; carried?: number }) =>
+    base(COLLECTION).batch({
+      batchId: "po_batch_cf",
+      references: [COLLECTION.ref],
+      at: "2026-11-22T06:00Z",
+      arrival: "2026-11-24",
+      ...extra,
+    });
+
+  it("a batch carrying in an earlier balance is paid by a credit of gross − fee + carried forward (no false mismatch)", () => {
+    // Adyen's balance transfer: 40.00 owed from a previous batch is taken from this one.
+    const result = batch({ gross: AMOUNT, fee: 1_250, carried: -4_000 })
+      .credit({ amount: AMOUNT - 1_250 - 4_000, on: "2026-11-24", remittance: "ADYEN PAYOUT po_batch_cf" })
+      .reconcile("2026-11-25T00:00Z");
+    expect(outcomeOf(result, COLLECTION.id).status).toBe("settled");
+    expect([...result.batchStates.values()].map((state) => state.state)).toEqual(["settled"]);
+    expect(openKeys(result)).toEqual([]);
+  });
+
+  it("a negative batch is paid by a bank debit of its absolute value, by name or by amount alone", () => {
+    for (const remittance of ["ADYEN DEBIT po_batch_cf", "DIRECT DEBIT"]) {
+      const result = batch({ gross: 1_000, fee: 200, carried: -5_000 })
+        .debit({ amount: 4_200, on: "2026-11-24", remittance })
+        .reconcile("2026-11-25T00:00Z");
+      expect(outcomeOf(result, COLLECTION.id).status, remittance).toBe("settled");
+      expect(openKeys(result), remittance).toEqual([]);
+    }
+    // A credit of that amount is not it.
+    const wrongWay = batch({ gross: 1_000, fee: 200, carried: -5_000 })
+      .credit({ amount: 4_200, on: "2026-11-24", remittance: "ADYEN po_batch_cf" })
+      .reconcile("2026-11-25T00:00Z");
+    expect(outcomeOf(wrongWay, COLLECTION.id).status).toBe("delayed");
+  });
+
+  it("a debit of the wrong amount is a batch mismatch signed as the bank shows it", () => {
+    const result = batch({ gross: 1_000, fee: 200, carried: -5_000 })
+      .debit({ amount: 4_000, on: "2026-11-24", remittance: "ADYEN DEBIT po_batch_cf" })
+      .reconcile("2026-11-25T00:00Z");
+    const mismatch = result.exceptions.get(batchExceptionKey("mismatch", "po_batch_cf"));
+    expect(mismatch?.amountMinor).toBe(200);
+    expect(mismatch?.detail).toMatch(/bank shows -4000, batch net is -4200/);
+  });
+
+  it("a batch netting to zero settles its payments on its expected arrival with no bank line (netted)", () => {
+    const result = batch({ gross: 5_000, fee: 1_000, carried: -4_000 }).reconcile("2026-11-25T00:00Z");
+    const outcome = outcomeOf(result, COLLECTION.id);
+    expect(outcome.status).toBe("settled");
+    expect(outcome.settledOn).toBe("2026-11-24");
+    const state = [...result.batchStates.values()][0]!;
+    expect(state).toMatchObject({ state: "settled", settledOn: "2026-11-24", netted: true, settlingEntries: [] });
     expect(openKeys(result)).toEqual([]);
   });
 });

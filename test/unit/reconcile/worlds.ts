@@ -86,6 +86,8 @@ const batchPlan = fc.record({
   atHours: fc.integer({ min: 0, max: 150 }),
   credit: fc.constantFrom("none", "named", "byAmount", "wrongAmount", "twice", "gross"),
   arrivalShift: fc.integer({ min: 0, max: 4 }),
+  // CONTRACT §8: a balance carried in (taken, possibly making the net negative), or one netting it to zero.
+  carry: fc.constantFrom("none", "none", "taken", "brought", "zero", "negative"),
 });
 type BatchPlan = typeof batchPlan extends fc.Arbitrary<infer T> ? T : never;
 
@@ -328,6 +330,7 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
     const [gateway, currency] = group.split("/") as [string, string];
     const gross = payments.reduce((sum, payment) => sum + payment.amount_minor, 0);
     const fee = Math.min(bp.fee, gross);
+    const carried = { none: 0, taken: -500, brought: 300, zero: fee - gross, negative: fee - gross - 700 }[bp.carry]!;
     const batchId = `po_${gateway}_${currency}_${g}`;
     const batchAt = BASE + bp.atHours * HOUR;
     const batch = batchFact({
@@ -337,25 +340,28 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
       references: payments.map((payment) => payment.reference),
       gross,
       fee,
+      carried,
       at: batchAt,
       arrival: batchAt + 2 * DAY,
       eventId: `evt_batch_${g}`,
     });
     facts.batches.push(batch);
     const arrival = isoDate(batchAt + (2 + bp.arrivalShift) * DAY);
-    const credit = (k: number, amount: number, named: boolean, on = arrival) =>
+    // A negative net is paid by a debit of its absolute value; nothing pays a zero net.
+    const credit = (k: number, signed: number, named: boolean, on = arrival) =>
+      signed !== 0 &&
       facts.entries.push(
         bankFact({
           seq: next(),
-          amount,
+          amount: Math.abs(signed),
           on,
-          direction: "credit",
+          direction: signed < 0 ? "debit" : "credit",
           currency,
           remittance: named ? `${gateway.toUpperCase()} PAYOUT ${batchId}` : "PAYOUT",
           entryId: `BATCH-${g}-${k}`,
         }),
       );
-    const net = gross - fee;
+    const net = gross - fee + carried;
     switch (bp.credit) {
       case "none":
         break;
