@@ -1,6 +1,6 @@
 import { pushTo } from "../grouping.js";
 import { addBusinessDays, formatISO } from "date-fns";
-import type { BankEntryInput, GatewayEventInput } from "../messages/schemas.js";
+import type { BankEntryInput, GatewayEventInput, StatementSummary } from "../messages/schemas.js";
 import type { PaymentStatus } from "../reconcile/types.js";
 
 /**
@@ -8,7 +8,10 @@ import type { PaymentStatus } from "../reconcile/types.js";
  * payments, gateway events, settlement batches net of fees arriving as bank
  * credits on business days, payouts paid, failed, returned and held,
  * refunds, chargebacks, cancellations, installments, a batch short by a fee,
- * unmatched and duplicate bank lines. Pure: time is a parameter.
+ * unmatched and duplicate bank lines; and money as gateways and banks move it
+ * (CONTRACT §8): a dispute won, a negative Adyen batch carried forward into the
+ * next one, and an account whose statements have one missing between them.
+ * Pure: time is a parameter.
  *
  * `truth` says what each payment's status must be once everything is in,
  * so a test or `payrecon simulate` can check payrecon against it.
@@ -30,6 +33,11 @@ export interface ScenarioOptions {
   prefix?: string;
   /** A scripted incident shaping this wave's outcomes. */
   incident?: Incident;
+  /**
+   * The CONTRACT §8 flows (a dispute won, a negative Adyen batch carried forward, a missing statement): three
+   * of the `payments`, numbered last. Default: on from 10 payments.
+   */
+  moneyFlows?: boolean;
 }
 
 /**
@@ -69,6 +77,12 @@ export interface Scenario {
   mismatchedBatches: string[];
   /** Bank lines not sent because the statement never arrived. */
   withheldEntries: number;
+  /** Statement summaries for the bank topic (CONTRACT §8), sent after the lines. */
+  statements: StatementSummary[];
+  /** Statements that must be `statement_gap` exceptions (one is missing before each). */
+  gapStatements: string[];
+  /** Batches that net to zero and settle with no bank line. */
+  nettedBatches: string[];
 }
 
 /** mulberry32: small, fast, good enough to make traffic look random and stay reproducible. */
@@ -84,6 +98,8 @@ export function seededRandom(seed: number): () => number {
 }
 
 const HOUR = 3_600_000;
+/** Payments the CONTRACT §8 flows take (see moneyAsItMoves). */
+const MONEY_FLOW_PAYMENTS = 3;
 const DAY = 24 * HOUR;
 const COLLECTION_FAILURES = ["card_declined", "insufficient_funds", "do_not_honor", "processing_error", "expired_card"];
 const PAYOUT_FAILURES = [
@@ -139,6 +155,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     duplicateEntries: [],
     mismatchedBatches: [],
     withheldEntries: 0,
+    statements: [],
+    gapStatements: [],
+    nettedBatches: [],
   };
   let eventSeq = 0;
   let entrySeq = 0;
@@ -168,7 +187,8 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   // Collections settled in daily batches: grouped per gateway × currency, paid net of fees.
   const batches = new Map<string, Array<{ reference: string; amount: number; short: boolean }>>();
 
-  for (let n = 1; n <= options.payments; n++) {
+  const flowPayments = (options.moneyFlows ?? options.payments >= 10) ? MONEY_FLOW_PAYMENTS : 0;
+  for (let n = 1; n <= options.payments - flowPayments; n++) {
     const id = `${prefix}_${n}`;
     const reference = `${prefix.toUpperCase()}-${n}`;
     const gateway = pick(gateways);
@@ -547,6 +567,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       }),
     );
   }
+  if (flowPayments > 0) moneyAsItMoves();
   void date;
   if (options.incident?.kind === "statement_missing") {
     // The statement never arrives: no bank line at all in this wave.
@@ -555,8 +576,140 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     scenario.unmatchedEntries = [];
     scenario.duplicateEntries = [];
     scenario.mismatchedBatches = [];
+    scenario.statements = [];
+    scenario.gapStatements = [];
   }
   return scenario;
+
+  /**
+   * CONTRACT §8 flows, after the random stories (so they do not change which story each payment got).
+   * Numbered after the random payments, with the same id and reference shapes.
+   */
+  function moneyAsItMoves() {
+    let n = options.payments - flowPayments;
+    const collection = (gateway: string, currency: string, amount: number, story: string) => {
+      const id = `${prefix}_${++n}`;
+      const reference = `${prefix.toUpperCase()}-${n}`;
+      scenario.expected.push({
+        id,
+        direction: "collection",
+        amount_minor: amount,
+        currency,
+        gateway,
+        reference,
+        counterparty: `cp_${n % 50}`,
+        created_at: iso(now - 3 * DAY),
+        due_at: iso(now + 2 * DAY),
+      });
+      const truth = (status: PaymentStatus, withoutBank: PaymentStatus = status) =>
+        scenario.truth.set(id, {
+          status: options.incident?.kind === "statement_missing" ? withoutBank : status,
+          direction: "collection",
+          gateway,
+          currency,
+          amountMinor: amount,
+          settledMinor:
+            (options.incident?.kind === "statement_missing" ? withoutBank : status) === "settled" ? amount : 0,
+          story,
+        });
+      return { reference, truth };
+    };
+
+    // A dispute won: paid by bank transfer, charged back, reinstated → settled again.
+    const won = collection("stripe", "EUR", 48_000, "charged back, dispute won: settled again");
+    for (const [type, hoursAgo] of [
+      ["payment.captured", 30],
+      ["payment.chargeback", 20],
+      ["payment.chargeback_reversed", 2],
+    ] as const) {
+      event({
+        gateway: "stripe",
+        type,
+        reference: won.reference,
+        amount_minor: 48_000,
+        currency: "EUR",
+        occurred_at: iso(now - hoursAgo * HOUR),
+        failure_code: type === "payment.chargeback" ? "fraudulent" : null,
+      });
+    }
+    entry({
+      direction: "credit",
+      amount_minor: 48_000,
+      currency: "EUR",
+      end_to_end_id: won.reference,
+      remittance_info: `INVOICE ${won.reference}`,
+    });
+    won.truth("settled", "in_flight");
+
+    // A negative Adyen batch: a chargeback of an older order outweighs the day's sale. Adyen carries the
+    // balance into the next batch (balance transfer): the first nets to zero (netted, no bank line), the
+    // second's credit is its net minus the balance brought in.
+    const small = collection("adyen", "EUR", 9_000, "in a negative Adyen batch carried forward (netted)");
+    const large = collection("adyen", "EUR", 150_000, "in the Adyen batch that took the carried balance");
+    const chargebackOfOlder = 25_000;
+    const smallFee = 66;
+    const carried = 9_000 - chargebackOfOlder - smallFee; // negative: what batch 1 owes
+    const largeFee = 912;
+    const negativeId = `${prefix}_adyen_negative`;
+    const takingId = `${prefix}_adyen_taking`;
+    const arrival = utcDate(now - DAY);
+    event({
+      gateway: "adyen",
+      type: "settlement.batch",
+      batch_id: negativeId,
+      gross_minor: 9_000 - chargebackOfOlder,
+      fee_minor: smallFee,
+      carried_forward_minor: -carried,
+      amount_minor: 0,
+      currency: "EUR",
+      occurred_at: iso(now - 2 * DAY),
+      expected_arrival: arrival,
+      references: [small.reference],
+    });
+    event({
+      gateway: "adyen",
+      type: "settlement.batch",
+      batch_id: takingId,
+      gross_minor: 150_000,
+      fee_minor: largeFee,
+      carried_forward_minor: carried,
+      amount_minor: 150_000 - largeFee + carried,
+      currency: "EUR",
+      occurred_at: iso(now - 2 * DAY + HOUR),
+      expected_arrival: arrival,
+      references: [large.reference],
+    });
+    entry({
+      direction: "credit",
+      amount_minor: 150_000 - largeFee + carried,
+      currency: "EUR",
+      value_date: arrival,
+      booking_date: arrival,
+      remittance_info: `ADYEN PAYOUT ${takingId}`,
+      counterparty_name: "ADYEN N.V.",
+    });
+    scenario.nettedBatches.push(negativeId);
+    small.truth("settled");
+    large.truth("settled", "in_flight");
+
+    // Statements of a second account: the middle day's never arrived, so the third's opening balance is not
+    // the first's closing (a statement_gap).
+    const account = `${prefix}-STATEMENTS`.slice(0, 64);
+    const statement = (day: number, balance: number): StatementSummary => ({
+      type: "statement",
+      statement_id: `${prefix}-stmt-${day}`,
+      bank,
+      account,
+      currency: "EUR",
+      from_date: utcDate(now - day * DAY),
+      to_date: utcDate(now - day * DAY),
+      opening_booked_minor: balance,
+      closing_booked_minor: balance,
+      entry_ids: [],
+    });
+    scenario.statements.push(statement(4, 1_000_000), statement(2, 1_250_000));
+    scenario.gapStatements.push(`${prefix}-stmt-2`);
+  }
 }
 
 /** Shuffle in place with the scenario's generator (Fisher–Yates), for out-of-order delivery. */

@@ -27,6 +27,7 @@ async function produceScenario(scenario: Scenario, topics: ReturnType<typeof uni
       value: JSON.stringify(m),
     })),
     ...scenario.entries.map((m) => ({ topic: topics.bank, key: m.entry_id, value: JSON.stringify(m) })),
+    ...scenario.statements.map((m) => ({ topic: topics.bank, key: m.statement_id, value: JSON.stringify(m) })),
   ];
   // Out of order across (and within) topics, and 5% delivered twice.
   const stream = shuffled([...messages, ...messages.filter(() => random() < 0.05)], random);
@@ -126,6 +127,17 @@ async function checkAgainstTruth(db: TestDatabase, scenario: Scenario) {
   expect(of("unmatched")).toEqual([...scenario.unmatchedEntries].sort());
   expect(of("duplicate")).toEqual([...scenario.duplicateEntries].sort());
   expect(of("mismatch")).toEqual([...scenario.mismatchedBatches].sort());
+  // CONTRACT §8: the missing statement is a gap; the negative Adyen batch carried forward nets to zero.
+  const gaps = await db.pool.query<{ subject_key: string }>(
+    "select subject_key from exceptions where state <> 'resolved' and kind in ('statement_gap', 'statement_imbalance')",
+  );
+  expect(gaps.rows.map((row) => row.subject_key).sort()).toEqual(
+    scenario.gapStatements.map((id) => `statement:bank_a/${id}`).sort(),
+  );
+  const netted = await db.pool.query<{ batch_id: string }>(
+    "select batch_id from settlement_batches where netted and state = 'settled' order by batch_id",
+  );
+  expect(netted.rows.map((row) => row.batch_id)).toEqual([...scenario.nettedBatches].sort());
   return totals;
 }
 
