@@ -113,7 +113,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       itemAlerts.start();
       stack.push({ name: "item alerts", stop: () => itemAlerts.stop() });
     }
-    const gauges = new GaugeRefresher(database.pool, metrics, log);
+    const gauges = new GaugeRefresher(database.pool, metrics, log, undefined, config.policy.feeSchedule);
     await gauges.refresh();
     gauges.start();
     stack.push({ name: "gauges", stop: () => gauges.stop() });
@@ -203,7 +203,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         ingestRouter(config.topics, config.http.bodyLimit, ingest),
         paymentsRouter(database.pool),
         exceptionsRouter(database.pool),
-        reportsRouter(database.pool),
+        reportsRouter(database.pool, config.policy.feeSchedule),
         counterpartiesRouter(database.pool),
       ],
     });

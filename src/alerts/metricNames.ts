@@ -34,6 +34,7 @@ export const payreconMetrics: Readonly<Record<string, MetricType>> = {
   payrecon_gateway_events_ignored_total: "counter",
   payrecon_stripe_payouts_waiting: "gauge",
   payrecon_statement_checks_total: "counter",
+  payrecon_batch_fees_minor: "gauge",
   payrecon_reconcile_lock_held_seconds: "histogram",
 };
 

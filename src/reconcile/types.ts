@@ -1,3 +1,4 @@
+import type { FeeRule } from "./fees.js";
 import type { PriorityTier } from "./priority.js";
 import type { ExpectedPayment, PaymentEvent } from "../messages/schemas.js";
 
@@ -47,6 +48,8 @@ export const EXCEPTION_KINDS = [
   "conflict",
   "statement_imbalance",
   "statement_gap",
+  // A settlement batch whose fee differs from FEE_SCHEDULE beyond FEE_TOLERANCE (CONTRACT §8).
+  "fee_variance",
 ] as const;
 export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
 
@@ -164,4 +167,8 @@ export interface ReconcilePolicy {
   unmatchedGraceMs: number;
   amountToleranceMinor: number;
   amountToleranceByGateway: Record<string, number>;
+  /** FEE_SCHEDULE (CONTRACT §8): absent or empty, no batch has an expected fee. */
+  feeSchedule?: FeeRule[];
+  /** FEE_TOLERANCE in parts per million of the expected fee (default 2%). */
+  feeTolerancePpm?: number;
 }

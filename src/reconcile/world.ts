@@ -2,6 +2,7 @@ import { pushTo } from "../grouping.js";
 import { type BatchState, settleBatch } from "./batchSettlement.js";
 import { type DesiredException, exceptionKey } from "./exceptions.js";
 import { effectiveExpected } from "./expectedVersions.js";
+import { feeVariance } from "./fees.js";
 import {
   type BatchTarget,
   type EntryMatch,
@@ -167,7 +168,7 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
   }
   for (const batch of facts.batches) {
     const state = batchStates.get(batchTargetKey(batch))!;
-    for (const desired of batchExceptions(batch, state)) open(desired);
+    for (const desired of batchExceptions(batch, state, policy)) open(desired);
   }
   const knownRefs = new Map<string, Set<string>>();
   for (const ref of paymentRefs.values()) {
@@ -252,10 +253,21 @@ export function entryExceptions(entry: BankFact, match: EntryMatch, now: number,
   return [];
 }
 
-export function batchExceptions(batch: BatchFact, state: BatchState): DesiredException[] {
+export function batchExceptions(batch: BatchFact, state: BatchState, policy?: Policy): DesiredException[] {
   const subject = { type: "batch" as const, gateway: batch.gateway, batchId: batch.batchId };
   const base = { currency: batch.currency, direction: "collection" as const, gateway: batch.gateway };
   const out: DesiredException[] = [];
+  const variance = policy ? feeVariance(batch, policy) : null;
+  if (variance) {
+    // Its payments still settle: the fee is a question for the gateway contract, not the money's arrival.
+    out.push({
+      kind: "fee_variance",
+      subject,
+      amountMinor: Math.abs(variance.differenceMinor),
+      detail: `fee ${variance.chargedMinor}, the fee schedule expects ${variance.expectedMinor} (${variance.differenceMinor > 0 ? "+" : ""}${variance.differenceMinor})`,
+      ...base,
+    });
+  }
   if (state.state === "mismatch") {
     out.push({
       kind: "mismatch",

@@ -35,6 +35,7 @@ const HEADER = [
   "Bank settled",
   "Unmatched bank entries",
   ...AGING_BUCKETS.map((name) => `Overdue ${name}`),
+  "Batch fees charged / expected",
 ];
 const TEXT_COLUMNS = 3;
 
@@ -60,6 +61,11 @@ function cells(row: ReportRow): string[] {
     formatMajor(row.bankSettledMinor, row.currency),
     bucketCell(row.unmatchedBankEntries, row.currency),
     ...AGING_BUCKETS.map((name) => bucketCell(row.overdue[name], row.currency)),
+    row.batchFees
+      ? `${formatMajor(row.batchFees.chargedMinor, row.currency)} / ${
+          row.batchFees.expectedMinor === null ? "?" : formatMajor(row.batchFees.expectedMinor, row.currency)
+        }`
+      : "-",
   ];
 }
 
@@ -81,6 +87,7 @@ export function reportMarkdown(report: ReconciliationReport): string {
     `- Cells: count / amount in major units. In flight = ${groups("in_flight")}; reversed = ${groups("reversed")}.`,
     "- Bank settled: what the bank showed for these payments. Unmatched bank entries: gateway (bank), credit as collection, debit as payout, by value date.",
     "- Overdue: delayed payments by days past due, with the amount still outstanding.",
+    "- Batch fees: of the settlement batches expected to arrive in the period, as charged / as FEE_SCHEDULE expects them (? without a rule).",
     "",
   ];
   if (report.rows.length === 0) {

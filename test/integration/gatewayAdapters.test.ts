@@ -149,6 +149,8 @@ beforeAll(async () => {
     STRIPE_API_KEY,
     STRIPE_API_URL: `http://127.0.0.1:${port}`,
     STRIPE_PAYOUT_FETCH_INTERVAL: "300ms",
+    // Stripe's published card pricing: the fixtures' fees (88 on 20.00, 175 on 50.00 USD) are exactly it.
+    FEE_SCHEDULE: "stripe:EUR=1.4%+25,stripe:*=2.9%+30",
   });
 }, 120_000);
 
@@ -854,5 +856,140 @@ describe("negative, carried-forward and netted batches (CONTRACT §8)", () => {
       "pay_neg_1 settled by the debit",
     );
     expect(await batchState("stripe", "po_negative_1")).toMatchObject({ state: "settled", net: -3_100, netted: false });
+  });
+});
+
+describe("fees against FEE_SCHEDULE (CONTRACT §8)", () => {
+  it("an overcharging batch through Kafka: fee_variance on the batch, its payment settles; metric and report show charged vs expected", async () => {
+    await ingest(topics.expected, [
+      {
+        id: "pay_fee_1",
+        direction: "collection",
+        amount_minor: 100_000,
+        currency: "EUR",
+        gateway: "stripe",
+        reference: "ORD-FEE-1",
+        created_at: isoDaysFromNow(-3),
+        due_at: isoDaysFromNow(3),
+      },
+    ]);
+    // 1.4% of 1,000.00 + 0.25 = 14.25 expected; the gateway took 20.00.
+    await producer.send({
+      topic: topics.gateway,
+      messages: [
+        {
+          key: "po_fee_1",
+          value: JSON.stringify({
+            event_id: "po_fee_1",
+            gateway: "stripe",
+            type: "settlement.batch",
+            batch_id: "po_fee_1",
+            gross_minor: 100_000,
+            fee_minor: 2_000,
+            amount_minor: 98_000,
+            currency: "EUR",
+            expected_arrival: dateDaysFromNow(0),
+            occurred_at: isoDaysFromNow(-1),
+            references: ["ORD-FEE-1"],
+          }),
+        },
+        // A gateway FEE_SCHEDULE has no rule for: charged, never expected.
+        {
+          key: "adyen-fee-batch",
+          value: JSON.stringify({
+            event_id: "adyen-fee-batch",
+            gateway: "adyen",
+            type: "settlement.batch",
+            batch_id: "adyen-fee-batch",
+            gross_minor: 1_000,
+            fee_minor: 10,
+            amount_minor: 990,
+            currency: "EUR",
+            expected_arrival: dateDaysFromNow(0),
+            occurred_at: isoDaysFromNow(-1),
+            references: ["ORD-FEE-A"],
+          }),
+        },
+      ],
+    });
+    await producer.send({
+      topic: topics.bank,
+      messages: [
+        {
+          key: "CREDIT-FEE-1",
+          value: JSON.stringify({
+            entry_id: "CREDIT-FEE-1",
+            bank: "bank_a",
+            account: "DE89370400440532013000",
+            direction: "credit",
+            amount_minor: 98_000,
+            currency: "EUR",
+            booking_date: dateDaysFromNow(0),
+            value_date: dateDaysFromNow(0),
+            status: "booked",
+            remittance_info: "STRIPE PAYOUT po_fee_1",
+          }),
+        },
+      ],
+    });
+    await waitUntil(async () => (await paymentStatus("pay_fee_1")) === "settled", 60_000, "pay_fee_1 settled");
+    const variance = await db.pool.query(
+      "select kind, amount_minor::int as amount, detail from exceptions where subject_key = 'batch:stripe/po_fee_1' and state = 'open'",
+    );
+    expect(variance.rows).toEqual([
+      { kind: "fee_variance", amount: 575, detail: "fee 2000, the fee schedule expects 1425 (+575)" },
+    ]);
+    // The Stripe USD batches of the end-to-end test above charged exactly the schedule: no variance.
+    const usd = await db.pool.query(
+      "select subject_key from exceptions where kind = 'fee_variance' and subject_key like 'batch:stripe/po_e2e_%'",
+    );
+    expect(usd.rows).toEqual([]);
+
+    // Every stripe EUR batch stored (this one and the negative one above, 1.00 charged, 0.25 expected).
+    const stored = await db.pool.query(
+      "select sum(fee_minor)::int as charged, count(*)::int as batches from settlement_batches where gateway = 'stripe' and currency = 'EUR'",
+    );
+    const { charged, batches } = stored.rows[0];
+    const expected = 1_425 + 25 * (batches - 1);
+    await waitUntil(
+      async () =>
+        (await metricValue("payrecon_batch_fees_minor", { gateway: "stripe", currency: "EUR", kind: "charged" })) ===
+          charged &&
+        (await metricValue("payrecon_batch_fees_minor", { gateway: "stripe", currency: "EUR", kind: "expected" })) ===
+          expected,
+      30_000,
+      `payrecon_batch_fees_minor charged ${charged}, expected ${expected}`,
+    );
+    expect(await metricValue("payrecon_batch_fees_minor", { gateway: "adyen", kind: "expected" })).toBe(0);
+
+    const report = await api(daemon.baseUrl)(
+      `/api/v1/reports/reconciliation?from=${dateDaysFromNow(-30)}&to=${dateDaysFromNow(30)}&format=json`,
+    );
+    const row = report.body.rows.find(
+      (r: Json) =>
+        r.row_type === "gateway" && r.gateway === "stripe" && r.currency === "EUR" && r.direction === "collection",
+    );
+    expect(row.batch_fees).toEqual({
+      batches,
+      charged: { amount_minor: charged, amount: (charged / 100).toFixed(2) },
+      expected: { amount_minor: expected, amount: (expected / 100).toFixed(2) },
+    });
+    const adyenRow = report.body.rows.find(
+      (r: Json) =>
+        r.row_type === "gateway" && r.gateway === "adyen" && r.currency === "EUR" && r.direction === "collection",
+    );
+    expect(adyenRow.batch_fees.expected).toBeNull();
+    const csv: string = (
+      await api(daemon.baseUrl)(
+        `/api/v1/reports/reconciliation?from=${dateDaysFromNow(-30)}&to=${dateDaysFromNow(30)}&format=csv`,
+      )
+    ).body;
+    const [header, ...lines] = csv
+      .trim()
+      .split("\r\n")
+      .map((line) => line.split(","));
+    expect(header!.slice(-2)).toEqual(["batch_fees_charged", "batch_fees_expected"]);
+    const stripeEur = lines.find((line) => line.slice(0, 4).join(",") === "gateway,stripe,EUR,collection");
+    expect(stripeEur!.slice(-2)).toEqual([(charged / 100).toFixed(2), (expected / 100).toFixed(2)]);
   });
 });

@@ -808,6 +808,58 @@ describe("negative, carried-forward and netted batches (CONTRACT §8)", () => {
   });
 });
 
+describe("fee_variance: a batch fee beyond FEE_SCHEDULE ± FEE_TOLERANCE (CONTRACT §8)", () => {
+  // 1.4% + 25 per payment: one payment of 125,000 → 1,750 + 25 = 1,775; tolerance 2% of it = 35.
+  const policy = defaultPolicy({
+    feeSchedule: [
+      { gateway: "stripe", currency: "EUR", percentPpm: 14_000, fixedMinor: 25 },
+      { gateway: "stripe", currency: "*", percentPpm: 29_000, fixedMinor: 30 },
+    ],
+  });
+  const settledBatch = (fee: number) =>
+    base(COLLECTION)
+      .batch({ batchId: "po_fees", references: [COLLECTION.ref], gross: AMOUNT, fee, at: "2026-11-22T06:00Z" })
+      .credit({ amount: AMOUNT - fee, on: "2026-11-24", remittance: "STRIPE PAYOUT po_fees" })
+      .reconcile("2026-11-25T00:00Z", policy);
+
+  it("within the tolerance: nothing; beyond it: fee_variance on the batch, its payment still settles", () => {
+    for (const fee of [1_775, 1_775 + 35, 1_775 - 35]) expect(openKeys(settledBatch(fee)), String(fee)).toEqual([]);
+    const over = settledBatch(1_775 + 36);
+    expect(outcomeOf(over, COLLECTION.id).status).toBe("settled");
+    expect(openKeys(over)).toEqual([batchExceptionKey("fee_variance", "po_fees")]);
+    const variance = over.exceptions.get(batchExceptionKey("fee_variance", "po_fees"))!;
+    expect(variance).toMatchObject({ amountMinor: 36, currency: "EUR", gateway: "stripe" });
+    expect(variance.detail).toBe("fee 1811, the fee schedule expects 1775 (+36)");
+    expect(openKeys(settledBatch(1_775 - 36))).toEqual([batchExceptionKey("fee_variance", "po_fees")]);
+  });
+
+  it("a currency without its own rule takes the gateway's *; a gateway without a rule is not checked", () => {
+    const usd = base(COLLECTION, { currency: "USD" })
+      .batch({
+        batchId: "po_usd",
+        references: [COLLECTION.ref],
+        gross: AMOUNT,
+        fee: 3_655,
+        currency: "USD",
+        at: "2026-11-22T06:00Z",
+      })
+      .reconcile("2026-11-23T00:00Z", policy);
+    // 2.9% of 125,000 + 30 = 3,655.
+    expect(openKeys(usd)).toEqual([]);
+    const adyen = base(COLLECTION, { gateway: "adyen" })
+      .batch({
+        batchId: "b",
+        references: [COLLECTION.ref],
+        gross: AMOUNT,
+        fee: 99_999,
+        gateway: "adyen",
+        at: "2026-11-22T06:00Z",
+      })
+      .reconcile("2026-11-23T00:00Z", policy);
+    expect([...adyen.exceptions.values()].map((e) => e.kind)).not.toContain("fee_variance");
+  });
+});
+
 describe.each(SIDES)("mismatch: money in another currency ($direction)", (side) => {
   it("the full amount named by reference but in USD for a EUR payment → mismatch, not settled", () => {
     // The amount in another currency is not the expected amount; the contract has no

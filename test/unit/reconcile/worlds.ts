@@ -112,6 +112,8 @@ export const worldPlan = fc.record({
   nowHours: fc.oneof(fc.integer({ min: 0, max: 10 * 24 }), fc.integer({ min: 0, max: 40 * 24 })),
   tolerance: fc.constantFrom(0, 0, 10),
   adyenOverride: fc.constantFrom<number | null>(null, 0, 20),
+  // CONTRACT §8: batch fees (0–900, the plan's) checked against a schedule, or not checked.
+  feeSchedule: fc.boolean(),
 });
 export type WorldPlan = typeof worldPlan extends fc.Arbitrary<infer T> ? T : never;
 
@@ -414,6 +416,15 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
   const policy = defaultPolicy({
     amountToleranceMinor: plan.tolerance,
     amountToleranceByGateway: plan.adyenOverride === null ? {} : { adyen: plan.adyenOverride },
+    ...(plan.feeSchedule
+      ? {
+          feeSchedule: [
+            { gateway: "stripe", currency: "EUR", percentPpm: 14_000, fixedMinor: 25 },
+            { gateway: "stripe", currency: "*", percentPpm: 2_900, fixedMinor: 30 },
+          ],
+          feeTolerancePpm: 200_000,
+        }
+      : {}),
   });
   return { facts, now: BASE + plan.nowHours * HOUR, policy };
 }
