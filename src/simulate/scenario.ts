@@ -83,6 +83,8 @@ export interface Scenario {
   gapStatements: string[];
   /** Batches that net to zero and settle with no bank line. */
   nettedBatches: string[];
+  /** Batches whose fee is beyond SIMULATED_FEE_SCHEDULE: `fee_variance` exceptions when it is configured. */
+  overchargedBatches: string[];
 }
 
 /** mulberry32: small, fast, good enough to make traffic look random and stay reproducible. */
@@ -99,7 +101,12 @@ export function seededRandom(seed: number): () => number {
 
 const HOUR = 3_600_000;
 /** Payments the CONTRACT §8 flows take (see moneyAsItMoves). */
-const MONEY_FLOW_PAYMENTS = 3;
+const MONEY_FLOW_PAYMENTS = 4;
+/**
+ * The fees the simulated gateways charge, as a FEE_SCHEDULE: every simulated batch is within FEE_TOLERANCE of it
+ * (percent rounded down rather than half up: at most 1 minor unit apart) except the overcharging one.
+ */
+export const SIMULATED_FEE_SCHEDULE = "stripe:JPY=2.9%+30,stripe:*=2.9%+25,adyen:JPY=2.9%+30,adyen:*=2.9%+25";
 const DAY = 24 * HOUR;
 const COLLECTION_FAILURES = ["card_declined", "insufficient_funds", "do_not_honor", "processing_error", "expired_card"];
 const PAYOUT_FAILURES = [
@@ -158,6 +165,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     statements: [],
     gapStatements: [],
     nettedBatches: [],
+    overchargedBatches: [],
   };
   let eventSeq = 0;
   let entrySeq = 0;
@@ -647,9 +655,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     const small = collection("adyen", "EUR", 9_000, "in a negative Adyen batch carried forward (netted)");
     const large = collection("adyen", "EUR", 150_000, "in the Adyen batch that took the carried balance");
     const chargebackOfOlder = 25_000;
-    const smallFee = 66;
+    const smallFee = 25; // no percent on a negative gross
     const carried = 9_000 - chargebackOfOlder - smallFee; // negative: what batch 1 owes
-    const largeFee = 912;
+    const largeFee = Math.floor(150_000 * 0.029) + 25;
     const negativeId = `${prefix}_adyen_negative`;
     const takingId = `${prefix}_adyen_taking`;
     const arrival = utcDate(now - DAY);
@@ -691,6 +699,34 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     scenario.nettedBatches.push(negativeId);
     small.truth("settled");
     large.truth("settled", "in_flight");
+
+    // An overcharging gateway: a Stripe batch whose fee is three times its contract's. Its payment still settles.
+    const overcharged = collection("stripe", "EUR", 80_000, "in a batch the gateway overcharged");
+    const overchargedId = `${prefix}_stripe_overcharged`;
+    const fee = 3 * (Math.floor(80_000 * 0.029) + 25);
+    event({
+      gateway: "stripe",
+      type: "settlement.batch",
+      batch_id: overchargedId,
+      gross_minor: 80_000,
+      fee_minor: fee,
+      amount_minor: 80_000 - fee,
+      currency: "EUR",
+      occurred_at: iso(now - 2 * DAY),
+      expected_arrival: arrival,
+      references: [overcharged.reference],
+    });
+    entry({
+      direction: "credit",
+      amount_minor: 80_000 - fee,
+      currency: "EUR",
+      value_date: arrival,
+      booking_date: arrival,
+      remittance_info: `STRIPE PAYOUT ${overchargedId}`,
+      counterparty_name: "STRIPE PAYMENTS",
+    });
+    scenario.overchargedBatches.push(overchargedId);
+    overcharged.truth("settled", "in_flight");
 
     // Statements of a second account: the middle day's never arrived, so the third's opening balance is not
     // the first's closing (a statement_gap).

@@ -1,7 +1,13 @@
 import type { Admin } from "kafkajs";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { generateScenario, type Scenario, seededRandom, shuffled } from "../../src/simulate/scenario.js";
+import {
+  generateScenario,
+  SIMULATED_FEE_SCHEDULE,
+  type Scenario,
+  seededRandom,
+  shuffled,
+} from "../../src/simulate/scenario.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
 import { connectedProducer, kafkaEnv, testKafka, uniqueTopics } from "../support/kafka.js";
@@ -15,7 +21,8 @@ import { differencesFromWorld } from "../support/worldCheck.js";
  * two instances in one consumer group give exactly the results of one.
  */
 const PAYMENTS = Number(process.env.REALISTIC_DAY_PAYMENTS ?? 2_000);
-const ENV = { UNMATCHED_GRACE: "2s", SWEEP_INTERVAL: "1s" };
+// The simulated gateways' fees as their contract: only the overcharging one is a fee_variance.
+const ENV = { UNMATCHED_GRACE: "2s", SWEEP_INTERVAL: "1s", FEE_SCHEDULE: SIMULATED_FEE_SCHEDULE };
 
 async function produceScenario(scenario: Scenario, topics: ReturnType<typeof uniqueTopics>, seed: number) {
   const random = seededRandom(seed);
@@ -127,6 +134,7 @@ async function checkAgainstTruth(db: TestDatabase, scenario: Scenario) {
   expect(of("unmatched")).toEqual([...scenario.unmatchedEntries].sort());
   expect(of("duplicate")).toEqual([...scenario.duplicateEntries].sort());
   expect(of("mismatch")).toEqual([...scenario.mismatchedBatches].sort());
+  expect(of("fee_variance")).toEqual([...scenario.overchargedBatches].sort());
   // CONTRACT §8: the missing statement is a gap; the negative Adyen batch carried forward nets to zero.
   const gaps = await db.pool.query<{ subject_key: string }>(
     "select subject_key from exceptions where state <> 'resolved' and kind in ('statement_gap', 'statement_imbalance')",
