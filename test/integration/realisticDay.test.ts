@@ -1,6 +1,7 @@
 import type { Admin } from "kafkajs";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
+import { batchFeeTotals } from "../../src/db/queries/reports.js";
 import {
   generateScenario,
   SIMULATED_FEE_SCHEDULE,
@@ -196,7 +197,14 @@ describe("a realistic day through Kafka", () => {
       10_000,
       `payrecon_payments to sum to ${scenario.truth.size} (was ${gauge})`,
     );
-    console.log(JSON.stringify({ instances, payments: scenario.truth.size, messagesSent: sent, totals }));
+    // Fees charged vs expected per gateway × currency (CONTRACT §8), as the report shows them.
+    const fees = Object.fromEntries(
+      (await batchFeeTotals(db.pool, policy.feeSchedule ?? [])).map((row) => [
+        `${row.gateway} ${row.currency}`,
+        { batches: row.batches, charged: row.charged_minor, expected: row.expected_minor },
+      ]),
+    );
+    console.log(JSON.stringify({ instances, payments: scenario.truth.size, messagesSent: sent, totals, fees }));
     return totals;
   }
 
