@@ -661,41 +661,45 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     const negativeId = `${prefix}_adyen_negative`;
     const takingId = `${prefix}_adyen_taking`;
     const arrival = utcDate(now - DAY);
-    event({
-      gateway: "adyen",
-      type: "settlement.batch",
-      batch_id: negativeId,
-      gross_minor: 9_000 - chargebackOfOlder,
-      fee_minor: smallFee,
-      carried_forward_minor: -carried,
-      amount_minor: 0,
-      currency: "EUR",
-      occurred_at: iso(now - 2 * DAY),
-      expected_arrival: arrival,
-      references: [small.reference],
+    /** A EUR batch of one payment arriving yesterday, and the bank credit paying it (none for a zero net). */
+    const flowBatch = (
+      gateway: string,
+      batchId: string,
+      reference: string,
+      at: number,
+      sums: { gross: number; fee: number; carried?: number },
+    ) => {
+      const net = sums.gross - sums.fee + (sums.carried ?? 0);
+      event({
+        gateway,
+        type: "settlement.batch",
+        batch_id: batchId,
+        gross_minor: sums.gross,
+        fee_minor: sums.fee,
+        ...(sums.carried === undefined ? {} : { carried_forward_minor: sums.carried }),
+        amount_minor: net,
+        currency: "EUR",
+        occurred_at: iso(at),
+        expected_arrival: arrival,
+        references: [reference],
+      });
+      if (net === 0) return;
+      entry({
+        direction: "credit",
+        amount_minor: net,
+        currency: "EUR",
+        value_date: arrival,
+        booking_date: arrival,
+        remittance_info: `${gateway.toUpperCase()} PAYOUT ${batchId}`,
+        counterparty_name: `${gateway.toUpperCase()} PAYMENTS`,
+      });
+    };
+    flowBatch("adyen", negativeId, small.reference, now - 2 * DAY, {
+      gross: 9_000 - chargebackOfOlder,
+      fee: smallFee,
+      carried: -carried,
     });
-    event({
-      gateway: "adyen",
-      type: "settlement.batch",
-      batch_id: takingId,
-      gross_minor: 150_000,
-      fee_minor: largeFee,
-      carried_forward_minor: carried,
-      amount_minor: 150_000 - largeFee + carried,
-      currency: "EUR",
-      occurred_at: iso(now - 2 * DAY + HOUR),
-      expected_arrival: arrival,
-      references: [large.reference],
-    });
-    entry({
-      direction: "credit",
-      amount_minor: 150_000 - largeFee + carried,
-      currency: "EUR",
-      value_date: arrival,
-      booking_date: arrival,
-      remittance_info: `ADYEN PAYOUT ${takingId}`,
-      counterparty_name: "ADYEN N.V.",
-    });
+    flowBatch("adyen", takingId, large.reference, now - 2 * DAY + HOUR, { gross: 150_000, fee: largeFee, carried });
     scenario.nettedBatches.push(negativeId);
     small.truth("settled");
     large.truth("settled", "in_flight");
@@ -703,27 +707,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     // An overcharging gateway: a Stripe batch whose fee is three times its contract's. Its payment still settles.
     const overcharged = collection("stripe", "EUR", 80_000, "in a batch the gateway overcharged");
     const overchargedId = `${prefix}_stripe_overcharged`;
-    const fee = 3 * (Math.floor(80_000 * 0.029) + 25);
-    event({
-      gateway: "stripe",
-      type: "settlement.batch",
-      batch_id: overchargedId,
-      gross_minor: 80_000,
-      fee_minor: fee,
-      amount_minor: 80_000 - fee,
-      currency: "EUR",
-      occurred_at: iso(now - 2 * DAY),
-      expected_arrival: arrival,
-      references: [overcharged.reference],
-    });
-    entry({
-      direction: "credit",
-      amount_minor: 80_000 - fee,
-      currency: "EUR",
-      value_date: arrival,
-      booking_date: arrival,
-      remittance_info: `STRIPE PAYOUT ${overchargedId}`,
-      counterparty_name: "STRIPE PAYMENTS",
+    flowBatch("stripe", overchargedId, overcharged.reference, now - 2 * DAY, {
+      gross: 80_000,
+      fee: 3 * (Math.floor(80_000 * 0.029) + 25),
     });
     scenario.overchargedBatches.push(overchargedId);
     overcharged.truth("settled", "in_flight");

@@ -834,28 +834,13 @@ describe("fee_variance: a batch fee beyond FEE_SCHEDULE ± FEE_TOLERANCE (CONTRA
   });
 
   it("a currency without its own rule takes the gateway's *; a gateway without a rule is not checked", () => {
-    const usd = base(COLLECTION, { currency: "USD" })
-      .batch({
-        batchId: "po_usd",
-        references: [COLLECTION.ref],
-        gross: AMOUNT,
-        fee: 3_655,
-        currency: "USD",
-        at: "2026-11-22T06:00Z",
-      })
-      .reconcile("2026-11-23T00:00Z", policy);
+    const batchOf = (extra: { currency?: string; gateway?: string }, fee: number) =>
+      base(COLLECTION, extra)
+        .batch({ batchId: "po_b", references: [COLLECTION.ref], gross: AMOUNT, fee, at: "2026-11-22T06:00Z", ...extra })
+        .reconcile("2026-11-23T00:00Z", policy);
     // 2.9% of 125,000 + 30 = 3,655.
-    expect(openKeys(usd)).toEqual([]);
-    const adyen = base(COLLECTION, { gateway: "adyen" })
-      .batch({
-        batchId: "b",
-        references: [COLLECTION.ref],
-        gross: AMOUNT,
-        fee: 99_999,
-        gateway: "adyen",
-        at: "2026-11-22T06:00Z",
-      })
-      .reconcile("2026-11-23T00:00Z", policy);
+    expect(openKeys(batchOf({ currency: "USD" }, 3_655))).toEqual([]);
+    const adyen = batchOf({ gateway: "adyen" }, 99_999);
     expect([...adyen.exceptions.values()].map((e) => e.kind)).not.toContain("fee_variance");
   });
 });
