@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { priorityScale } from "./reconcile/priority.js";
 import type { ReconcilePolicy } from "./reconcile/types.js";
+import type { FeeRule } from "./reconcile/fees.js";
 
 export type { ReconcilePolicy };
 import { DEFAULT_STRIPE_API_VERSION } from "./consumers/stripeApi.js";
@@ -203,6 +204,53 @@ const priorityTiers = z
     return tiers;
   });
 
+/**
+ * `stripe:EUR=1.4%+25,stripe:*=2.9%+30,adyen:*=0.6%+12` (CONTRACT §8): per gateway and currency (or `*`), percent of
+ * each payment plus a fixed fee in minor units. Empty: fees are not checked.
+ */
+const FEE_RULE = /^([A-Za-z0-9_.-]+):([A-Z]{3}|\*)=(\d{1,3}(?:\.\d{1,4})?)%(?:\+(\d{1,9}))?$/;
+const feeSchedule = z
+  .string()
+  .default("")
+  .transform((text, ctx) => {
+    const rules: FeeRule[] = [];
+    for (const part of text
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean)) {
+      const match = FEE_RULE.exec(part);
+      const key = match ? `${match[1]}:${match[2]}` : "";
+      if (!match || rules.some((rule) => `${rule.gateway}:${rule.currency}` === key)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${JSON.stringify(part)}: each entry must be gateway:CURRENCY=percent%+fixed_minor (or gateway:*=…), once, e.g. stripe:EUR=1.4%+25`,
+        });
+        return z.NEVER;
+      }
+      rules.push({
+        gateway: match[1]!,
+        currency: match[2]!,
+        percentPpm: Math.round(Number(match[3]) * 10_000),
+        fixedMinor: Number(match[4] ?? 0),
+      });
+    }
+    return rules;
+  });
+
+/** `2%`: a share written as a percent, to parts per million. */
+const percentPpm = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const match = /^(\d{1,3}(?:\.\d{1,4})?)%$/.exec(text.trim());
+      if (!match) {
+        ctx.addIssue({ code: "custom", message: "must be a percent such as 2% or 0.5%" });
+        return z.NEVER;
+      }
+      return Math.round(Number(match[1]) * 10_000);
+    });
+
 const brokers = z
   .string()
   .optional()
@@ -390,6 +438,8 @@ export const configSchema = z
     PENDING_GRACE: duration("3d"),
     AMOUNT_TOLERANCE_MINOR: z.coerce.number().int().min(0).default(0),
     AMOUNT_TOLERANCE_BY_GATEWAY: toleranceOverrides,
+    FEE_SCHEDULE: feeSchedule,
+    FEE_TOLERANCE: percentPpm("2%"),
     SWEEP_INTERVAL: duration("30s"),
     /**
      * `sql`: each transaction finds in PostgreSQL what new facts touch (any number of instances).
@@ -681,6 +731,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       pendingGraceMs: e.PENDING_GRACE,
       amountToleranceMinor: e.AMOUNT_TOLERANCE_MINOR,
       amountToleranceByGateway: e.AMOUNT_TOLERANCE_BY_GATEWAY,
+      feeSchedule: e.FEE_SCHEDULE,
+      feeTolerancePpm: e.FEE_TOLERANCE,
       priorityTiers: e.EXCEPTION_PRIORITY_TIERS,
       priorityScale: priorityScale(e.PRIORITY_REFERENCE_CURRENCY, e.PRIORITY_RATES)!,
     },

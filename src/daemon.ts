@@ -145,7 +145,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       itemAlerts.start();
       stack.push({ name: "item alerts", stop: () => itemAlerts.stop() });
     }
-    const gauges = new GaugeRefresher(database.pool, metrics, log);
+    const gauges = new GaugeRefresher(database.pool, metrics, log, undefined, config.policy.feeSchedule);
     await gauges.refresh();
     gauges.start();
     stack.push({ name: "gauges", stop: () => gauges.stop() });
@@ -272,7 +272,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         bankEntryDecisionsRouter(ingest),
         bankEntriesRouter(database.pool),
         notificationsRouter(database.pool),
-        reportsRouter(database.pool),
+        reportsRouter(database.pool, config.policy.feeSchedule),
         // After the reports router: /reports/reconciliation is its own, /reports/{id} are stored period reports.
         periodReportsRouter(database.pool, clock),
         counterpartiesRouter(database.pool, clock),

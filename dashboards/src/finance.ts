@@ -189,5 +189,24 @@ export const finance: DashboardSpec = {
         },
       ],
     },
+    {
+      title: "Gateway fees",
+      panels: [
+        {
+          kind: "bargauge",
+          title: "Batch fees charged vs expected by gateway and currency",
+          description:
+            "Fees of the stored settlement batches in minor units: as the gateway charged them, and as FEE_SCHEDULE expects them (no expected bar: no rule for that gateway). A batch more than FEE_TOLERANCE off is a fee_variance exception; per period in the reconciliation report's batch fees.",
+          unit: "none",
+          width: 24,
+          queries: [
+            {
+              expr: dedup("gateway, currency, kind", m("payrecon_batch_fees_minor")),
+              legend: "{{gateway}} {{currency}} {{kind}}",
+            },
+          ],
+        },
+      ],
+    },
   ],
 };

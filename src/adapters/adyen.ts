@@ -27,7 +27,7 @@ type PaymentEventType = Exclude<GatewayEventType, "settlement.batch">;
 type Outcome = { type: PaymentEventType; failureCode?: string | null } | { ignore: string };
 
 const NO_MONEY_MOVED = "reported as not successful: nothing changed";
-const NO_REVERSAL_TYPE = "CONTRACT v1 has no event type that reverses a chargeback or refund";
+const NO_REVERSAL_TYPE = "CONTRACT has no event type that reverses a refund";
 const DISPUTE_STAGE = "a dispute stage that moves no money (the CHARGEBACK item does)";
 
 /**
@@ -50,7 +50,8 @@ const RULES: Record<string, (success: boolean) => Outcome> = {
   REFUNDED_REVERSED: () => ({ ignore: `refund reversed: ${NO_REVERSAL_TYPE}` }),
   CHARGEBACK: (success) => chargeback(success),
   SECOND_CHARGEBACK: (success) => chargeback(success),
-  CHARGEBACK_REVERSED: () => ({ ignore: `chargeback reversed, funds returned: ${NO_REVERSAL_TYPE}` }),
+  // The dispute was won and the funds returned (CONTRACT §8).
+  CHARGEBACK_REVERSED: (success) => (success ? { type: "payment.chargeback_reversed" } : { ignore: NO_MONEY_MOVED }),
   NOTIFICATION_OF_CHARGEBACK: () => ({ ignore: DISPUTE_STAGE }),
   NOTIFICATION_OF_FRAUD: () => ({ ignore: DISPUTE_STAGE }),
   REQUEST_FOR_INFORMATION: () => ({ ignore: DISPUTE_STAGE }),

@@ -12,15 +12,17 @@ import { GatewayPayloadError, text, validated } from "./gatewayEvent.js";
  *  - gross: payment lines (Settled, Refunded, Chargeback, …) before fees, i.e. the
  *    signed net plus the line's commission, markup, scheme fees and interchange;
  *  - fee: those line fees plus Fee / MiscCosts / InvoiceDeduction lines;
- *  - net (amount_minor) = gross − fee.
- * Balancetransfer lines (a balance carried in from the previous batch or out to the
- * next) and MerchantPayout lines are not part of the batch's own sums; they are in
- * metadata, and when a MerchantPayout is present it must equal net + transfers.
+ *  - carried_forward_minor: the Balancetransfer lines (a balance carried in from the
+ *    previous batch, or out to the next: a negative batch Adyen does not debit);
+ *  - amount_minor = gross − fee + carried forward: what the bank sees (CONTRACT §8) —
+ *    a credit when positive, a debit of its absolute value when negative, nothing at 0.
+ * Gross, fee and net are signed: a batch of refunds and chargebacks is negative. A
+ * MerchantPayout line, when present, must equal amount_minor.
  */
 
 export interface AdyenSettlementReport {
   events: GatewayEventInput[];
-  /** Batches the CONTRACT cannot express (no Settled line, gross below zero, sums that disagree). */
+  /** Batches the CONTRACT cannot express (sums that disagree, an unknown time zone). */
   skipped: Array<{ batchId: string; reason: string }>;
 }
 
@@ -220,7 +222,9 @@ function toEvent(batch: Batch, batchId: string): GatewayEventInput {
     currency: batch.currency,
     gross_minor: batch.gross,
     fee_minor: batch.fee,
-    amount_minor: net,
+    // Only when there is one, so a batch without transfers reads as it always did.
+    ...(batch.transfers === 0 ? {} : { carried_forward_minor: batch.transfers }),
+    amount_minor: net + batch.transfers,
     expected_arrival: occurredAt.slice(0, 10),
     occurred_at: occurredAt,
     references: [...new Set(batch.references)],

@@ -144,10 +144,18 @@ const HANDLERS: Record<string, Handler> = {
   // Also sent for a regular dispute after .created: the duplicate chargeback fact is harmless.
   "charge.dispute.funds_withdrawn": (event) =>
     one(disputeEvent(event, parseStripe(stripeDisputeSchema, event.data.object, "dispute"))),
-  "charge.dispute.funds_reinstated": (event) => ignored(event.type, NO_CHARGEBACK_REVERSAL),
+  // A dispute won (CONTRACT §8): the funds come back. Both events say so; the duplicate reversal is harmless.
+  "charge.dispute.funds_reinstated": (event) =>
+    one(
+      disputeEvent(
+        event,
+        parseStripe(stripeDisputeSchema, event.data.object, "dispute"),
+        "payment.chargeback_reversed",
+      ),
+    ),
   "charge.dispute.closed": (event) => {
     const dispute = parseStripe(stripeDisputeSchema, event.data.object, "dispute");
-    if (dispute.status === "won") return ignored(event.type, NO_CHARGEBACK_REVERSAL);
+    if (dispute.status === "won") return one(disputeEvent(event, dispute, "payment.chargeback_reversed"));
     return ignored(event.type, `dispute closed as ${dispute.status}: the chargeback was already reported`);
   },
   "payout.created": (event) => {
@@ -183,9 +191,6 @@ const HANDLERS: Record<string, Handler> = {
   },
 };
 
-const NO_CHARGEBACK_REVERSAL =
-  "dispute won, funds reinstated: CONTRACT v1 has no chargeback-reversal event type, the payment stays charged_back";
-
 interface FailureFields {
   failure_code?: string | null;
   failure_message?: string | null;
@@ -218,25 +223,21 @@ function intentEvent(
   });
 }
 
-function disputeEvent(event: Envelope, dispute: z.output<typeof stripeDisputeSchema>): GatewayEventInput {
+function disputeEvent(
+  event: Envelope,
+  dispute: z.output<typeof stripeDisputeSchema>,
+  type: "payment.chargeback" | "payment.chargeback_reversed" = "payment.chargeback",
+): GatewayEventInput {
   const chargeId = typeof dispute.charge === "string" ? dispute.charge : dispute.charge.id;
-  return paymentEvent(
-    event,
-    "payment.chargeback",
-    stripeDisputeReference(dispute),
-    chargeId,
-    dispute.amount,
-    dispute.currency,
-    {
-      failure_code: dispute.reason ?? null,
-      failure_message: null,
-      extra: {
-        dispute_id: dispute.id,
-        dispute_status: dispute.status,
-        network_reason_code: dispute.payment_method_details?.card?.network_reason_code ?? null,
-      },
+  return paymentEvent(event, type, stripeDisputeReference(dispute), chargeId, dispute.amount, dispute.currency, {
+    failure_code: dispute.reason ?? null,
+    failure_message: null,
+    extra: {
+      dispute_id: dispute.id,
+      dispute_status: dispute.status,
+      network_reason_code: dispute.payment_method_details?.card?.network_reason_code ?? null,
     },
-  );
+  });
 }
 
 function payoutEvent(

@@ -33,6 +33,8 @@ export const payreconMetrics: Readonly<Record<string, MetricType>> = {
   payrecon_webhook_requests_total: "counter",
   payrecon_gateway_events_ignored_total: "counter",
   payrecon_stripe_payouts_waiting: "gauge",
+  payrecon_statement_checks_total: "counter",
+  payrecon_batch_fees_minor: "gauge",
   payrecon_reconcile_lock_held_seconds: "histogram",
 };
 

@@ -6,6 +6,7 @@ import { fundsAlertGroup } from "./fundsRules.js";
 import { pipelineAlertGroup } from "./pipelineRules.js";
 import { payoutGroup } from "./payoutRules.js";
 import { sloGroup } from "./sloRules.js";
+import { statementGroup } from "./statementRules.js";
 import { monitoringConfig } from "./config.js";
 import { RUNBOOK_BASE_URL } from "./promql.js";
 import { type AlertRule, isAlertRule, type RuleGroup } from "./types.js";
@@ -21,6 +22,7 @@ export const ruleGroups: readonly RuleGroup[] = [
   payoutGroup,
   fundsAlertGroup,
   freshnessGroup,
+  statementGroup,
   pipelineAlertGroup,
   availabilityAlertGroup,
 ];

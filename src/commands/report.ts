@@ -131,7 +131,7 @@ export const runReport: Command = async (config, log, args) => {
   }
   const database = await openDatabase(config, log, 2);
   try {
-    const report = await loadReconciliationReport(database.pool, period, now);
+    const report = await loadReconciliationReport(database.pool, period, now, config.policy.feeSchedule);
     log.info(
       { from: period.from.toISOString(), to: period.to.toISOString(), rows: report.rows.length },
       "reconciliation report",

@@ -181,6 +181,7 @@ function messagesOf(scenario: Scenario): Message[] {
       value: JSON.stringify(m),
     })),
     ...scenario.entries.map((m) => ({ kind: "bank" as const, key: m.entry_id, value: JSON.stringify(m) })),
+    ...scenario.statements.map((m) => ({ kind: "bank" as const, key: m.statement_id, value: JSON.stringify(m) })),
   ];
 }
 

@@ -96,6 +96,7 @@ const AMOUNT_FIELDS = new Set([
   "amount_minor",
   "gross_minor",
   "fee_minor",
+  "carried_forward_minor",
   "opening_booked_minor",
   "closing_booked_minor",
 ]);

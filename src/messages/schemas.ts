@@ -126,6 +126,8 @@ export const PAYMENT_EVENT_TYPES = [
   "payment.failed",
   "payment.refunded",
   "payment.chargeback",
+  // A dispute won (CONTRACT §8): the chargeback is undone.
+  "payment.chargeback_reversed",
   "payout.submitted",
   "payout.paid",
   "payout.failed",
@@ -168,18 +170,25 @@ const settlementBatchSchema = z
     ...gatewayEventBase,
     type: z.literal("settlement.batch"),
     batch_id: identifier,
-    gross_minor: nonNegativeAmount,
-    fee_minor: nonNegativeAmount,
-    amount_minor: nonNegativeAmount,
+    // Signed (CONTRACT §8): refunds and chargebacks can outweigh the charges of a batch, a fee can be a
+    // rebate, and a balance carried in from earlier batches can make the net negative (a bank debit).
+    gross_minor: amountMinor,
+    fee_minor: amountMinor,
+    carried_forward_minor: amountMinor.optional(),
+    amount_minor: amountMinor,
     expected_arrival: calendarDate,
-    references: z.array(identifier).min(1).max(10_000),
+    // May be empty: a batch of refunds, chargebacks or fees alone settles no expected payment.
+    references: z.array(identifier).max(10_000),
   })
   .superRefine((batch, ctx) => {
-    if (batch.gross_minor - batch.fee_minor !== batch.amount_minor) {
+    const carried = batch.carried_forward_minor ?? 0;
+    if (batch.gross_minor - batch.fee_minor + carried !== batch.amount_minor) {
       ctx.addIssue({
         code: "custom",
         path: ["amount_minor"],
-        message: `net ${batch.amount_minor} is not gross ${batch.gross_minor} − fee ${batch.fee_minor}`,
+        message:
+          `net ${batch.amount_minor} is not gross ${batch.gross_minor} − fee ${batch.fee_minor}` +
+          (carried === 0 ? "" : ` + carried forward ${carried}`),
       });
     }
     if (new Set(batch.references).size !== batch.references.length) {

@@ -1,5 +1,7 @@
 import { EXCEPTION_KINDS } from "../reconcile/types.js";
 import { stripePayoutsWaitingSummary } from "../db/queries/stripePayouts.js";
+import { batchFeeTotals } from "../db/queries/reports.js";
+import type { FeeRule } from "../reconcile/fees.js";
 import type pg from "pg";
 import { exceptionAggregates, oldestUnsettled, paymentTotals } from "../db/queries/gauges.js";
 import type { Logger } from "../logger.js";
@@ -50,6 +52,8 @@ export class GaugeRefresher {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly intervalMs = 2_000,
+    /** FEE_SCHEDULE, for payrecon_batch_fees_minor{kind="expected"}. */
+    private readonly feeSchedule: readonly FeeRule[] = [],
   ) {}
 
   refresh(): Promise<void> {
@@ -67,10 +71,11 @@ export class GaugeRefresher {
 
   private async read(): Promise<void> {
     const now = new Date();
-    const [totals, exceptions, stripeWaiting] = await Promise.all([
+    const [totals, exceptions, stripeWaiting, fees] = await Promise.all([
       paymentTotals(this.pool),
       exceptionAggregates(this.pool, now),
       stripePayoutsWaitingSummary(this.pool),
+      batchFeeTotals(this.pool, this.feeSchedule),
     ]);
     const pairs = new Map<string, { gateway: string; direction: string }>();
     for (const row of totals) pairs.set(`${row.gateway}\u0000${row.direction}`, row);
@@ -78,6 +83,12 @@ export class GaugeRefresher {
 
     const { metrics } = this;
     metrics.stripePayoutsWaiting.set(stripeWaiting.count);
+    metrics.batchFees.reset();
+    for (const row of fees) {
+      const labels = { gateway: metrics.labels.gateway(row.gateway), currency: row.currency };
+      metrics.batchFees.inc({ ...labels, kind: "charged" }, row.charged_minor);
+      if (row.expected_minor !== null) metrics.batchFees.inc({ ...labels, kind: "expected" }, row.expected_minor);
+    }
     metrics.payments.reset();
     metrics.fundsAtRisk.reset();
     for (const row of totals) {

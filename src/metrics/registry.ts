@@ -14,6 +14,7 @@ export interface Metrics {
   deadLetters: Counter<"topic" | "reason">;
   payments: Gauge<"status" | "direction" | "gateway">;
   fundsAtRisk: Gauge<"status" | "direction" | "currency">;
+  batchFees: Gauge<"gateway" | "currency" | "kind">;
   payoutFailures: Counter<"gateway" | "failure_category">;
   paymentOutcomes: Counter<"gateway" | "direction" | "outcome">;
   statusChanges: Counter<"gateway" | "direction" | "status">;
@@ -91,6 +92,12 @@ export function createMetrics(options: {
       name: "payrecon_payments",
       help: "Expected payments by current status.",
       labelNames: ["status", "direction", "gateway"],
+      registers: [registry],
+    }),
+    batchFees: new Gauge({
+      name: "payrecon_batch_fees_minor",
+      help: "Fees of the stored settlement batches, in minor units: charged (as the gateway reported) and expected (FEE_SCHEDULE).",
+      labelNames: ["gateway", "currency", "kind"],
       registers: [registry],
     }),
     fundsAtRisk: new Gauge({

@@ -1,6 +1,7 @@
 import { pushTo } from "../grouping.js";
 import { type ExplainedTarget, explainByAmount, explainByReference } from "./explain.js";
 import type { EntryDecisions } from "./manualDecisions.js";
+import { batchDirection } from "./batchSettlement.js";
 import { referenceKey } from "./references.js";
 import { parseBatchKey } from "./touched.js";
 import { type BankFact, daysApart, type MatchMethod, type Policy } from "./types.js";
@@ -35,6 +36,7 @@ export interface BatchTarget {
   key: string;
   batchIdKey: string;
   currency: string;
+  /** Signed: negative when the gateway takes money back (paid by a debit). */
   netMinor: number;
   expectedArrival: string;
   settlesByReference: boolean;
@@ -123,7 +125,11 @@ function amountWindowFit(entry: BankFact, target: MatchTarget, policy: Policy): 
   if (target.currency !== entry.currency) return undefined;
   const windowFits = (dueDate: string) => daysApart(entry.valueDate, dueDate) * 86_400_000 <= policy.matchWindowMs;
   if (target.kind === "batch") {
-    return entry.direction === "credit" && target.netMinor === entry.amountMinor && windowFits(target.expectedArrival)
+    // A negative net is paid by a debit of its absolute value; a zero net by no line at all.
+    return target.netMinor !== 0 &&
+      entry.direction === batchDirection(target.netMinor) &&
+      Math.abs(target.netMinor) === entry.amountMinor &&
+      windowFits(target.expectedArrival)
       ? target.expectedArrival
       : undefined;
   }

@@ -228,6 +228,27 @@ function tallyBank(
   }
 }
 
+/**
+ * The dispute's last word (CONTRACT §8 "Disputes won"): a chargeback stands unless a later
+ * `payment.chargeback_reversed` undoes it; a second chargeback after the reversal stands again.
+ * On the same instant the reversal comes after the chargeback it reverses (never the other way).
+ */
+function disputeOutcome(events: GatewayFact[]): { chargeback: GatewayFact | undefined; reversed: boolean } {
+  const dispute = events
+    .filter((event) => event.type === "payment.chargeback" || event.type === "payment.chargeback_reversed")
+    .sort(
+      (a, b) =>
+        a.occurredAt - b.occurredAt ||
+        Number(a.type === "payment.chargeback_reversed") - Number(b.type === "payment.chargeback_reversed") ||
+        compareEvents(a, b),
+    );
+  const last = dispute[dispute.length - 1];
+  if (last === undefined) return { chargeback: undefined, reversed: false };
+  if (last.type === "payment.chargeback")
+    return { chargeback: dispute.find((e) => e.type === "payment.chargeback"), reversed: false };
+  return { chargeback: undefined, reversed: true };
+}
+
 function rankStatus(entry: BankFact): number {
   return entry.status === "returned" ? 1 : 0;
 }
@@ -258,7 +279,8 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
   const refundedMinor = events
     .filter((event) => event.type === "payment.refunded")
     .reduce((sum, event) => sum + (event.amountMinor > 0 ? event.amountMinor : payment.amount_minor), 0);
-  const chargeback = events.find((event) => event.type === "payment.chargeback");
+  const { chargeback, reversed: chargebackReversed } = disputeOutcome(events);
+  if (chargebackReversed) flags.push("chargeback_reversed");
   const gatewayAmountMismatch = events.some(
     (event) =>
       AMOUNT_BEARING_SUCCESS.has(event.type) &&

@@ -1,3 +1,4 @@
+import type { FeeRule } from "./fees.js";
 import type { PriorityScale, PriorityTier } from "./priority.js";
 import type { ExpectedPayment, PaymentEvent } from "../messages/schemas.js";
 
@@ -52,6 +53,8 @@ export const EXCEPTION_KINDS = [
   "conflict",
   "statement_imbalance",
   "statement_gap",
+  // A settlement batch whose fee differs from FEE_SCHEDULE beyond FEE_TOLERANCE (CONTRACT §8).
+  "fee_variance",
 ] as const;
 export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
 
@@ -88,6 +91,9 @@ export interface BatchFact {
   eventId: string;
   grossMinor: number;
   feeMinor: number;
+  /** A balance brought from earlier batches (signed, e.g. Adyen's balance transfer; CONTRACT §8). */
+  carriedForwardMinor: number;
+  /** gross − fee + carried forward; negative when the bank is debited. */
   netMinor: number;
   currency: string;
   expectedArrival: string;
@@ -202,4 +208,8 @@ export interface ReconcilePolicy {
   pendingGraceMs?: number;
   amountToleranceMinor: number;
   amountToleranceByGateway: Record<string, number>;
+  /** FEE_SCHEDULE (CONTRACT §8): absent or empty, no batch has an expected fee. */
+  feeSchedule?: FeeRule[];
+  /** FEE_TOLERANCE in parts per million of the expected fee (default 2%). */
+  feeTolerancePpm?: number;
 }

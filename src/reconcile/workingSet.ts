@@ -123,7 +123,7 @@ class Deadlines {
 }
 
 function targetAmountKeys(target: MatchTarget): string[] {
-  if (target.kind === "batch") return [amountKey(target.currency, target.netMinor)];
+  if (target.kind === "batch") return [amountKey(target.currency, Math.abs(target.netMinor))];
   return [...new Set([target.amountMinor, ...target.installments.map((part) => part.amountMinor)])].map((amount) =>
     amountKey(target.currency, amount),
   );
@@ -513,7 +513,7 @@ export class WorkingSet {
     };
     const old = this.batchViews.get(key);
     this.batchViews.set(key, view);
-    this.exceptionsByOwner.set(`batch:${key}`, batchExceptions(batch, state));
+    this.exceptionsByOwner.set(`batch:${key}`, batchExceptions(batch, state, this.policy));
     if (old && old.batch === view.batch && old.state === view.state && old.settledOn === view.settledOn) return;
     for (const ref of new Set(batch.referenceKeys)) {
       for (const paymentId of this.paymentsByRef.get(ref) ?? []) dirty.payments.add(paymentId);

@@ -3,6 +3,7 @@ import { formatMoney } from "../messages/display.js";
 import { type BatchState, settleBatch } from "./batchSettlement.js";
 import { type DesiredException, exceptionKey } from "./exceptions.js";
 import { effectiveExpected } from "./expectedVersions.js";
+import { feeVariance } from "./fees.js";
 import {
   type BatchTarget,
   type EntryMatch,
@@ -197,7 +198,7 @@ export function reconcileWorld(input: WorldFacts, now: number, policy: Policy): 
   }
   for (const batch of facts.batches) {
     const state = batchStates.get(batchTargetKey(batch))!;
-    for (const desired of batchExceptions(batch, state)) open(desired);
+    for (const desired of batchExceptions(batch, state, policy)) open(desired);
   }
   const knownRefs = new Map<string, Set<string>>();
   for (const ref of paymentRefs.values()) {
@@ -287,14 +288,26 @@ function batchMismatchDetail(batch: BatchFact, differenceMinor: number): string 
   const money = (minor: number) => formatMoney(minor, batch.currency);
   return (
     `bank shows ${money(batch.netMinor + differenceMinor)}, batch net ${money(batch.netMinor)} ` +
-    `(gross ${money(batch.grossMinor)} − fee ${money(batch.feeMinor)}): difference ${money(differenceMinor)}`
+    `(gross ${money(batch.grossMinor)} − fee ${money(batch.feeMinor)}` +
+    `${batch.carriedForwardMinor ? ` + carried forward ${money(batch.carriedForwardMinor)}` : ""}): difference ${money(differenceMinor)}`
   );
 }
 
-export function batchExceptions(batch: BatchFact, state: BatchState): DesiredException[] {
+export function batchExceptions(batch: BatchFact, state: BatchState, policy?: Policy): DesiredException[] {
   const subject = { type: "batch" as const, gateway: batch.gateway, batchId: batch.batchId };
   const base = { currency: batch.currency, direction: "collection" as const, gateway: batch.gateway };
   const out: DesiredException[] = [];
+  const variance = policy ? feeVariance(batch, policy) : null;
+  if (variance) {
+    // Its payments still settle: the fee is a question for the gateway contract, not the money's arrival.
+    out.push({
+      kind: "fee_variance",
+      subject,
+      amountMinor: Math.abs(variance.differenceMinor),
+      detail: `fee ${variance.chargedMinor}, the fee schedule expects ${variance.expectedMinor} (${variance.differenceMinor > 0 ? "+" : ""}${variance.differenceMinor})`,
+      ...base,
+    });
+  }
   if (state.state === "mismatch") {
     out.push({
       kind: "mismatch",

@@ -31,6 +31,10 @@ export const CSV_COLUMNS: string[] = [
   "unmatched_bank_entries_count",
   "unmatched_bank_entries_amount",
   ...AGING_BUCKETS.flatMap((name) => [`${AGING_COLUMN[name]}_count`, `${AGING_COLUMN[name]}_amount`]),
+  // CONTRACT §8, amounts in major units: on gateway collection rows and totals; empty where no batch (or, for
+  // expected, no FEE_SCHEDULE rule) — hence no `_amount` suffix, which promises a number in every row.
+  "batch_fees_charged",
+  "batch_fees_expected",
 ];
 
 const FORMULA_START = new Set(["=", "+", "-", "@", "\t", "\r", "\uFF1D", "\uFF0B", "\uFF0D", "\uFF20"]);
@@ -57,6 +61,8 @@ export function csvRecord(row: ReportRow, decimalMark = "."): string[] {
     String(row.unmatchedBankEntries.count),
     amount(row.unmatchedBankEntries.amountMinor),
     ...AGING_BUCKETS.flatMap((name) => [String(row.overdue[name].count), amount(row.overdue[name].amountMinor)]),
+    row.batchFees ? amount(row.batchFees.chargedMinor) : "",
+    row.batchFees?.expectedMinor != null ? amount(row.batchFees.expectedMinor) : "",
   ];
 }
 

@@ -18,6 +18,10 @@ function money(bucket: Bucket, currency: string) {
   return { count: bucket.count, amount_minor: bucket.amountMinor, amount: formatMajor(bucket.amountMinor, currency) };
 }
 
+function minorAndMajor(minor: number, currency: string) {
+  return { amount_minor: minor, amount: formatMajor(minor, currency) };
+}
+
 export function reportRowJson(row: ReportRow) {
   const { currency } = row;
   return {
@@ -31,6 +35,16 @@ export function reportRowJson(row: ReportRow) {
     bank_settled: { amount_minor: row.bankSettledMinor, amount: formatMajor(row.bankSettledMinor, currency) },
     unmatched_bank_entries: money(row.unmatchedBankEntries, currency),
     overdue: Object.fromEntries(AGING_BUCKETS.map((name) => [name, money(row.overdue[name], currency)])),
+    ...(row.batchFees
+      ? {
+          batch_fees: {
+            batches: row.batchFees.batches,
+            charged: minorAndMajor(row.batchFees.chargedMinor, currency),
+            expected:
+              row.batchFees.expectedMinor === null ? null : minorAndMajor(row.batchFees.expectedMinor, currency),
+          },
+        }
+      : {}),
   };
 }
 
@@ -40,7 +54,9 @@ export function reportJson(report: ReconciliationReport) {
     from: report.from.toISOString(),
     to: report.to.toISOString(),
     as_of: report.asOf.toISOString(),
-    selection: "payments with created_at in [from, to); unmatched bank entries with value_date in [from, to)",
+    selection:
+      "payments with created_at in [from, to); unmatched bank entries with value_date in [from, to); " +
+      "batch fees of settlement batches with expected_arrival in [from, to)",
     buckets: STATUS_BUCKETS,
     rows: report.rows.map(reportRowJson),
   };

@@ -1,5 +1,12 @@
 import type pg from "pg";
-import { overdueAging, paymentTotalsByStatus, type ReportPeriod, unmatchedBankEntries } from "../db/queries/reports.js";
+import {
+  batchFeeTotals,
+  overdueAging,
+  paymentTotalsByStatus,
+  type ReportPeriod,
+  unmatchedBankEntries,
+} from "../db/queries/reports.js";
+import type { FeeRule } from "../reconcile/fees.js";
 import { buildReconciliationReport, type ReconciliationReport } from "./reconciliation.js";
 
 /**
@@ -11,6 +18,8 @@ export async function loadReconciliationReport(
   pool: pg.Pool,
   period: ReportPeriod,
   asOf: Date,
+  /** FEE_SCHEDULE: the expected batch fees. */
+  feeSchedule: readonly FeeRule[] = [],
 ): Promise<ReconciliationReport> {
   const client = await pool.connect();
   let broken = false;
@@ -20,8 +29,9 @@ export async function loadReconciliationReport(
       const statusTotals = await paymentTotalsByStatus(client, period);
       const aging = await overdueAging(client, period, asOf);
       const unmatched = await unmatchedBankEntries(client, period);
+      const batchFees = await batchFeeTotals(client, feeSchedule, period);
       await client.query("commit");
-      return buildReconciliationReport({ ...period, asOf, statusTotals, aging, unmatched });
+      return buildReconciliationReport({ ...period, asOf, statusTotals, aging, unmatched, batchFees });
     } catch (error) {
       await client.query("rollback").catch(() => {
         broken = true;

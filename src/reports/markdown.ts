@@ -37,6 +37,7 @@ const HEADER = [
   "Bank settled",
   "Unmatched bank entries",
   ...AGING_BUCKETS.map((name) => `Overdue ${name}`),
+  "Batch fees charged / expected",
 ];
 const TEXT_COLUMNS = 3;
 
@@ -62,6 +63,11 @@ function cells(row: ReportRow): string[] {
     formatMajor(row.bankSettledMinor, row.currency),
     bucketCell(row.unmatchedBankEntries, row.currency),
     ...AGING_BUCKETS.map((name) => bucketCell(row.overdue[name], row.currency)),
+    row.batchFees
+      ? `${formatMajor(row.batchFees.chargedMinor, row.currency)} / ${
+          row.batchFees.expectedMinor === null ? "?" : formatMajor(row.batchFees.expectedMinor, row.currency)
+        }`
+      : "-",
   ];
 }
 
@@ -84,6 +90,7 @@ export function reportMarkdown(report: ReconciliationReport): string {
     "- Bank settled: what the bank showed for these payments. Unmatched bank entries: gateway (bank), credit as collection, debit as payout, by value date.",
     "- Status columns hold the expected amounts of the payments in that status, mismatch included (the bank's difference from it is a mismatch payment's amount at risk: payrecon_funds_at_risk, the status page, its exception).",
     "- Overdue: delayed payments by days past due, with the amount still outstanding.",
+    "- Batch fees: of the settlement batches expected to arrive in the period, as charged / as FEE_SCHEDULE expects them (? without a rule).",
     "",
   ];
   if (report.rows.length === 0) {

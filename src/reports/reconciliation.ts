@@ -1,4 +1,4 @@
-import type { AgingBucket, AgingRow, StatusTotalRow, UnmatchedEntryRow } from "../db/queries/reports.js";
+import type { AgingBucket, AgingRow, BatchFeeRow, StatusTotalRow, UnmatchedEntryRow } from "../db/queries/reports.js";
 import { AGING_BUCKETS } from "../db/queries/reports.js";
 
 /**
@@ -67,6 +67,11 @@ export interface ReportRow {
   bankSettledMinor: number;
   unmatchedBankEntries: Bucket;
   overdue: Record<AgingBucket, Bucket>;
+  /**
+   * Settlement batch fees (CONTRACT §8) on the gateway's collection row, of the batches expected to arrive in the
+   * period: charged as the gateway reported them, expected from FEE_SCHEDULE (null: no rule for it).
+   */
+  batchFees: { batches: number; chargedMinor: number; expectedMinor: number | null } | null;
 }
 
 export interface ReconciliationReport {
@@ -90,6 +95,7 @@ function emptyRow(rowType: RowType, gateway: string, currency: string, direction
     bankSettledMinor: 0,
     unmatchedBankEntries: zero(),
     overdue: Object.fromEntries(AGING_BUCKETS.map((name) => [name, zero()])) as Record<AgingBucket, Bucket>,
+    batchFees: null,
   };
 }
 
@@ -124,6 +130,7 @@ export interface ReportInput {
   statusTotals: StatusTotalRow[];
   aging: AgingRow[];
   unmatched: UnmatchedEntryRow[];
+  batchFees?: BatchFeeRow[];
 }
 
 export function buildReconciliationReport(input: ReportInput): ReconciliationReport {
@@ -146,6 +153,10 @@ export function buildReconciliationReport(input: ReportInput): ReconciliationRep
   for (const aged of input.aging) {
     const row = rowFor("gateway", aged.gateway, aged.currency, aged.direction);
     addTo(row.overdue[aged.bucket], aged.count, aged.outstanding_minor);
+  }
+  for (const fees of input.batchFees ?? []) {
+    const row = rowFor("gateway", fees.gateway, fees.currency, "collection");
+    addFees(row, { batches: fees.batches, chargedMinor: fees.charged_minor, expectedMinor: fees.expected_minor });
   }
   for (const entry of input.unmatched) {
     const row = rowFor("bank", BANK_GATEWAY, entry.currency, entry.direction === "credit" ? "collection" : "payout");
@@ -172,4 +183,16 @@ function addRow(into: ReportRow, row: ReportRow): void {
   into.bankSettledMinor += row.bankSettledMinor;
   addTo(into.unmatchedBankEntries, row.unmatchedBankEntries.count, row.unmatchedBankEntries.amountMinor);
   for (const name of AGING_BUCKETS) addTo(into.overdue[name], row.overdue[name].count, row.overdue[name].amountMinor);
+  if (row.batchFees) addFees(into, row.batchFees);
+}
+
+/** Expected fees add up only where every batch has one: a total with an unknown part is unknown. */
+function addFees(into: ReportRow, fees: NonNullable<ReportRow["batchFees"]>): void {
+  const sum = into.batchFees ?? { batches: 0, chargedMinor: 0, expectedMinor: 0 };
+  into.batchFees = {
+    batches: sum.batches + fees.batches,
+    chargedMinor: sum.chargedMinor + fees.chargedMinor,
+    expectedMinor:
+      sum.expectedMinor === null || fees.expectedMinor === null ? null : sum.expectedMinor + fees.expectedMinor,
+  };
 }

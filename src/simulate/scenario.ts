@@ -1,6 +1,6 @@
 import { pushTo } from "../grouping.js";
 import { addBusinessDays, formatISO } from "date-fns";
-import type { BankEntryInput, GatewayEventInput } from "../messages/schemas.js";
+import type { BankEntryInput, GatewayEventInput, StatementSummary } from "../messages/schemas.js";
 import type { PaymentStatus } from "../reconcile/types.js";
 
 /**
@@ -8,7 +8,10 @@ import type { PaymentStatus } from "../reconcile/types.js";
  * payments, gateway events, settlement batches net of fees arriving as bank
  * credits on business days, payouts paid, failed, returned and held,
  * refunds, chargebacks, cancellations, installments, a batch short by a fee,
- * unmatched and duplicate bank lines. Pure: time is a parameter.
+ * unmatched and duplicate bank lines; and money as gateways and banks move it
+ * (CONTRACT §8): a dispute won, a negative Adyen batch carried forward into the
+ * next one, and an account whose statements have one missing between them.
+ * Pure: time is a parameter.
  *
  * `truth` says what each payment's status must be once everything is in,
  * so a test or `payrecon simulate` can check payrecon against it.
@@ -30,6 +33,11 @@ export interface ScenarioOptions {
   prefix?: string;
   /** A scripted incident shaping this wave's outcomes. */
   incident?: Incident;
+  /**
+   * The CONTRACT §8 flows (a dispute won, a negative Adyen batch carried forward, a missing statement): three
+   * of the `payments`, numbered last. Default: on from 10 payments.
+   */
+  moneyFlows?: boolean;
 }
 
 /**
@@ -76,6 +84,14 @@ export interface Scenario {
    * the first promised to pay by yesterday (broken at the next follow-up run), the second by next week (running).
    */
   contacts: ScenarioContact[];
+  /** Statement summaries for the bank topic (CONTRACT §8), sent after the lines. */
+  statements: StatementSummary[];
+  /** Statements that must be `statement_gap` exceptions (one is missing before each). */
+  gapStatements: string[];
+  /** Batches that net to zero and settle with no bank line. */
+  nettedBatches: string[];
+  /** Batches whose fee is beyond SIMULATED_FEE_SCHEDULE: `fee_variance` exceptions when it is configured. */
+  overchargedBatches: string[];
 }
 
 export interface ScenarioContact {
@@ -100,6 +116,13 @@ export function seededRandom(seed: number): () => number {
 }
 
 const HOUR = 3_600_000;
+/** Payments the CONTRACT §8 flows take (see moneyAsItMoves). */
+const MONEY_FLOW_PAYMENTS = 4;
+/**
+ * The fees the simulated gateways charge, as a FEE_SCHEDULE: every simulated batch is within FEE_TOLERANCE of it
+ * (percent rounded down rather than half up: at most 1 minor unit apart) except the overcharging one.
+ */
+export const SIMULATED_FEE_SCHEDULE = "stripe:JPY=2.9%+30,stripe:*=2.9%+25,adyen:JPY=2.9%+30,adyen:*=2.9%+25";
 const DAY = 24 * HOUR;
 const COLLECTION_FAILURES = ["card_declined", "insufficient_funds", "do_not_honor", "processing_error", "expired_card"];
 const PAYOUT_FAILURES = [
@@ -157,6 +180,10 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     withheldEntries: 0,
     withheldLines: [],
     contacts: [],
+    statements: [],
+    gapStatements: [],
+    nettedBatches: [],
+    overchargedBatches: [],
   };
   let eventSeq = 0;
   let entrySeq = 0;
@@ -186,7 +213,8 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   // Collections settled in daily batches: grouped per gateway × currency, paid net of fees.
   const batches = new Map<string, Array<{ reference: string; amount: number; short: boolean }>>();
 
-  for (let n = 1; n <= options.payments; n++) {
+  const flowPayments = (options.moneyFlows ?? options.payments >= 10) ? MONEY_FLOW_PAYMENTS : 0;
+  for (let n = 1; n <= options.payments - flowPayments; n++) {
     const id = `${prefix}_${n}`;
     const reference = `${prefix.toUpperCase()}-${n}`;
     const gateway = pick(gateways);
@@ -576,6 +604,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       }),
     );
   }
+  if (flowPayments > 0) moneyAsItMoves();
   void date;
   if (options.incident?.kind === "statement_missing") {
     // The statement never arrives: no bank line at all in this wave.
@@ -585,8 +614,154 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     scenario.unmatchedEntries = [];
     scenario.duplicateEntries = [];
     scenario.mismatchedBatches = [];
+    scenario.statements = [];
+    scenario.gapStatements = [];
   }
   return scenario;
+
+  /**
+   * CONTRACT §8 flows, after the random stories (so they do not change which story each payment got).
+   * Numbered after the random payments, with the same id and reference shapes.
+   */
+  function moneyAsItMoves() {
+    let n = options.payments - flowPayments;
+    const collection = (gateway: string, currency: string, amount: number, story: string) => {
+      const id = `${prefix}_${++n}`;
+      const reference = `${prefix.toUpperCase()}-${n}`;
+      scenario.expected.push({
+        id,
+        direction: "collection",
+        amount_minor: amount,
+        currency,
+        gateway,
+        reference,
+        counterparty: `cp_${n % 50}`,
+        created_at: iso(now - 3 * DAY),
+        due_at: iso(now + 2 * DAY),
+      });
+      const truth = (status: PaymentStatus, withoutBank: PaymentStatus = status) =>
+        scenario.truth.set(id, {
+          status: options.incident?.kind === "statement_missing" ? withoutBank : status,
+          direction: "collection",
+          gateway,
+          currency,
+          amountMinor: amount,
+          settledMinor:
+            (options.incident?.kind === "statement_missing" ? withoutBank : status) === "settled" ? amount : 0,
+          story,
+        });
+      return { reference, truth };
+    };
+
+    // A dispute won: paid by bank transfer, charged back, reinstated → settled again.
+    const won = collection("stripe", "EUR", 48_000, "charged back, dispute won: settled again");
+    for (const [type, hoursAgo] of [
+      ["payment.captured", 30],
+      ["payment.chargeback", 20],
+      ["payment.chargeback_reversed", 2],
+    ] as const) {
+      event({
+        gateway: "stripe",
+        type,
+        reference: won.reference,
+        amount_minor: 48_000,
+        currency: "EUR",
+        occurred_at: iso(now - hoursAgo * HOUR),
+        failure_code: type === "payment.chargeback" ? "fraudulent" : null,
+      });
+    }
+    entry({
+      direction: "credit",
+      amount_minor: 48_000,
+      currency: "EUR",
+      end_to_end_id: won.reference,
+      remittance_info: `INVOICE ${won.reference}`,
+    });
+    won.truth("settled", "in_flight");
+
+    // A negative Adyen batch: a chargeback of an older order outweighs the day's sale. Adyen carries the
+    // balance into the next batch (balance transfer): the first nets to zero (netted, no bank line), the
+    // second's credit is its net minus the balance brought in.
+    const small = collection("adyen", "EUR", 9_000, "in a negative Adyen batch carried forward (netted)");
+    const large = collection("adyen", "EUR", 150_000, "in the Adyen batch that took the carried balance");
+    const chargebackOfOlder = 25_000;
+    const smallFee = 25; // no percent on a negative gross
+    const carried = 9_000 - chargebackOfOlder - smallFee; // negative: what batch 1 owes
+    const largeFee = Math.floor(150_000 * 0.029) + 25;
+    const negativeId = `${prefix}_adyen_negative`;
+    const takingId = `${prefix}_adyen_taking`;
+    const arrival = utcDate(now - DAY);
+    /** A EUR batch of one payment arriving yesterday, and the bank credit paying it (none for a zero net). */
+    const flowBatch = (
+      gateway: string,
+      batchId: string,
+      reference: string,
+      at: number,
+      sums: { gross: number; fee: number; carried?: number },
+    ) => {
+      const net = sums.gross - sums.fee + (sums.carried ?? 0);
+      event({
+        gateway,
+        type: "settlement.batch",
+        batch_id: batchId,
+        gross_minor: sums.gross,
+        fee_minor: sums.fee,
+        ...(sums.carried === undefined ? {} : { carried_forward_minor: sums.carried }),
+        amount_minor: net,
+        currency: "EUR",
+        occurred_at: iso(at),
+        expected_arrival: arrival,
+        references: [reference],
+      });
+      if (net === 0) return;
+      entry({
+        direction: "credit",
+        amount_minor: net,
+        currency: "EUR",
+        value_date: arrival,
+        booking_date: arrival,
+        remittance_info: `${gateway.toUpperCase()} PAYOUT ${batchId}`,
+        counterparty_name: `${gateway.toUpperCase()} PAYMENTS`,
+      });
+    };
+    flowBatch("adyen", negativeId, small.reference, now - 2 * DAY, {
+      gross: 9_000 - chargebackOfOlder,
+      fee: smallFee,
+      carried: -carried,
+    });
+    flowBatch("adyen", takingId, large.reference, now - 2 * DAY + HOUR, { gross: 150_000, fee: largeFee, carried });
+    scenario.nettedBatches.push(negativeId);
+    small.truth("settled");
+    large.truth("settled", "in_flight");
+
+    // An overcharging gateway: a Stripe batch whose fee is three times its contract's. Its payment still settles.
+    const overcharged = collection("stripe", "EUR", 80_000, "in a batch the gateway overcharged");
+    const overchargedId = `${prefix}_stripe_overcharged`;
+    flowBatch("stripe", overchargedId, overcharged.reference, now - 2 * DAY, {
+      gross: 80_000,
+      fee: 3 * (Math.floor(80_000 * 0.029) + 25),
+    });
+    scenario.overchargedBatches.push(overchargedId);
+    overcharged.truth("settled", "in_flight");
+
+    // Statements of a second account: the middle day's never arrived, so the third's opening balance is not
+    // the first's closing (a statement_gap).
+    const account = `${prefix}-STATEMENTS`.slice(0, 64);
+    const statement = (day: number, balance: number): StatementSummary => ({
+      type: "statement",
+      statement_id: `${prefix}-stmt-${day}`,
+      bank,
+      account,
+      currency: "EUR",
+      from_date: utcDate(now - day * DAY),
+      to_date: utcDate(now - day * DAY),
+      opening_booked_minor: balance,
+      closing_booked_minor: balance,
+      entry_ids: [],
+    });
+    scenario.statements.push(statement(4, 1_000_000), statement(2, 1_250_000));
+    scenario.gapStatements.push(`${prefix}-stmt-2`);
+  }
 }
 
 /** Shuffle in place with the scenario's generator (Fisher–Yates), for out-of-order delivery. */

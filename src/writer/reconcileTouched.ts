@@ -215,7 +215,7 @@ export async function reconcileTouched(
   const batchStates = batches.map((batch) => {
     const key = batchRefKey(batch);
     const state = settleBatch(batch, batchEntries.get(key) ?? [], toleranceFor(policy, batch.gateway));
-    desired.set(`batch:${batch.gateway}/${batch.batchId}`, batchExceptions(batch, state));
+    desired.set(`batch:${batch.gateway}/${batch.batchId}`, batchExceptions(batch, state, policy));
     return { batch, state };
   });
   const storedBatchStates = new Map(batches.map((batch) => [batchRefKey(batch), batch.storedState]));

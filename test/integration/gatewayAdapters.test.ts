@@ -149,6 +149,8 @@ beforeAll(async () => {
     STRIPE_API_KEY,
     STRIPE_API_URL: `http://127.0.0.1:${port}`,
     STRIPE_PAYOUT_FETCH_INTERVAL: "300ms",
+    // Stripe's published card pricing: the fixtures' fees (88 on 20.00, 175 on 50.00 USD) are exactly it.
+    FEE_SCHEDULE: "stripe:EUR=1.4%+25,stripe:*=2.9%+30",
   });
 }, 120_000);
 
@@ -583,5 +585,411 @@ describe("end to end against a camt.053 import", () => {
     expect(await paymentStatus("pay_adyen_1")).toBe("settled");
     const batches = await db.pool.query("select state from settlement_batches where gateway = 'adyen'");
     expect(batches.rows).toEqual([{ state: "settled" }]);
+  });
+});
+
+describe("disputes won (CONTRACT §8)", () => {
+  const unixDaysFromNow = (days: number) => Math.floor(Date.parse(isoDaysFromNow(days)) / 1000);
+  const settledCollection = async (id: string, reference: string, gateway: string, currency: string) => {
+    await ingest(topics.expected, [
+      {
+        id,
+        direction: "collection",
+        amount_minor: 1_000,
+        currency,
+        gateway,
+        reference,
+        created_at: isoDaysFromNow(-5),
+        due_at: isoDaysFromNow(1),
+      },
+    ]);
+    await ingest(topics.bank, [
+      {
+        entry_id: `BANK-${id}`,
+        bank: "bank_a",
+        account: "DE89370400440532013000",
+        direction: "credit",
+        amount_minor: 1_000,
+        currency,
+        booking_date: dateDaysFromNow(-2),
+        value_date: dateDaysFromNow(-2),
+        status: "booked",
+        end_to_end_id: reference,
+      },
+    ]);
+    await waitUntil(async () => (await paymentStatus(id)) === "settled", 30_000, `${id} settled`);
+  };
+  const status = (id: string, wanted: string) =>
+    waitUntil(async () => (await paymentStatus(id)) === wanted, 60_000, `${id} ${wanted}`);
+
+  it("Stripe: charged back by webhook, won on the raw topic → settled again, with the reversal in its timeline", async () => {
+    await settledCollection("pay_dispute_stripe", "ORD-DISPUTE-S", "stripe", "USD");
+    const dispute = {
+      ...fixture("stripe", "dispute_funds_reinstated_with_balance_transactions.json"),
+      payment_intent: null,
+      metadata: { reference: "ORD-DISPUTE-S" },
+      status: "needs_response",
+    };
+    const envelope = (id: string, type: string, object: Json, days: number) => ({
+      ...fixture("stripe", "evt_charge.succeeded.json"),
+      id,
+      type,
+      created: unixDaysFromNow(days),
+      data: { object },
+    });
+    const withdrawn = JSON.stringify(envelope("evt_dispute_1", "charge.dispute.funds_withdrawn", dispute, -1));
+    expect((await postStripe(withdrawn, stripeSignature(withdrawn, STRIPE_SECRETS[0]!))).status).toBe(200);
+    await status("pay_dispute_stripe", "charged_back");
+
+    await producer.send({
+      topic: topics.rawStripe,
+      messages: [
+        {
+          value: JSON.stringify(
+            envelope("evt_dispute_2", "charge.dispute.funds_reinstated", { ...dispute, status: "won" }, -0.5),
+          ),
+        },
+        // Stripe also closes the dispute as won: the second reversal changes nothing.
+        {
+          value: JSON.stringify(
+            envelope("evt_dispute_3", "charge.dispute.closed", { ...dispute, status: "won" }, -0.4),
+          ),
+        },
+      ],
+    });
+    await status("pay_dispute_stripe", "settled");
+    const payment = await api(daemon.baseUrl)("/api/v1/payments/pay_dispute_stripe");
+    expect(payment.body.flags).toContain("chargeback_reversed");
+    expect(payment.body.timeline.map((item: { type: string }) => item.type)).toContain("payment.chargeback_reversed");
+    expect(
+      (await storedEvents("stripe"))
+        .filter((event) => event.event_id.startsWith("evt_dispute_"))
+        .map((event) => [event.event_id, event.type]),
+    ).toEqual([
+      ["evt_dispute_1", "payment.chargeback"],
+      ["evt_dispute_2", "payment.chargeback_reversed"],
+      ["evt_dispute_3", "payment.chargeback_reversed"],
+    ]);
+  });
+
+  it("Adyen: CHARGEBACK on the raw topic, CHARGEBACK_REVERSED by webhook → settled again; a CONTRACT event on gateway.events does the same", async () => {
+    await settledCollection("pay_dispute_adyen", "ORD-DISPUTE-A", "adyen", "EUR");
+    const notification = (eventCode: string, days: number) => {
+      const body = fixture("adyen", "notification_chargeback.json");
+      const item = body.notificationItems[0].NotificationRequestItem;
+      Object.assign(item, {
+        eventCode,
+        merchantReference: "ORD-DISPUTE-A",
+        pspReference: `DISPUTE${eventCode.length}00000001`,
+        eventDate: isoDaysFromNow(days),
+      });
+      return body;
+    };
+    await producer.send({
+      topic: topics.rawAdyen,
+      messages: [{ value: JSON.stringify(notification("CHARGEBACK", -1)) }],
+    });
+    await status("pay_dispute_adyen", "charged_back");
+    expect(await postAdyen(signAdyen(notification("CHARGEBACK_REVERSED", -0.5)))).toEqual({
+      status: 200,
+      text: "[accepted]",
+    });
+    await status("pay_dispute_adyen", "settled");
+
+    // A bridge publishing CONTRACT GatewayEvents itself.
+    await settledCollection("pay_dispute_native", "ORD-DISPUTE-N", "stripe", "EUR");
+    const native = (eventId: string, type: string, days: number) => ({
+      key: "ORD-DISPUTE-N",
+      value: JSON.stringify({
+        event_id: eventId,
+        gateway: "stripe",
+        type,
+        reference: "ORD-DISPUTE-N",
+        amount_minor: 1_000,
+        currency: "EUR",
+        occurred_at: isoDaysFromNow(days),
+      }),
+    });
+    await producer.send({ topic: topics.gateway, messages: [native("evt_native_cb", "payment.chargeback", -1)] });
+    await status("pay_dispute_native", "charged_back");
+    await producer.send({
+      topic: topics.gateway,
+      messages: [native("evt_native_won", "payment.chargeback_reversed", -0.5)],
+    });
+    await status("pay_dispute_native", "settled");
+  });
+});
+
+describe("negative, carried-forward and netted batches (CONTRACT §8)", () => {
+  const collection = (id: string, reference: string, amount: number, gateway = "adyen") => ({
+    id,
+    direction: "collection",
+    amount_minor: amount,
+    currency: "EUR",
+    gateway,
+    reference,
+    created_at: isoDaysFromNow(-5),
+    due_at: isoDaysFromNow(7),
+  });
+  const batchState = async (gateway: string, batchId: string) =>
+    (
+      await db.pool.query(
+        "select state, net_minor::int as net, carried_forward_minor::int as carried, netted from settlement_batches where gateway = $1 and batch_id = $2",
+        [gateway, batchId],
+      )
+    ).rows[0];
+
+  it("Adyen report: a negative batch carried forward is netted, the next batch's credit pays net + the balance it brings in (no false mismatch)", async () => {
+    await ingest(topics.expected, [
+      collection("pay_cf_5", "ORD-CF-5", 1_000),
+      collection("pay_cf_6", "ORD-CF-6", 10_000),
+    ]);
+    // Batch 205: a chargeback of an older order outweighs the day's sale; Adyen carries −40.00 to batch 206.
+    const report = path.join(tmpdir(), `adyen-carried-${process.pid}.csv`);
+    const line = (batch: string, type: string, fields: Record<string, string>) =>
+      adyenLine("PayreconCF", batch, type, "EUR", { "Creation Date": reportTimeDaysFromNow(-0.5), ...fields });
+    writeFileSync(
+      report,
+      adyenCsv([
+        line("205", "Settled", {
+          "Merchant Reference": "ORD-CF-5",
+          "Gross Credit (GC)": "10.00",
+          "Net Credit (NC)": "9.50",
+          "Commission (NC)": "0.50",
+        }),
+        line("205", "Chargeback", {
+          "Merchant Reference": "ORD-OLD",
+          "Gross Debit (GC)": "49.50",
+          "Net Debit (NC)": "49.50",
+        }),
+        line("205", "Balancetransfer", { "Net Credit (NC)": "40.00" }),
+        line("206", "Settled", {
+          "Merchant Reference": "ORD-CF-6",
+          "Gross Credit (GC)": "100.00",
+          "Net Credit (NC)": "99.00",
+          "Commission (NC)": "1.00",
+        }),
+        line("206", "Balancetransfer", { "Net Debit (NC)": "40.00" }),
+        line("206", "MerchantPayout", { "Net Debit (NC)": "59.00" }),
+      ]),
+    );
+    const imported = await runCli(["import", "adyen-settlement", report], { DATABASE_URL: db.url });
+    expect(imported.code, imported.stderr).toBe(0);
+    await waitUntil(async () => (await paymentStatus("pay_cf_5")) === "settled", 30_000, "the netted batch settles");
+    expect(await batchState("adyen", "adyen-PayreconCF-batch-205")).toEqual({
+      state: "settled",
+      net: 0,
+      carried: 4_000,
+      netted: true,
+    });
+    expect(await paymentStatus("pay_cf_6")).toBe("in_flight");
+    await importCamt("adyen-carried", [
+      {
+        amountMinor: 5_900,
+        currency: "EUR",
+        bookingDate: dateDaysFromNow(0),
+        remittance: "ADYEN PAYOUT adyen-PayreconCF-batch-206",
+        counterparty: "ADYEN N.V.",
+        reference: "BANKREF-CF-206",
+      },
+    ]);
+    await waitUntil(async () => (await paymentStatus("pay_cf_6")) === "settled", 30_000, "pay_cf_6 settled");
+    expect(await batchState("adyen", "adyen-PayreconCF-batch-206")).toMatchObject({ state: "settled", net: 5_900 });
+    const open = await db.pool.query(
+      "select kind from exceptions where state = 'open' and (subject_key like '%PayreconCF%' or payment_id like 'pay_cf_%')",
+    );
+    expect(open.rows).toEqual([]);
+  });
+
+  it("Kafka: a negative settlement.batch is paid by a bank debit of its absolute value", async () => {
+    await ingest(topics.expected, [collection("pay_neg_1", "ORD-NEG-1", 2_000, "stripe")]);
+    await producer.send({
+      topic: topics.gateway,
+      messages: [
+        {
+          key: "po_negative_1",
+          value: JSON.stringify({
+            event_id: "po_negative_1",
+            gateway: "stripe",
+            type: "settlement.batch",
+            batch_id: "po_negative_1",
+            gross_minor: -3_000,
+            fee_minor: 100,
+            carried_forward_minor: 0,
+            amount_minor: -3_100,
+            currency: "EUR",
+            expected_arrival: dateDaysFromNow(0),
+            occurred_at: isoDaysFromNow(-1),
+            references: ["ORD-NEG-1"],
+          }),
+        },
+      ],
+    });
+    await waitUntil(
+      async () => (await batchState("stripe", "po_negative_1"))?.state === "waiting",
+      60_000,
+      "batch stored",
+    );
+    await producer.send({
+      topic: topics.bank,
+      messages: [
+        {
+          key: "DEBIT-NEG-1",
+          value: JSON.stringify({
+            entry_id: "DEBIT-NEG-1",
+            bank: "bank_a",
+            account: "DE89370400440532013000",
+            direction: "debit",
+            amount_minor: 3_100,
+            currency: "EUR",
+            booking_date: dateDaysFromNow(0),
+            value_date: dateDaysFromNow(0),
+            status: "booked",
+            remittance_info: "STRIPE DEBIT po_negative_1",
+          }),
+        },
+      ],
+    });
+    await waitUntil(
+      async () => (await paymentStatus("pay_neg_1")) === "settled",
+      60_000,
+      "pay_neg_1 settled by the debit",
+    );
+    expect(await batchState("stripe", "po_negative_1")).toMatchObject({ state: "settled", net: -3_100, netted: false });
+  });
+});
+
+describe("fees against FEE_SCHEDULE (CONTRACT §8)", () => {
+  it("an overcharging batch through Kafka: fee_variance on the batch, its payment settles; metric and report show charged vs expected", async () => {
+    await ingest(topics.expected, [
+      {
+        id: "pay_fee_1",
+        direction: "collection",
+        amount_minor: 100_000,
+        currency: "EUR",
+        gateway: "stripe",
+        reference: "ORD-FEE-1",
+        created_at: isoDaysFromNow(-3),
+        due_at: isoDaysFromNow(3),
+      },
+    ]);
+    // 1.4% of 1,000.00 + 0.25 = 14.25 expected; the gateway took 20.00.
+    await producer.send({
+      topic: topics.gateway,
+      messages: [
+        {
+          key: "po_fee_1",
+          value: JSON.stringify({
+            event_id: "po_fee_1",
+            gateway: "stripe",
+            type: "settlement.batch",
+            batch_id: "po_fee_1",
+            gross_minor: 100_000,
+            fee_minor: 2_000,
+            amount_minor: 98_000,
+            currency: "EUR",
+            expected_arrival: dateDaysFromNow(0),
+            occurred_at: isoDaysFromNow(-1),
+            references: ["ORD-FEE-1"],
+          }),
+        },
+        // A gateway FEE_SCHEDULE has no rule for: charged, never expected.
+        {
+          key: "adyen-fee-batch",
+          value: JSON.stringify({
+            event_id: "adyen-fee-batch",
+            gateway: "adyen",
+            type: "settlement.batch",
+            batch_id: "adyen-fee-batch",
+            gross_minor: 1_000,
+            fee_minor: 10,
+            amount_minor: 990,
+            currency: "EUR",
+            expected_arrival: dateDaysFromNow(0),
+            occurred_at: isoDaysFromNow(-1),
+            references: ["ORD-FEE-A"],
+          }),
+        },
+      ],
+    });
+    await producer.send({
+      topic: topics.bank,
+      messages: [
+        {
+          key: "CREDIT-FEE-1",
+          value: JSON.stringify({
+            entry_id: "CREDIT-FEE-1",
+            bank: "bank_a",
+            account: "DE89370400440532013000",
+            direction: "credit",
+            amount_minor: 98_000,
+            currency: "EUR",
+            booking_date: dateDaysFromNow(0),
+            value_date: dateDaysFromNow(0),
+            status: "booked",
+            remittance_info: "STRIPE PAYOUT po_fee_1",
+          }),
+        },
+      ],
+    });
+    await waitUntil(async () => (await paymentStatus("pay_fee_1")) === "settled", 60_000, "pay_fee_1 settled");
+    const variance = await db.pool.query(
+      "select kind, amount_minor::int as amount, detail from exceptions where subject_key = 'batch:stripe/po_fee_1' and state = 'open'",
+    );
+    expect(variance.rows).toEqual([
+      { kind: "fee_variance", amount: 575, detail: "fee 2000, the fee schedule expects 1425 (+575)" },
+    ]);
+    // The Stripe USD batches of the end-to-end test above charged exactly the schedule: no variance.
+    const usd = await db.pool.query(
+      "select subject_key from exceptions where kind = 'fee_variance' and subject_key like 'batch:stripe/po_e2e_%'",
+    );
+    expect(usd.rows).toEqual([]);
+
+    // Every stripe EUR batch stored (this one and the negative one above, 1.00 charged, 0.25 expected).
+    const stored = await db.pool.query(
+      "select sum(fee_minor)::int as charged, count(*)::int as batches from settlement_batches where gateway = 'stripe' and currency = 'EUR'",
+    );
+    const { charged, batches } = stored.rows[0];
+    const expected = 1_425 + 25 * (batches - 1);
+    await waitUntil(
+      async () =>
+        (await metricValue("payrecon_batch_fees_minor", { gateway: "stripe", currency: "EUR", kind: "charged" })) ===
+          charged &&
+        (await metricValue("payrecon_batch_fees_minor", { gateway: "stripe", currency: "EUR", kind: "expected" })) ===
+          expected,
+      30_000,
+      `payrecon_batch_fees_minor charged ${charged}, expected ${expected}`,
+    );
+    expect(await metricValue("payrecon_batch_fees_minor", { gateway: "adyen", kind: "expected" })).toBe(0);
+
+    const report = await api(daemon.baseUrl)(
+      `/api/v1/reports/reconciliation?from=${dateDaysFromNow(-30)}&to=${dateDaysFromNow(30)}&format=json`,
+    );
+    const row = report.body.rows.find(
+      (r: Json) =>
+        r.row_type === "gateway" && r.gateway === "stripe" && r.currency === "EUR" && r.direction === "collection",
+    );
+    expect(row.batch_fees).toEqual({
+      batches,
+      charged: { amount_minor: charged, amount: (charged / 100).toFixed(2) },
+      expected: { amount_minor: expected, amount: (expected / 100).toFixed(2) },
+    });
+    const adyenRow = report.body.rows.find(
+      (r: Json) =>
+        r.row_type === "gateway" && r.gateway === "adyen" && r.currency === "EUR" && r.direction === "collection",
+    );
+    expect(adyenRow.batch_fees.expected).toBeNull();
+    const csv: string = (
+      await api(daemon.baseUrl)(
+        `/api/v1/reports/reconciliation?from=${dateDaysFromNow(-30)}&to=${dateDaysFromNow(30)}&format=csv`,
+      )
+    ).body;
+    const [header, ...lines] = csv
+      .trim()
+      .split("\r\n")
+      .map((line) => line.split(","));
+    expect(header!.slice(-2)).toEqual(["batch_fees_charged", "batch_fees_expected"]);
+    const stripeEur = lines.find((line) => line.slice(0, 4).join(",") === "gateway,stripe,EUR,collection");
+    expect(stripeEur!.slice(-2)).toEqual([(charged / 100).toFixed(2), (expected / 100).toFixed(2)]);
   });
 });

@@ -54,7 +54,8 @@ const JP_BATCH = `adyen-${JP_ACCOUNT}-batch-7`;
  * - EUR batch 101: ORD-ADY-1 (100.00 gross, 2.50 in fees), ORD-ADY-2 (50.00, 1.00), a 0.08 fee line,
  *   paid out 146.42 = 150.00 − 3.58 on 2026-11-23;
  * - JPY batch 7: ORD-ADY-JP-1 (¥10000, ¥300 commission), paid out ¥9700 on 2026-11-22;
- * - EUR batch 103: only a monthly fee, no payment (skipped, not published).
+ * - EUR batch 103: only a monthly fee of 3.00, and a MerchantPayout debiting 2.00 that disagrees with it (skipped,
+ *   not published; a fee-only batch whose payout agrees is a negative batch, CONTRACT §8, and is published).
  */
 const ADYEN_LINES: AdyenLine[] = [
   adyenLine(EUR_ACCOUNT, "101", "Settled", "EUR", {
@@ -105,6 +106,10 @@ const ADYEN_LINES: AdyenLine[] = [
     "Modification Reference": "Monthly minimum",
     "Creation Date": "2026-11-22 03:00:00",
     "Net Debit (NC)": "3.00",
+  }),
+  adyenLine(EUR_ACCOUNT, "103", "MerchantPayout", "EUR", {
+    "Creation Date": "2026-11-22 03:00:00",
+    "Net Credit (NC)": "2.00",
   }),
 ];
 
@@ -627,7 +632,7 @@ describe("payrecon import", () => {
               ...ADYEN_LINES,
               adyenLine(EUR_ACCOUNT, "101", "SomethingNew", "EUR", { "Net Credit (NC)": "5.00" }),
             ]),
-          where: /line 9: unknown settlement line type "SomethingNew"/,
+          where: /line 10: unknown settlement line type "SomethingNew"/,
         },
         {
           what: "an amount with more decimals than the currency has",

@@ -1,7 +1,14 @@
 import type { Admin } from "kafkajs";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { generateScenario, type Scenario, seededRandom, shuffled } from "../../src/simulate/scenario.js";
+import { batchFeeTotals } from "../../src/db/queries/reports.js";
+import {
+  generateScenario,
+  SIMULATED_FEE_SCHEDULE,
+  type Scenario,
+  seededRandom,
+  shuffled,
+} from "../../src/simulate/scenario.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
 import { connectedProducer, kafkaEnv, testKafka, uniqueTopics } from "../support/kafka.js";
@@ -15,7 +22,8 @@ import { differencesFromWorld } from "../support/worldCheck.js";
  * two instances in one consumer group give exactly the results of one.
  */
 const PAYMENTS = Number(process.env.REALISTIC_DAY_PAYMENTS ?? 2_000);
-const ENV = { UNMATCHED_GRACE: "2s", SWEEP_INTERVAL: "1s" };
+// The simulated gateways' fees as their contract: only the overcharging one is a fee_variance.
+const ENV = { UNMATCHED_GRACE: "2s", SWEEP_INTERVAL: "1s", FEE_SCHEDULE: SIMULATED_FEE_SCHEDULE };
 
 async function produceScenario(scenario: Scenario, topics: ReturnType<typeof uniqueTopics>, seed: number) {
   const random = seededRandom(seed);
@@ -27,6 +35,7 @@ async function produceScenario(scenario: Scenario, topics: ReturnType<typeof uni
       value: JSON.stringify(m),
     })),
     ...scenario.entries.map((m) => ({ topic: topics.bank, key: m.entry_id, value: JSON.stringify(m) })),
+    ...scenario.statements.map((m) => ({ topic: topics.bank, key: m.statement_id, value: JSON.stringify(m) })),
   ];
   // Out of order across (and within) topics, and 5% delivered twice.
   const stream = shuffled([...messages, ...messages.filter(() => random() < 0.05)], random);
@@ -126,6 +135,18 @@ async function checkAgainstTruth(db: TestDatabase, scenario: Scenario) {
   expect(of("unmatched")).toEqual([...scenario.unmatchedEntries].sort());
   expect(of("duplicate")).toEqual([...scenario.duplicateEntries].sort());
   expect(of("mismatch")).toEqual([...scenario.mismatchedBatches].sort());
+  expect(of("fee_variance")).toEqual([...scenario.overchargedBatches].sort());
+  // CONTRACT §8: the missing statement is a gap; the negative Adyen batch carried forward nets to zero.
+  const gaps = await db.pool.query<{ subject_key: string }>(
+    "select subject_key from exceptions where state <> 'resolved' and kind in ('statement_gap', 'statement_imbalance')",
+  );
+  expect(gaps.rows.map((row) => row.subject_key).sort()).toEqual(
+    scenario.gapStatements.map((id) => `statement:bank_a/${id}`).sort(),
+  );
+  const netted = await db.pool.query<{ batch_id: string }>(
+    "select batch_id from settlement_batches where netted and state = 'settled' order by batch_id",
+  );
+  expect(netted.rows.map((row) => row.batch_id)).toEqual([...scenario.nettedBatches].sort());
   return totals;
 }
 
@@ -176,7 +197,14 @@ describe("a realistic day through Kafka", () => {
       10_000,
       `payrecon_payments to sum to ${scenario.truth.size} (was ${gauge})`,
     );
-    console.log(JSON.stringify({ instances, payments: scenario.truth.size, messagesSent: sent, totals }));
+    // Fees charged vs expected per gateway × currency (CONTRACT §8), as the report shows them.
+    const fees = Object.fromEntries(
+      (await batchFeeTotals(db.pool, policy.feeSchedule ?? [])).map((row) => [
+        `${row.gateway} ${row.currency}`,
+        { batches: row.batches, charged: row.charged_minor, expected: row.expected_minor },
+      ]),
+    );
+    console.log(JSON.stringify({ instances, payments: scenario.truth.size, messagesSent: sent, totals, fees }));
     return totals;
   }
 

@@ -1,9 +1,11 @@
 import type pg from "pg";
+import type { BankEntryDbRow } from "../../src/db/queries/factRows.js";
 import { loadWorldFacts } from "../../src/db/queries/worldFacts.js";
 import { parseBatchKey } from "../../src/reconcile/touched.js";
 import type { Policy } from "../../src/reconcile/types.js";
 import { entryKey, reconcileWorld } from "../../src/reconcile/world.js";
 import { exceptionKey } from "../../src/reconcile/exceptions.js";
+import { type StatementFacts, statementExceptions } from "../../src/reconcile/statements.js";
 
 /**
  * Recomputes everything from the stored facts with the pure reconcileWorld
@@ -70,10 +72,72 @@ export async function differencesFromWorld(pool: pg.Pool, policy: Policy, now: n
     "select kind, subject_key from exceptions where state <> 'resolved'",
   );
   const storedKeys = new Set(open.rows.map((row) => `${row.kind}|${row.subject_key}`));
-  const worldKeys = new Set([...world.exceptions.values()].map(exceptionKey));
+  const worldKeys = new Set([...world.exceptions.values(), ...(await statementsFromScratch(pool))].map(exceptionKey));
   for (const key of worldKeys)
     if (!storedKeys.has(key)) differences.push(`exception ${key}: open in world, not in store`);
   for (const key of storedKeys)
     if (!worldKeys.has(key)) differences.push(`exception ${key}: open in store, not in world`);
   return differences;
+}
+
+/**
+ * CONTRACT §8 statement checks recomputed from the stored summaries and lines (outside reconcileWorld: they
+ * concern accounts, not payments): Σ of a statement's lines once all are stored, and its predecessor.
+ */
+async function statementsFromScratch(pool: pg.Pool) {
+  const rows = await pool.query<{
+    bank: string;
+    statement_id: string;
+    account: string;
+    currency: string;
+    from_date: string;
+    to_date: string;
+    opening: string;
+    closing: string;
+    entry_ids: string[];
+  }>(
+    `select bank, statement_id, account, currency, to_char(from_date, 'YYYY-MM-DD') as from_date,
+            to_char(to_date, 'YYYY-MM-DD') as to_date, opening_booked_minor as opening,
+            closing_booked_minor as closing, entry_ids from bank_statements`,
+  );
+  const entries = await pool.query<BankEntryDbRow>("select seq, body, received_at from bank_entries");
+  const lines = new Map(entries.rows.map((row) => [`${row.body.bank}/${row.body.entry_id}`, row.body]));
+  const statements: StatementFacts[] = rows.rows.map((row) => {
+    const found = row.entry_ids.map((id) => lines.get(`${row.bank}/${id}`));
+    const complete = found.every((line) => line !== undefined);
+    return {
+      bank: row.bank,
+      statementId: row.statement_id,
+      account: row.account,
+      currency: row.currency,
+      fromDate: row.from_date,
+      toDate: row.to_date,
+      openingMinor: Number(row.opening),
+      closingMinor: Number(row.closing),
+      linesNetMinor: complete
+        ? found.reduce(
+            (sum, line) =>
+              sum +
+              (line!.status === "pending"
+                ? 0
+                : line!.direction === "credit"
+                  ? line!.amount_minor
+                  : -line!.amount_minor),
+            0,
+          )
+        : null,
+    };
+  });
+  return statements.flatMap((statement) => {
+    const previous = statements
+      .filter(
+        (other) =>
+          other.bank === statement.bank &&
+          other.account === statement.account &&
+          other.currency === statement.currency &&
+          other.toDate < statement.fromDate,
+      )
+      .sort((a, b) => b.toDate.localeCompare(a.toDate) || b.fromDate.localeCompare(a.fromDate))[0];
+    return statementExceptions(statement, previous);
+  });
 }

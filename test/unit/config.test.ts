@@ -73,6 +73,9 @@ describe("loadConfig", () => {
       matchWindowMs: parseDuration("3d"),
       unmatchedGraceMs: parseDuration("24h"),
       amountToleranceMinor: 0,
+      // CONTRACT §8: no schedule, no fee checks; FEE_TOLERANCE 2%.
+      feeSchedule: [],
+      feeTolerancePpm: 20_000,
     });
     expect(config.sweepIntervalMs).toBe(parseDuration("30s"));
     expect(config.alertmanagerUrl).toBeUndefined();
@@ -94,7 +97,15 @@ describe("loadConfig", () => {
       AMOUNT_TOLERANCE_MINOR: "5",
       AMOUNT_TOLERANCE_BY_GATEWAY: "stripe:100",
       DATABASE_STATEMENT_TIMEOUT: "2s",
+      FEE_SCHEDULE: "stripe:EUR=1.4%+25, stripe:*=2.9%+30,adyen:*=0.6%+12",
+      FEE_TOLERANCE: "0.5%",
     });
+    expect(config.policy.feeSchedule).toEqual([
+      { gateway: "stripe", currency: "EUR", percentPpm: 14_000, fixedMinor: 25 },
+      { gateway: "stripe", currency: "*", percentPpm: 29_000, fixedMinor: 30 },
+      { gateway: "adyen", currency: "*", percentPpm: 6_000, fixedMinor: 12 },
+    ]);
+    expect(config.policy.feeTolerancePpm).toBe(5_000);
     expect(config.kafka).toMatchObject({
       brokers: ["k1:9092", "k2:9093"],
       clientId: "c",
@@ -118,6 +129,10 @@ describe("loadConfig", () => {
     ["DATABASE_URL", "not a url"],
     ["KAFKA_SASL_USERNAME", "only-half"],
     ["DATABASE_STATEMENT_TIMEOUT", "30"],
+    ["FEE_SCHEDULE", "stripe=1.4%+25"],
+    ["FEE_SCHEDULE", "stripe:EUR=1.4%+25,stripe:EUR=2%"],
+    ["FEE_SCHEDULE", "stripe:eur=1.4%"],
+    ["FEE_TOLERANCE", "0.02"],
   ])("a bad %s is one line naming it", (variable, value) => {
     let error: unknown;
     try {

@@ -244,6 +244,7 @@ describe("OpenAPI document", () => {
       "conflict",
       "statement_imbalance",
       "statement_gap",
+      "fee_variance",
     ]);
     expect(schemas.AuditEntry.required).toEqual(["at", "actor", "action", "note"]);
     for (const list of ["PaymentList", "ExceptionList"]) {

@@ -60,6 +60,7 @@ export function toBatchFact(row: GatewayEventDbRow): BatchFact {
     eventId: event.event_id,
     grossMinor: event.gross_minor,
     feeMinor: event.fee_minor,
+    carriedForwardMinor: event.carried_forward_minor ?? 0,
     netMinor: event.amount_minor,
     currency: event.currency,
     expectedArrival: event.expected_arrival,

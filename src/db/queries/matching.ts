@@ -38,15 +38,17 @@ export async function upsertBatchesFromEvents(db: Db, eventSeqs: number[]): Prom
   if (eventSeqs.length === 0) return [];
   const result = await db.query<{ gateway: string; batch_id: string }>(
     `insert into settlement_batches (gateway, batch_id, batch_key, event_id, gross_minor, fee_minor, net_minor, currency,
-                                     expected_arrival, occurred_at, received_at)
+                                     expected_arrival, occurred_at, received_at, carried_forward_minor)
      select distinct on (gateway, batch_id) gateway, batch_id, ${referenceKeySql("batch_id")}, event_id,
             (body->>'gross_minor')::bigint, (body->>'fee_minor')::bigint, amount_minor, currency,
-            (body->>'expected_arrival')::date, occurred_at, received_at
+            (body->>'expected_arrival')::date, occurred_at, received_at,
+            coalesce((body->>'carried_forward_minor')::bigint, 0)
        from gateway_events where seq = any($1::bigint[]) and type = 'settlement.batch'
       order by gateway, batch_id, occurred_at, event_id
      on conflict (gateway, batch_id) do update set
        event_id = excluded.event_id, gross_minor = excluded.gross_minor, fee_minor = excluded.fee_minor,
        net_minor = excluded.net_minor, currency = excluded.currency, expected_arrival = excluded.expected_arrival,
+       carried_forward_minor = excluded.carried_forward_minor,
        occurred_at = excluded.occurred_at, received_at = excluded.received_at
        where (excluded.occurred_at, excluded.event_id) < (settlement_batches.occurred_at, settlement_batches.event_id)
      returning gateway, batch_id`,
@@ -164,7 +166,8 @@ export async function entriesToRematch(
      union
      select e.seq from batches b
        cross join lateral (select seq from bank_entries e
-                            where e.currency = b.currency and e.direction = 'credit' and e.amount_minor = b.net_minor
+                            where e.currency = b.currency and e.amount_minor = abs(b.net_minor)
+                              and e.direction = case when b.net_minor < 0 then 'debit' else 'credit' end
                               and e.value_date between b.expected_arrival - $6::int and b.expected_arrival + $6::int
                               and e.status <> 'returned' offset 0) e`,
     [
@@ -309,10 +312,12 @@ export async function amountCandidates(
       `select e.seq as entry_seq, ${BATCH_TARGET_COLUMNS}
          from bank_entries e
          cross join lateral (select * from settlement_batches b
-                              where b.currency = e.currency and b.net_minor = e.amount_minor
+                              where b.currency = e.currency
+                                -- A negative net is paid by a debit of its absolute value (CONTRACT §8).
+                                and b.net_minor = case when e.direction = 'debit' then -e.amount_minor else e.amount_minor end
                                 and b.expected_arrival between e.value_date - $2::int and e.value_date + $2::int
                              offset 0) b
-        where e.seq = any($1::bigint[]) and e.status <> 'returned' and e.direction = 'credit'`,
+        where e.seq = any($1::bigint[]) and e.status <> 'returned'`,
       [entrySeqs, days],
     ),
   ];

@@ -63,7 +63,8 @@ export async function paymentTimeline(db: Db, payment: PaymentRow): Promise<Time
      union all
      select b.occurred_at, 'gateway:' || b.gateway, 'settlement.batch',
             jsonb_build_object('batch_id', b.batch_id, 'state', b.state, 'gross_minor', b.gross_minor, 'fee_minor', b.fee_minor,
-              'net_minor', b.net_minor, 'expected_arrival', b.expected_arrival, 'settled_on', b.settled_on), 1
+              'net_minor', b.net_minor, 'carried_forward_minor', b.carried_forward_minor, 'netted', b.netted,
+              'expected_arrival', b.expected_arrival, 'settled_on', b.settled_on), 1
        from batch_references br join settlement_batches b on b.gateway = br.gateway and b.batch_id = br.batch_id
       where br.reference_key = $2 and br.gateway = $3
      union all

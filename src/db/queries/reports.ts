@@ -1,4 +1,5 @@
 import type { Db } from "../pool.js";
+import type { FeeRule } from "../../reconcile/fees.js";
 
 /**
  * The reconciliation report's aggregates, computed by PostgreSQL: each query
@@ -107,4 +108,53 @@ export async function unmatchedBankEntries(db: Db, period: ReportPeriod): Promis
     [period.from, period.to],
   );
   return withNumbers(result.rows, ["count", "amount_minor"]);
+}
+
+export interface BatchFeeRow {
+  gateway: string;
+  currency: string;
+  batches: number;
+  /** Σ fee_minor of the batches. */
+  charged_minor: number;
+  /** Σ of each batch's FEE_SCHEDULE fee (src/reconcile/fees.ts), null where the schedule has no rule. */
+  expected_minor: number | null;
+}
+
+/**
+ * Fees charged and expected per gateway × currency (CONTRACT §8), of the batches expected to arrive in the
+ * period (all batches without one). The expected fee is reconcile/fees.ts's expectedBatchFee, per batch: percent
+ * of max(0, gross), rounded half up to a minor unit, plus the fixed fee per listed reference.
+ */
+export async function batchFeeTotals(
+  db: Db,
+  schedule: readonly FeeRule[],
+  period?: ReportPeriod,
+): Promise<BatchFeeRow[]> {
+  const result = await db.query<BatchFeeRow>(
+    `with rules as (
+       select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) as r(gateway, currency, ppm, fixed))
+     select b.gateway, b.currency, count(*)::int as batches, sum(b.fee_minor)::bigint as charged_minor,
+            sum(floor(greatest(b.gross_minor, 0) * r.ppm / 1000000.0 + 0.5)
+                + r.fixed * (select count(*) from batch_references br
+                              where br.gateway = b.gateway and br.batch_id = b.batch_id))::bigint as expected_minor
+       from settlement_batches b
+       left join lateral (select ppm, fixed from rules r
+                           where r.gateway = b.gateway and r.currency in (b.currency, '*')
+                           order by r.currency = '*' limit 1) r on true
+      where ($5::date is null or b.expected_arrival >= $5::date) and ($6::date is null or b.expected_arrival < $6::date)
+      group by b.gateway, b.currency
+      order by b.gateway, b.currency`,
+    [
+      schedule.map((rule) => rule.gateway),
+      schedule.map((rule) => rule.currency),
+      schedule.map((rule) => rule.percentPpm),
+      schedule.map((rule) => rule.fixedMinor),
+      period ? period.from.toISOString().slice(0, 10) : null,
+      period ? period.to.toISOString().slice(0, 10) : null,
+    ],
+  );
+  return result.rows.map((row) => ({
+    ...withNumbers([row], ["batches", "charged_minor"])[0]!,
+    expected_minor: row.expected_minor === null ? null : Number(row.expected_minor),
+  }));
 }

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { isSpreadsheetLocale, reportCsvStream, reportFilename } from "../../reports/csv.js";
 import { reportJson } from "../../reports/json.js";
 import { loadReconciliationReport } from "../../reports/loadReconciliation.js";
+import type { FeeRule } from "../../reconcile/fees.js";
 import { reportMarkdown } from "../../reports/markdown.js";
 import { PeriodError, resolvePeriod } from "../../reports/period.js";
 import { requireRole } from "../auth.js";
@@ -34,7 +35,7 @@ export const reportQuery = z.object({
     .optional(),
 });
 
-export function reportsRouter(pool: pg.Pool): Router {
+export function reportsRouter(pool: pg.Pool, feeSchedule: readonly FeeRule[] = []): Router {
   const router = express.Router();
   router.get("/reports/reconciliation", requireRole("viewer", "operator"), async (req, res) => {
     const query = parseInput(reportQuery, req.query, "invalid_query");
@@ -46,7 +47,7 @@ export function reportsRouter(pool: pg.Pool): Router {
       if (error instanceof PeriodError) throw new HttpError(400, "invalid_query", error.message);
       throw error;
     }
-    const report = await loadReconciliationReport(pool, period, now);
+    const report = await loadReconciliationReport(pool, period, now, feeSchedule);
     if (query.format === "json") {
       res.json(reportJson(report));
     } else if (query.format === "md") {

@@ -134,12 +134,19 @@ describe("Adyen outcomes by eventCode and success (fixture items varied)", () =>
     expect(classifyFailure(expired.failure_code).known).toBe(true);
   });
 
-  it("CHARGEBACK_REVERSED and unknown event codes are ignored with a reason", () => {
+  it("CHARGEBACK_REVERSED → payment.chargeback_reversed (a dispute won); unknown event codes are ignored", () => {
     const body = fixture("adyen", "notification_chargeback.json");
-    itemOf(body).eventCode = "CHARGEBACK_REVERSED";
-    const reversed = onlyResult(body);
-    expect(reversed).toMatchObject({ kind: "ignored", eventCode: "CHARGEBACK_REVERSED" });
-    expect(reversed.kind === "ignored" && reversed.reason).toMatch(/CONTRACT/);
+    const item = itemOf(body);
+    item.eventCode = "CHARGEBACK_REVERSED";
+    const reversed = onlyEvent(body);
+    expect(reversed).toMatchObject({
+      type: "payment.chargeback_reversed",
+      event_id: `${item.pspReference}:CHARGEBACK_REVERSED:true`,
+      reference: item.merchantReference,
+      amount_minor: item.amount.value,
+    });
+    item.success = "false";
+    expect(onlyResult(body)).toMatchObject({ kind: "ignored", eventCode: "CHARGEBACK_REVERSED" });
     itemOf(body).eventCode = "REPORT_AVAILABLE";
     expect(onlyResult(body)).toEqual({ kind: "ignored", eventCode: "REPORT_AVAILABLE", reason: expect.any(String) });
   });

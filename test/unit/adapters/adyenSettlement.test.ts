@@ -175,7 +175,9 @@ describe("parseAdyenSettlementReport (synthetic report)", () => {
       currency: "JPY",
       gross_minor: 10000,
       fee_minor: 300,
-      amount_minor: 9700,
+      // The balance carried in is paid with it (CONTRACT §8): 9700 + 500.
+      carried_forward_minor: 500,
+      amount_minor: 10200,
       references: ["ORD-JP-1"],
       // No MerchantPayout line: the last creation date.
       expected_arrival: "2026-11-22",
@@ -188,7 +190,8 @@ describe("parseAdyenSettlementReport (synthetic report)", () => {
     });
   });
 
-  it("skips (and says why) batches the CONTRACT cannot express; the rest still come out", () => {
+  it("skips (and says why) batches whose sums disagree; negative ones come out (CONTRACT §8)", () => {
+    // Fees alone: Adyen debits our bank 3.00 (a MerchantPayout the other way).
     const onlyFees = [
       line("103", "Fee", { "Net Debit (NC)": "3.00" }),
       line("103", "MerchantPayout", { "Net Credit (NC)": "3.00" }),
@@ -204,12 +207,45 @@ describe("parseAdyenSettlementReport (synthetic report)", () => {
     const report = readAdyenSettlementReport(csv([...BATCH_101, ...onlyFees, ...disagreeing]));
     expect(report.events.map((event) => (event.type === "settlement.batch" ? event.batch_id : ""))).toEqual([
       "adyen-SyntheticMerchantEUR-batch-101",
-    ]);
-    expect(report.skipped.map((skip) => skip.batchId)).toEqual([
       "adyen-SyntheticMerchantEUR-batch-103",
-      "adyen-SyntheticMerchantEUR-batch-104",
     ]);
-    expect(report.skipped[1]!.reason).toMatch(/MerchantPayout 900 ≠ net 1000/);
+    expect(report.events[1]).toMatchObject({ gross_minor: 0, fee_minor: 300, amount_minor: -300, references: [] });
+    expect(report.skipped.map((skip) => skip.batchId)).toEqual(["adyen-SyntheticMerchantEUR-batch-104"]);
+    expect(report.skipped[0]!.reason).toMatch(/MerchantPayout 900 ≠ net 1000/);
+  });
+
+  it("a negative batch carried forward: netted to zero, and the next batch pays the balance it brings in", () => {
+    // Batch 105: a chargeback outweighs the day's sale; Adyen carries the −40.00 to batch 106.
+    const negative = [
+      line("105", "Settled", {
+        "Merchant Reference": "ORD-5",
+        "Gross Credit (GC)": "10.00",
+        "Net Credit (NC)": "9.50",
+        "Commission (NC)": "0.50",
+      }),
+      line("105", "Chargeback", {
+        "Merchant Reference": "ORD-0",
+        "Gross Debit (GC)": "49.50",
+        "Net Debit (NC)": "49.50",
+      }),
+      line("105", "Balancetransfer", { "Net Credit (NC)": "40.00" }),
+    ];
+    const next = [
+      line("106", "Settled", {
+        "Merchant Reference": "ORD-6",
+        "Gross Credit (GC)": "100.00",
+        "Net Credit (NC)": "99.00",
+        "Commission (NC)": "1.00",
+      }),
+      line("106", "Balancetransfer", { "Net Debit (NC)": "40.00", "Creation Date": "2026-11-22 10:00:00" }),
+      line("106", "MerchantPayout", { "Net Debit (NC)": "59.00", "Creation Date": "2026-11-22 10:00:00" }),
+    ];
+    const report = readAdyenSettlementReport(csv([...negative, ...next]));
+    expect(report.skipped).toEqual([]);
+    const [a, b] = report.events;
+    expect(a).toMatchObject({ gross_minor: -3950, fee_minor: 50, carried_forward_minor: 4000, amount_minor: 0 });
+    expect(b).toMatchObject({ gross_minor: 10000, fee_minor: 100, carried_forward_minor: -4000, amount_minor: 5900 });
+    for (const event of report.events) expect(gatewayEventSchema.safeParse(event).success).toBe(true);
   });
 
   it("rejects a report it cannot read: missing columns, bad amounts, unknown money lines", () => {

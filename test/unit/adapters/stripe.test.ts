@@ -149,10 +149,18 @@ describe("Stripe fixture files", () => {
     expect(created.reference).toBe(dispute.payment_intent);
     expect(created.gateway_payment_id).toBe(dispute.charge);
 
-    const reinstated = mapStripeEvent(stripeEvent("charge.dispute.funds_reinstated", dispute));
-    expect(reinstated).toMatchObject({ kind: "ignored", reason: expect.stringMatching(/CONTRACT/) });
-    const won = mapStripeEvent(stripeEvent("charge.dispute.closed", { ...dispute, status: "won" }));
-    expect(won).toMatchObject({ kind: "ignored", reason: expect.stringMatching(/reinstated/) });
+    // A dispute won (CONTRACT §8): funds reinstated, or closed as won, reverse the chargeback.
+    const reinstated = single(mapStripeEvent(stripeEvent("charge.dispute.funds_reinstated", dispute)));
+    expect(reinstated).toMatchObject({
+      type: "payment.chargeback_reversed",
+      amount_minor: dispute.amount,
+      reference: dispute.payment_intent,
+      gateway_payment_id: dispute.charge,
+    });
+    expect(reinstated.metadata?.dispute_id).toBe(dispute.id);
+    const won = single(mapStripeEvent(stripeEvent("charge.dispute.closed", { ...dispute, status: "won" })));
+    expect(won).toMatchObject({ type: "payment.chargeback_reversed", reference: dispute.payment_intent });
+    expect(won.event_id).not.toBe(reinstated.event_id);
     const lost = mapStripeEvent(stripeEvent("charge.dispute.closed", { ...dispute, status: "lost" }));
     expect(lost).toMatchObject({ kind: "ignored", reason: expect.stringMatching(/lost/) });
   });

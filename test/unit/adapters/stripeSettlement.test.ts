@@ -77,10 +77,21 @@ describe("composeStripeSettlementBatch", () => {
     expect(() => composeStripeSettlementBatch(payout, all)).toThrow(/eur/);
   });
 
-  it("refuses a payout with no charge in it (the CONTRACT needs at least one reference)", () => {
+  it("a payout with no charge in it is a batch that settles no payment; a negative one is a debit (CONTRACT §8)", () => {
     const dispute = fixture("stripe", "dispute_funds_reinstated_with_balance_transactions.json");
-    const reversal = dispute.balance_transactions[1];
-    const payout = { ...fixture("stripe", "openapi_fixtures3.json").resources.payout, amount: reversal.net };
-    expect(() => composeStripeSettlementBatch(payout, [reversal])).toThrow(/references/);
+    const [withdrawal, reversal] = dispute.balance_transactions;
+    const payout = fixture("stripe", "openapi_fixtures3.json").resources.payout;
+    const reinstated = composeStripeSettlementBatch({ ...payout, amount: reversal.net }, [reversal]);
+    expect(reinstated).toMatchObject({ amount_minor: reversal.net, references: [] });
+    // Stripe debits the bank when a payout period's balance is negative: the payout's amount is negative.
+    expect(withdrawal.net).toBeLessThan(0);
+    const debit = composeStripeSettlementBatch({ ...payout, amount: withdrawal.net }, [withdrawal]);
+    expect(gatewayEventSchema.safeParse(debit).success).toBe(true);
+    expect(debit).toMatchObject({
+      gross_minor: withdrawal.amount,
+      fee_minor: withdrawal.fee,
+      amount_minor: withdrawal.net,
+      references: [],
+    });
   });
 });

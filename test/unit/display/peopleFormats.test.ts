@@ -22,6 +22,7 @@ describe("amounts for people: major units with the currency's decimals", () => {
       grossMinor: 950000,
       feeMinor: 24805,
       netMinor: 925195,
+      carriedForwardMinor: 0,
       currency: "EUR",
       expectedArrival: "2026-12-02",
       occurredAt: 0,

@@ -177,6 +177,8 @@ export interface BatchSpec {
   references: string[];
   gross: number;
   fee: number;
+  /** Signed balance carried in from earlier batches (default 0). */
+  carried?: number;
   at: When;
   /** Expected arrival date; defaults to two days after `at`. */
   arrival?: When;
@@ -186,7 +188,7 @@ export interface BatchSpec {
   receivedAt?: When;
 }
 
-/** A `settlement.batch`: net = gross − fee, as the schema enforces. */
+/** A `settlement.batch`: net = gross − fee + carried forward, as the schema enforces. */
 export function batchFact(spec: BatchSpec): BatchFact {
   return {
     gateway: spec.gateway ?? "stripe",
@@ -195,7 +197,8 @@ export function batchFact(spec: BatchSpec): BatchFact {
     eventId: spec.eventId ?? `evt_${spec.batchId}`,
     grossMinor: spec.gross,
     feeMinor: spec.fee,
-    netMinor: spec.gross - spec.fee,
+    carriedForwardMinor: spec.carried ?? 0,
+    netMinor: spec.gross - spec.fee + (spec.carried ?? 0),
     currency: spec.currency ?? "EUR",
     expectedArrival: isoDate(spec.arrival ?? at(spec.at) + 2 * DAY),
     occurredAt: at(spec.at),

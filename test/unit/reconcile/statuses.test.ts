@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { PaymentStatus } from "../../../src/reconcile/types.js";
 import {
   at,
+  batchExceptionKey,
   collection,
   DAY,
   defaultPolicy,
@@ -431,6 +432,41 @@ describe("refunded / charged_back: the collection was reversed", () => {
     expect(outcome.failureCategory).toBeNull();
   });
 
+  it("a dispute won (payment.chargeback_reversed) returns a settled payment to settled", () => {
+    const result = capturedAndSettled()
+      .event("payment.chargeback", COLLECTION.ref, "2026-11-28T08:00Z", { amount: AMOUNT, failureCode: "fraudulent" })
+      .event("payment.chargeback_reversed", COLLECTION.ref, "2026-12-10T08:00Z", { amount: AMOUNT })
+      .reconcile("2026-12-11T00:00Z");
+    const outcome = outcomeOf(result, COLLECTION.id);
+    expect(outcome.status).toBe("settled");
+    expect(outcome.flags).toContain("chargeback_reversed");
+    expect(openKeys(result)).toEqual([]);
+  });
+
+  it("a dispute won before the bank showed the money returns the payment to in flight, then held", () => {
+    const facts = base(COLLECTION)
+      .event("payment.captured", COLLECTION.ref, "2026-11-21T08:00Z", { amount: AMOUNT })
+      .event("payment.chargeback", COLLECTION.ref, "2026-11-22T08:00Z", { amount: AMOUNT })
+      .event("payment.chargeback_reversed", COLLECTION.ref, "2026-11-23T08:00Z", { amount: AMOUNT });
+    expect(outcomeOf(facts.reconcile("2026-11-23T09:00Z"), COLLECTION.id).status).toBe("in_flight");
+    // Captured, in no batch past the hold threshold: as if there had been no dispute.
+    expect(outcomeOf(facts.reconcile("2026-12-20T00:00Z"), COLLECTION.id).status).toBe("held");
+  });
+
+  it("a second chargeback after a won dispute charges back again; the reversal on the same instant wins", () => {
+    const again = capturedAndSettled()
+      .event("payment.chargeback", COLLECTION.ref, "2026-11-28T08:00Z", { amount: AMOUNT })
+      .event("payment.chargeback_reversed", COLLECTION.ref, "2026-12-01T08:00Z", { amount: AMOUNT })
+      .event("payment.chargeback", COLLECTION.ref, "2026-12-05T08:00Z", { amount: AMOUNT })
+      .reconcile("2026-12-06T00:00Z");
+    expect(outcomeOf(again, COLLECTION.id).status).toBe("charged_back");
+    const sameInstant = capturedAndSettled()
+      .event("payment.chargeback_reversed", COLLECTION.ref, "2026-11-28T08:00Z", { amount: AMOUNT, eventId: "a" })
+      .event("payment.chargeback", COLLECTION.ref, "2026-11-28T08:00Z", { amount: AMOUNT, eventId: "b" })
+      .reconcile("2026-12-06T00:00Z");
+    expect(outcomeOf(sameInstant, COLLECTION.id).status).toBe("settled");
+  });
+
   it("refunded even before any bank settlement, and not delayed afterwards", () => {
     const result = base(COLLECTION)
       .event("payment.captured", COLLECTION.ref, "2026-11-21T08:00Z", { amount: AMOUNT })
@@ -714,6 +750,98 @@ describe("late truth wins via a settlement batch", () => {
     expect(outcome.settledLate).toBe(true);
     expect(outcome.settledAmountMinor).toBe(AMOUNT);
     expect(openKeys(result)).toEqual([]);
+  });
+});
+
+describe("negative, carried-forward and netted batches (CONTRACT §8)", () => {
+  const batch = (extra: { gross: number; fee: number; carried?: number }) =>
+    base(COLLECTION).batch({
+      batchId: "po_batch_cf",
+      references: [COLLECTION.ref],
+      at: "2026-11-22T06:00Z",
+      arrival: "2026-11-24",
+      ...extra,
+    });
+
+  it("a batch carrying in an earlier balance is paid by a credit of gross − fee + carried forward (no false mismatch)", () => {
+    // Adyen's balance transfer: 40.00 owed from a previous batch is taken from this one.
+    const result = batch({ gross: AMOUNT, fee: 1_250, carried: -4_000 })
+      .credit({ amount: AMOUNT - 1_250 - 4_000, on: "2026-11-24", remittance: "ADYEN PAYOUT po_batch_cf" })
+      .reconcile("2026-11-25T00:00Z");
+    expect(outcomeOf(result, COLLECTION.id).status).toBe("settled");
+    expect([...result.batchStates.values()].map((state) => state.state)).toEqual(["settled"]);
+    expect(openKeys(result)).toEqual([]);
+  });
+
+  it("a negative batch is paid by a bank debit of its absolute value, by name or by amount alone", () => {
+    for (const remittance of ["ADYEN DEBIT po_batch_cf", "DIRECT DEBIT"]) {
+      const result = batch({ gross: 1_000, fee: 200, carried: -5_000 })
+        .debit({ amount: 4_200, on: "2026-11-24", remittance })
+        .reconcile("2026-11-25T00:00Z");
+      expect(outcomeOf(result, COLLECTION.id).status, remittance).toBe("settled");
+      expect(openKeys(result), remittance).toEqual([]);
+    }
+    // A credit of that amount is not it.
+    const wrongWay = batch({ gross: 1_000, fee: 200, carried: -5_000 })
+      .credit({ amount: 4_200, on: "2026-11-24", remittance: "ADYEN po_batch_cf" })
+      .reconcile("2026-11-25T00:00Z");
+    expect(outcomeOf(wrongWay, COLLECTION.id).status).toBe("delayed");
+  });
+
+  it("a debit of the wrong amount is a batch mismatch signed as the bank shows it", () => {
+    const result = batch({ gross: 1_000, fee: 200, carried: -5_000 })
+      .debit({ amount: 4_000, on: "2026-11-24", remittance: "ADYEN DEBIT po_batch_cf" })
+      .reconcile("2026-11-25T00:00Z");
+    const mismatch = result.exceptions.get(batchExceptionKey("mismatch", "po_batch_cf"));
+    expect(mismatch?.amountMinor).toBe(200);
+    expect(mismatch?.detail).toMatch(/bank shows -40.00 EUR, batch net -42.00 EUR/);
+  });
+
+  it("a batch netting to zero settles its payments on its expected arrival with no bank line (netted)", () => {
+    const result = batch({ gross: 5_000, fee: 1_000, carried: -4_000 }).reconcile("2026-11-25T00:00Z");
+    const outcome = outcomeOf(result, COLLECTION.id);
+    expect(outcome.status).toBe("settled");
+    expect(outcome.settledOn).toBe("2026-11-24");
+    const state = [...result.batchStates.values()][0]!;
+    expect(state).toMatchObject({ state: "settled", settledOn: "2026-11-24", netted: true, settlingEntries: [] });
+    expect(openKeys(result)).toEqual([]);
+  });
+});
+
+describe("fee_variance: a batch fee beyond FEE_SCHEDULE ± FEE_TOLERANCE (CONTRACT §8)", () => {
+  // 1.4% + 25 per payment: one payment of 125,000 → 1,750 + 25 = 1,775; tolerance 2% of it = 35.
+  const policy = defaultPolicy({
+    feeSchedule: [
+      { gateway: "stripe", currency: "EUR", percentPpm: 14_000, fixedMinor: 25 },
+      { gateway: "stripe", currency: "*", percentPpm: 29_000, fixedMinor: 30 },
+    ],
+  });
+  const settledBatch = (fee: number) =>
+    base(COLLECTION)
+      .batch({ batchId: "po_fees", references: [COLLECTION.ref], gross: AMOUNT, fee, at: "2026-11-22T06:00Z" })
+      .credit({ amount: AMOUNT - fee, on: "2026-11-24", remittance: "STRIPE PAYOUT po_fees" })
+      .reconcile("2026-11-25T00:00Z", policy);
+
+  it("within the tolerance: nothing; beyond it: fee_variance on the batch, its payment still settles", () => {
+    for (const fee of [1_775, 1_775 + 35, 1_775 - 35]) expect(openKeys(settledBatch(fee)), String(fee)).toEqual([]);
+    const over = settledBatch(1_775 + 36);
+    expect(outcomeOf(over, COLLECTION.id).status).toBe("settled");
+    expect(openKeys(over)).toEqual([batchExceptionKey("fee_variance", "po_fees")]);
+    const variance = over.exceptions.get(batchExceptionKey("fee_variance", "po_fees"))!;
+    expect(variance).toMatchObject({ amountMinor: 36, currency: "EUR", gateway: "stripe" });
+    expect(variance.detail).toBe("fee 1811, the fee schedule expects 1775 (+36)");
+    expect(openKeys(settledBatch(1_775 - 36))).toEqual([batchExceptionKey("fee_variance", "po_fees")]);
+  });
+
+  it("a currency without its own rule takes the gateway's *; a gateway without a rule is not checked", () => {
+    const batchOf = (extra: { currency?: string; gateway?: string }, fee: number) =>
+      base(COLLECTION, extra)
+        .batch({ batchId: "po_b", references: [COLLECTION.ref], gross: AMOUNT, fee, at: "2026-11-22T06:00Z", ...extra })
+        .reconcile("2026-11-23T00:00Z", policy);
+    // 2.9% of 125,000 + 30 = 3,655.
+    expect(openKeys(batchOf({ currency: "USD" }, 3_655))).toEqual([]);
+    const adyen = batchOf({ gateway: "adyen" }, 99_999);
+    expect([...adyen.exceptions.values()].map((e) => e.kind)).not.toContain("fee_variance");
   });
 });
 

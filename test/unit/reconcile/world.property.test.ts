@@ -87,8 +87,10 @@ function amountOracle(world: BuiltWorld, entry: WorldFacts["entries"][number]): 
     if (fits) out.push(`payment:${id}`);
   }
   for (const batch of facts.batches) {
-    if (named.has(batch.batchKey) || batch.currency !== entry.currency || entry.direction !== "credit") continue;
-    if (batch.netMinor === entry.amountMinor && within(batch.expectedArrival)) {
+    if (named.has(batch.batchKey) || batch.currency !== entry.currency) continue;
+    // CONTRACT §8: a credit pays a positive net, a debit of its absolute value a negative one.
+    const signed = entry.direction === "credit" ? entry.amountMinor : -entry.amountMinor;
+    if (batch.netMinor === signed && within(batch.expectedArrival)) {
       out.push(`batch:${batchKey(batch.gateway, batch.batchId)}`);
     }
   }

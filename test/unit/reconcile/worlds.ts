@@ -70,7 +70,7 @@ const paymentPlan = fc.record({
   versioning: fc.constantFrom(...VERSIONING),
   explicitVersion: fc.integer({ min: 1, max: 5 }),
   newFirst: fc.boolean(),
-  story: fc.integer({ min: 0, max: 7 }),
+  story: fc.integer({ min: 0, max: 9 }),
   storyStart: fc.integer({ min: 0, max: 200 }),
   storySteps: fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 3, maxLength: 3 }),
   failureCode: fc.constantFrom(...FAILURE_CODES),
@@ -88,6 +88,8 @@ const batchPlan = fc.record({
   atHours: fc.integer({ min: 0, max: 150 }),
   credit: fc.constantFrom("none", "named", "byAmount", "wrongAmount", "twice", "gross"),
   arrivalShift: fc.integer({ min: 0, max: 4 }),
+  // CONTRACT §8: a balance carried in (taken, possibly making the net negative), or one netting it to zero.
+  carry: fc.constantFrom("none", "none", "taken", "brought", "zero", "negative"),
 });
 type BatchPlan = typeof batchPlan extends fc.Arbitrary<infer T> ? T : never;
 
@@ -132,6 +134,8 @@ export const worldPlan = fc.record({
   // PENDING_GRACE: short enough that tentative matches go unconfirmed before their payments fall due.
   pendingGraceHours: fc.constantFrom(1, 12, 72),
   adyenOverride: fc.constantFrom<number | null>(null, 0, 20),
+  // CONTRACT §8: batch fees (0–900, the plan's) checked against a schedule, or not checked.
+  feeSchedule: fc.boolean(),
 });
 export type WorldPlan = typeof worldPlan extends fc.Arbitrary<infer T> ? T : never;
 
@@ -150,6 +154,9 @@ const COLLECTION_STORIES: EventType[][] = [
   ["payment.failed"],
   ["payment.captured", "payment.refunded"],
   ["payment.captured", "payment.chargeback"],
+  // Disputes won (CONTRACT §8), and lost again on a second chargeback.
+  ["payment.captured", "payment.chargeback", "payment.chargeback_reversed"],
+  ["payment.chargeback", "payment.chargeback_reversed", "payment.chargeback"],
 ];
 const PAYOUT_STORIES: EventType[][] = [
   [],
@@ -243,7 +250,8 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
     }
 
     // Gateway events, each a while after the previous one.
-    const story = (p.direction === "collection" ? COLLECTION_STORIES : PAYOUT_STORIES)[p.story]!;
+    const stories = p.direction === "collection" ? COLLECTION_STORIES : PAYOUT_STORIES;
+    const story = stories[p.story % stories.length]!;
     let t = BASE + p.storyStart * HOUR;
     story.forEach((type, k) => {
       if (k > 0) t += p.storySteps[k - 1]! * HOUR;
@@ -349,6 +357,7 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
     const [gateway, currency] = group.split("/") as [string, string];
     const gross = payments.reduce((sum, payment) => sum + payment.amount_minor, 0);
     const fee = Math.min(bp.fee, gross);
+    const carried = { none: 0, taken: -500, brought: 300, zero: fee - gross, negative: fee - gross - 700 }[bp.carry]!;
     const batchId = `po_${gateway}_${currency}_${g}`;
     const batchAt = BASE + bp.atHours * HOUR;
     const batch = batchFact({
@@ -358,25 +367,28 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
       references: payments.map((payment) => payment.reference),
       gross,
       fee,
+      carried,
       at: batchAt,
       arrival: batchAt + 2 * DAY,
       eventId: `evt_batch_${g}`,
     });
     facts.batches.push(batch);
     const arrival = isoDate(batchAt + (2 + bp.arrivalShift) * DAY);
-    const credit = (k: number, amount: number, named: boolean, on = arrival) =>
+    // A negative net is paid by a debit of its absolute value; nothing pays a zero net.
+    const credit = (k: number, signed: number, named: boolean, on = arrival) =>
+      signed !== 0 &&
       facts.entries.push(
         bankFact({
           seq: next(),
-          amount,
+          amount: Math.abs(signed),
           on,
-          direction: "credit",
+          direction: signed < 0 ? "debit" : "credit",
           currency,
           remittance: named ? `${gateway.toUpperCase()} PAYOUT ${batchId}` : "PAYOUT",
           entryId: `BATCH-${g}-${k}`,
         }),
       );
-    const net = gross - fee;
+    const net = gross - fee + carried;
     switch (bp.credit) {
       case "none":
         break;
@@ -430,6 +442,15 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
     amountToleranceMinor: plan.tolerance,
     pendingGraceMs: plan.pendingGraceHours * HOUR,
     amountToleranceByGateway: plan.adyenOverride === null ? {} : { adyen: plan.adyenOverride },
+    ...(plan.feeSchedule
+      ? {
+          feeSchedule: [
+            { gateway: "stripe", currency: "EUR", percentPpm: 14_000, fixedMinor: 25 },
+            { gateway: "stripe", currency: "*", percentPpm: 2_900, fixedMinor: 30 },
+          ],
+          feeTolerancePpm: 200_000,
+        }
+      : {}),
   });
   const now = BASE + plan.nowHours * HOUR;
   for (const decision of plan.decisions) {
