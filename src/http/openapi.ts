@@ -873,6 +873,21 @@ const reportRow = object(
       [...AGING_BUCKETS],
       { description: "aging buckets: how long past due unsettled payments are" },
     ),
+    batch_fees: object(
+      {
+        batches: int("settlement batches expected to arrive in the period"),
+        charged: object({ amount_minor: int(), amount: amountText }, ["amount_minor", "amount"], {
+          description: "fees the gateway charged on them",
+        }),
+        expected: nullable(
+          object({ amount_minor: int(), amount: amountText }, ["amount_minor", "amount"], {
+            description: "fees FEE_SCHEDULE expects (null: no rule for this gateway and currency)",
+          }),
+        ),
+      },
+      ["batches", "charged", "expected"],
+      { description: "a gateway's collection rows and the totals only: its settlement batches' fees (CONTRACT §8)" },
+    ),
   },
   [
     "row_type",
