@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
 import { launchChromium } from "../support/browser.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { bankEntry, expectedPayment } from "../support/facts.js";
 import { ingestAll } from "../support/ingest.js";
 import { api, startTestDaemon, TOKENS, type TestDaemon } from "../support/daemon.js";
 
@@ -16,28 +17,28 @@ describe("bank entry pages", () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     daemon = await startTestDaemon({ DATABASE_URL: db.url, SWEEP_INTERVAL: "1h" });
-    const collection = (id: string, amount: number) => ({
-      id,
-      direction: "collection",
-      amount_minor: amount,
-      currency: "EUR",
-      gateway: "stripe",
-      reference: id.toUpperCase(),
-      created_at: isoDaysFromNow(-3),
-      due_at: isoDaysFromNow(0),
-    });
-    const credit = (entryId: string, amount: number, remittance: string) => ({
-      entry_id: entryId,
-      bank: "bank_a",
-      account: "DE00",
-      direction: "credit",
-      amount_minor: amount,
-      currency: "EUR",
-      booking_date: dateDaysFromNow(0),
-      value_date: dateDaysFromNow(0),
-      status: "booked",
-      remittance_info: remittance,
-    });
+    // Same currency, amount and due date: each line fits two payments equally well (ambiguous).
+    const collection = (id: string, amount: number) =>
+      expectedPayment(0, {
+        id,
+        direction: "collection",
+        amount_minor: amount,
+        currency: "EUR",
+        gateway: "stripe",
+        reference: id.toUpperCase(),
+        counterparty: undefined,
+        due_at: isoDaysFromNow(0),
+      });
+    const credit = (entryId: string, amount: number, remittance: string) =>
+      bankEntry(0, {
+        entry_id: entryId,
+        amount_minor: amount,
+        currency: "EUR",
+        booking_date: dateDaysFromNow(0),
+        value_date: dateDaysFromNow(0),
+        remittance_info: remittance,
+        counterparty_name: null,
+      });
     await ingestAll(daemon.baseUrl, "payments.expected", [
       collection("pg_a1", 4242),
       collection("pg_a2", 4242),

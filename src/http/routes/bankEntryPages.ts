@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
 import { z } from "zod";
 import type { IngestDeps } from "../../consumers/ingest.js";
-import { listEntries } from "../../db/queries/bankEntryViews.js";
+import { findEntries, listEntries } from "../../db/queries/bankEntryViews.js";
 import { currencyExponent, isCurrency, parseMajor } from "../../messages/currencies.js";
 import { HttpError } from "../errors.js";
 import { cursorSerial, decodeCursor, page } from "../pagination.js";
@@ -16,10 +16,10 @@ import {
 } from "../statusPage/bankEntryViews.js";
 import { formToken, sameOriginRequest, validFormToken } from "../statusPage/csrf.js";
 import { type Html, html } from "../statusPage/html.js";
-import type { Readiness } from "../statusPage/model.js";
+import type { PageFrame } from "../statusPage/model.js";
 import { messagePage } from "../statusPage/paymentView.js";
 import { entryDetail, entryView, searchTokens } from "./bankEntries.js";
-import { decideOnEntry, entryIdParam, manualMatchBody, manualUnmatchBody, oneEntry } from "./bankEntryDecisions.js";
+import { decideOnEntry, entryIdParam, manualMatchBody, manualUnmatchBody } from "./bankEntryDecisions.js";
 
 /**
  * The status page's bank entries (CONTRACT §7 for people): search, one entry with its match explained, and for an
@@ -27,18 +27,10 @@ import { decideOnEntry, entryIdParam, manualMatchBody, manualUnmatchBody, oneEnt
  * decideOnEntry as POST /api/v1/bank-entries/{entry_id}/match|unmatch, with a CSRF token (statusPage/csrf.ts).
  */
 
-interface Frame {
-  now: Date;
-  access: Access;
-  readiness: Readiness;
-  version: string;
-  commit: string;
-}
-
 export interface BankEntryPageDeps {
   ingest: IngestDeps;
   accessOf: (req: Request) => Access;
-  frame: (access: Access) => Promise<Frame>;
+  frame: (access: Access) => Promise<PageFrame>;
   send: (res: Response, status: number, body: Html) => void;
   challenge: string[];
   signInLimit: RequestHandler;
@@ -170,12 +162,8 @@ export function bankEntryPagesRouter(deps: BankEntryPageDeps): Router {
     const entryId = String(req.params.entry_id);
     try {
       const id = entryIdParam.safeParse(entryId);
-      const rows = id.success
-        ? await oneEntry(pool, entryId, bank).then(
-            (row) => [row],
-            () => [],
-          )
-        : [];
+      // The bank is in the path: at most one entry; any other failure is the database's (503 below).
+      const rows = id.success ? await findEntries(pool, entryId, bank) : [];
       if (rows.length === 0) {
         const message = html`Bank ${bank} has no entry with the id ${entryId}.`;
         deps.send(res, 404, messagePage({ ...base, title: "No such bank entry", message }));

@@ -1,23 +1,14 @@
 import type { entryDetail, entryView } from "../routes/bankEntries.js";
-import type { Access } from "./access.js";
 import { formatMoney, formatTime } from "./format.js";
 import { href, type Html, html } from "./html.js";
 import { page } from "./layout.js";
-import type { Readiness } from "./model.js";
+import type { PageFrame } from "./model.js";
 import { headerBar } from "./statusView.js";
 
 /**
  * GET /bank-entries (search) and GET /bank-entries/{bank}/{entry_id} (one entry) on the status page: the data of
  * the bank-entries API as HTML, and for an operator the match/unmatch forms (CSRF-protected, see csrf.ts).
  */
-
-interface Frame {
-  now: Date;
-  version: string;
-  commit: string;
-  readiness: Readiness;
-  access: Access;
-}
 
 export type EntryListItem = ReturnType<typeof entryView>;
 export type EntryDetail = Awaited<ReturnType<typeof entryDetail>>;
@@ -56,7 +47,7 @@ function matchTarget(match: { payment_id: string | null; batch_id: string | null
 }
 
 export function entrySearchPage(
-  data: Frame & { search: EntrySearch; items: EntryListItem[]; next: string | null; error?: string },
+  data: PageFrame & { search: EntrySearch; items: EntryListItem[]; next: string | null; error?: string },
 ): Html {
   const s = data.search;
   const states = ["", ...ENTRY_PAGE_STATES].map(
@@ -93,7 +84,7 @@ ${nextLink}
   return page({ title: "bank entries · payrecon", header: headerBar(data), body });
 }
 
-export interface EntryPageData extends Frame {
+export interface EntryPageData extends PageFrame {
   entry: EntryDetail;
   /** The CSRF token of this entry's forms; absent for anyone but an operator (no forms). */
   formToken?: string;
