@@ -155,7 +155,12 @@ describe("bank entry pages", () => {
       );
       const second = page.locator('#entry-candidates tr[data-candidate="pg_a2"]');
       await second.locator("input[name=note]").fill("customer named the order on the phone");
+      const posted = page.waitForRequest((request) => request.method() === "POST");
       await second.locator("button").click();
+      // What the server's same-origin check sees from a real browser (the pages' policy is no-referrer).
+      const headers = await (await posted).allHeaders();
+      expect(headers["sec-fetch-site"]).toBe("same-origin");
+      expect(headers.origin).toBe("null");
       await page.waitForURL(`${daemon.baseUrl}/bank-entries/bank_a/PAGE-AMB`);
       const match = page.locator('#entry-matches tr[data-rule="manual"]');
       expect(await match.textContent()).toContain("pg_a2");
