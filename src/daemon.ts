@@ -261,6 +261,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
           kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined,
           rateLimit: config.http.rateLimit.api,
           staleness: config.staleness,
+          ingest,
         }),
       ],
       api: [

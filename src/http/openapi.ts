@@ -1135,6 +1135,48 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
     },
   });
 
+  const entryPageParameters = [
+    { name: "bank", in: "path", required: true, schema: { type: "string", maxLength: 64 }, example: "bank_a" },
+    { name: "entry_id", in: "path", required: true, schema: { type: "string", maxLength: 200 }, example: "E-1" },
+  ];
+  /** A status page form (x-www-form-urlencoded, with the page's CSRF token); success is a redirect to the page. */
+  const entryForm = (operationId: string, summary: string, fields: Record<string, Json>) => ({
+    post: {
+      operationId,
+      tags: ["status page"],
+      summary,
+      "x-browser-page": true,
+      security: [{ browserBasic: [] }, { bearerAuth: [] }],
+      parameters: entryPageParameters,
+      requestBody: {
+        required: true,
+        content: {
+          "application/x-www-form-urlencoded": {
+            schema: {
+              type: "object",
+              properties: {
+                csrf: { type: "string", description: "the token in the entry page's forms (statusPage/csrf.ts)" },
+                ...fields,
+                note: { type: "string", maxLength: 4000 },
+              },
+              required: ["csrf", ...Object.keys(fields)],
+            },
+          },
+        },
+      },
+      responses: {
+        "303": { description: "decided: back to the entry page" },
+        "400": html("the form lacks a payment id"),
+        "401": html("a Basic challenge"),
+        "403": html(
+          "not an operator, or the CSRF token is missing, wrong, of another entry or expired, or the form came from another site",
+        ),
+        "404": html("no such entry or payment"),
+        "409": html("the decision cannot be taken (currency, direction, nothing to unmatch)"),
+      },
+    },
+  });
+
   const paths: Record<string, Json> = {
     "/": page(
       "statusPage",
@@ -1170,6 +1212,37 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
         "404": html("no such payment"),
       },
       [{ name: "id", in: "path", required: true, schema: { type: "string", maxLength: 200 } }],
+    ),
+    "/bank-entries": page(
+      "bankEntriesPage",
+      "Bank entries searched by words of remittance text or end-to-end id, amount in major units (`q`, `amount`, `currency`, `from`, `to`, `state`), as a page (viewer or operator)",
+      {
+        "200": html("the search form and the entries found"),
+        "400": html("the search could not be read"),
+        "401": html("a Basic challenge"),
+        "403": html("the role may not read bank entries"),
+      },
+    ),
+    "/bank-entries/{bank}/{entry_id}": page(
+      "bankEntryPage",
+      "One bank entry as a page: its match explained, the candidates, exceptions and decisions; an operator also gets the match and unmatch forms",
+      {
+        "200": html("the entry"),
+        "401": html("a Basic challenge"),
+        "403": html("the role may not read bank entries"),
+        "404": html("no such entry"),
+      },
+      entryPageParameters,
+    ),
+    "/bank-entries/{bank}/{entry_id}/match": entryForm(
+      "bankEntryPageMatch",
+      "The entry page's match form (operator, CSRF token): the same decision as POST /api/v1/bank-entries/{entry_id}/match",
+      { payment_id: { type: "string", maxLength: 200 } },
+    ),
+    "/bank-entries/{bank}/{entry_id}/unmatch": entryForm(
+      "bankEntryPageUnmatch",
+      "The entry page's unmatch form (operator, CSRF token): the same decision as POST /api/v1/bank-entries/{entry_id}/unmatch",
+      {},
     ),
     "/healthz": {
       get: {

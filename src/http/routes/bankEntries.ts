@@ -46,7 +46,7 @@ export const entryQuery = z.object({ bank: clientText(64).optional() });
 export const batchQuery = z.object({ gateway: clientText(64).optional() });
 
 /** The words of a search, as the tokens matching keeps of end-to-end ids and remittance text (references.ts). */
-function searchTokens(q: string | undefined): string[] {
+export function searchTokens(q: string | undefined): string[] {
   if (!q) return [];
   const words = q
     .split(/\s+/)
@@ -108,6 +108,37 @@ function batchView(row: BatchRow) {
   };
 }
 
+/** One entry as GET /api/v1/bank-entries/{entry_id} (and the status page's entry page) shows it. */
+export async function entryDetail(pool: pg.Pool, row: EntryRow) {
+  const key = { bank: row.bank, entryId: row.entry_id };
+  const [state, candidates, exceptions, decisions] = [
+    await entryState(pool, row.seq),
+    await candidatesOfEntries(pool, [key]),
+    await exceptionsOfEntry(pool, row.bank, row.entry_id),
+    await decisionsOfEntries(pool, [key]),
+  ];
+  const view = entryView(row, state);
+  return {
+    ...view,
+    matches: view.match ? [{ entry_id: row.entry_id, bank: row.bank, ...view.match }] : [],
+    candidates: candidates.get(`${row.bank}/${row.entry_id}`) ?? [],
+    exceptions: exceptions.map((exception) => ({
+      id: String(exception.id),
+      kind: exception.kind,
+      state: exception.state,
+      detail: exception.detail,
+      opened_at: exception.opened_at.toISOString(),
+    })),
+    audit: (decisions.get(`${row.bank}/${row.entry_id}`) ?? []).map((decision) => ({
+      at: new Date(decision.decidedAt).toISOString(),
+      actor: decision.actor,
+      action: decision.action,
+      target: decision.target,
+      note: decision.note,
+    })),
+  };
+}
+
 export function bankEntriesRouter(pool: pg.Pool): Router {
   const router = express.Router();
   router.get("/bank-entries", requireRole("viewer", "operator"), async (req, res) => {
@@ -133,34 +164,7 @@ export function bankEntriesRouter(pool: pg.Pool): Router {
   router.get("/bank-entries/:entry_id", requireRole("viewer", "operator"), async (req, res) => {
     const entryId = parseInput(entryIdParam, req.params.entry_id, "invalid_id");
     const { bank } = parseInput(entryQuery, req.query, "invalid_query");
-    const row = await oneEntry(pool, entryId, bank);
-    const key = { bank: row.bank, entryId: row.entry_id };
-    const [state, candidates, exceptions, decisions] = [
-      await entryState(pool, row.seq),
-      await candidatesOfEntries(pool, [key]),
-      await exceptionsOfEntry(pool, row.bank, row.entry_id),
-      await decisionsOfEntries(pool, [key]),
-    ];
-    const view = entryView(row, state);
-    res.json({
-      ...view,
-      matches: view.match ? [{ entry_id: row.entry_id, bank: row.bank, ...view.match }] : [],
-      candidates: candidates.get(`${row.bank}/${row.entry_id}`) ?? [],
-      exceptions: exceptions.map((exception) => ({
-        id: String(exception.id),
-        kind: exception.kind,
-        state: exception.state,
-        detail: exception.detail,
-        opened_at: exception.opened_at.toISOString(),
-      })),
-      audit: (decisions.get(`${row.bank}/${row.entry_id}`) ?? []).map((decision) => ({
-        at: new Date(decision.decidedAt).toISOString(),
-        actor: decision.actor,
-        action: decision.action,
-        target: decision.target,
-        note: decision.note,
-      })),
-    });
+    res.json(await entryDetail(pool, await oneEntry(pool, entryId, bank)));
   });
 
   router.get("/batches/:batch_id", requireRole("viewer", "operator"), async (req, res) => {

@@ -77,49 +77,86 @@ function decided(entry: EntryRow, decision: ManualDecision) {
   };
 }
 
+/** What an operator asks for: a payment the entry settles, or the removal of its current match. */
+export type EntryDecisionRequest =
+  | { action: "match"; entryId: string; bank?: string; paymentId: string; actor: string; note: string | null }
+  | { action: "unmatch"; entryId: string; bank?: string; actor: string; note: string | null };
+
+type Tx = Parameters<Parameters<typeof withTransaction>[1]>[0];
+
+/** The decision's target, or an HttpError when it cannot be taken (404 payment, 409 cannot fit or nothing to do). */
+async function targetOf(tx: Tx, entry: EntryRow, request: EntryDecisionRequest): Promise<string> {
+  if (request.action === "unmatch") {
+    const target = currentTarget(entry);
+    if (!target) throw new HttpError(409, "invalid_state", "the entry is matched to nothing");
+    return target;
+  }
+  const found = await tx.query<{ direction: "collection" | "payout"; currency: string }>(
+    "select direction, currency from payments where id = $1",
+    [request.paymentId],
+  );
+  const payment = found.rows[0];
+  if (!payment) throw new HttpError(404, "not_found", "no expected payment with this id");
+  if (payment.currency !== entry.currency) {
+    throw new HttpError(409, "cannot_fit", `entry is in ${entry.currency}, the payment in ${payment.currency}`);
+  }
+  if (settlingDirection(payment.direction) !== entry.direction) {
+    throw new HttpError(
+      409,
+      "cannot_fit",
+      `a ${payment.direction} is settled by a ${settlingDirection(payment.direction)}, the entry is a ${entry.direction}`,
+    );
+  }
+  if (entry.match_kind === "payment" && entry.payment_id === request.paymentId && entry.match_method === "manual") {
+    throw new HttpError(409, "invalid_state", "the entry is matched to this payment by hand already");
+  }
+  return `payment:${request.paymentId}`;
+}
+
+/**
+ * The one way an operator's match or unmatch is taken (the API and the status page's form both call it): the
+ * decision is stored, the entry's open exceptions audited, and the entry reconciled, all in one transaction.
+ */
+export async function decideOnEntry(deps: IngestDeps, request: EntryDecisionRequest) {
+  const now = deps.now();
+  const { actor, note } = request;
+  const { view, effects } = await withTransaction(deps.pool, async (tx) => {
+    const entry = await oneEntry(tx, request.entryId, request.bank);
+    // One decision at a time per entry: its order is its arrival number.
+    await tx.query("select 1 from bank_entries where seq = $1 for update", [entry.seq]);
+    const target = await targetOf(tx, entry, request);
+    const decision = await insertDecision(tx, {
+      bank: entry.bank,
+      entryId: entry.entry_id,
+      action: request.action,
+      target,
+      actor,
+      note,
+      decidedAt: now.getTime(),
+    });
+    const exceptions = await openExceptionsOfEntry(tx, entry.bank, entry.entry_id);
+    await appendAudit(
+      tx,
+      exceptions.map((exceptionId) => ({
+        exceptionId,
+        actor,
+        action: `manual_${request.action}`,
+        note: note ?? target,
+      })),
+      now,
+    );
+    const touched = emptyTouched();
+    touched.recheckEntrySeqs.add(entry.seq);
+    const effects = await deps.reconcile(tx, touched, deps.now);
+    return { view: decided(await oneEntry(tx, entry.entry_id, entry.bank), decision), effects };
+  });
+  effects.afterCommit();
+  deps.afterCommit?.();
+  return view;
+}
+
 export function bankEntryDecisionsRouter(deps: IngestDeps): Router {
   const router = express.Router();
-  const decide = async (
-    entryId: string,
-    bank: string | undefined,
-    actor: string,
-    note: string | null,
-    choose: (
-      tx: Parameters<Parameters<typeof withTransaction>[1]>[0],
-      entry: EntryRow,
-    ) => Promise<{ action: "match" | "unmatch"; target: string }>,
-  ) => {
-    const now = deps.now();
-    const { view, effects } = await withTransaction(deps.pool, async (tx) => {
-      const entry = await oneEntry(tx, entryId, bank);
-      // One decision at a time per entry: its order is its arrival number.
-      await tx.query("select 1 from bank_entries where seq = $1 for update", [entry.seq]);
-      const { action, target } = await choose(tx, entry);
-      const decision = await insertDecision(tx, {
-        bank: entry.bank,
-        entryId: entry.entry_id,
-        action,
-        target,
-        actor,
-        note,
-        decidedAt: now.getTime(),
-      });
-      const exceptions = await openExceptionsOfEntry(tx, entry.bank, entry.entry_id);
-      await appendAudit(
-        tx,
-        exceptions.map((exceptionId) => ({ exceptionId, actor, action: `manual_${action}`, note: note ?? target })),
-        now,
-      );
-      const touched = emptyTouched();
-      touched.recheckEntrySeqs.add(entry.seq);
-      const effects = await deps.reconcile(tx, touched, deps.now);
-      return { view: decided(await oneEntry(tx, entry.entry_id, entry.bank), decision), effects };
-    });
-    effects.afterCommit();
-    deps.afterCommit?.();
-    return view;
-  };
-
   router.post(
     "/bank-entries/:entry_id/match",
     requireRole("operator"),
@@ -127,27 +164,13 @@ export function bankEntryDecisionsRouter(deps: IngestDeps): Router {
     async (req, res) => {
       const entryId = parseInput(entryIdParam, req.params.entry_id, "invalid_id");
       const body = parseInput(manualMatchBody, req.body ?? {}, "invalid_body");
-      const view = await decide(entryId, body.bank, req.principal!.actor, body.note ?? null, async (tx, entry) => {
-        const found = await tx.query<{ direction: "collection" | "payout"; currency: string }>(
-          "select direction, currency from payments where id = $1",
-          [body.payment_id],
-        );
-        const payment = found.rows[0];
-        if (!payment) throw new HttpError(404, "not_found", "no expected payment with this id");
-        if (payment.currency !== entry.currency) {
-          throw new HttpError(409, "cannot_fit", `entry is in ${entry.currency}, the payment in ${payment.currency}`);
-        }
-        if (settlingDirection(payment.direction) !== entry.direction) {
-          throw new HttpError(
-            409,
-            "cannot_fit",
-            `a ${payment.direction} is settled by a ${settlingDirection(payment.direction)}, the entry is a ${entry.direction}`,
-          );
-        }
-        if (entry.match_kind === "payment" && entry.payment_id === body.payment_id && entry.match_method === "manual") {
-          throw new HttpError(409, "invalid_state", "the entry is matched to this payment by hand already");
-        }
-        return { action: "match", target: `payment:${body.payment_id}` };
+      const view = await decideOnEntry(deps, {
+        action: "match",
+        entryId,
+        bank: body.bank,
+        paymentId: body.payment_id,
+        actor: req.principal!.actor,
+        note: body.note ?? null,
       });
       res.json(view);
     },
@@ -160,10 +183,12 @@ export function bankEntryDecisionsRouter(deps: IngestDeps): Router {
     async (req, res) => {
       const entryId = parseInput(entryIdParam, req.params.entry_id, "invalid_id");
       const body = parseInput(manualUnmatchBody, req.body ?? {}, "invalid_body");
-      const view = await decide(entryId, body.bank, req.principal!.actor, body.note ?? null, async (_tx, entry) => {
-        const target = currentTarget(entry);
-        if (!target) throw new HttpError(409, "invalid_state", "the entry is matched to nothing");
-        return { action: "unmatch", target };
+      const view = await decideOnEntry(deps, {
+        action: "unmatch",
+        entryId,
+        bank: body.bank,
+        actor: req.principal!.actor,
+        note: body.note ?? null,
       });
       res.json(view);
     },

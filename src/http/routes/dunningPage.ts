@@ -4,25 +4,17 @@ import { listDunningRecords } from "../../db/queries/dunning.js";
 import type { Access } from "../statusPage/access.js";
 import { dunningPage } from "../statusPage/dunningView.js";
 import { type Html, html } from "../statusPage/html.js";
-import type { Readiness } from "../statusPage/model.js";
+import type { PageFrame } from "../statusPage/model.js";
 import { messagePage } from "../statusPage/paymentView.js";
 
 /** GET /dunning on the status page's site: the same access rules as /payments/{id} (viewer or operator). */
-
-interface Frame {
-  now: Date;
-  access: Access;
-  readiness: Readiness;
-  version: string;
-  commit: string;
-}
 
 const LIST_LENGTH = 200;
 
 export function dunningPageHandler(deps: {
   pool: pg.Pool;
   accessOf: (req: Request) => Access;
-  frame: (access: Access) => Promise<Frame>;
+  frame: (access: Access) => Promise<PageFrame>;
   send: (res: Response, status: number, body: Html) => void;
   challenge: string[];
 }) {

@@ -40,6 +40,8 @@ import {
 } from "../statusPage/model.js";
 import { messagePage, paymentPage } from "../statusPage/paymentView.js";
 import { dunningPageHandler } from "./dunningPage.js";
+import { bankEntryPagesRouter } from "./bankEntryPages.js";
+import type { IngestDeps } from "../../consumers/ingest.js";
 import { type StatusPageData, statusPage } from "../statusPage/statusView.js";
 import {
   DEFAULT_TREND_WINDOW,
@@ -66,6 +68,8 @@ export interface StatusPageOptions {
   rateLimit?: RateLimit | null;
   /** STALE_* configuration: the freshness alerts' thresholds. */
   staleness?: Staleness;
+  /** The writer's deps: with them the bank entry pages (/bank-entries…) are served, their forms decide through them. */
+  ingest?: IngestDeps;
 }
 
 const LIST_LENGTH = 10;
@@ -285,5 +289,10 @@ is ignored) when your browser asks. <a href="/login">Try again</a> or go back to
   });
 
   router.get("/dunning", signInLimit, dunningPageHandler({ pool, accessOf, frame, send, challenge: CHALLENGE }));
+  if (options.ingest) {
+    router.use(
+      bankEntryPagesRouter({ ingest: options.ingest, accessOf, frame, send, challenge: CHALLENGE, signInLimit }),
+    );
+  }
   return router;
 }

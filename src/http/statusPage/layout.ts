@@ -62,7 +62,7 @@ ${options.refreshSeconds ? html`<meta http-equiv="refresh" content="${options.re
 <main>
 ${options.body}
 </main>
-<footer>payrecon · <a href="/">status</a> · <a href="/dunning">dunning</a> · <a href="/readyz">readyz</a> · <a href="/metrics">metrics</a> · the API is under <code>/api/v1</code> (bearer tokens)</footer>
+<footer>payrecon · <a href="/">status</a> · <a href="/dunning">dunning</a> · <a href="/bank-entries">bank entries</a> · <a href="/readyz">readyz</a> · <a href="/metrics">metrics</a> · the API is under <code>/api/v1</code> (bearer tokens)</footer>
 </body>
 </html>
 `;

@@ -1,3 +1,4 @@
+import type { Access } from "./access.js";
 import type { StatusExceptionRow } from "../../db/queries/statusPage.js";
 import { DEFAULT_STALENESS, type Staleness, staleAfterSeconds as staleAfterSecondsOf } from "../../staleness.js";
 import { ageSeconds, majorUnits } from "./format.js";
@@ -222,4 +223,13 @@ export interface ExceptionSummaryRow {
 export interface Readiness {
   ready: boolean;
   checks: { postgres: string; migrations: string; kafka: string };
+}
+
+/** What every page of the site shows in its header: the time, build, readiness and who is looking. */
+export interface PageFrame {
+  now: Date;
+  access: Access;
+  readiness: Readiness;
+  version: string;
+  commit: string;
 }
