@@ -6,8 +6,14 @@
  * HTTP_PORT chooses the port (DEMO_PORT is still read, deprecated); DATA_DIR
  * the data directory. Ctrl-C once stops the daemon gracefully; once more,
  * at least a second later, forces it.
+ *
+ * Follow-up (CONTRACT §9) is part of it: notifications go to a webhook receiver this script runs, which
+ * refuses them for its first 30 seconds and then recovers (the delivery log shows the retries), and the
+ * simulator, signed in as the operator, records two contacts on the dunning list, one with a promise already
+ * broken.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +46,25 @@ async function choosePort(): Promise<number> {
 
 const port = await choosePort();
 const base = `http://localhost:${port}`;
+
+// A CRM or chat bridge that is down for the demo's first 30 s: notifications wait and are retried, none lost.
+const RECEIVER_DOWN_MS = 30_000;
+const receiverUp = Date.now() + RECEIVER_DOWN_MS;
+const received = { refused: 0, delivered: 0 };
+const receiver = createHttpServer((request, response) => {
+  request.resume();
+  request.on("end", () => {
+    const up = Date.now() >= receiverUp;
+    if (up) received.delivered++;
+    else received.refused++;
+    response.writeHead(up ? 204 : 503).end();
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+receiver.unref();
+const receiverAddress = receiver.address();
+const receiverUrl = `http://127.0.0.1:${typeof receiverAddress === "object" && receiverAddress ? receiverAddress.port : 0}/payrecon`;
+
 const env = {
   ...process.env,
   DATA_DIR: process.env.DATA_DIR ?? path.join(root, ".payrecon-demo"),
@@ -52,6 +77,13 @@ const env = {
   UNMATCHED_GRACE: "20s",
   ITEM_ALERT_MIN_AMOUNT: "*:1000",
   LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+  // Follow-up at demo speed: reminders and promises checked every 5 s, retries from 2 s, a daily report stored.
+  NOTIFY_WEBHOOK_URLS: receiverUrl,
+  NOTIFY_WEBHOOK_SECRET: "demo-webhook-secret",
+  NOTIFY_RETRY_MIN: "2s",
+  NOTIFY_RETRY_MAX: "10s",
+  FOLLOWUP_INTERVAL: "5s",
+  REPORT_SCHEDULE: "daily@06:00",
 };
 delete (env as Record<string, string | undefined>).KAFKA_BROKERS;
 delete (env as Record<string, string | undefined>).DEMO_PORT;
@@ -143,6 +175,16 @@ where the status page names each:
 ${INCIDENTS.map((incident, i) => `  ${i + 1}. ${incident.name} [${incident.spec}]\n     ${incident.where}`).join("\n")}
   Stray bank credits nobody expected turn into 'unmatched' exceptions after 20 s.
 
+Follow-up: notifications (reminders due, exceptions opened, a broken promise, retry suggestions, the daily
+report) go to a webhook receiver this script runs at ${receiverUrl}; it refuses them for its first 30 s, then
+recovers. The simulator, as the operator, records two contacts, one with a promise already broken.
+  dunning       ${base}/dunning (signed in): today's reminders and running promises
+  deliveries    curl -H 'Authorization: Bearer ${tokens.viewer}' '${base}/api/v1/notifications?state=failed'
+                (failed attempts while the receiver is down; empty once it has recovered)
+  promise       curl -H 'Authorization: Bearer ${tokens.viewer}' '${base}/api/v1/notifications?kind=promise_broken'
+  credit        curl -H 'Authorization: Bearer ${tokens.viewer}' '${base}/api/v1/counterparties?sort=risk&limit=5'
+  reports       curl -H 'Authorization: Bearer ${tokens.viewer}' ${base}/api/v1/reports
+
 From a terminal (bearer tokens):
   exceptions    curl -H 'Authorization: Bearer ${tokens.viewer}' '${base}/api/v1/exceptions?state=open&limit=5'
   a payment     curl -H 'Authorization: Bearer ${tokens.viewer}' ${base}/api/v1/payments/s1w2_1
@@ -181,4 +223,5 @@ simulate.on("exit", (code) => {
       ? `\nTraffic sent. The daemon keeps running: ${base}/?window=1h (Ctrl-C stops it).`
       : `\nsimulate exited ${code}; the daemon keeps running (Ctrl-C stops it).`,
   );
+  say(`webhook receiver so far: ${received.refused} deliveries refused while down, ${received.delivered} accepted.`);
 });

@@ -169,7 +169,7 @@ export class WorkingSetReconciler {
       const event = workingSet.eventOf(key);
       desired.set(`event:${event.gateway}/${event.eventId}`, workingSet.exceptionsOf(`event:${key}`));
     }
-    const exceptionChanges = await syncExceptions(tx, desired, now, policy.priorityTiers);
+    const exceptionChanges = await syncExceptions(tx, desired, now, policy.priorityTiers, policy.priorityScale);
     const statusChanges = await recordStatusChanges(tx, written, now, this.deps, exceptionChanges);
     return {
       statusChanges,
