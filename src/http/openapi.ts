@@ -514,6 +514,19 @@ function paymentSchema(): Json {
       next_deadline: nullable(dateTime("when a time-based check next looks at it")),
       flags: { type: "array", items: str() },
       updated_at: dateTime(),
+      fx: nullable(
+        object(
+          {
+            line_currency: { type: "string", pattern: "^[A-Z]{3}$", description: "currency of the bank lines" },
+            line_amount_minor: int("their amount in that currency, minor units"),
+            difference_minor: int(
+              "FX difference in the payment's currency: converted amount − amount settled (0 for instructed amounts)",
+            ),
+          },
+          ["line_currency", "line_amount_minor", "difference_minor"],
+          { description: "settled (in part) by bank lines in another currency (CONTRACT §8 FX); null when not" },
+        ),
+      ),
       matches: { type: "array", items: ref("Match"), description: "the bank entries matched to it, explained" },
     },
     [
