@@ -103,5 +103,20 @@ describe("FX: USD collections paid in EUR", () => {
       fx: { line_currency: "EUR", line_amount_minor: 460_000, difference_minor: 0 },
     });
     expect(await differencesFromWorld(db.pool, loadConfig(ENV).policy, Date.now())).toEqual([]);
+
+    // The report totals the FX differences per pair (EUR → USD), in the payment's currency.
+    const report = await get(
+      `/api/v1/reports/reconciliation?from=${dateDaysFromNow(-30)}&to=${dateDaysFromNow(30)}&format=json`,
+    );
+    const total = report.rows.find((row: { row_type: string; currency: string }) => row.row_type === "total");
+    expect(total.fx_differences).toEqual([
+      {
+        pair: "EURUSD",
+        line_currency: "EUR",
+        payments: 3,
+        line_amount: { amount_minor: 922_300 + 920_000 + 460_000, amount: "23023.00" },
+        difference: { amount_minor: -2_536, amount: "-25.36" },
+      },
+    ]);
   });
 });
