@@ -886,6 +886,37 @@ const reportRow = object(
       [...AGING_BUCKETS],
       { description: "aging buckets: how long past due unsettled payments are" },
     ),
+    batch_fees: object(
+      {
+        batches: int(),
+        charged: object({ amount_minor: int(), amount: amountText }, ["amount_minor", "amount"]),
+        expected: nullable(object({ amount_minor: int(), amount: amountText }, ["amount_minor", "amount"])),
+      },
+      ["batches", "charged", "expected"],
+      {
+        description:
+          "CONTRACT §8: fees of the settlement batches expected in the period, as charged and as FEE_SCHEDULE expects (null: no rule); gateway collection rows and totals only",
+      },
+    ),
+    fx_differences: {
+      type: "array",
+      description:
+        "CONTRACT §8 FX: payments settled by bank lines in another currency, per pair (line currency → this row's); absent when none",
+      items: object(
+        {
+          pair: str("e.g. EURUSD: line currency, then the row's"),
+          line_currency: { type: "string", pattern: "^[A-Z]{3}$" },
+          payments: int(),
+          line_amount: object({ amount_minor: int(), amount: amountText }, ["amount_minor", "amount"], {
+            description: "the lines' amount, in the line currency",
+          }),
+          difference: object({ amount_minor: int(), amount: amountText }, ["amount_minor", "amount"], {
+            description: "FX difference in the row's currency: converted − settled",
+          }),
+        },
+        ["pair", "line_currency", "payments", "line_amount", "difference"],
+      ),
+    },
   },
   [
     "row_type",
