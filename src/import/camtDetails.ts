@@ -1,5 +1,5 @@
 import type { BatchPart } from "./batchSplit.js";
-import { convertMinor } from "../reconcile/fx.js";
+import { lineRate } from "./fxRate.js";
 import type { XmlElement } from "./camtXml.js";
 import { isoReasonIn, reasonFromWords } from "./returns.js";
 import { amountOf, money } from "./statement.js";
@@ -149,26 +149,6 @@ export function amountMetadata(
 
 /** The metadata key amountMetadata hands the BankEntry FX fields over in. */
 export const FX_FIELDS = "__bank_entry_fx";
-
-/**
- * XchgRate as BankEntry `fx_rate` (units of the instructed currency per one unit of the line's). Banks quote it
- * either way round whatever UnitCcy says (the FFFS sample quotes EUR per USD with UnitCcy EUR; UBS gives no
- * UnitCcy), so the orientation is the one the two amounts agree with, within 5%; neither: left out.
- */
-function lineRate(
-  rate: number,
-  booked: { amountMinor: number; currency: string },
-  instructed: { amountMinor: number; currency: string },
-): number | undefined {
-  if (!(rate > 0)) return undefined;
-  const fits = (candidate: number) => {
-    const converted = convertMinor(booked.amountMinor, booked.currency, instructed.currency, candidate);
-    return Math.abs(converted - instructed.amountMinor) <= instructed.amountMinor * 0.05;
-  };
-  if (fits(rate)) return rate;
-  const inverse = Number((1 / rate).toPrecision(10));
-  return fits(inverse) ? inverse : undefined;
-}
 
 /**
  * Total charges of an Ntry or TxDtls: TtlChrgsAndTaxAmt (.001.04+), else the sum of the
