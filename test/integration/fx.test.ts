@@ -3,6 +3,7 @@ import { loadConfig } from "../../src/config.js";
 import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, type TestDaemon } from "../support/daemon.js";
+import { ingestAll } from "../support/ingest.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
 
 /**
@@ -24,13 +25,7 @@ describe("FX: USD collections paid in EUR", () => {
     await db?.drop();
   });
 
-  const ingest = async (topic: string, messages: object[]) => {
-    const response = await api(daemon.baseUrl, "ingester")(`/api/v1/ingest/${topic}`, {
-      method: "POST",
-      body: messages.map((m) => JSON.stringify(m)).join("\n"),
-    });
-    expect(response.status).toBeLessThan(300);
-  };
+  const ingest = (topic: string, messages: object[]) => ingestAll(daemon.baseUrl, topic, messages);
   const get = async (path: string) => (await api(daemon.baseUrl, "viewer")(path)).body;
   const expected = (id: string, amount: number) => ({
     id,
