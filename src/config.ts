@@ -237,6 +237,34 @@ const feeSchedule = z
     return rules;
   });
 
+/**
+ * FX_REFERENCE_RATES (CONTRACT §8 "FX"): `EURUSD=1.0842,GBPEUR=1.17`, each pair once: units of the second
+ * currency per one of the first. The inverse pair is derived where a rate is used (src/reconcile/fx.ts).
+ */
+const FX_PAIR = /^([A-Z]{3})([A-Z]{3})=(\d{1,9}(?:\.\d{1,12})?)$/;
+const fxReferenceRates = z
+  .string()
+  .default("")
+  .transform((text, ctx) => {
+    const rates: Record<string, number> = {};
+    for (const part of text
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean)) {
+      const match = FX_PAIR.exec(part);
+      const [from, to, rate] = match ? [match[1]!, match[2]!, Number(match[3])] : ["", "", 0];
+      if (!match || from === to || rate <= 0 || `${from}${to}` in rates || `${to}${from}` in rates) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${JSON.stringify(part)}: each entry must be a pair of two ISO 4217 codes and a positive rate, once per pair, e.g. EURUSD=1.0842`,
+        });
+        return z.NEVER;
+      }
+      rates[`${from}${to}`] = rate;
+    }
+    return rates;
+  });
+
 /** `2%`: a share written as a percent, to parts per million. */
 const percentPpm = (fallback: string) =>
   z
@@ -440,6 +468,8 @@ export const configSchema = z
     AMOUNT_TOLERANCE_BY_GATEWAY: toleranceOverrides,
     FEE_SCHEDULE: feeSchedule,
     FEE_TOLERANCE: percentPpm("2%"),
+    FX_TOLERANCE: percentPpm("1%"),
+    FX_REFERENCE_RATES: fxReferenceRates,
     SWEEP_INTERVAL: duration("30s"),
     /**
      * `sql`: each transaction finds in PostgreSQL what new facts touch (any number of instances).
@@ -733,6 +763,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       amountToleranceByGateway: e.AMOUNT_TOLERANCE_BY_GATEWAY,
       feeSchedule: e.FEE_SCHEDULE,
       feeTolerancePpm: e.FEE_TOLERANCE,
+      fxTolerancePpm: e.FX_TOLERANCE,
+      fxReferenceRates: e.FX_REFERENCE_RATES,
       priorityTiers: e.EXCEPTION_PRIORITY_TIERS,
       priorityScale: priorityScale(e.PRIORITY_REFERENCE_CURRENCY, e.PRIORITY_RATES)!,
     },

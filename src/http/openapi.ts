@@ -514,6 +514,19 @@ function paymentSchema(): Json {
       next_deadline: nullable(dateTime("when a time-based check next looks at it")),
       flags: { type: "array", items: str() },
       updated_at: dateTime(),
+      fx: nullable(
+        object(
+          {
+            line_currency: { type: "string", pattern: "^[A-Z]{3}$", description: "currency of the bank lines" },
+            line_amount_minor: int("their amount in that currency, minor units"),
+            difference_minor: int(
+              "FX difference in the payment's currency: converted amount − amount settled (0 for instructed amounts)",
+            ),
+          },
+          ["line_currency", "line_amount_minor", "difference_minor"],
+          { description: "settled (in part) by bank lines in another currency (CONTRACT §8 FX); null when not" },
+        ),
+      ),
       matches: { type: "array", items: ref("Match"), description: "the bank entries matched to it, explained" },
     },
     [
@@ -888,6 +901,25 @@ const reportRow = object(
       ["batches", "charged", "expected"],
       { description: "a gateway's collection rows and the totals only: its settlement batches' fees (CONTRACT §8)" },
     ),
+    fx_differences: {
+      type: "array",
+      description:
+        "CONTRACT §8 FX: payments settled by bank lines in another currency, per pair (line currency → this row's); absent when none",
+      items: object(
+        {
+          pair: str("e.g. EURUSD: line currency, then the row's"),
+          line_currency: { type: "string", pattern: "^[A-Z]{3}$" },
+          payments: int(),
+          line_amount: object({ amount_minor: int(), amount: amountText }, ["amount_minor", "amount"], {
+            description: "the lines' amount, in the line currency",
+          }),
+          difference: object({ amount_minor: int(), amount: amountText }, ["amount_minor", "amount"], {
+            description: "FX difference in the row's currency: converted − settled",
+          }),
+        },
+        ["pair", "line_currency", "payments", "line_amount", "difference"],
+      ),
+    },
   },
   [
     "row_type",

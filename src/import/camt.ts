@@ -1,5 +1,13 @@
+import type { BankEntryInput } from "../messages/schemas.js";
 import { decideBatchSplit } from "./batchSplit.js";
-import { amountMetadata, batchPart, type Direction, type PaymentDetails, readPaymentDetails } from "./camtDetails.js";
+import {
+  amountMetadata,
+  batchPart,
+  FX_FIELDS,
+  type Direction,
+  type PaymentDetails,
+  readPaymentDetails,
+} from "./camtDetails.js";
 import { parseCamtDocument, type XmlElement } from "./camtXml.js";
 import {
   amountOf,
@@ -374,7 +382,7 @@ function makeDraft(
   suffix?: string,
 ): DraftEntry {
   const returned = base.isReturn || details?.returned === true;
-  const metadata: Record<string, unknown> = { ...base.metadata, ...extra };
+  const { [FX_FIELDS]: fx, ...metadata }: Record<string, unknown> = { ...base.metadata, ...extra };
   if (details && Object.keys(details.refs).length > 0) metadata.refs = details.refs;
   if (details?.counterpartyAccount) metadata.counterparty_account = details.counterpartyAccount;
   if (details?.returnText) metadata.return_info = details.returnText;
@@ -391,6 +399,7 @@ function makeDraft(
       remittance_info: joinText([...(details?.remittance ?? []), ...remittance]),
       counterparty_name: details?.counterparty ?? null,
       return_reason: returned ? (details?.returnReason ?? null) : null,
+      ...(fx as Pick<BankEntryInput, "instructed_amount_minor" | "instructed_currency" | "fx_rate"> | undefined),
       metadata,
     },
     ref: base.ref,

@@ -1,4 +1,5 @@
 import type { BatchPart } from "./batchSplit.js";
+import { lineRate } from "./fxRate.js";
 import type { XmlElement } from "./camtXml.js";
 import { isoReasonIn, reasonFromWords } from "./returns.js";
 import { amountOf, money } from "./statement.js";
@@ -131,8 +132,23 @@ export function amountMetadata(
       unit_currency: exchange.text("UnitCcy") ?? null,
     };
   }
+  // CONTRACT §8 "FX": the BankEntry fields (makeDraft moves them out of the metadata).
+  const fx: Record<string, unknown> = {};
+  if (instructed && instructedCurrency && instructedText && instructedCurrency !== booked.currency) {
+    const instructedMinor = amountOf(instructedText, instructedCurrency, instructed.path);
+    fx.instructed_amount_minor = instructedMinor;
+    fx.instructed_currency = instructedCurrency;
+    const fxRate = rate
+      ? lineRate(Number(rate), booked, { amountMinor: instructedMinor, currency: instructedCurrency })
+      : undefined;
+    if (fxRate !== undefined) fx.fx_rate = fxRate;
+  }
+  if (Object.keys(fx).length > 0) metadata[FX_FIELDS] = fx;
   return metadata;
 }
+
+/** The metadata key amountMetadata hands the BankEntry FX fields over in. */
+export const FX_FIELDS = "__bank_entry_fx";
 
 /**
  * Total charges of an Ntry or TxDtls: TtlChrgsAndTaxAmt (.001.04+), else the sum of the

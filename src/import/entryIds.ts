@@ -57,6 +57,11 @@ function identityOf(draft: DraftEntry): string[] {
     f.remittance_info ?? "",
     draft.suffix ?? "",
     ...draft.hashParts,
+    // What the bank says of the payer's instruction and its rate (CONTRACT §8 "FX"); only when it says it,
+    // so the ids of lines without them stay as they were.
+    ...(f.instructed_amount_minor !== undefined || f.fx_rate !== undefined
+      ? [`fx:${f.instructed_amount_minor ?? ""}:${f.instructed_currency ?? ""}:${f.fx_rate ?? ""}`]
+      : []),
   ];
 }
 

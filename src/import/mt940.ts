@@ -1,3 +1,5 @@
+import type { BankEntryInput } from "../messages/schemas.js";
+import { lineRate } from "./fxRate.js";
 import { amountTags, type Narrative, parseNarrative } from "./mt940Narrative.js";
 import { type Balance, parseBalance, parseStatementLine, type StatementLine } from "./mt940Transaction.js";
 import {
@@ -305,7 +307,8 @@ function toDraft(
   if (narrative?.gvc) metadata.gvc = narrative.gvc;
   if (narrative?.counterpartyAccount) metadata.counterparty_account = narrative.counterpartyAccount;
   if (narrative?.returned && narrative.returnCodeRaw) metadata.return_code_raw = narrative.returnCodeRaw;
-  Object.assign(metadata, amountMetadata(`${line.supplementary ?? ""} ${narrative?.text ?? ""}`, currency, item.line));
+  const amountText = `${line.supplementary ?? ""} ${narrative?.text ?? ""}`;
+  Object.assign(metadata, amountMetadata(amountText, currency, item.line));
   return {
     fields: {
       account: page.account,
@@ -319,6 +322,7 @@ function toDraft(
       remittance_info: joinText([narrative?.remittance ?? line.supplementary]),
       counterparty_name: narrative?.counterparty ?? null,
       return_reason: narrative?.returned ? narrative.returnReason : null,
+      ...fxFields(amountText, { amountMinor: line.amountMinor, currency }, item.line),
       metadata,
     },
     ref: line.bankRef,
@@ -341,6 +345,27 @@ function amountMetadata(text: string, currency: string, line: number): Record<st
     if (chgs[0] === currency) metadata.charges_minor = charges;
   }
   return metadata;
+}
+
+/**
+ * CONTRACT §8 "FX": /OCMT/ in another currency is the instructed amount; /EXCH/ the rate, kept when the two
+ * amounts say which way round it is quoted (fxRate.ts).
+ */
+function fxFields(
+  text: string,
+  booked: { amountMinor: number; currency: string },
+  line: number,
+): Pick<BankEntryInput, "instructed_amount_minor" | "instructed_currency" | "fx_rate"> {
+  const { ocmt, exch } = amountTags(text);
+  if (!ocmt || ocmt[0] === booked.currency) return {};
+  const instructed = { amountMinor: amountOf(ocmt[1], ocmt[0], `line ${line}`), currency: ocmt[0] };
+  if (!(instructed.amountMinor > 0)) return {};
+  const fxRate = exch ? lineRate(Number(exch.replace(",", ".")), booked, instructed) : undefined;
+  return {
+    instructed_amount_minor: instructed.amountMinor,
+    instructed_currency: instructed.currency,
+    ...(fxRate === undefined ? {} : { fx_rate: fxRate }),
+  };
 }
 
 /**

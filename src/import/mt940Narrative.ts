@@ -159,8 +159,16 @@ function collapse(text: string): string | null {
 }
 
 /** `/OCMT/EUR11,85/` (original amount) and `/CHGS/EUR0,50/` (charges), in :61: details or :86:. */
-export function amountTags(text: string): { ocmt?: [string, string]; chgs?: [string, string]; oamt?: string } {
-  const result: { ocmt?: [string, string]; chgs?: [string, string]; oamt?: string } = {};
+export function amountTags(text: string): {
+  ocmt?: [string, string];
+  chgs?: [string, string];
+  oamt?: string;
+  exch?: string;
+} {
+  const result: { ocmt?: [string, string]; chgs?: [string, string]; oamt?: string; exch?: string } = {};
+  // /EXCH/1,0842/: the rate the bank applied (SWIFT field 61 subfield 9 and :86: codes).
+  const exch = /\/EXCH\/(\d+(?:[.,]\d*)?)/.exec(text);
+  if (exch) result.exch = exch[1] ?? "";
   const ocmt = /\/OCMT\/([A-Z]{3})(\d+(?:[.,]\d*)?)/.exec(text);
   const chgs = /\/CHGS\/([A-Z]{3})(\d+(?:[.,]\d*)?)/.exec(text);
   const oamt = /(?:^|\s)OAMT\+(\d+(?:[.,]\d*)?)/.exec(text);

@@ -227,6 +227,12 @@ export const bankEntrySchema = z.object({
     .regex(RETURN_REASON, { message: "must be a reason code like AC04" })
     .nullish()
     .transform((value) => value ?? null),
+  // CONTRACT §8 "FX": what the payer instructed (camt InstdAmt, MT940 /OCMT/) and the rate the bank applied
+  // (units of the instructed currency per one unit of the line's currency). Absent, not null, when the bank
+  // says nothing, so lines without them keep their stored bodies.
+  instructed_amount_minor: positiveAmount.optional(),
+  instructed_currency: currency.optional(),
+  fx_rate: z.number().positive().finite().optional(),
   metadata,
 });
 

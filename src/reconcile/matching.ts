@@ -2,6 +2,7 @@ import { pushTo } from "../grouping.js";
 import { type ExplainedTarget, explainByAmount, explainByReference } from "./explain.js";
 import type { EntryDecisions } from "./manualDecisions.js";
 import { batchDirection } from "./batchSettlement.js";
+import { instructedIn } from "./fx.js";
 import { referenceKey } from "./references.js";
 import { parseBatchKey } from "./touched.js";
 import { type BankFact, daysApart, type MatchMethod, type Policy } from "./types.js";
@@ -122,7 +123,15 @@ function namesAgree(a: string | null, b: string | null): boolean {
  * window, or undefined: the candidates an amount match weighs, before asking whether each is open.
  */
 function amountWindowFit(entry: BankFact, target: MatchTarget, policy: Policy): string | undefined {
-  if (target.currency !== entry.currency) return undefined;
+  // A line in another currency is an amount candidate of a payment only by its instructed amount (CONTRACT §8
+  // "FX"): converting every line into every currency would pair amounts by chance.
+  const amountMinor =
+    target.currency === entry.currency
+      ? entry.amountMinor
+      : target.kind === "payment"
+        ? instructedIn(entry, target.currency)
+        : undefined;
+  if (amountMinor === undefined) return undefined;
   const windowFits = (dueDate: string) => daysApart(entry.valueDate, dueDate) * 86_400_000 <= policy.matchWindowMs;
   if (target.kind === "batch") {
     // A negative net is paid by a debit of its absolute value; a zero net by no line at all.
@@ -135,9 +144,8 @@ function amountWindowFit(entry: BankFact, target: MatchTarget, policy: Policy): 
   }
   if (settlingDirection(target.direction) !== entry.direction) return undefined;
   const last = target.installments[target.installments.length - 1];
-  if (target.amountMinor === entry.amountMinor && last && windowFits(last.dueDate)) return last.dueDate;
-  return target.installments.find((part) => part.amountMinor === entry.amountMinor && windowFits(part.dueDate))
-    ?.dueDate;
+  if (target.amountMinor === amountMinor && last && windowFits(last.dueDate)) return last.dueDate;
+  return target.installments.find((part) => part.amountMinor === amountMinor && windowFits(part.dueDate))?.dueDate;
 }
 
 /** Whether an amount candidate may take the entry: not settled by reference, not cancelled, names agree. */

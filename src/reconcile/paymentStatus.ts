@@ -1,6 +1,7 @@
 import { formatInstant, formatMoney } from "../messages/display.js";
 import type { ExpectedPayment } from "../messages/schemas.js";
 import { effectiveExpected } from "./expectedVersions.js";
+import { fxLine } from "./fx.js";
 import { classifyFailure, type FailureCategory, type RetryAdvice } from "./failureCodes.js";
 import { settlingDirection } from "./matching.js";
 import {
@@ -81,6 +82,19 @@ export interface PaymentOutcome {
   exception: { kind: PaymentExceptionKind; amountMinor: number } | null;
   /** Distinct bank entries that would settle it again. */
   duplicateEntries: BankFact[];
+  /** Settled (in part) by lines in another currency (CONTRACT §8 "FX"); null when not. */
+  fx: PaymentFx | null;
+}
+
+/**
+ * What lines in another currency did for a payment: their currency and amount (of the first such currency),
+ * and the FX difference in the payment's currency: the converted amount − the amount they settled (0 for
+ * instructed amounts, which count as they are).
+ */
+export interface PaymentFx {
+  lineCurrency: string;
+  lineAmountMinor: number;
+  differenceMinor: number;
 }
 
 const COLLECTION_LIFECYCLE = new Set(["payment.authorized", "payment.captured", "payment.failed"]);
@@ -138,6 +152,8 @@ interface BankTally {
   pendingSince: number | null;
   foreignCurrency: boolean;
   oppositeDirection: boolean;
+  /** Lines in another currency that settled it (CONTRACT §8 "FX"), summed; null when none did. */
+  fx: PaymentFx | null;
 }
 
 function tallyBank(
@@ -146,6 +162,7 @@ function tallyBank(
   entries: MatchedEntry[],
   batchSettledOn: string | null,
   tolerance: number,
+  policy: Policy,
 ): BankTally {
   const settle = settlingDirection(payment.direction);
   const full = payment.amount_minor - tolerance;
@@ -163,6 +180,7 @@ function tallyBank(
     pendingSince: null,
     foreignCurrency: false,
     oppositeDirection: false,
+    fx: null,
   };
   const reach = (date: string) => {
     prefixes.forEach((prefix, k) => {
@@ -180,9 +198,20 @@ function tallyBank(
     if (!batchApplied && batchSettledOn! <= entry.valueDate) {
       applyBatch();
     }
+    // A line in another currency counts by its amount in the payment's currency (fx.ts), or not at all.
+    let amountMinor = entry.amountMinor;
+    let fxDifference = 0;
     if (entry.currency !== payment.currency) {
-      tally.foreignCurrency = true;
-      continue;
+      const toSettle =
+        entry.status === "booked" ? payment.amount_minor - Math.max(0, tally.settledMinor) : payment.amount_minor;
+      const fx = fxLine(entry, payment.currency, toSettle, policy);
+      if (!fx) {
+        tally.foreignCurrency = true;
+        continue;
+      }
+      // Converted at a rate, the line settles what was still due; the rest is the FX difference.
+      amountMinor = fx.via === "rate" && entry.status === "booked" ? toSettle : fx.convertedMinor;
+      fxDifference = fx.convertedMinor - amountMinor;
     }
     if (entry.status === "pending") {
       tally.pendingSeen = true;
@@ -194,8 +223,8 @@ function tallyBank(
         tally.oppositeDirection = true;
         continue;
       }
-      tally.returnedMinor += entry.amountMinor;
-      tally.settledMinor -= entry.amountMinor;
+      tally.returnedMinor += amountMinor;
+      tally.settledMinor -= amountMinor;
       tally.lastReturn = entry;
       // Money came back: what was reached is no longer reached.
       prefixes.forEach((prefix, k) => {
@@ -212,7 +241,15 @@ function tallyBank(
       tally.duplicates.push(entry);
       continue;
     }
-    tally.settledMinor += entry.amountMinor;
+    tally.settledMinor += amountMinor;
+    if (entry.currency !== payment.currency) {
+      const fx = tally.fx ?? { lineCurrency: entry.currency, lineAmountMinor: 0, differenceMinor: 0 };
+      tally.fx = {
+        lineCurrency: fx.lineCurrency,
+        lineAmountMinor: fx.lineAmountMinor + (fx.lineCurrency === entry.currency ? entry.amountMinor : 0),
+        differenceMinor: fx.differenceMinor + fxDifference,
+      };
+    }
     reach(entry.valueDate);
   }
   if (!batchApplied) applyBatch();
@@ -308,7 +345,7 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
     null,
   );
 
-  const bank = tallyBank(payment, installments, facts.entries, batchSettledOn, tolerance);
+  const bank = tallyBank(payment, installments, facts.entries, batchSettledOn, tolerance, policy);
   if (bank.foreignCurrency) flags.push("entry_in_other_currency");
   if (bank.oppositeDirection) flags.push("entry_in_opposite_direction");
   if (bank.duplicates.length > 0) flags.push("duplicate_bank_entries");
@@ -450,7 +487,8 @@ export function reconcilePayment(facts: PaymentFacts, now: number, policy: Polic
     paymentId: facts.paymentId,
     payment,
     status,
-    settledAmountMinor: settled,
+    settledAmountMinor: settled + (bank.fx?.differenceMinor ?? 0),
+    fx: bank.fx,
     failureCategory: classification?.category ?? null,
     failureCode,
     failureCodeKnown: classification?.known ?? true,

@@ -118,6 +118,10 @@ export interface BankFact {
   counterpartyName: string | null;
   returnReason: string | null;
   receivedAt: number;
+  /** CONTRACT §8 "FX": what the payer instructed, and the rate the bank applied (absent: not said). */
+  instructedAmountMinor?: number | null;
+  instructedCurrency?: string | null;
+  fxRate?: number | null;
 }
 
 /** `manual`: an operator's match (ManualDecision), which wins over every rule. */
@@ -212,4 +216,8 @@ export interface ReconcilePolicy {
   feeSchedule?: FeeRule[];
   /** FEE_TOLERANCE in parts per million of the expected fee (default 2%). */
   feeTolerancePpm?: number;
+  /** FX_TOLERANCE in parts per million of the amount to settle (default 1%); fx.ts. */
+  fxTolerancePpm?: number;
+  /** FX_REFERENCE_RATES: "EURUSD" → units of USD per one EUR (inverse pairs are derived where used). */
+  fxReferenceRates?: Record<string, number>;
 }

@@ -69,6 +69,16 @@ function count(counts: Map<string, number>, key: string, delta: 1 | -1): boolean
 
 const amountKey = (currency: string, amountMinor: number) => `${currency}|${amountMinor}`;
 
+/** The amounts a line can match by: its own, and its instructed amount in the instructed currency (fx.ts). */
+function entryAmountKeys(entry: BankFact): string[] {
+  const own = amountKey(entry.currency, entry.amountMinor);
+  const instructed =
+    entry.instructedCurrency && entry.instructedAmountMinor && entry.instructedCurrency !== entry.currency
+      ? amountKey(entry.instructedCurrency, entry.instructedAmountMinor)
+      : undefined;
+  return instructed === undefined ? [own] : [own, instructed];
+}
+
 /**
  * The instants at which time alone changes something, smallest first: a binary heap with lazy deletion
  * (an owner's entry is current only while `current` still holds that instant for it).
@@ -193,7 +203,7 @@ export class WorkingSet {
   private readonly lookup: TargetLookup = {
     byReference: (key) => [...(this.targetsByRef.get(key) ?? [])].map((id) => this.targets.get(id)!),
     amountCandidates: (entry) =>
-      [...(this.targetsByAmount.get(amountKey(entry.currency, entry.amountMinor)) ?? [])].map(
+      [...new Set(entryAmountKeys(entry).flatMap((amount) => [...(this.targetsByAmount.get(amount) ?? [])]))].map(
         (id) => this.targets.get(id)!,
       ),
   };
@@ -380,9 +390,10 @@ export class WorkingSet {
       if (delta > 0) addTo(this.entriesByRef, ref, key);
       else removeFrom(this.entriesByRef, ref, key);
     }
-    const amount = amountKey(entry.currency, entry.amountMinor);
-    if (delta > 0) addTo(this.entriesByAmount, amount, key);
-    else removeFrom(this.entriesByAmount, amount, key);
+    for (const amount of entryAmountKeys(entry)) {
+      if (delta > 0) addTo(this.entriesByAmount, amount, key);
+      else removeFrom(this.entriesByAmount, amount, key);
+    }
     // A target named by an entry's tokens settles by reference: no amount candidate any more (rule 2).
     for (const token of new Set(entry.tokens)) {
       if (count(this.tokenCounts, token, delta)) this.targetsNamed(token, dirty);

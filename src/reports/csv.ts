@@ -35,6 +35,8 @@ export const CSV_COLUMNS: string[] = [
   // expected, no FEE_SCHEDULE rule) — hence no `_amount` suffix, which promises a number in every row.
   "batch_fees_charged",
   "batch_fees_expected",
+  // CONTRACT §8 "FX": `EUR:-25.36` per line currency (space-separated), the difference in the row's currency, major units.
+  "fx_differences",
 ];
 
 const FORMULA_START = new Set(["=", "+", "-", "@", "\t", "\r", "\uFF1D", "\uFF0B", "\uFF0D", "\uFF20"]);
@@ -63,6 +65,7 @@ export function csvRecord(row: ReportRow, decimalMark = "."): string[] {
     ...AGING_BUCKETS.flatMap((name) => [String(row.overdue[name].count), amount(row.overdue[name].amountMinor)]),
     row.batchFees ? amount(row.batchFees.chargedMinor) : "",
     row.batchFees?.expectedMinor != null ? amount(row.batchFees.expectedMinor) : "",
+    row.fxDifferences.map((fx) => `${fx.lineCurrency}:${amount(fx.differenceMinor)}`).join(" "),
   ];
 }
 

@@ -45,6 +45,18 @@ export function reportRowJson(row: ReportRow) {
           },
         }
       : {}),
+    // CONTRACT §8 "FX": per pair (line currency → the row's currency); the difference in the row's currency.
+    ...(row.fxDifferences.length > 0
+      ? {
+          fx_differences: row.fxDifferences.map((fx) => ({
+            pair: `${fx.lineCurrency}${currency}`,
+            line_currency: fx.lineCurrency,
+            payments: fx.payments,
+            line_amount: minorAndMajor(fx.lineAmountMinor, fx.lineCurrency),
+            difference: minorAndMajor(fx.differenceMinor, currency),
+          })),
+        }
+      : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import {
   batchFeeTotals,
+  fxDifferenceTotals,
   overdueAging,
   paymentTotalsByStatus,
   type ReportPeriod,
@@ -30,8 +31,9 @@ export async function loadReconciliationReport(
       const aging = await overdueAging(client, period, asOf);
       const unmatched = await unmatchedBankEntries(client, period);
       const batchFees = await batchFeeTotals(client, feeSchedule, period);
+      const fxDifferences = await fxDifferenceTotals(client, period);
       await client.query("commit");
-      return buildReconciliationReport({ ...period, asOf, statusTotals, aging, unmatched, batchFees });
+      return buildReconciliationReport({ ...period, asOf, statusTotals, aging, unmatched, batchFees, fxDifferences });
     } catch (error) {
       await client.query("rollback").catch(() => {
         broken = true;

@@ -38,6 +38,7 @@ const HEADER = [
   "Unmatched bank entries",
   ...AGING_BUCKETS.map((name) => `Overdue ${name}`),
   "Batch fees charged / expected",
+  "FX differences",
 ];
 const TEXT_COLUMNS = 3;
 
@@ -68,6 +69,11 @@ function cells(row: ReportRow): string[] {
           row.batchFees.expectedMinor === null ? "?" : formatMajor(row.batchFees.expectedMinor, row.currency)
         }`
       : "-",
+    row.fxDifferences.length > 0
+      ? row.fxDifferences
+          .map((fx) => `${fx.lineCurrency}→${row.currency} ${formatMajor(fx.differenceMinor, row.currency)}`)
+          .join(", ")
+      : "-",
   ];
 }
 
@@ -91,6 +97,7 @@ export function reportMarkdown(report: ReconciliationReport): string {
     "- Status columns hold the expected amounts of the payments in that status, mismatch included (the bank's difference from it is a mismatch payment's amount at risk: payrecon_funds_at_risk, the status page, its exception).",
     "- Overdue: delayed payments by days past due, with the amount still outstanding.",
     "- Batch fees: of the settlement batches expected to arrive in the period, as charged / as FEE_SCHEDULE expects them (? without a rule).",
+    "- FX differences: of payments settled by bank lines in another currency, per pair (line currency → payment currency), converted − settled in the payment's currency.",
     "",
   ];
   if (report.rows.length === 0) {

@@ -1,4 +1,11 @@
-import type { AgingBucket, AgingRow, BatchFeeRow, StatusTotalRow, UnmatchedEntryRow } from "../db/queries/reports.js";
+import type {
+  AgingBucket,
+  AgingRow,
+  BatchFeeRow,
+  FxDifferenceRow,
+  StatusTotalRow,
+  UnmatchedEntryRow,
+} from "../db/queries/reports.js";
 import { AGING_BUCKETS } from "../db/queries/reports.js";
 
 /**
@@ -72,6 +79,18 @@ export interface ReportRow {
    * period: charged as the gateway reported them, expected from FEE_SCHEDULE (null: no rule for it).
    */
   batchFees: { batches: number; chargedMinor: number; expectedMinor: number | null } | null;
+  /**
+   * CONTRACT §8 "FX": the row's payments settled by lines in another currency, per line currency (the pair is
+   * line currency → the row's), by line currency: payments, the lines' amount, the FX difference (row currency).
+   */
+  fxDifferences: FxPairTotal[];
+}
+
+export interface FxPairTotal {
+  lineCurrency: string;
+  payments: number;
+  lineAmountMinor: number;
+  differenceMinor: number;
 }
 
 export interface ReconciliationReport {
@@ -96,6 +115,7 @@ function emptyRow(rowType: RowType, gateway: string, currency: string, direction
     unmatchedBankEntries: zero(),
     overdue: Object.fromEntries(AGING_BUCKETS.map((name) => [name, zero()])) as Record<AgingBucket, Bucket>,
     batchFees: null,
+    fxDifferences: [],
   };
 }
 
@@ -131,6 +151,7 @@ export interface ReportInput {
   aging: AgingRow[];
   unmatched: UnmatchedEntryRow[];
   batchFees?: BatchFeeRow[];
+  fxDifferences?: FxDifferenceRow[];
 }
 
 export function buildReconciliationReport(input: ReportInput): ReconciliationReport {
@@ -158,6 +179,14 @@ export function buildReconciliationReport(input: ReportInput): ReconciliationRep
     const row = rowFor("gateway", fees.gateway, fees.currency, "collection");
     addFees(row, { batches: fees.batches, chargedMinor: fees.charged_minor, expectedMinor: fees.expected_minor });
   }
+  for (const fx of input.fxDifferences ?? []) {
+    addFx(rowFor("gateway", fx.gateway, fx.currency, fx.direction), {
+      lineCurrency: fx.line_currency,
+      payments: fx.payments,
+      lineAmountMinor: fx.line_amount_minor,
+      differenceMinor: fx.difference_minor,
+    });
+  }
   for (const entry of input.unmatched) {
     const row = rowFor("bank", BANK_GATEWAY, entry.currency, entry.direction === "credit" ? "collection" : "payout");
     addTo(row.unmatchedBankEntries, entry.count, entry.amount_minor);
@@ -184,6 +213,20 @@ function addRow(into: ReportRow, row: ReportRow): void {
   addTo(into.unmatchedBankEntries, row.unmatchedBankEntries.count, row.unmatchedBankEntries.amountMinor);
   for (const name of AGING_BUCKETS) addTo(into.overdue[name], row.overdue[name].count, row.overdue[name].amountMinor);
   if (row.batchFees) addFees(into, row.batchFees);
+  for (const fx of row.fxDifferences) addFx(into, fx);
+}
+
+function addFx(into: ReportRow, fx: FxPairTotal): void {
+  const known = into.fxDifferences.find((pair) => pair.lineCurrency === fx.lineCurrency);
+  if (!known) {
+    into.fxDifferences = [...into.fxDifferences, { ...fx }].sort((a, b) =>
+      a.lineCurrency.localeCompare(b.lineCurrency),
+    );
+    return;
+  }
+  known.payments += fx.payments;
+  known.lineAmountMinor += fx.lineAmountMinor;
+  known.differenceMinor += fx.differenceMinor;
 }
 
 /** Expected fees add up only where every batch has one: a total with an unknown part is unknown. */

@@ -320,8 +320,13 @@ async function matchEntries(
     const amounts = new Set([payment.amount_minor, ...(payment.installments ?? []).map((part) => part.amount_minor)]);
     for (const amount of amounts) pushTo(pendingByAmount, amountKey(payment.currency, direction, amount), identity);
   }
-  const pendingCandidates = (entry: BankFact) =>
-    pendingByAmount.get(amountKey(entry.currency, entry.direction, entry.amountMinor)) ?? [];
+  const pendingCandidates = (entry: BankFact) => [
+    ...(pendingByAmount.get(amountKey(entry.currency, entry.direction, entry.amountMinor)) ?? []),
+    // By the instructed amount in its currency (CONTRACT §8 "FX").
+    ...(entry.instructedCurrency && entry.instructedAmountMinor && entry.instructedCurrency !== entry.currency
+      ? (pendingByAmount.get(amountKey(entry.instructedCurrency, entry.direction, entry.instructedAmountMinor)) ?? [])
+      : []),
+  ];
   // Whether a payment settles by reference matters only to amount matching: asked only for the pending
   // payments some entry here could match by amount.
   const asked = new Set(booked.flatMap((entry) => pendingCandidates(entry).map((identity) => identity.id)));

@@ -988,8 +988,9 @@ describe("fees against FEE_SCHEDULE (CONTRACT §8)", () => {
       .trim()
       .split("\r\n")
       .map((line) => line.split(","));
-    expect(header!.slice(-2)).toEqual(["batch_fees_charged", "batch_fees_expected"]);
+    // The fee columns, then the FX differences (CONTRACT §8), empty here.
+    expect(header!.slice(-3)).toEqual(["batch_fees_charged", "batch_fees_expected", "fx_differences"]);
     const stripeEur = lines.find((line) => line.slice(0, 4).join(",") === "gateway,stripe,EUR,collection");
-    expect(stripeEur!.slice(-2)).toEqual([(charged / 100).toFixed(2), (expected / 100).toFixed(2)]);
+    expect(stripeEur!.slice(-3)).toEqual([(charged / 100).toFixed(2), (expected / 100).toFixed(2), ""]);
   });
 });

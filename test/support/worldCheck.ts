@@ -20,12 +20,18 @@ export async function differencesFromWorld(pool: pg.Pool, policy: Policy, now: n
     status: string;
     settled_amount_minor: number;
     failure_category: string | null;
-  }>("select id, status, settled_amount_minor, failure_category from payments");
+    fx: string | null;
+  }>(
+    `select id, status, settled_amount_minor, failure_category,
+            fx_line_currency || '/' || fx_line_amount_minor || '/' || fx_difference_minor as fx from payments`,
+  );
   const stored = new Map(payments.rows.map((row) => [row.id, row]));
   for (const [id, outcome] of world.payments) {
     const row = stored.get(id);
-    const want = `${outcome.status}/${outcome.settledAmountMinor}/${outcome.failureCategory}`;
-    const got = row ? `${row.status}/${row.settled_amount_minor}/${row.failure_category}` : "missing";
+    // CONTRACT §8 "FX": the line currency, its amount and the FX difference, as the payment records them.
+    const fx = outcome.fx && `${outcome.fx.lineCurrency}/${outcome.fx.lineAmountMinor}/${outcome.fx.differenceMinor}`;
+    const want = `${outcome.status}/${outcome.settledAmountMinor}/${outcome.failureCategory}/${fx}`;
+    const got = row ? `${row.status}/${row.settled_amount_minor}/${row.failure_category}/${row.fx}` : "missing";
     if (want !== got) differences.push(`payment ${id}: world ${want}, store ${got}`);
   }
   if (stored.size !== world.payments.size)

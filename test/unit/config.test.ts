@@ -76,6 +76,9 @@ describe("loadConfig", () => {
       // CONTRACT §8: no schedule, no fee checks; FEE_TOLERANCE 2%.
       feeSchedule: [],
       feeTolerancePpm: 20_000,
+      // CONTRACT §8 "FX": FX_TOLERANCE 1%, no reference rates.
+      fxTolerancePpm: 10_000,
+      fxReferenceRates: {},
     });
     expect(config.sweepIntervalMs).toBe(parseDuration("30s"));
     expect(config.alertmanagerUrl).toBeUndefined();
@@ -99,7 +102,11 @@ describe("loadConfig", () => {
       DATABASE_STATEMENT_TIMEOUT: "2s",
       FEE_SCHEDULE: "stripe:EUR=1.4%+25, stripe:*=2.9%+30,adyen:*=0.6%+12",
       FEE_TOLERANCE: "0.5%",
+      FX_TOLERANCE: "1.5%",
+      FX_REFERENCE_RATES: "EURUSD=1.0842, GBPEUR=1.17",
     });
+    expect(config.policy.fxTolerancePpm).toBe(15_000);
+    expect(config.policy.fxReferenceRates).toEqual({ EURUSD: 1.0842, GBPEUR: 1.17 });
     expect(config.policy.feeSchedule).toEqual([
       { gateway: "stripe", currency: "EUR", percentPpm: 14_000, fixedMinor: 25 },
       { gateway: "stripe", currency: "*", percentPpm: 29_000, fixedMinor: 30 },
@@ -133,6 +140,11 @@ describe("loadConfig", () => {
     ["FEE_SCHEDULE", "stripe:EUR=1.4%+25,stripe:EUR=2%"],
     ["FEE_SCHEDULE", "stripe:eur=1.4%"],
     ["FEE_TOLERANCE", "0.02"],
+    ["FX_TOLERANCE", "1"],
+    ["FX_REFERENCE_RATES", "EUR/USD=1.08"],
+    ["FX_REFERENCE_RATES", "EURUSD=1.08,USDEUR=0.92"],
+    ["FX_REFERENCE_RATES", "EUREUR=1"],
+    ["FX_REFERENCE_RATES", "EURUSD=0"],
   ])("a bad %s is one line naming it", (variable, value) => {
     let error: unknown;
     try {

@@ -93,5 +93,8 @@ export function toBankFact(row: BankEntryDbRow): BankFact {
     counterpartyName: entry.counterparty_name ?? null,
     returnReason: entry.return_reason ?? null,
     receivedAt: row.received_at.getTime(),
+    instructedAmountMinor: entry.instructed_amount_minor ?? null,
+    instructedCurrency: entry.instructed_currency ?? null,
+    fxRate: entry.fx_rate ?? null,
   };
 }

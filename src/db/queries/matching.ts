@@ -164,6 +164,14 @@ export async function entriesToRematch(
                               and e.value_date between i.due_date - $6::int and i.due_date + $6::int
                               and e.status <> 'returned' offset 0) e
      union
+     -- A line in another currency whose instructed amount fits (CONTRACT §8 "FX").
+     select e.seq from installments i
+       cross join lateral (select seq from bank_entries e
+                            where e.instructed_currency = i.currency and e.direction = i.settle_direction
+                              and e.instructed_amount_minor = i.amount_minor and e.currency <> i.currency
+                              and e.value_date between i.due_date - $6::int and i.due_date + $6::int
+                              and e.status <> 'returned' offset 0) e
+     union
      select e.seq from batches b
        cross join lateral (select seq from bank_entries e
                             where e.currency = b.currency and e.amount_minor = abs(b.net_minor)
@@ -303,7 +311,14 @@ export async function amountCandidates(
          cross join lateral (select distinct i.payment_id from payment_installments i
                               where i.currency = e.currency and i.settle_direction = e.direction
                                 and i.amount_minor = e.amount_minor
-                                and i.due_date between e.value_date - $2::int and e.value_date + $2::int offset 0) i
+                                and i.due_date between e.value_date - $2::int and e.value_date + $2::int
+                             union
+                             -- By the instructed amount in its currency (CONTRACT §8 "FX").
+                             select i.payment_id from payment_installments i
+                              where i.currency = e.instructed_currency and i.settle_direction = e.direction
+                                and i.amount_minor = e.instructed_amount_minor and e.currency <> i.currency
+                                and i.due_date between e.value_date - $2::int and e.value_date + $2::int
+                             offset 0) i
          cross join lateral (select * from payments p where p.id = i.payment_id offset 0) p
         where e.seq = any($1::bigint[]) and e.status <> 'returned' and p.id <> all($3::text[])`,
       [entrySeqs, days, exceptIds],

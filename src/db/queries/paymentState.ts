@@ -86,6 +86,8 @@ export function outcomeSignature(outcome: PaymentOutcome): string {
     outcome.reason,
     outcome.nextDeadline,
     outcome.exception?.amountMinor ?? 0,
+    // Only when lines in another currency settled it, so signatures stored before FX stay valid.
+    ...(outcome.fx ? [outcome.fx] : []),
   ]);
   const signature = createHash("sha1").update(text).digest("base64");
   signatures.set(outcome, signature);
@@ -336,6 +338,9 @@ function statusRecord(o: PaymentOutcome, statusSince: Map<string, Date>) {
     status_since: statusSince.get(o.paymentId)?.toISOString() ?? null,
     next_deadline: time(o.nextDeadline),
     signature: outcomeSignature(o),
+    fx_line_currency: o.fx?.lineCurrency ?? null,
+    fx_line_amount: o.fx?.lineAmountMinor ?? null,
+    fx_difference: o.fx?.differenceMinor ?? null,
   };
 }
 
@@ -343,7 +348,7 @@ function statusRecord(o: PaymentOutcome, statusSince: Map<string, Date>) {
 const STATUS_RECORD = `id text, status text, settled bigint, at_risk bigint, failure_category text, failure_code text,
   failure_message text, retry_advice text, hold_reason text, settled_late bool, settled_on date, accepted_at timestamptz,
   overdue_since timestamptz, flags text[], reason text, status_since timestamptz, next_deadline timestamptz,
-  signature text`;
+  signature text, fx_line_currency text, fx_line_amount bigint, fx_difference bigint`;
 
 /** Status columns of existing payments whose outcome changed. */
 export async function savePayments(db: Db, outcomes: PaymentOutcome[], statusSince: Map<string, Date>, now: Date) {
@@ -355,7 +360,9 @@ export async function savePayments(db: Db, outcomes: PaymentOutcome[], statusSin
             settled_on = t.settled_on, accepted_at = t.accepted_at, overdue_since = t.overdue_since,
             flags = coalesce(t.flags, '{}'), status_reason = t.reason,
             status_since = coalesce(t.status_since, p.status_since),
-            next_deadline = t.next_deadline, outcome_signature = t.signature, updated_at = $2
+            next_deadline = t.next_deadline, outcome_signature = t.signature, updated_at = $2,
+            fx_line_currency = t.fx_line_currency, fx_line_amount_minor = t.fx_line_amount,
+            fx_difference_minor = t.fx_difference
        from json_to_recordset($1::json) as t(${STATUS_RECORD})
       where p.id = t.id`,
     [JSON.stringify(outcomes.map((outcome) => statusRecord(outcome, statusSince))), now],
@@ -378,14 +385,16 @@ export async function insertPayments(
                            counterparty_name, created_at, due_at, cancelled, body, identity_hash, status,
                            settled_amount_minor, at_risk_minor, failure_category, failure_code, failure_message,
                            retry_advice, hold_reason, settled_late, settled_on, accepted_at, overdue_since, flags,
-                           status_reason, status_since, next_deadline, outcome_signature, updated_at)
+                           status_reason, status_since, next_deadline, outcome_signature, updated_at,
+                           fx_line_currency, fx_line_amount_minor, fx_difference_minor)
      select t.id, t.body->>'reference', ${referenceKeySql("t.body->>'reference'")}, t.body->>'gateway', t.body->>'direction',
             t.body->>'currency', (t.body->>'amount_minor')::bigint, t.body->>'counterparty',
             t.body->'metadata'->>'counterparty_name', (t.body->>'created_at')::timestamptz,
             (t.body->>'due_at')::timestamptz, t.cancelled, t.body, t.identity_hash, t.status, t.settled, t.at_risk,
             t.failure_category, t.failure_code, t.failure_message, t.retry_advice, t.hold_reason, t.settled_late,
             t.settled_on, t.accepted_at, t.overdue_since, coalesce(t.flags, '{}'), t.reason,
-            coalesce(t.status_since, $2), t.next_deadline, t.signature, $2
+            coalesce(t.status_since, $2), t.next_deadline, t.signature, $2,
+            t.fx_line_currency, t.fx_line_amount, t.fx_difference
        from json_to_recordset($1::json) as t(${STATUS_RECORD}, body jsonb, cancelled bool, identity_hash text)`,
     [
       JSON.stringify(

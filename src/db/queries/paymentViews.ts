@@ -30,6 +30,9 @@ export interface PaymentRow {
   next_deadline: Date | null;
   body: { installments?: Array<{ amount_minor: number; due_at: string }>; metadata?: Record<string, unknown> };
   updated_at: Date;
+  fx_line_currency?: string | null;
+  fx_line_amount_minor?: number | null;
+  fx_difference_minor?: number | null;
 }
 
 export async function getPayment(db: Db, id: string): Promise<PaymentRow | undefined> {

@@ -50,6 +50,33 @@ export async function paymentTotalsByStatus(db: Db, period: ReportPeriod): Promi
   return withNumbers(result.rows, ["count", "amount_minor", "settled_minor"]);
 }
 
+export interface FxDifferenceRow {
+  gateway: string;
+  currency: string;
+  direction: "collection" | "payout";
+  line_currency: string;
+  payments: number;
+  line_amount_minor: number;
+  difference_minor: number;
+}
+
+/**
+ * CONTRACT §8 "FX": payments settled by bank lines in another currency, per gateway × currency × direction and
+ * line currency (a currency pair): their count, the lines' amount and the FX difference in the payment's currency.
+ */
+export async function fxDifferenceTotals(db: Db, period: ReportPeriod): Promise<FxDifferenceRow[]> {
+  const result = await db.query<FxDifferenceRow>(
+    `select gateway, currency, direction, fx_line_currency as line_currency, count(*) as payments,
+            sum(fx_line_amount_minor)::bigint as line_amount_minor, sum(fx_difference_minor)::bigint as difference_minor
+       from payments
+      where created_at >= $1 and created_at < $2 and fx_line_currency is not null
+      group by gateway, currency, direction, fx_line_currency
+      order by gateway, currency, direction, fx_line_currency`,
+    [period.from, period.to],
+  );
+  return withNumbers(result.rows, ["payments", "line_amount_minor", "difference_minor"]);
+}
+
 export const AGING_BUCKETS = ["0-1d", "1-3d", "3-7d", "7d+"] as const;
 export type AgingBucket = (typeof AGING_BUCKETS)[number];
 

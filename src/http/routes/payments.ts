@@ -63,6 +63,15 @@ export function paymentSummary(row: PaymentRow) {
     next_deadline: row.next_deadline?.toISOString() ?? null,
     flags: row.flags,
     updated_at: row.updated_at.toISOString(),
+    // CONTRACT §8 "FX": settled (in part) by lines in another currency; null when not.
+    fx:
+      row.fx_line_currency == null
+        ? null
+        : {
+            line_currency: row.fx_line_currency,
+            line_amount_minor: Number(row.fx_line_amount_minor),
+            difference_minor: Number(row.fx_difference_minor),
+          },
   };
 }
 

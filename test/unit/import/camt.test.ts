@@ -148,6 +148,9 @@ describe("camt.053 UBS (.001.08, SPS 2.0)", () => {
     const eur = byRef(parsed.entries, "0124571DN6195349");
     expect(eur).toMatchObject({ currency: "EUR", amount_minor: 2097, end_to_end_id: "1208481" });
     expect(eur.metadata).toMatchObject({ original_amount: "CHF 19.69", exchange_rate: { rate: "0.9433" } });
+    // CONTRACT §8 "FX": the instructed amount and the rate (CHF per EUR, as the amounts agree) as BankEntry fields.
+    expect(eur).toMatchObject({ instructed_amount_minor: 1969, instructed_currency: "CHF", fx_rate: 0.9433 });
+    expect(eur.metadata).not.toHaveProperty("__bank_entry_fx");
     expect(parsed.warnings).toContain(
       "Document/BkToCstmrStmt/Stmt/Ntry[3]: entry in EUR on a CHF account, left out of its totals",
     );
@@ -194,6 +197,11 @@ describe("camt.054 Finance Finland (.001.02 notification)", () => {
       [50_000, "EUR", "JPY 79255"],
     ]);
     expect(foreign.map((entry) => entry.end_to_end_id)).toEqual(["ISSRBKREF12345678", "ISSRBKREF12345679"]);
+    // CONTRACT §8 "FX": quoted as EUR per USD (and per JPY) under UnitCcy EUR; turned the way the amounts agree.
+    expect(foreign.map((entry) => [entry.instructed_amount_minor, entry.instructed_currency, entry.fx_rate])).toEqual([
+      [75_000, "USD", 1.49999925],
+      [79_255, "JPY", 158.5100059],
+    ]);
     expect(foreign.every((entry) => entry.metadata?.charges_minor === 2000)).toBe(true);
   });
 });

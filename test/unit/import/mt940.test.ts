@@ -167,6 +167,15 @@ describe("MT940 returns, reversals, charges", () => {
     const [entry] = mt940("hsbc-hk_ocmt-usd.txt").entries;
     expect(entry).toMatchObject({ currency: "HKD", amount_minor: 2_000_000, direction: "debit" });
     expect(entry?.metadata?.original_amount).toBe("USD 2853.12");
+    // CONTRACT §8 "FX": the instructed amount as BankEntry fields; no /EXCH/, no rate.
+    expect(entry).toMatchObject({ instructed_amount_minor: 285_312, instructed_currency: "USD" });
+    expect(entry).not.toHaveProperty("fx_rate");
+  });
+
+  it("leaves out an /OCMT/ in the line's own currency (Deutsche Bank's return): no FX", () => {
+    const [entry] = mt940("deutschebank-de_sdd-return-ocmt-chgs.txt").entries;
+    expect(entry).not.toHaveProperty("instructed_amount_minor");
+    expect(entry).not.toHaveProperty("instructed_currency");
   });
 });
 
@@ -187,6 +196,20 @@ describe("MT940 dates and errors", () => {
     expect(entry).toMatchObject({ value_date: "2024-12-31", booking_date: "2025-01-02", bank: "de-37040044" });
     const [back] = parseStatementFile("mt940", statement(":61:2501021231C10,00NTRFNONREF//B1")).entries;
     expect(back).toMatchObject({ value_date: "2025-01-02", booking_date: "2024-12-31" });
+  });
+
+  it("reads /OCMT/ and /EXCH/ as the instructed amount and the rate, turned the way the amounts agree", () => {
+    // EUR 100,00 + 922,30 = 1022,30; the payer sent USD 1000,00; the bank quotes EUR per USD (0,92230).
+    const text = statement(
+      ":61:2412311231C922,30NTRFNONREF//B7\n:86:/OCMT/USD1000,00//EXCH/0,92230/ INVOICE 7",
+    ).replace(":62F:C250102EUR110,00", ":62F:C250102EUR1022,30");
+    const [entry] = parseStatementFile("mt940", text).entries;
+    expect(entry).toMatchObject({ amount_minor: 92_230, instructed_amount_minor: 100_000, instructed_currency: "USD" });
+    expect(entry?.fx_rate).toBeCloseTo(1.084245907, 9);
+    // The same line without them keeps an id of its own: the FX fields are what the bank said.
+    const plain = parseStatementFile("mt940", text.replace("/OCMT/USD1000,00//EXCH/0,92230/ ", "")).entries[0];
+    expect(plain).not.toHaveProperty("instructed_amount_minor");
+    expect(plain?.entry_id).not.toBe(entry?.entry_id);
   });
 
   it("ids lines without a bank reference by content, numbering identical ones", () => {

@@ -226,6 +226,10 @@ export interface EntrySpec {
   bank?: string;
   /** When the statement line arrived; defaults to 08:00Z on the value date. */
   receivedAt?: When;
+  /** CONTRACT §8 "FX": absent unless given. */
+  instructedAmount?: number;
+  instructedCurrency?: string;
+  fxRate?: number;
 }
 
 export function bankFact(spec: EntrySpec): BankFact {
@@ -246,6 +250,10 @@ export function bankFact(spec: EntrySpec): BankFact {
     counterpartyName: spec.counterpartyName ?? null,
     returnReason: spec.returnReason ?? null,
     receivedAt: at(spec.receivedAt ?? at(spec.on) + 8 * HOUR),
+    ...(spec.instructedAmount === undefined
+      ? {}
+      : { instructedAmountMinor: spec.instructedAmount, instructedCurrency: spec.instructedCurrency ?? "USD" }),
+    ...(spec.fxRate === undefined ? {} : { fxRate: spec.fxRate }),
   };
 }
 

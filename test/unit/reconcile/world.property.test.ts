@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ExpectedPayment } from "../../../src/messages/schemas.js";
 import { RETRY_ADVICE } from "../../../src/reconcile/failureCodes.js";
+import { convertMinor, fxRateFor, instructedIn } from "../../../src/reconcile/fx.js";
 import { PAYMENT_STATUSES } from "../../../src/reconcile/types.js";
 import { reconcileWorld, type WorldFacts } from "../../../src/reconcile/world.js";
 import { at, isoDate, settling, type VersionFact } from "./builders.js";
@@ -75,15 +76,22 @@ function amountOracle(world: BuiltWorld, entry: WorldFacts["entries"][number]): 
   const within = (date: string) => Math.abs(at(entry.valueDate) - at(date)) <= policy.matchWindowMs;
   const out: string[] = [];
   for (const [id, payment, cancelled] of effectivePayments(facts)) {
-    if (cancelled || payment.currency !== entry.currency || settling(payment.direction) !== entry.direction) continue;
+    // A line in another currency fits by its instructed amount in the payment's currency (CONTRACT §8 "FX").
+    const amount =
+      payment.currency === entry.currency
+        ? entry.amountMinor
+        : entry.instructedCurrency === payment.currency
+          ? entry.instructedAmountMinor
+          : undefined;
+    if (cancelled || amount == null || settling(payment.direction) !== entry.direction) continue;
     const key = payment.reference.toUpperCase();
     // Payments named by a bank line or listed in a batch settle that way: not amount candidates.
     if (named.has(key) || batched.has(key)) continue;
     const parts = payment.installments ?? [{ amount_minor: payment.amount_minor, due_at: payment.due_at }];
     const lastDue = parts.map((part) => part.due_at).sort()[parts.length - 1]!;
     const fits =
-      (payment.amount_minor === entry.amountMinor && within(isoDate(lastDue))) ||
-      parts.some((part) => part.amount_minor === entry.amountMinor && within(isoDate(part.due_at)));
+      (payment.amount_minor === amount && within(isoDate(lastDue))) ||
+      parts.some((part) => part.amount_minor === amount && within(isoDate(part.due_at)));
     if (fits) out.push(`payment:${id}`);
   }
   for (const batch of facts.batches) {
@@ -153,9 +161,16 @@ describe("invariants of every reconciled world (CONTRACT §2)", () => {
           if (outcome.settledLate) expect(outcome.status).toBe("settled");
 
           // Settled never exceeds what the bank shows: its own settling entries, plus a settled batch listing it.
+          // A line in another currency counts by its amount in the payment's currency (CONTRACT §8 "FX").
+          const inOwnCurrency = (e: (typeof world.facts.entries)[number]) => {
+            if (e.currency === payment.currency) return e.amountMinor;
+            const instructed = instructedIn(e, payment.currency);
+            if (instructed !== undefined || e.instructedCurrency) return instructed ?? 0;
+            const rate = fxRateFor(e, payment.currency, world.policy);
+            return rate === undefined ? 0 : convertMinor(e.amountMinor, e.currency, payment.currency, rate);
+          };
           const own = (matchedTo.get(id) ?? []).filter(
-            (e) =>
-              e.status === "booked" && e.currency === payment.currency && e.direction === settling(payment.direction),
+            (e) => e.status === "booked" && e.direction === settling(payment.direction),
           );
           const inSettledBatch = world.facts.batches.some(
             (b) =>
@@ -163,12 +178,18 @@ describe("invariants of every reconciled world (CONTRACT §2)", () => {
               b.referenceKeys.includes(payment.reference.toUpperCase()) &&
               result.batchStates.get(batchKey(b.gateway, b.batchId))?.state === "settled",
           );
-          const bound = own.reduce((sum, e) => sum + e.amountMinor, 0) + (inSettledBatch ? payment.amount_minor : 0);
+          const bound = own.reduce((sum, e) => sum + inOwnCurrency(e), 0) + (inSettledBatch ? payment.amount_minor : 0);
           expect(outcome.settledAmountMinor).toBeLessThanOrEqual(bound);
 
           // Settled means the bank shows the full amount (within the tolerance).
+          // Settled means the bank shows the full amount (within the tolerance; converted at a rate, within
+          // FX_TOLERANCE, the rest being the FX difference).
           if (outcome.status === "settled") {
-            expect(Math.abs(outcome.settledAmountMinor - payment.amount_minor)).toBeLessThanOrEqual(tolerance);
+            const fxAllowance = Math.abs(outcome.fx?.differenceMinor ?? 0);
+            expect(fxAllowance).toBeLessThanOrEqual(Math.ceil(payment.amount_minor * 0.01));
+            expect(Math.abs(outcome.settledAmountMinor - payment.amount_minor)).toBeLessThanOrEqual(
+              tolerance + fxAllowance,
+            );
           }
 
           // A duplicate is an entry matched to this payment, and to no other.

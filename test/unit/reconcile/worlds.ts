@@ -54,6 +54,13 @@ const BANK_STORIES = [
   "duplicateByAmount",
   "return",
   "short",
+  // CONTRACT §8 "FX": a line in the other currency carrying the instructed amount (by amount, or named), one
+  // converted at the reference rate (within FX_TOLERANCE, or 5% short), and one at its own rate.
+  "fxInstructed",
+  "fxInstructedE2e",
+  "fxRate",
+  "fxRateShort",
+  "fxLineRate",
 ] as const;
 const VERSIONING = ["plain", "explicit", "amendedExplicit", "amendedPlain", "cancelled", "recreated"] as const;
 
@@ -99,6 +106,8 @@ const strayEntry = fc.record({
   day: fc.integer({ min: 0, max: 14 }),
   currency: fc.constantFrom("EUR", "USD"),
   status: fc.constantFrom<"booked" | "pending">("booked", "booked", "pending"),
+  // An instructed amount in the other currency: a cross-currency amount candidate (CONTRACT §8 "FX").
+  instructed: fc.boolean(),
 });
 const strayEvent = fc.record({
   type: fc.constantFrom<EventType>("payment.captured", "payout.paid", "payout.failed"),
@@ -291,6 +300,9 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
     const opposite = direction === "credit" ? "debit" : "credit";
     const on = isoDate(due + p.bankDayOffset * DAY);
     const later = isoDate(due + (p.bankDayOffset + p.laterDays) * DAY);
+    // FX_REFERENCE_RATES of these worlds: EURUSD=1.25.
+    const otherCurrency = p.currency === "EUR" ? "USD" : "EUR";
+    const toOther = p.currency === "EUR" ? 1.25 : 0.8;
     const entry = (k: number, spec: Partial<Parameters<typeof bankFact>[0]>) =>
       facts.entries.push(
         bankFact({
@@ -343,6 +355,27 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
         break;
       case "short":
         entry(0, { amount: p.amount - 7, e2e: reference });
+        break;
+      case "fxInstructed":
+      case "fxInstructedE2e":
+        entry(0, {
+          currency: otherCurrency,
+          amount: Math.round(p.amount * toOther) + 3,
+          instructedAmount: p.amount,
+          instructedCurrency: p.currency,
+          ...(p.bank === "fxInstructedE2e" ? { e2e: reference } : { remittance: "FOREIGN TRANSFER" }),
+        });
+        break;
+      case "fxRate":
+      case "fxRateShort":
+        entry(0, {
+          currency: otherCurrency,
+          amount: Math.round(p.amount * toOther * (p.bank === "fxRate" ? 1.004 : 0.95)),
+          e2e: reference,
+        });
+        break;
+      case "fxLineRate":
+        entry(0, { currency: otherCurrency, amount: Math.round(p.amount / 1.1), fxRate: 1.1, e2e: reference });
         break;
     }
     if (p.direction === "collection" && p.batched) {
@@ -422,6 +455,9 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
         status: stray.status,
         remittance: "MISC TRANSFER",
         entryId: `STRAY-${k}`,
+        ...(stray.instructed
+          ? { instructedAmount: stray.amount, instructedCurrency: stray.currency === "EUR" ? "USD" : "EUR" }
+          : {}),
       }),
     );
   });
@@ -442,6 +478,7 @@ export function buildWorld(plan: WorldPlan): BuiltWorld {
     amountToleranceMinor: plan.tolerance,
     pendingGraceMs: plan.pendingGraceHours * HOUR,
     amountToleranceByGateway: plan.adyenOverride === null ? {} : { adyen: plan.adyenOverride },
+    fxReferenceRates: { EURUSD: 1.25 },
     ...(plan.feeSchedule
       ? {
           feeSchedule: [
@@ -593,6 +630,7 @@ export function project(result: WorldResult) {
       settledOn: o.settledOn,
       nextDeadline: o.nextDeadline,
       exception: o.exception,
+      fx: o.fx,
     })),
     entryMatches: byKey(result.entryMatches),
     batches: byKey(result.batchStates).map(([key, state]) => [key, state.state]),

@@ -254,3 +254,64 @@ describe("CSV for spreadsheets (locale)", () => {
     expect((await text(reportCsvStream(sample))).split("\r\n")[0]).toBe(CSV_COLUMNS.join(","));
   });
 });
+
+describe("FX differences (CONTRACT §8)", () => {
+  const fx = (gateway: string, line: string, payments: number, lineAmount: number, difference: number) => ({
+    gateway,
+    currency: "USD",
+    direction: "collection" as const,
+    line_currency: line,
+    payments,
+    line_amount_minor: lineAmount,
+    difference_minor: difference,
+  });
+  const report = buildReconciliationReport({
+    ...period,
+    asOf,
+    statusTotals: [
+      status("stripe", "USD", "collection", "settled", 3, 3_000_000, 2_997_464),
+      status("adyen", "USD", "collection", "settled", 1, 500_000, 500_100),
+    ],
+    aging: [],
+    unmatched: [],
+    fxDifferences: [
+      fx("stripe", "EUR", 2, 1_842_300, -2_536),
+      fx("stripe", "GBP", 1, 790_000, 0),
+      fx("adyen", "EUR", 1, 461_000, 100),
+    ],
+  });
+  const total = report.rows.find((row) => row.rowType === "total")!;
+
+  it("totals them per pair on the gateway rows and the totals", () => {
+    expect(total.fxDifferences).toEqual([
+      { lineCurrency: "EUR", payments: 3, lineAmountMinor: 2_303_300, differenceMinor: -2_436 },
+      { lineCurrency: "GBP", payments: 1, lineAmountMinor: 790_000, differenceMinor: 0 },
+    ]);
+    const json = reportJson(report).rows.find((row) => row.row_type === "total")!;
+    expect(json.fx_differences).toEqual([
+      {
+        pair: "EURUSD",
+        line_currency: "EUR",
+        payments: 3,
+        line_amount: { amount_minor: 2_303_300, amount: "23033.00" },
+        difference: { amount_minor: -2_436, amount: "-24.36" },
+      },
+      {
+        pair: "GBPUSD",
+        line_currency: "GBP",
+        payments: 1,
+        line_amount: { amount_minor: 790_000, amount: "7900.00" },
+        difference: { amount_minor: 0, amount: "0.00" },
+      },
+    ]);
+    // No FX: no key.
+    expect(reportJson(sample).rows[0]).not.toHaveProperty("fx_differences");
+  });
+
+  it("in CSV one column, in markdown one cell", async () => {
+    const records = parse(await text(reportCsvStream(report)), { columns: true }) as Array<Record<string, string>>;
+    expect(records.find((row) => row.row_type === "total")!.fx_differences).toBe("EUR:-24.36 GBP:0.00");
+    expect(records.find((row) => row.gateway === "adyen")!.fx_differences).toBe("EUR:1.00");
+    expect(reportMarkdown(report)).toContain("EUR→USD -24.36, GBP→USD 0.00");
+  });
+});
