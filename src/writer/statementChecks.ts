@@ -10,6 +10,7 @@ import {
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { balanceResult, hasGap, statementExceptions } from "../reconcile/statements.js";
 import { syncExceptions } from "./exceptionSync.js";
+import { lockBanks } from "../db/queries/statements.js";
 
 /**
  * Checks bank statement summaries (CONTRACT §8 "Statements") in the transaction that stored new statements or
@@ -30,6 +31,11 @@ export async function checkStatements(
   now: Date,
 ): Promise<StatementCheck[]> {
   if (newStatementSeqs.length === 0 && newEntries.length === 0) return [];
+  // Two transactions storing a bank's statement and its last line (or two consecutive statements) at once would
+  // each miss the other's uncommitted rows, and neither would check: they take the bank's lock in turn, and the
+  // second one's reads (a new snapshot per statement) see what the first committed.
+  const stored = await statementsBySeq(db, newStatementSeqs);
+  await lockBanks(db, [...stored.map((statement) => statement.bank), ...newEntries.map((entry) => entry.bank)]);
   const awaiting = new Set([...newStatementSeqs, ...(await statementsAwaitingLines(db, newEntries))]);
   const completed = await completeStatements(db, [...awaiting]);
   if (newStatementSeqs.length === 0 && completed.length === 0) return [];
@@ -39,6 +45,7 @@ export async function checkStatements(
     checks.push({ bank: statement.bank, result: balanceResult(statement)! });
     toSync.set(statement.seq, statement);
   }
+  // Read again: completing them above wrote what their lines add up to.
   for (const statement of await statementsBySeq(db, newStatementSeqs)) {
     const previous = await previousStatement(db, statement);
     if (previous) checks.push({ bank: statement.bank, result: hasGap(statement, previous) ? "gap" : "continuous" });

@@ -142,6 +142,31 @@ describe("statement summaries", () => {
     expect(await checks("gap")).toBe(before + 1);
   });
 
+  it("two transactions at once — a statement and its successor, a summary and its last line — still check each other", async () => {
+    // Each pair goes in two requests at the same moment (two transactions): without the bank's lock each could
+    // miss the other's uncommitted rows, and the gap or the balance would never be checked.
+    const accounts = Array.from({ length: 12 }, (_, n) => `RACE-${n}`);
+    await Promise.all(
+      accounts.flatMap((account) => [
+        ingest([summary(`${account}-1`, account, -3, [], 0, 1_000)]),
+        ingest([summary(`${account}-2`, account, -2, [], 1_500, 1_500)]),
+      ]),
+    );
+    for (const account of accounts) {
+      expect(await exceptionsOf(`${account}-2`), account).toMatchObject([{ kind: "statement_gap", state: "open" }]);
+    }
+    const late = accounts.map((account) => ({ account, lines: lines(`${account}-L`, -1) }));
+    await Promise.all(
+      late.flatMap(({ account, lines: [first, second, third] }) => [
+        ingest([first, second, summary(`${account}-L`, `${account}-L`, -1, [first!, second!, third!], 0, 9_999)]),
+        ingest([third]),
+      ]),
+    );
+    for (const { account } of late) {
+      expect(await resultOf(`${account}-L`), account).toBe("imbalanced");
+    }
+  });
+
   it("a statement arriving before its predecessor is checked against it when the predecessor arrives", async () => {
     const day1 = lines("ACC-GAP2", -4);
     const day2 = lines("ACC-GAP2", -3).map((entry) => ({ ...entry, entry_id: `${entry.entry_id}:b` }));

@@ -165,3 +165,13 @@ export async function nextStatements(db: Db, statement: StoredStatement): Promis
   );
   return result.rows.map(toFacts);
 }
+
+/** Statement checks of one bank run one transaction at a time (held until commit), banks in a fixed order. */
+export async function lockBanks(db: Db, banks: string[]): Promise<void> {
+  const sorted = [...new Set(banks)].sort();
+  if (sorted.length === 0) return;
+  await db.query(
+    "select pg_advisory_xact_lock(7248263, hashtext(bank)) from unnest($1::text[]) as t(bank)",
+    [sorted],
+  );
+}
