@@ -117,7 +117,7 @@ export function seededRandom(seed: number): () => number {
 
 const HOUR = 3_600_000;
 /** Payments the CONTRACT §8 flows take (see moneyAsItMoves). */
-const MONEY_FLOW_PAYMENTS = 4;
+const MONEY_FLOW_PAYMENTS = 5;
 /**
  * The fees the simulated gateways charge, as a FEE_SCHEDULE: every simulated batch is within FEE_TOLERANCE of it
  * (percent rounded down rather than half up: at most 1 minor unit apart) except the overcharging one.
@@ -678,6 +678,26 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       remittance_info: `INVOICE ${won.reference}`,
     });
     won.truth("settled", "in_flight");
+
+    // FX: a USD invoice paid by a US customer into the EUR account; the bank converted it and says what was
+    // instructed (camt InstdAmt, MT940 /OCMT/), so the line settles the USD payment in full.
+    const usd = collection(
+      "stripe",
+      "USD",
+      123_457,
+      "paid in USD into the EUR account: settled through the instructed amount",
+    );
+    entry({
+      direction: "credit",
+      amount_minor: Math.round(123_457 / 1.0842),
+      currency: "EUR",
+      instructed_amount_minor: 123_457,
+      instructed_currency: "USD",
+      fx_rate: 1.0842,
+      end_to_end_id: usd.reference,
+      remittance_info: `INVOICE ${usd.reference}`,
+    });
+    usd.truth("settled", "pending");
 
     // A negative Adyen batch: a chargeback of an older order outweighs the day's sale. Adyen carries the
     // balance into the next batch (balance transfer): the first nets to zero (netted, no bank line), the

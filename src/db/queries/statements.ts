@@ -170,8 +170,5 @@ export async function nextStatements(db: Db, statement: StoredStatement): Promis
 export async function lockBanks(db: Db, banks: string[]): Promise<void> {
   const sorted = [...new Set(banks)].sort();
   if (sorted.length === 0) return;
-  await db.query(
-    "select pg_advisory_xact_lock(7248263, hashtext(bank)) from unnest($1::text[]) as t(bank)",
-    [sorted],
-  );
+  await db.query("select pg_advisory_xact_lock(7248263, hashtext(bank)) from unnest($1::text[]) as t(bank)", [sorted]);
 }

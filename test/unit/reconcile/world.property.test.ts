@@ -19,7 +19,7 @@ import { type BuiltWorld, buildWorld, duplicateSome, permuteSeqs, project, shuff
  * change. Then the §2 invariants over the same worlds.
  */
 
-const NUM_RUNS = 1000;
+const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 1000);
 
 function reconcile(world: BuiltWorld, facts: WorldFacts = world.facts) {
   return reconcileWorld(facts, world.now, world.policy);
