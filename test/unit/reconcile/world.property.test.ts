@@ -225,14 +225,12 @@ describe("invariants of every reconciled world (CONTRACT §2)", () => {
             expect(match).toMatchObject({ kind: "payment", paymentId: lastMatch.target.slice(8), method: "manual" });
           } else {
             expect(match.kind === "payment" && match.method === "manual").toBe(false);
-            const forbidden = new Set(
-              mine
-                .filter(
-                  (d) =>
-                    d.action === "unmatch" && (!lastMatch || d.seq > lastMatch.seq || d.target !== lastMatch.target),
-                )
-                .map((d) => d.target),
-            );
+            // A pairing stays forbidden from its unmatch until a later manual match of that same pairing.
+            const forbidden = new Set<string>();
+            for (const d of mine) {
+              if (d.action === "unmatch") forbidden.add(d.target);
+              else forbidden.delete(d.target);
+            }
             const target =
               match.kind === "payment"
                 ? `payment:${match.paymentId}`
