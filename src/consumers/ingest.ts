@@ -42,8 +42,6 @@ import { settleStripePayouts } from "./stripePayouts.js";
 export interface ReconcileEffects {
   /** Called after commit, so metrics only ever count committed changes. */
   afterCommit(): void;
-  /** Called when the transaction that reconciled did not commit (an engine holding state in memory drops it). */
-  afterRollback?(): void;
   /** How many payments, entries, batches and events changed (when the engine counts them). */
   changed?: number;
 }
@@ -256,7 +254,6 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
 
   const rejectedBeforeStoring = [...decoded.flatMap((item) => (item.ok ? [] : [item])), ...partlyRejected];
   const maxBytes = deps.rejectedMaxBytes ?? DEFAULT_REJECTED_MAX_BYTES;
-  let reconciled: ReconcileEffects | undefined;
   const { fresh, effects, conflicts, inputConflicts, rejectedItems, statementChecks } = await withTransaction(
     deps.pool,
     async (tx) => {
@@ -368,7 +365,6 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
       }
       for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
       const reconcileEffects = await deps.reconcile(tx, touched, deps.now);
-      reconciled = reconcileEffects;
       // Only now, under the reconciliation lock: every batch updates the same few rows, and written with the facts
       // they made the next batch wait for this one's commit before writing its own facts (pg_stat_statements:
       // 43% of PostgreSQL's time was this statement waiting), which undid the pipeline of groups.
@@ -390,10 +386,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
         rejectedItems,
       };
     },
-  ).catch((error: unknown) => {
-    reconciled?.afterRollback?.();
-    throw error;
-  });
+  );
 
   // Per-line outcome: the first occurrence of a new fact is accepted, any other a duplicate.
   const seen = new Set<string>();

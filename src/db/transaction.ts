@@ -48,6 +48,24 @@ export interface TransactionOptions {
   attempts?: number;
 }
 
+const endHooks = new WeakMap<pg.PoolClient, Array<(committed: boolean) => void>>();
+
+/**
+ * Runs `hook` once the transaction `withTransaction` runs on `client` has committed (true) or rolled back (false),
+ * whoever called it: state kept in memory beside the database (the memory engine's working set) follows it.
+ */
+export function onTransactionEnd(client: pg.PoolClient, hook: (committed: boolean) => void): void {
+  const hooks = endHooks.get(client);
+  if (!hooks) throw new Error("onTransactionEnd: not inside withTransaction");
+  hooks.push(hook);
+}
+
+function transactionEnded(client: pg.PoolClient, committed: boolean): void {
+  const hooks = endHooks.get(client) ?? [];
+  endHooks.delete(client);
+  for (const hook of hooks) hook(committed);
+}
+
 /** Runs `work` in one transaction on its own client; retries transient conflicts. */
 export async function withTransaction<T>(
   pool: pg.Pool,
@@ -64,8 +82,10 @@ export async function withTransaction<T>(
       if (options.statementTimeoutMs !== undefined) {
         await client.query("select set_config('statement_timeout', $1, true)", [`${options.statementTimeoutMs}ms`]);
       }
+      endHooks.set(client, []);
       const result = await work(client);
       await client.query("commit");
+      transactionEnded(client, true);
       return result;
     } catch (error) {
       try {
@@ -73,6 +93,8 @@ export async function withTransaction<T>(
       } catch {
         broken = true; // connection gone: do not return it to the pool
       }
+      // A failed COMMIT lands here too: whatever it did, the transaction's work counts as not done.
+      transactionEnded(client, false);
       const code = (error as { code?: string }).code ?? "";
       if (attempt < attempts && RETRIABLE_SQLSTATES.has(code)) {
         await new Promise((resolve) => setTimeout(resolve, 2 ** attempt * 20 + Math.random() * 50));

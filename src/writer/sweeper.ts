@@ -79,9 +79,6 @@ export class Sweeper {
     const raised = await withTransaction(this.pool, async (tx) => {
       effects = await workingSet.reconcile(tx, emptyTouched(), now);
       return escalateByAge(tx, now(), this.deps.policy.priorityTiers);
-    }).catch((error: unknown) => {
-      effects?.afterRollback?.();
-      throw error;
     });
     effects?.afterCommit();
     if (raised > 0) this.log.info({ raised }, "exceptions raised in priority as they aged");

@@ -13,6 +13,7 @@ import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
 import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js";
+import { onTransactionEnd } from "../db/transaction.js";
 import { type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
 import { syncExceptions } from "./exceptionSync.js";
 import {
@@ -49,64 +50,60 @@ export class WorkingSetReconciler {
   /** Implements FactReconciler: the facts of `touched` are stored in `tx` already. */
   async reconcile(tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date): Promise<ReconcileEffects> {
     const began = performance.now();
-    let release!: () => void;
-    const previous = this.turn;
-    this.turn = new Promise((resolve) => {
-      release = resolve;
-    });
-    await previous;
+    let release: (() => void) | undefined;
     let nowMs = Number.NaN;
-    const ended = (committed: boolean) => {
+    // Whoever runs the transaction (ingest, the sweeper, an operator's decision) and however it ends — a retry
+    // after a deadlock included — the next reconciliation waits for it, then finds the working set right.
+    onTransactionEnd(tx, (committed) => {
       if (committed) this.clockLeft = nowMs;
       else {
         this.workingSet = undefined;
         this.dropped = "rolled_back";
       }
-      release();
-    };
-    try {
-      await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
-      const locked = performance.now();
-      // Facts other processes committed since this engine's last commit, if the journal still reaches back.
-      const others =
-        this.workingSet && this.clockLeft !== undefined && (await reconcileClock(tx)) !== this.clockLeft
-          ? await touchedSince(tx, this.clockLeft)
-          : emptyTouched();
-      const reloadReason = !this.workingSet ? this.dropped : !others ? "behind" : undefined;
-      const now = await advanceReconcileClock(tx, clock());
-      nowMs = now.getTime();
-      await journalTouched(tx, now, touched);
-      let workingSet = this.workingSet;
-      let reevaluated: Reevaluated;
-      if (!workingSet || !others || reloadReason) {
-        this.deps.metrics.workingSetLoads.inc({ reason: reloadReason ?? "start" });
-        // Loaded whole (in this transaction, so exactly the committed facts plus this one's), then compared whole.
-        workingSet = new WorkingSet(this.deps.policy);
-        workingSet.apply(await loadWorldFacts(tx), nowMs);
-        reevaluated = workingSet.everything();
-        this.workingSet = workingSet;
-      } else {
-        reevaluated = workingSet.apply(await loadTouchedFacts(tx, mergeTouched(others, touched)), nowMs);
-      }
-      await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
-      const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now);
-      const reconcileMs = performance.now() - began;
-      const { metrics } = this.deps;
-      return {
-        afterCommit: () => {
-          ended(true);
-          metrics.reconcileDuration.observe(reconcileMs / 1000);
-          // Held until the commit just made.
-          metrics.reconcileLockHeld.observe((performance.now() - locked) / 1000);
-          recordStatusMetrics(this.deps, statusChanges, nowMs);
-        },
-        afterRollback: () => ended(false),
-        changed,
-      };
-    } catch (error) {
-      ended(false);
-      throw error;
+      release?.();
+    });
+    const previous = this.turn;
+    this.turn = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    // A throw below rolls the transaction back: its end hook drops the working set and lets the next one go.
+    await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
+    const locked = performance.now();
+    // Facts other processes committed since this engine's last commit, if the journal still reaches back.
+    const others =
+      this.workingSet && this.clockLeft !== undefined && (await reconcileClock(tx)) !== this.clockLeft
+        ? await touchedSince(tx, this.clockLeft)
+        : emptyTouched();
+    const reloadReason = !this.workingSet ? this.dropped : !others ? "behind" : undefined;
+    const now = await advanceReconcileClock(tx, clock());
+    nowMs = now.getTime();
+    await journalTouched(tx, now, touched);
+    let workingSet = this.workingSet;
+    let reevaluated: Reevaluated;
+    if (!workingSet || !others || reloadReason) {
+      this.deps.metrics.workingSetLoads.inc({ reason: reloadReason ?? "start" });
+      // Loaded whole (in this transaction, so exactly the committed facts plus this one's), then compared whole.
+      workingSet = new WorkingSet(this.deps.policy);
+      workingSet.apply(await loadWorldFacts(tx), nowMs);
+      reevaluated = workingSet.everything();
+      this.workingSet = workingSet;
+    } else {
+      reevaluated = workingSet.apply(await loadTouchedFacts(tx, mergeTouched(others, touched)), nowMs);
     }
+    await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
+    const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now);
+    const reconcileMs = performance.now() - began;
+    const { metrics } = this.deps;
+    return {
+      afterCommit: () => {
+        metrics.reconcileDuration.observe(reconcileMs / 1000);
+        // Held until the commit just made.
+        metrics.reconcileLockHeld.observe((performance.now() - locked) / 1000);
+        recordStatusMetrics(this.deps, statusChanges, nowMs);
+      },
+      changed,
+    };
   }
 
   /** Writes what the re-evaluated keys say where it differs from the stored rows; returns the status changes. */
