@@ -80,8 +80,31 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     const sql = await daemon({ DATABASE_URL: db.url, RECONCILE_ENGINE: "sql" });
     await deliver([first, second, sql], scenarioMessages(11, 300));
 
+    // An operator's decision on the second engine (an unmatch of a rule's match) reaches the first through the
+    // journal: the first re-reconciles that entry with a later fact of its own and must not bring the match back.
+    const matched = await db.pool.query<{ entry_id: string; bank: string; payment_id: string }>(
+      `select e.entry_id, e.bank, m.payment_id from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq
+        where m.kind = 'payment' and m.method <> 'manual' order by e.seq limit 1`,
+    );
+    const line = matched.rows[0]!;
+    const unmatch = await api(second.baseUrl, "operator")(`/api/v1/bank-entries/${line.entry_id}/unmatch`, {
+      method: "POST",
+      body: JSON.stringify({ bank: line.bank, note: "not this payment" }),
+    });
+    expect(unmatch.status).toBe(200);
+    const journaled = await db.pool.query("select 1 from reconcile_journal where cardinality(recheck_entry_seqs) > 0");
+    expect(journaled.rowCount).toBeGreaterThan(0);
+    const [again] = scenarioMessages(11, 300).filter((m) => m.topic === TOPIC.bank);
+    expect(await post(first, TOPIC.bank, [{ ...(again!.value as object), entry_id: "WS-LATE-1" }])).toBe(200);
+
     const policy = loadConfig({}).policy;
     expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
+    const after = await db.pool.query<{ payment_id: string | null }>(
+      `select m.payment_id from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq
+        where e.bank = $1 and e.entry_id = $2`,
+      [line.bank, line.entry_id],
+    );
+    expect(after.rows[0]?.payment_id ?? null).not.toBe(line.payment_id);
     // Each loaded its working set once, at start; the other writers' facts came from the journal.
     expect(await loads(first)).toEqual({ start: 1 });
     expect(await loads(second)).toEqual({ start: 1 });

@@ -4,13 +4,13 @@ import { emptyTouched, type TouchedFacts } from "../../reconcile/touched.js";
 /** reconcile_journal (000010): the facts each reconciling transaction stored, by its reconcile time. */
 
 export async function journalTouched(tx: pg.ClientBase, at: Date, touched: TouchedFacts): Promise<void> {
-  if (touched.paymentIds.size + touched.gatewayEventSeqs.size + touched.entrySeqs.size === 0) return;
-  await tx.query("insert into reconcile_journal (at, payment_ids, event_seqs, entry_seqs) values ($1, $2, $3, $4)", [
-    at,
-    [...touched.paymentIds],
-    [...touched.gatewayEventSeqs],
-    [...touched.entrySeqs],
-  ]);
+  const { paymentIds, gatewayEventSeqs, entrySeqs, recheckEntrySeqs } = touched;
+  if (paymentIds.size + gatewayEventSeqs.size + entrySeqs.size + recheckEntrySeqs.size === 0) return;
+  await tx.query(
+    `insert into reconcile_journal (at, payment_ids, event_seqs, entry_seqs, recheck_entry_seqs)
+     values ($1, $2, $3, $4, $5)`,
+    [at, [...paymentIds], [...gatewayEventSeqs], [...entrySeqs], [...recheckEntrySeqs]],
+  );
 }
 
 /**
