@@ -4,3 +4,13 @@ export function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   if (list) list.push(value);
   else map.set(key, [value]);
 }
+
+/** The first item under each key (a statement inserting duplicates stores the first of them). */
+export function firstByKey<K, V>(items: Iterable<V>, keyOf: (item: V) => K): Map<K, V> {
+  const map = new Map<K, V>();
+  for (const item of items) {
+    const key = keyOf(item);
+    if (!map.has(key)) map.set(key, item);
+  }
+  return map;
+}

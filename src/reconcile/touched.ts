@@ -1,3 +1,5 @@
+import type { WorldFacts } from "./world.js";
+
 /**
  * What a batch of new facts touched: the keys whose reconciliation may have
  * changed. Only these are re-reconciled, in the same transaction.
@@ -14,6 +16,11 @@ export interface TouchedFacts {
   recheckEntrySeqs: Set<number>;
   /** Orphan gateway events whose grace ran out. */
   dueOrphanSeqs: Set<number>;
+  /**
+   * The facts behind the sets above, when the caller just stored them and has them (ingest): the memory
+   * engine applies these instead of reading them back. Never includes operators' decisions.
+   */
+  stored?: Pick<WorldFacts, "versions" | "events" | "batches" | "entries">;
 }
 
 export function emptyTouched(): TouchedFacts {

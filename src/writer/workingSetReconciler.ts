@@ -89,7 +89,10 @@ export class WorkingSetReconciler {
       reevaluated = workingSet.everything();
       this.workingSet = workingSet;
     } else {
-      reevaluated = workingSet.apply(await loadTouchedFacts(tx, mergeTouched(others, touched)), nowMs);
+      // The facts the caller just stored, unless other writers' facts must be read anyway.
+      const facts =
+        touched.stored && isEmpty(others) ? touched.stored : await loadTouchedFacts(tx, mergeTouched(others, touched));
+      reevaluated = workingSet.apply(facts, nowMs);
     }
     await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
     const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now);
@@ -173,6 +176,10 @@ export class WorkingSetReconciler {
       changed: matchRows.length + changed.length + exceptionChanges.length + changedIdentities.length,
     };
   }
+}
+
+function isEmpty(touched: TouchedFacts): boolean {
+  return Object.values(touched).every((value) => !(value instanceof Set) || value.size === 0);
 }
 
 function mergeTouched(a: TouchedFacts, b: TouchedFacts): TouchedFacts {

@@ -98,3 +98,28 @@ export function toBankFact(row: BankEntryDbRow): BankFact {
     fxRate: entry.fx_rate ?? null,
   };
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** jsonb's key order: shorter keys (in UTF-8 bytes) first, then bytewise. */
+function jsonbKeyOrder(a: string, b: string): number {
+  if (ASCII.test(a) && ASCII.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  const [x, y] = [Buffer.from(a), Buffer.from(b)];
+  return x.length - y.length || Buffer.compare(x, y);
+}
+
+/**
+ * A JSON value as PostgreSQL gives it back from a jsonb column: object keys in jsonb's order, undefined
+ * members dropped. Facts built from what a transaction just inserted must stringify exactly like the same
+ * facts loaded later (the working set keys versions, and hashes identities, by their JSON).
+ */
+export function asStoredJson<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : asStoredJson(item))) as T;
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record).sort(jsonbKeyOrder)) {
+    if (record[key] !== undefined) out[key] = asStoredJson(record[key]);
+  }
+  return out as T;
+}

@@ -23,15 +23,15 @@ export interface ExpectedVersionRow {
 export async function insertExpectedVersions(
   db: Db,
   rows: ExpectedVersionRow[],
-): Promise<{ paymentId: string; contentHash: string }[]> {
+): Promise<{ paymentId: string; contentHash: string; seq: number; receivedAt: Date }[]> {
   if (rows.length === 0) return [];
-  const result = await db.query<{ payment_id: string; content_hash: Buffer }>(
+  const result = await db.query<{ seq: number; payment_id: string; content_hash: Buffer; received_at: Date }>(
     `insert into expected_payment_versions (payment_id, content_hash, version, cancelled, body, source)
      select t.payment_id, decode(t.content_hash, 'hex'), t.version, t.cancelled, t.body, t.source
        from json_to_recordset($1::json)
          as t(payment_id text, content_hash text, version int, cancelled bool, body jsonb, source text)
      on conflict (payment_id, content_hash) do nothing
-     returning payment_id, content_hash`,
+     returning seq, payment_id, content_hash, received_at`,
     [
       JSON.stringify(
         rows.map((row) => ({
@@ -45,7 +45,12 @@ export async function insertExpectedVersions(
       ),
     ],
   );
-  return result.rows.map((row) => ({ paymentId: row.payment_id, contentHash: row.content_hash.toString("hex") }));
+  return result.rows.map((row) => ({
+    paymentId: row.payment_id,
+    contentHash: row.content_hash.toString("hex"),
+    seq: row.seq,
+    receivedAt: row.received_at,
+  }));
 }
 
 export interface GatewayEventRow {
@@ -72,6 +77,7 @@ export interface InsertedGatewayEvent {
   type: string;
   referenceKey: string | null;
   batchId: string | null;
+  receivedAt: Date;
 }
 
 export async function insertGatewayEvents(db: Db, rows: GatewayEventRow[]): Promise<InsertedGatewayEvent[]> {
@@ -83,6 +89,7 @@ export async function insertGatewayEvents(db: Db, rows: GatewayEventRow[]): Prom
     type: string;
     reference_key: string | null;
     batch_id: string | null;
+    received_at: Date;
   }>(
     `insert into gateway_events (gateway, event_id, type, reference, reference_key, batch_id, gateway_payment_id,
                                  amount_minor, currency, occurred_at, failure_code, hold_reason, body, source)
@@ -91,7 +98,7 @@ export async function insertGatewayEvents(db: Db, rows: GatewayEventRow[]): Prom
             gateway_payment_id text, amount_minor bigint, currency text, occurred_at timestamptz, failure_code text,
             hold_reason text, body jsonb, source text)
      on conflict (gateway, event_id) do nothing
-     returning seq, gateway, event_id, type, reference_key, batch_id`,
+     returning seq, gateway, event_id, type, reference_key, batch_id, received_at`,
     [
       JSON.stringify(
         rows.map((row) => ({
@@ -120,6 +127,7 @@ export async function insertGatewayEvents(db: Db, rows: GatewayEventRow[]): Prom
     type: row.type,
     referenceKey: row.reference_key,
     batchId: row.batch_id,
+    receivedAt: row.received_at,
   }));
 }
 
@@ -173,11 +181,12 @@ export interface InsertedBankEntry {
   seq: number;
   bank: string;
   entryId: string;
+  receivedAt: Date;
 }
 
 export async function insertBankEntries(db: Db, rows: BankEntryRow[]): Promise<InsertedBankEntry[]> {
   if (rows.length === 0) return [];
-  const result = await db.query<{ seq: number; bank: string; entry_id: string }>(
+  const result = await db.query<{ seq: number; bank: string; entry_id: string; received_at: Date }>(
     `insert into bank_entries (bank, entry_id, account, direction, amount_minor, currency, booking_date, value_date,
                                status, end_to_end_id, remittance_info, counterparty_name, return_reason, body, source)
      select * from json_to_recordset($1::json)
@@ -185,7 +194,7 @@ export async function insertBankEntries(db: Db, rows: BankEntryRow[]): Promise<I
             booking_date date, value_date date, status text, end_to_end_id text, remittance_info text,
             counterparty_name text, return_reason text, body jsonb, source text)
      on conflict (bank, entry_id) do nothing
-     returning seq, bank, entry_id`,
+     returning seq, bank, entry_id, received_at`,
     [
       JSON.stringify(
         rows.map((row) => ({
@@ -208,7 +217,12 @@ export async function insertBankEntries(db: Db, rows: BankEntryRow[]): Promise<I
       ),
     ],
   );
-  const inserted = result.rows.map((row) => ({ seq: row.seq, bank: row.bank, entryId: row.entry_id }));
+  const inserted = result.rows.map((row) => ({
+    seq: row.seq,
+    bank: row.bank,
+    entryId: row.entry_id,
+    receivedAt: row.received_at,
+  }));
   const tokensByKey = new Map(rows.map((row) => [`${row.bank}\u0000${row.entryId}`, row.tokens]));
   const tokenRows = inserted.flatMap((entry) =>
     (tokensByKey.get(`${entry.bank}\u0000${entry.entryId}`) ?? []).map((token) => ({ token, seq: entry.seq })),

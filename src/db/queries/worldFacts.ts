@@ -2,7 +2,9 @@ import type { Db } from "../pool.js";
 import { allDecisions, allPaymentDecisions, decisionsOfEntrySeqs, decisionsOfPayments } from "./manualDecisions.js";
 import type { TouchedFacts } from "../../reconcile/touched.js";
 import type { WorldFacts } from "../../reconcile/world.js";
+import type { BankEntry, ExpectedMessage, GatewayEvent } from "../../messages/schemas.js";
 import {
+  asStoredJson,
   type BankEntryDbRow,
   type GatewayEventDbRow,
   toBankFact,
@@ -74,5 +76,46 @@ export async function loadTouchedFacts(db: Db, touched: TouchedFacts): Promise<W
     // Operators' decisions reach the writer as entries to re-check and payments touched (their routes say so).
     decisions: await decisionsOfEntrySeqs(db, [...touched.recheckEntrySeqs]),
     paymentDecisions: [...(await decisionsOfPayments(db, [...touched.paymentIds])).values()].flat(),
+  };
+}
+
+/**
+ * The facts a transaction just inserted, as loadTouchedFacts would read them back: the writer has the rows
+ * and PostgreSQL returned what it assigned (seq, received_at), so reading them again is not needed.
+ */
+export function justStoredFacts(stored: {
+  versions: Array<{
+    seq: number;
+    paymentId: string;
+    version: number | null;
+    cancelled: boolean;
+    body: unknown;
+    receivedAt: Date;
+  }>;
+  events: Array<{ seq: number; type: string; referenceKey: string | null; body: unknown; receivedAt: Date }>;
+  entries: Array<{ seq: number; body: unknown; receivedAt: Date }>;
+}): Pick<WorldFacts, "versions" | "events" | "batches" | "entries"> {
+  const events = stored.events.map((event) => ({
+    seq: event.seq,
+    type: event.type,
+    body: event.body as GatewayEvent,
+    reference_key: event.referenceKey,
+    received_at: event.receivedAt,
+  }));
+  return {
+    versions: stored.versions.map((version) =>
+      toVersion({
+        seq: version.seq,
+        payment_id: version.paymentId,
+        version: version.version,
+        cancelled: version.cancelled,
+        body: asStoredJson(version.body) as ExpectedMessage,
+        received_at: version.receivedAt,
+      }),
+    ),
+    ...splitEvents(events),
+    entries: stored.entries.map((entry) =>
+      toBankFact({ seq: entry.seq, body: entry.body as BankEntry, received_at: entry.receivedAt }),
+    ),
   };
 }
