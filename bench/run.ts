@@ -18,6 +18,7 @@
  *   BENCH_DAEMON_LOG=FILE the daemons' info-level logs (each batch stored, with its time), appended to FILE
  *   BENCH_ENGINE=memory   the daemon's RECONCILE_ENGINE (default sql); memory is one writer, so (f) is skipped
  *   BENCH_GROUP_MAX_MESSAGES  the daemon's KAFKA_GROUP_MAX_MESSAGES (default 2,000)
+ *   BENCH_PG_SETTINGS     PostgreSQL settings for the bench's server, `name=value,name=value`
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -42,6 +43,13 @@ const REPORT_PAYMENTS = env("BENCH_REPORT_PAYMENTS", 1_000_000);
 const PARTITIONS = env("BENCH_PARTITIONS", 48);
 const CPU_PROF = process.env.BENCH_CPU_PROF === "1";
 const PG_PROFILE = process.env.BENCH_PG_PROFILE === "1";
+/** `name=value,name=value`: PostgreSQL settings for the bench's server (e.g. wal_compression=on). */
+const PG_SETTINGS = Object.fromEntries(
+  (process.env.BENCH_PG_SETTINGS ?? "")
+    .split(",")
+    .filter((pair) => pair.includes("="))
+    .map((pair) => [pair.slice(0, pair.indexOf("=")).trim(), pair.slice(pair.indexOf("=") + 1).trim()]),
+);
 const PARTITIONS_CONCURRENCY = env("BENCH_PARTITIONS_CONCURRENCY", PARTITIONS * 3);
 const ENGINE = process.env.BENCH_ENGINE === "memory" ? "memory" : "sql";
 const SCALE_OUT = process.env.BENCH_SCALE_OUT !== "0" && ENGINE === "sql";
@@ -755,7 +763,10 @@ async function main() {
   execFileSync("chmod", ["755", work]);
   const database = await startEmbeddedPostgres(work, log, {
     database: "bench",
-    ...(PG_PROFILE ? { settings: { shared_preload_libraries: "pg_stat_statements" } } : {}),
+    settings: {
+      ...PG_SETTINGS,
+      ...(PG_PROFILE ? { shared_preload_libraries: "pg_stat_statements" } : {}),
+    },
   });
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   await migrate(pool);
@@ -995,6 +1006,7 @@ async function main() {
 
     Object.assign(results, {
       engine: ENGINE,
+      postgresSettings: PG_SETTINGS,
       messages: messages.length,
       payments,
       produceRate,
