@@ -1,5 +1,12 @@
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  advanceConsumerPositions,
+  consumerPosition,
+  type PositionAdvance,
+  PositionMovedError,
+} from "../../src/db/queries/consumerPositions.js";
+import { withTransaction } from "../../src/db/transaction.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { type ChildDaemon, spawnDaemon, waitReady, waitUntil } from "../support/daemon.js";
 import {
@@ -26,6 +33,63 @@ import { type KafkaMock, startKafkaMock } from "../support/kafkaMock.js";
 const COORDINATOR_LOAD_IN_PROGRESS = 14;
 const OFFSET_COMMIT = 8;
 const BROKER = 1;
+
+describe("stored consumer positions", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  const at = (partition: number, from: string | null, next: string): PositionAdvance => ({
+    topic: "t",
+    partition,
+    from,
+    next,
+  });
+  const advance = (...advances: PositionAdvance[]) =>
+    withTransaction(db.pool, (tx) => advanceConsumerPositions(tx, "g", advances));
+  const position = (partition: number) => consumerPosition(db.pool, "g", "t", partition);
+
+  it("move only forward from where they stand, all of a transaction's partitions or none", async () => {
+    await advance(at(0, null, "10"), at(1, null, "5"));
+    expect([await position(0), await position(1)]).toEqual(["10", "5"]);
+    // Stored already, stored elsewhere, backwards: refused.
+    await expect(advance(at(0, null, "20"))).rejects.toBeInstanceOf(PositionMovedError);
+    await expect(advance(at(0, "5", "20"))).rejects.toBeInstanceOf(PositionMovedError);
+    await expect(advance(at(0, "10", "8"))).rejects.toBeInstanceOf(PositionMovedError);
+    // One partition moved: the other partitions of the transaction stay too.
+    await expect(advance(at(1, "5", "9"), at(0, "3", "12"))).rejects.toBeInstanceOf(PositionMovedError);
+    expect([await position(0), await position(1)]).toEqual(["10", "5"]);
+    await advance(at(1, "5", "9"), at(0, "10", "12"));
+    expect([await position(0), await position(1)]).toEqual(["12", "9"]);
+    expect(await consumerPosition(db.pool, "another group", "t", 0)).toBeNull();
+  });
+
+  it("of two transactions moving a partition from the same position, only the first commits", async () => {
+    await advance(at(2, null, "20"));
+    const first = await db.pool.connect();
+    const second = await db.pool.connect();
+    try {
+      await first.query("begin");
+      await second.query("begin");
+      await advanceConsumerPositions(first, "g", [at(2, "20", "30")]);
+      // Waits for the first's row lock, then finds the position moved.
+      const racing = advanceConsumerPositions(second, "g", [at(2, "20", "25")]).then(
+        () => "moved",
+        (error: unknown) => error,
+      );
+      await first.query("commit");
+      expect(await racing).toBeInstanceOf(PositionMovedError);
+      await second.query("rollback");
+    } finally {
+      first.release();
+      second.release();
+    }
+    expect(await position(2)).toBe("30");
+  });
+});
 
 describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the facts", () => {
   const topics = uniqueTopics();
