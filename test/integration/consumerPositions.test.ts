@@ -12,16 +12,19 @@ import { type ChildDaemon, spawnDaemon, waitReady, waitUntil } from "../support/
 import {
   allCommitted,
   committedOffsets,
+  type FaultRig,
   FaultStream,
   inputTopics,
+  joinSecondInstance,
   lossAndDuplication,
   metricSum,
-  sleep,
+  startFaultRig,
+  stopFaultRig,
   storedCounts,
 } from "../support/faults.js";
 import { expectedPayment } from "../support/facts.js";
-import { connectedProducer, kafkaEnv, readerConsumer, testKafka, uniqueTopics } from "../support/kafka.js";
-import { type KafkaMock, startKafkaMock } from "../support/kafkaMock.js";
+import { readerConsumer, uniqueTopics } from "../support/kafka.js";
+import type { KafkaMock } from "../support/kafkaMock.js";
 
 /**
  * Issue 15: the Kafka offsets are stored in the transaction that stores the facts (consumer_positions), and
@@ -102,6 +105,7 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
   let env: Record<string, string>;
   let daemon: ChildDaemon | undefined;
   let second: ChildDaemon | undefined;
+  let rig: FaultRig | undefined;
   /** Expected payments sent outside the stream (each window's), numbered apart from the stream's. */
   let windowPayments = 0;
 
@@ -174,31 +178,12 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
   const duplicatesOf = (baseUrl: string) => metricSum(baseUrl, "payrecon_events_duplicate_total");
 
   beforeAll(async () => {
-    mock = await startKafkaMock({ brokers: 1 });
-    for (const topic of [...inputTopics(topics), topics.dlq, topics.findings]) await mock.createTopic(topic, 4);
-    kafka = testKafka(mock.brokers);
-    admin = kafka.admin();
-    await admin.connect();
-    producer = await connectedProducer(kafka);
-    db = await createTestDatabase();
-    env = {
-      ...kafkaEnv(topics),
-      KAFKA_BROKERS: mock.bootstrap,
-      DATABASE_URL: db.url,
-      LOG_LEVEL: "info",
-      SWEEP_INTERVAL: "1h",
-    };
-    daemon = await spawnDaemon(env);
-    await waitReady(daemon.baseUrl);
+    rig = await startFaultRig(topics, { brokers: 1, logLevel: "info" });
+    ({ mock, kafka, admin, producer, db, env, daemon } = rig);
   });
 
   afterAll(async () => {
-    second?.process.kill("SIGKILL");
-    daemon?.process.kill("SIGKILL");
-    await producer?.disconnect().catch(() => {});
-    await admin?.disconnect().catch(() => {});
-    await mock?.stop();
-    await db?.drop();
+    await stopFaultRig(rig, [second, daemon]);
   });
 
   it("kill -9 after the facts' commit and before the offset commit: the restart re-reads nothing and resumes exactly", {
@@ -243,20 +228,9 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
   it("two instances: partitions of one killed -9 in the window resume at the stored position on the other", {
     timeout: 240_000,
   }, async () => {
-    second = await spawnDaemon(env);
+    // Joining rebalances the group: the second instance holds partitions of its own.
+    second = await joinSecondInstance(rig!, stream);
     const joining = second;
-    // Until the second instance holds partitions of its own (joining rebalances the group).
-    await waitUntil(
-      async () => {
-        if (joining.process.exitCode !== null)
-          throw new Error(`second instance exited: ${joining.output().slice(-2_000)}`);
-        await stream.produce(producer, 1);
-        await sleep(1_000);
-        return (await ingestedOf(joining.baseUrl).catch(() => 0)) > 0;
-      },
-      90_000,
-      "the second instance storing facts from its partitions",
-    );
     await consumedEverything("the stream with two instances");
 
     const firstBefore = await ingestedOf(daemon!.baseUrl);
