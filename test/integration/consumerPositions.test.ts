@@ -1,4 +1,3 @@
-import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   advanceConsumerPositions,
@@ -24,7 +23,6 @@ import {
 } from "../support/faults.js";
 import { expectedPayment } from "../support/facts.js";
 import { readerConsumer, uniqueTopics } from "../support/kafka.js";
-import type { KafkaMock } from "../support/kafkaMock.js";
 
 /**
  * Issue 15: the Kafka offsets are stored in the transaction that stores the facts (consumer_positions), and
@@ -97,34 +95,29 @@ describe("stored consumer positions", () => {
 describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the facts", () => {
   const topics = uniqueTopics();
   const stream = new FaultStream(topics);
-  let mock: KafkaMock;
-  let kafka: Kafka;
-  let admin: Admin;
-  let producer: Producer;
-  let db: TestDatabase;
-  let env: Record<string, string>;
+  /** The cluster, database and clients; `daemon` is the first instance while it lives. */
+  let rig: FaultRig;
   let daemon: ChildDaemon | undefined;
   let second: ChildDaemon | undefined;
-  let rig: FaultRig | undefined;
   /** Expected payments sent outside the stream (each window's), numbered apart from the stream's. */
   let windowPayments = 0;
 
   const consumedEverything = (what: string) =>
-    waitUntil(() => allCommitted(admin, topics.groupId, inputTopics(topics)), 90_000, what);
+    waitUntil(() => allCommitted(rig.admin, topics.groupId, inputTopics(topics)), 90_000, what);
   const sent = () => ({ ...stream.sent, expected: stream.sent.expected + windowPayments });
 
   /** A burst of new expected payments while every OffsetCommit fails; resolves once their facts are committed. */
   async function windowWithoutOffsetCommits(count: number): Promise<void> {
-    await mock.pushBrokerRequestErrors(BROKER, OFFSET_COMMIT, Array(40).fill(COORDINATOR_LOAD_IN_PROGRESS));
-    const before = (await storedCounts(db.pool)).expected;
+    await rig.mock.pushBrokerRequestErrors(BROKER, OFFSET_COMMIT, Array(40).fill(COORDINATOR_LOAD_IN_PROGRESS));
+    const before = (await storedCounts(rig.db.pool)).expected;
     const payments = Array.from({ length: count }, (_, i) => expectedPayment(100_000 + windowPayments + i));
     windowPayments += count;
-    await producer.send({
+    await rig.producer.send({
       topic: topics.expected,
       messages: payments.map((m) => ({ key: m.id, value: JSON.stringify(m) })),
     });
     await waitUntil(
-      async () => (await storedCounts(db.pool)).expected === before + count,
+      async () => (await storedCounts(rig.db.pool)).expected === before + count,
       60_000,
       "the window's facts committed",
     );
@@ -132,7 +125,7 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
 
   /** Lets the rest of the pushed errors go to a consumer group of the test's own, so the daemons' commits succeed again. */
   async function drainOffsetCommitErrors(): Promise<void> {
-    const drain = readerConsumer(kafka);
+    const drain = readerConsumer(rig.kafka);
     const joined = new Promise<void>((resolve) => drain.on(drain.events.GROUP_JOIN, () => resolve()));
     await drain.connect();
     try {
@@ -142,7 +135,7 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
       await waitUntil(
         async () => {
           await drain.commitOffsets([{ topic: topics.dlq, partition: 0, offset: "0" }]).catch(() => {});
-          return (await mock.pendingBrokerRequestErrors(BROKER, OFFSET_COMMIT)) === 0;
+          return (await rig.mock.pendingBrokerRequestErrors(BROKER, OFFSET_COMMIT)) === 0;
         },
         90_000,
         "the pushed OffsetCommit errors used up",
@@ -153,7 +146,7 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
   }
 
   async function storedPositions(): Promise<Map<string, string>> {
-    const rows = await db.pool.query<{ topic: string; partition: number; next_offset: string }>(
+    const rows = await rig.db.pool.query<{ topic: string; partition: number; next_offset: string }>(
       "select topic, partition, next_offset::text as next_offset from consumer_positions where group_id = $1",
       [topics.groupId],
     );
@@ -161,14 +154,14 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
   }
 
   async function partitionEnds(topic: string): Promise<Map<string, string>> {
-    const ends = await admin.fetchTopicOffsets(topic);
+    const ends = await rig.admin.fetchTopicOffsets(topic);
     return new Map(ends.filter((end) => end.high !== "0").map((end) => [`${topic}/${end.partition}`, end.high]));
   }
 
   /** Every stored position of the window's topic at its end, and Kafka's committed offset of some partition behind. */
   async function expectOffsetsBehindPositions(): Promise<void> {
     const ends = await partitionEnds(topics.expected);
-    const committed = await committedOffsets(admin, topics.groupId, [topics.expected]);
+    const committed = await committedOffsets(rig.admin, topics.groupId, [topics.expected]);
     expect([...ends].some(([key, high]) => committed.get(key) !== high)).toBe(true);
     const positions = await storedPositions();
     for (const [key, high] of ends) expect(positions.get(key)).toBe(high);
@@ -179,7 +172,7 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
 
   beforeAll(async () => {
     rig = await startFaultRig(topics, { brokers: 1, logLevel: "info" });
-    ({ mock, kafka, admin, producer, db, env, daemon } = rig);
+    daemon = rig.daemon;
   });
 
   afterAll(async () => {
@@ -189,7 +182,7 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
   it("kill -9 after the facts' commit and before the offset commit: the restart re-reads nothing and resumes exactly", {
     timeout: 240_000,
   }, async () => {
-    await stream.produce(producer, 2);
+    await stream.produce(rig.producer, 2);
     await consumedEverything("the stream before the window");
     // Each transaction left its partitions' positions where Kafka's committed offsets are now.
     const ends = new Map<string, string>();
@@ -203,7 +196,7 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
     await expectOffsetsBehindPositions();
     await drainOffsetCommitErrors();
 
-    daemon = await spawnDaemon(env);
+    daemon = await spawnDaemon(rig.env);
     await waitReady(daemon.baseUrl);
     await consumedEverything("Kafka's offsets moved to the stored positions");
     // Nothing the killed daemon stored was read again (the old design stored the window a second time).
@@ -215,21 +208,21 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
 
     // It resumes exactly: every later message read once, nothing skipped.
     const messagesBefore = stream.sent.messages - stream.sent.invalid;
-    await stream.produce(producer, 3);
+    await stream.produce(rig.producer, 3);
     await consumedEverything("the stream after the restart");
     await waitUntil(
       async () => (await ingestedOf(daemon!.baseUrl)) === stream.sent.messages - stream.sent.invalid - messagesBefore,
       30_000,
       "the restarted daemon's count of the messages sent after it started",
     );
-    expect(lossAndDuplication(sent(), await storedCounts(db.pool))).toEqual({ lost: 0, duplicated: 0 });
+    expect(lossAndDuplication(sent(), await storedCounts(rig.db.pool))).toEqual({ lost: 0, duplicated: 0 });
   });
 
   it("two instances: partitions of one killed -9 in the window resume at the stored position on the other", {
     timeout: 240_000,
   }, async () => {
     // Joining rebalances the group: the second instance holds partitions of its own.
-    second = await joinSecondInstance(rig!, stream);
+    second = await joinSecondInstance(rig, stream);
     const joining = second;
     await consumedEverything("the stream with two instances");
 
@@ -255,7 +248,7 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
 
     const ingestedBefore = await ingestedOf(joining.baseUrl);
     const messagesBefore = stream.sent.messages - stream.sent.invalid;
-    await stream.produce(producer, 2);
+    await stream.produce(rig.producer, 2);
     await consumedEverything("the stream on the survivor");
     await waitUntil(
       async () =>
@@ -264,6 +257,6 @@ describe.skipIf(!inject("kafkaIsMock"))("consumer positions stored with the fact
       30_000,
       "the survivor's count of the messages sent after the kill",
     );
-    expect(lossAndDuplication(sent(), await storedCounts(db.pool))).toEqual({ lost: 0, duplicated: 0 });
+    expect(lossAndDuplication(sent(), await storedCounts(rig.db.pool))).toEqual({ lost: 0, duplicated: 0 });
   });
 });
