@@ -24,13 +24,18 @@ export interface PartitionOffset {
   partition: number;
   /** The next offset to read (last stored + 1). */
   offset: string;
+  /** The partition's stored position these messages follow (null: none stored yet). */
+  from: string | null;
 }
 
 export interface GroupStore {
-  /** Stores and reconciles the messages in one transaction and publishes the outbox. */
-  store(raws: RawMessage[]): Promise<IngestResult>;
-  /** Commits the offsets of every partition in the group. */
-  commit(offsets: PartitionOffset[]): Promise<void>;
+  /**
+   * Stores and reconciles the messages in one transaction, moving each partition's stored position from
+   * `from` to `offset` in it, and publishes the outbox.
+   */
+  store(raws: RawMessage[], positions: PartitionOffset[]): Promise<IngestResult>;
+  /** Commits the offsets of every partition in the group to Kafka (for lag and tools; the database has them already). */
+  commit(offsets: Array<Omit<PartitionOffset, "from">>): Promise<void>;
 }
 
 interface Waiting {
@@ -89,15 +94,18 @@ export class GroupCommit {
   private async run(group: Waiting[]): Promise<void> {
     try {
       const raws = group.flatMap((item) => item.raws);
-      await this.target.store(raws);
-      // The latest offset per partition (a partition may have put several chunks in one group).
-      const latest = new Map<string, PartitionOffset>();
+      // Per partition, from its first chunk's start to its last chunk's end (a partition's chunks are consecutive).
+      const spans = new Map<string, PartitionOffset>();
       for (const item of group) {
         const key = `${item.offset.topic}\u0000${item.offset.partition}`;
-        const seen = latest.get(key);
-        if (!seen || BigInt(item.offset.offset) > BigInt(seen.offset)) latest.set(key, item.offset);
+        const seen = spans.get(key);
+        if (!seen) spans.set(key, { ...item.offset });
+        else if (BigInt(item.offset.offset) > BigInt(seen.offset)) seen.offset = item.offset.offset;
+        else seen.from = item.offset.from;
       }
-      await this.target.commit([...latest.values()]);
+      const positions = [...spans.values()];
+      await this.target.store(raws, positions);
+      await this.target.commit(positions.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
       for (const item of group) item.resolve({ messages: item.raws.length, groupMessages: raws.length });
     } catch (error) {
       for (const item of group) item.reject(error);

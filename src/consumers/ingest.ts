@@ -127,7 +127,16 @@ function sourceOf(raw: RawMessage): string {
   return raw.source === "kafka" ? `kafka:${raw.topic}/${raw.partition}/${raw.offset}` : `http:${raw.topic}`;
 }
 
-export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Promise<IngestResult> {
+export interface IngestOptions {
+  /** Runs first in the transaction that stores these messages (the Kafka consumer records its positions there). */
+  inTransaction?: (tx: pg.PoolClient) => Promise<void>;
+}
+
+export async function ingestMessages(
+  deps: IngestDeps,
+  raws: RawMessage[],
+  options: IngestOptions = {},
+): Promise<IngestResult> {
   const decoded = raws.map(decodeMessage);
   const now = deps.now();
   const expected: ExpectedVersionRow[] = [];
@@ -259,6 +268,7 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
   const { fresh, effects, conflicts, inputConflicts, rejectedItems, statementChecks } = await withTransaction(
     deps.pool,
     async (tx) => {
+      await options.inTransaction?.(tx);
       const expectedConflicts = await conflictingExpectedVersions(tx, expected);
       const conflictingVersions = new Set<ExpectedVersionRow>(expectedConflicts.map((conflict) => conflict.row));
       const newVersions = await insertExpectedVersions(
@@ -417,10 +427,11 @@ export async function ingestMessages(deps: IngestDeps, raws: RawMessage[]): Prom
 
   effects.afterCommit();
   deps.afterCommit?.();
-  for (const item of decoded) {
+  for (const [index, item] of decoded.entries()) {
     // A conflict is counted as rejected below, with the messages rejected in part.
     if (!item.ok) deps.metrics.eventsRejected.inc({ topic: item.raw.topic, reason: item.reason });
     else if (!conflicts.has(item)) deps.metrics.eventsIngested.inc({ topic: item.raw.topic });
+    if (lines[index]!.status === "duplicate") deps.metrics.eventsDuplicate.inc({ topic: item.raw.topic });
     if (item.ok && item.kind === "native") {
       for (const { type } of item.facts.ignored) countIgnoredGatewayEvent(deps.metrics, item.gateway, type);
     }

@@ -1,5 +1,6 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Admin, Batch, Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Config } from "../config.js";
+import { advanceConsumerPositions, consumerPosition, PositionMovedError } from "../db/queries/consumerPositions.js";
 import { isDatabaseUnavailable } from "../db/transaction.js";
 import { findMissingTopics, isUnknownTopic, MissingTopicsError } from "../kafka/missingTopics.js";
 import type { OutboxPublisher } from "../kafka/outboxPublisher.js";
@@ -11,10 +12,13 @@ import { type IngestDeps, type IngestResult, ingestMessages } from "./ingest.js"
 
 /**
  * One consumer group over the three input topics. Each fetched batch is
- * stored in transactions of at most `chunkSize` messages; after each
- * transaction commits, the outbox (dead letters, findings) is published and
- * only then the offset is committed. A crash anywhere re-delivers at most the
- * uncommitted chunk, which the idempotent inserts turn into no-ops.
+ * stored in transactions of at most `chunkSize` messages; each transaction
+ * also moves its partitions' positions in `consumer_positions` (issue 15), so
+ * PostgreSQL says exactly which messages are stored. After it commits, the
+ * outbox (dead letters, findings) is published and the offset committed to
+ * Kafka too, for lag and tools; a crash in between re-reads nothing, as the
+ * first batch of each partition assigned to this instance is checked against
+ * the stored position and the consumer seeks there when it differs.
  */
 export interface KafkaIngestOptions {
   kafka: Kafka;
@@ -41,13 +45,18 @@ export class KafkaIngest {
   private restarts = 0;
   private stopping = false;
   private reportedFailures = new WeakSet<object>();
+  /**
+   * Each assigned partition's position as stored in PostgreSQL (null: none stored yet), once its first batch
+   * since the group join was checked against it; the next transaction moves it from there.
+   */
+  private positions = new Map<string, string | null>();
 
   constructor(private readonly options: KafkaIngestOptions) {
     const { topics } = options;
     this.kindByTopic = inputKindsByTopic(topics);
     this.groups = new GroupCommit(
       {
-        store: (raws) => this.storeGroup(raws),
+        store: (raws, positions) => this.storeGroup(raws, positions),
         commit: async (offsets) => {
           await this.consumer!.commitOffsets(offsets);
         },
@@ -96,6 +105,8 @@ export class KafkaIngest {
       this.consumerDown = false;
       this.restarts = 0;
       metrics.consumerRebalances.inc();
+      // Partitions may have moved, and come back from another instance that stored more: check each one again.
+      this.positions.clear();
       // Partitions may have moved to another instance: drop their series, then read the group's lag afresh.
       metrics.consumerLag.reset();
       this.refreshLag().catch(() => {});
@@ -155,9 +166,12 @@ export class KafkaIngest {
     const { metrics } = this.options;
     const kind = this.kindByTopic.get(batch.topic);
     if (!kind || batch.messages.length === 0) return;
+    const key = partitionKey(batch.topic, batch.partition);
+    if (!this.positions.has(key) && !(await this.resumeAtStoredPosition(payload))) return;
     const chunkSize = this.options.chunkSize ?? 2_000;
     for (let start = 0; start < batch.messages.length; start += chunkSize) {
-      if (!isRunning() || isStale()) return;
+      // A group join meanwhile: the next batch, fetched from here, checks the stored position first.
+      if (!isRunning() || isStale() || !this.positions.has(key)) return;
       const chunk = batch.messages.slice(start, start + chunkSize);
       const raws: RawMessage[] = chunk.map((message) => ({
         kind,
@@ -171,9 +185,11 @@ export class KafkaIngest {
       const last = chunk[chunk.length - 1]!.offset;
       const next = (BigInt(last) + 1n).toString();
       // Stored with other partitions' batches in one transaction; the offset moves after it commits.
-      if (!(await this.storeChunk(raws, { topic: batch.topic, partition: batch.partition, offset: next }, payload))) {
-        return;
-      }
+      const from = this.positions.get(key) ?? null;
+      const offset = { topic: batch.topic, partition: batch.partition, offset: next, from };
+      if (!(await this.storeChunk(raws, offset, payload))) return;
+      // Unless the group was joined meanwhile: then the next batch checks the stored position afresh.
+      if (this.positions.has(key)) this.positions.set(key, next);
       resolveOffset(last);
       await heartbeat();
       const lag = BigInt(batch.highWatermark) - BigInt(next);
@@ -182,8 +198,59 @@ export class KafkaIngest {
   }
 
   /**
+   * The first batch of a partition since the group join: where the stored position (the messages up to it
+   * are stored) is not where this batch starts — the group's committed offset was not moved after the last
+   * commit (a crash in between, a failed offset commit), or another instance stored more before the
+   * partition came here — seek there and commit it to Kafka too, dropping the batch: the next fetch starts
+   * at the stored position. True when the batch starts there (or no position is stored yet, e.g. after an
+   * upgrade: Kafka's committed offset stands), and the partition's messages can be stored.
+   */
+  private async resumeAtStoredPosition({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<boolean> {
+    const { config, metrics, log } = this.options;
+    let stored: string | null;
+    try {
+      stored = await consumerPosition(this.options.ingest.pool, config.groupId, batch.topic, batch.partition);
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      // The batch is fetched again (nothing was resolved); storing it would fail the same way meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      if (isRunning() && !isStale()) await heartbeat();
+      return false;
+    }
+    if (!isRunning() || isStale()) return false;
+    const fetched = fetchedOffset(batch);
+    if (stored === null || stored === fetched) {
+      this.positions.set(partitionKey(batch.topic, batch.partition), stored);
+      return true;
+    }
+    if (BigInt(stored) > BigInt(batch.highWatermark)) {
+      // Seeking there would only be reset to the start by Kafka, and skipping to it could lose messages: wait for
+      // an operator (the lag grows), slowly.
+      log.error(
+        { topic: batch.topic, partition: batch.partition, stored, highWatermark: batch.highWatermark },
+        "stored position is past the partition's end (topic recreated?): delete its consumer_positions row to read it again",
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      if (isRunning() && !isStale()) await heartbeat();
+      return false;
+    }
+    const consumer = this.consumer!;
+    consumer.seek({ topic: batch.topic, partition: batch.partition, offset: stored });
+    metrics.consumerPositionSeeks.inc();
+    log.info(
+      { topic: batch.topic, partition: batch.partition, fetched, stored },
+      "partition resumes at the position stored with its facts",
+    );
+    await consumer
+      .commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: stored }])
+      .catch((error) => log.warn({ err: error }, "offset commit of the stored position failed; the next one moves it"));
+    return false;
+  }
+
+  /**
    * Stores a chunk (group commit), publishes the outbox and commits the offset; false when the
-   * partition was taken away meanwhile. While the database is away or a statement times out, the
+   * partition was taken away meanwhile, or its stored position moved under the transaction (which
+   * then rolled back; the next batch resumes at the stored position). While the database is away or a statement times out, the
    * same chunk is tried again, heartbeating so the group keeps our partitions: handing them to
    * another instance that cannot store either would only add rebalances, and kafkajs' own retries
    * would end in a consumer restart every minute. Nothing is committed that was not stored.
@@ -202,6 +269,16 @@ export class KafkaIngest {
         await this.groups.add(raws, offset);
         return true;
       } catch (error) {
+        if (error instanceof PositionMovedError) {
+          // Every partition of the rolled-back group holds the same error: count it once.
+          if (!this.reportedFailures.has(error)) {
+            this.reportedFailures.add(error);
+            this.options.metrics.consumerPositionsMoved.inc();
+            this.options.log.warn({ err: error }, "a partition's stored position moved: batch not stored; re-reading");
+          }
+          this.positions.delete(partitionKey(offset.topic, offset.partition));
+          return false;
+        }
         if (!isDatabaseUnavailable(error)) throw originalCause(error);
         if (!isRunning() || isStale()) return false;
         const retryInMs = Math.min(250 * 2 ** attempt, 5_000);
@@ -220,11 +297,14 @@ export class KafkaIngest {
     }
   }
 
-  /** One transaction for a group of batches, then the outbox, then one offset commit. */
-  private async storeGroup(raws: RawMessage[]): Promise<IngestResult> {
-    const { ingest, publisher, log } = this.options;
+  /** One transaction for a group of batches and their positions, then the outbox, then one offset commit. */
+  private async storeGroup(raws: RawMessage[], positions: PartitionOffset[]): Promise<IngestResult> {
+    const { ingest, publisher, log, config } = this.options;
     const began = performance.now();
-    const result = await ingestMessages(ingest, raws);
+    const advances = positions.map(({ topic, partition, from, offset }) => ({ topic, partition, from, next: offset }));
+    const result = await ingestMessages(ingest, raws, {
+      inTransaction: (tx) => advanceConsumerPositions(tx, config.groupId, advances),
+    });
     await publisher.flush();
     log.info(
       {
@@ -302,6 +382,16 @@ export class KafkaIngest {
     await this.admin?.disconnect().catch(() => {});
     this.admin = undefined;
   }
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/** The offset the batch was fetched from (kafkajs keeps it, untyped); its first message's offset otherwise. */
+function fetchedOffset(batch: Batch): string {
+  const fetched = (batch as Batch & { fetchedOffset?: string }).fetchedOffset;
+  return fetched ?? batch.firstOffset() ?? batch.messages[0]!.offset;
 }
 
 /** The error under kafkajs' retry wrappers (KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded). */

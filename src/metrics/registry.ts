@@ -11,6 +11,7 @@ export interface Metrics {
   registry: Registry;
   eventsIngested: Counter<"topic">;
   eventsRejected: Counter<"topic" | "reason">;
+  eventsDuplicate: Counter<"topic">;
   deadLetters: Counter<"topic" | "reason">;
   payments: Gauge<"status" | "direction" | "gateway">;
   fundsAtRisk: Gauge<"status" | "direction" | "currency">;
@@ -32,6 +33,8 @@ export interface Metrics {
   exceptionsOverdue: Gauge<"kind">;
   consumerCrashes: Counter<string>;
   consumerRebalances: Counter<string>;
+  consumerPositionSeeks: Counter<string>;
+  consumerPositionsMoved: Counter<string>;
   itemAlertsActive: Gauge<string>;
   unknownFailureCodes: Counter<"gateway">;
   gatewayEventsIgnored: Counter<"gateway" | "type">;
@@ -80,6 +83,12 @@ export function createMetrics(options: {
       name: "payrecon_events_rejected_total",
       help: "Input messages rejected (bad UTF-8, JSON or schema), by topic and reason.",
       labelNames: ["topic", "reason"],
+      registers: [registry],
+    }),
+    eventsDuplicate: new Counter({
+      name: "payrecon_events_duplicate_total",
+      help: "Input messages all of whose facts were stored already (re-deliveries, producers' repeats), by topic; also counted in payrecon_events_ingested_total.",
+      labelNames: ["topic"],
       registers: [registry],
     }),
     deadLetters: new Counter({
@@ -210,6 +219,16 @@ export function createMetrics(options: {
       help: "Consumer group joins (rebalances) of this instance.",
       registers: [registry],
     }),
+    consumerPositionSeeks: new Counter({
+      name: "payrecon_kafka_consumer_position_seeks_total",
+      help: "Partitions this instance moved to the position stored with the facts, the group's committed offset being elsewhere (a crash between a commit and its offset commit, a partition taken over).",
+      registers: [registry],
+    }),
+    consumerPositionsMoved: new Counter({
+      name: "payrecon_kafka_consumer_positions_moved_total",
+      help: "Transactions rolled back because one of their partitions' stored positions had moved (another instance stored it first across a rebalance): read again from the stored position.",
+      registers: [registry],
+    }),
     itemAlertsActive: new Gauge({
       name: "payrecon_item_alerts_active",
       help: "Item-level alerts currently pushed to Alertmanager.",
@@ -288,7 +307,10 @@ export function createMetrics(options: {
   metrics.gaugeRefreshErrors.inc(0);
   for (const reason of ["truncated", "age", "size"]) metrics.rejectedMessagesPruned.inc({ reason }, 0);
   for (const gateway of options.gateways ?? []) initGatewaySeries(metrics, gateway);
-  for (const topic of options.inputTopics ?? []) metrics.eventsIngested.inc({ topic }, 0);
+  for (const topic of options.inputTopics ?? []) {
+    metrics.eventsIngested.inc({ topic }, 0);
+    metrics.eventsDuplicate.inc({ topic }, 0);
+  }
   return metrics;
 }
 

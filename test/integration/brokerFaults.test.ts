@@ -2,15 +2,17 @@ import { writeFileSync } from "node:fs";
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { type ChildDaemon, spawnDaemon, waitReady, waitUntil } from "../support/daemon.js";
+import type { TestDatabase } from "../support/database.js";
+import { type ChildDaemon, waitReady, waitUntil } from "../support/daemon.js";
 import {
   allCommitted,
   cleanRunOutcomes,
   deadLetterSources,
   distinctFindings,
+  type FaultRig,
   FaultStream,
   inputTopics,
+  joinSecondInstance,
   lossAndDuplication,
   metricSum,
   outcomes,
@@ -20,10 +22,12 @@ import {
   readToEnd,
   readiness,
   sleep,
+  startFaultRig,
+  stopFaultRig,
   storedCounts,
 } from "../support/faults.js";
-import { connectedProducer, kafkaEnv, testKafka, uniqueTopics } from "../support/kafka.js";
-import { type KafkaMock, startKafkaMock } from "../support/kafkaMock.js";
+import { uniqueTopics } from "../support/kafka.js";
+import type { KafkaMock } from "../support/kafkaMock.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
 
 /**
@@ -57,9 +61,9 @@ describe.skipIf(!inject("kafkaIsMock"))("broker faults", () => {
   let admin: Admin;
   let producer: Producer;
   let db: TestDatabase;
-  let env: Record<string, string>;
   let daemon: ChildDaemon | undefined;
   let second: ChildDaemon | undefined;
+  let rig: FaultRig | undefined;
   const report: Record<string, unknown> = {};
   let secondLog = "";
 
@@ -67,28 +71,20 @@ describe.skipIf(!inject("kafkaIsMock"))("broker faults", () => {
     waitUntil(() => allCommitted(admin, topics.groupId, inputTopics(topics)), timeoutMs, what);
 
   beforeAll(async () => {
-    mock = await startKafkaMock({ brokers: 2 });
-    for (const topic of [...inputTopics(topics), topics.dlq, topics.findings]) {
-      await mock.createTopic(topic, 4);
-      const leader = topic === topics.dlq || topic === topics.findings ? OUTPUT_BROKER : INPUT_BROKER;
-      for (let partition = 0; partition < 4; partition++) await mock.setPartitionLeader(topic, partition, leader);
-    }
-    // The group's OffsetCommit requests go to the input broker too: errors pushed there reach only the daemon.
-    await mock.setGroupCoordinator(topics.groupId, INPUT_BROKER);
-    kafka = testKafka(mock.brokers);
-    admin = kafka.admin();
-    await admin.connect();
-    producer = await connectedProducer(kafka);
-    db = await createTestDatabase();
-    env = {
-      ...kafkaEnv(topics),
-      KAFKA_BROKERS: mock.bootstrap,
-      DATABASE_URL: db.url,
-      LOG_LEVEL: "warn",
-      SWEEP_INTERVAL: "1h",
-    };
-    daemon = await spawnDaemon(env);
-    await waitReady(daemon.baseUrl);
+    rig = await startFaultRig(topics, {
+      brokers: 2,
+      logLevel: "warn",
+      arrange: async (cluster) => {
+        for (const topic of [...inputTopics(topics), topics.dlq, topics.findings]) {
+          const leader = topic === topics.dlq || topic === topics.findings ? OUTPUT_BROKER : INPUT_BROKER;
+          for (let partition = 0; partition < 4; partition++)
+            await cluster.setPartitionLeader(topic, partition, leader);
+        }
+        // The group's OffsetCommit requests go to the input broker too: errors pushed there reach only the daemon.
+        await cluster.setGroupCoordinator(topics.groupId, INPUT_BROKER);
+      },
+    });
+    ({ mock, kafka, admin, producer, db, daemon } = rig);
   });
 
   afterAll(async () => {
@@ -96,12 +92,7 @@ describe.skipIf(!inject("kafkaIsMock"))("broker faults", () => {
       writeFileSync(`${process.env.FAULT_TEST_LOGS}/broker-first.log`, daemon?.output() ?? "");
       writeFileSync(`${process.env.FAULT_TEST_LOGS}/broker-second.log`, second?.output() ?? secondLog);
     }
-    second?.process.kill("SIGKILL");
-    daemon?.process.kill("SIGKILL");
-    await producer?.disconnect().catch(() => {});
-    await admin?.disconnect().catch(() => {});
-    await mock?.stop();
-    await db?.drop();
+    await stopFaultRig(rig, [second, daemon]);
   });
 
   it("every broker down for 30 s mid-stream: /readyz answers 503 during the outage and 200 after; consumption resumes", {
@@ -207,20 +198,9 @@ describe.skipIf(!inject("kafkaIsMock"))("broker faults", () => {
   it("a second instance joins and leaves the group mid-stream", { timeout: 180_000 }, async () => {
     const began = Date.now();
     await stream.produce(producer, 6);
-    second = await spawnDaemon(env);
-    const joining = second;
     // Keep the stream flowing while the second instance starts, joins and takes partitions.
-    await waitUntil(
-      async () => {
-        if (joining.process.exitCode !== null)
-          throw new Error(`second instance exited: ${joining.output().slice(-2_000)}`);
-        await stream.produce(producer, 1);
-        await sleep(1_000);
-        return (await metricSum(joining.baseUrl, "payrecon_events_ingested_total").catch(() => 0)) > 0;
-      },
-      90_000,
-      "the second instance storing facts from its partitions",
-    );
+    second = await joinSecondInstance(rig!, stream);
+    const joining = second;
     await stream.produce(producer, 4);
     const secondIngested = await metricSum(joining.baseUrl, "payrecon_events_ingested_total");
     // The mock answers a follower's SyncGroup sent after the leader's with INVALID_REQUEST, which kafkajs

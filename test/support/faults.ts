@@ -1,10 +1,19 @@
 import type { Admin, Kafka, Producer } from "kafkajs";
 import type pg from "pg";
-import { createTestDatabase } from "./database.js";
-import { api, startTestDaemon } from "./daemon.js";
+import { createTestDatabase, type TestDatabase } from "./database.js";
+import { api, type ChildDaemon, spawnDaemon, startTestDaemon, waitReady, waitUntil } from "./daemon.js";
 import { isoDaysFromNow } from "./clock.js";
 import { bankEntry, expectedPayment, gatewayEvent, invalidSamples } from "./facts.js";
-import { type ReadMessage, readerConsumer, readMessage, type TestTopics } from "./kafka.js";
+import {
+  connectedProducer,
+  kafkaEnv,
+  type ReadMessage,
+  readerConsumer,
+  readMessage,
+  type TestTopics,
+  testKafka,
+} from "./kafka.js";
+import { type KafkaMock, startKafkaMock } from "./kafkaMock.js";
 
 /**
  * What the fault tests share: a stream of blocks of realistic messages (with
@@ -343,4 +352,70 @@ export async function readiness(baseUrl: string): Promise<{ status: number; chec
   const response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(10_000) });
   const body = (await response.json()) as { checks: Record<string, string> };
   return { status: response.status, checks: body.checks };
+}
+
+/** A mock cluster of a test's own (injected errors reach only its clients), a database, and a daemon on them. */
+export interface FaultRig {
+  mock: KafkaMock;
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  db: TestDatabase;
+  /** The env of a daemon on this cluster and database. */
+  env: Record<string, string>;
+  daemon: ChildDaemon;
+}
+
+/**
+ * Starts the rig: the input, dead-letter and findings topics with 4 partitions each, `arrange` (leaders,
+ * coordinator) before any client connects, then the daemon, ready.
+ */
+export async function startFaultRig(
+  topics: TestTopics,
+  options: { brokers: number; logLevel: string; arrange?: (mock: KafkaMock) => Promise<void> },
+): Promise<FaultRig> {
+  const mock = await startKafkaMock({ brokers: options.brokers });
+  for (const topic of [...inputTopics(topics), topics.dlq, topics.findings]) await mock.createTopic(topic, 4);
+  await options.arrange?.(mock);
+  const kafka = testKafka(mock.brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = await connectedProducer(kafka);
+  const db = await createTestDatabase();
+  const env = {
+    ...kafkaEnv(topics),
+    KAFKA_BROKERS: mock.bootstrap,
+    DATABASE_URL: db.url,
+    LOG_LEVEL: options.logLevel,
+    SWEEP_INTERVAL: "1h",
+  };
+  const daemon = await spawnDaemon(env);
+  await waitReady(daemon.baseUrl);
+  return { mock, kafka, admin, producer, db, env, daemon };
+}
+
+/** Kills the daemons still running, then closes the clients, the mock and the database. */
+export async function stopFaultRig(rig: FaultRig | undefined, daemons: Array<ChildDaemon | undefined>): Promise<void> {
+  for (const daemon of daemons) daemon?.process.kill("SIGKILL");
+  await rig?.producer.disconnect().catch(() => {});
+  await rig?.admin.disconnect().catch(() => {});
+  await rig?.mock.stop();
+  await rig?.db.drop();
+}
+
+/** Starts a second instance in the group, keeping the stream flowing until it stores facts from partitions of its own. */
+export async function joinSecondInstance(rig: FaultRig, stream: FaultStream): Promise<ChildDaemon> {
+  const joining = await spawnDaemon(rig.env);
+  await waitUntil(
+    async () => {
+      if (joining.process.exitCode !== null)
+        throw new Error(`second instance exited: ${joining.output().slice(-2_000)}`);
+      await stream.produce(rig.producer, 1);
+      await sleep(1_000);
+      return (await metricSum(joining.baseUrl, "payrecon_events_ingested_total").catch(() => 0)) > 0;
+    },
+    90_000,
+    "the second instance storing facts from its partitions",
+  );
+  return joining;
 }

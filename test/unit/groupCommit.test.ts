@@ -13,7 +13,12 @@ const raws = (n: number): RawMessage[] =>
     value: Buffer.from("{}"),
     source: "kafka",
   }));
-const offset = (partition: number, next: number): PartitionOffset => ({ topic: "t", partition, offset: String(next) });
+const offset = (partition: number, next: number, from: number | null = null): PartitionOffset => ({
+  topic: "t",
+  partition,
+  offset: String(next),
+  from: from === null ? null : String(from),
+});
 const result: IngestResult = { lines: [], accepted: 0, duplicates: 0, rejected: 0 };
 
 function recorder() {
@@ -33,7 +38,7 @@ function recorder() {
       active--;
       return result;
     },
-    commit: async (offsets: PartitionOffset[]) => {
+    commit: async (offsets: Array<Omit<PartitionOffset, "from">>) => {
       log.push(`commit ${offsets.map((o) => `${o.partition}@${o.offset}`).join(",")}`);
     },
   };
@@ -91,5 +96,31 @@ describe("group commit", () => {
     await expect(first).rejects.toThrow("database away");
     await expect(second).resolves.toEqual({ messages: 5, groupMessages: 5 });
     expect(log).toEqual(["1@5"]);
+  });
+
+  it("stores each partition's span once, from its first chunk's position to its last chunk's end", async () => {
+    const stored: PartitionOffset[][] = [];
+    const committed: string[] = [];
+    const groups = new GroupCommit(
+      {
+        store: async (_messages, positions) => {
+          stored.push(positions);
+          return result;
+        },
+        commit: async (offsets) => {
+          committed.push(offsets.map((o) => `${o.partition}@${o.offset}`).join(","));
+        },
+      },
+      100,
+      1,
+      1,
+    );
+    await Promise.all([
+      groups.add(raws(5), offset(0, 15, 10)),
+      groups.add(raws(5), offset(1, 5)),
+      groups.add(raws(5), offset(0, 20, 15)),
+    ]);
+    expect(stored).toEqual([[offset(0, 20, 10), offset(1, 5)]]);
+    expect(committed).toEqual(["0@20,1@5"]);
   });
 });
