@@ -1,6 +1,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
+import { findingsAfterCursor } from "../../src/db/queries/findings.js";
+import { findingOf } from "../../src/kafka/findingsPublisher.js";
 import type { RawMessage } from "../../src/consumers/decode.js";
 import { ingestMessages } from "../../src/consumers/ingest.js";
 import { createIngestDeps } from "../../src/consumers/ingestDeps.js";
@@ -53,14 +55,12 @@ describe("reconciliation time", () => {
     const change = await db.pool.query<{ at: Date }>("select at from status_changes where payment_id = $1", [
       paymentId,
     ]);
-    const finding = await db.pool.query<{ at: string }>(
-      "select convert_from(value, 'UTF8')::jsonb ->> 'at' as at from outbox where convert_from(message_key, 'UTF8') = $1",
-      [paymentId],
-    );
+    // Nothing publishes here: every finding is still after the cursor.
+    const finding = (await findingsAfterCursor(db.pool, 10_000)).map(findingOf).find((one) => one.key === paymentId);
     return {
       statusSince: payment.rows[0]?.status_since.toISOString(),
       statusChange: change.rows[0]?.at.toISOString(),
-      finding: finding.rows[0]?.at,
+      finding: finding?.value.at,
     };
   };
 
