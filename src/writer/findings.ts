@@ -1,3 +1,4 @@
+import type { ExceptionChangeFinding, StatusChangeFinding } from "../db/queries/findings.js";
 import type { ExceptionChange } from "./exceptionSync.js";
 import { subjectKey } from "../reconcile/exceptions.js";
 import type { PaymentOutcome } from "../reconcile/paymentStatus.js";
@@ -49,18 +50,6 @@ export function paymentFindingFields(outcome: PaymentOutcome): Record<string, un
     hold_reason: outcome.holdReason,
     flags: outcome.flags,
   };
-}
-
-/** A committed status change, as the publisher reads it. */
-export interface StatusChangeFinding {
-  paymentId: string;
-  at: Date;
-  fromStatus: string | null;
-  toStatus: string;
-  reason: string;
-  detail: Record<string, unknown>;
-  /** paymentFindingFields at the change. */
-  fields: Record<string, unknown>;
 }
 
 export function findingOfStatusChange(row: StatusChangeFinding): Finding {
@@ -127,15 +116,6 @@ export function exceptionFindingFields(change: ExceptionChange): Record<string, 
     currency: desired?.currency,
     detail: desired?.detail ?? change.row?.detail,
   };
-}
-
-/** A committed exception change that is a finding, as the publisher reads it. */
-export interface ExceptionChangeFinding {
-  exceptionId: number;
-  at: Date;
-  action: string;
-  /** exceptionFindingFields at the change. */
-  fields: Record<string, unknown>;
 }
 
 export function findingOfExceptionChange(row: ExceptionChangeFinding): Finding {

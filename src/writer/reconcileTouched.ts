@@ -48,7 +48,7 @@ import {
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
 import { settleBatch } from "../reconcile/batchSettlement.js";
-import { type ExceptionChange, syncExceptions } from "./exceptionSync.js";
+import { syncExceptions } from "./exceptionSync.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { effectiveExpected } from "../reconcile/expectedVersions.js";
 import { exceptionFindingFields, paymentFindingFields, statusChangeDetail } from "./findings.js";

@@ -1,19 +1,16 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
-import type { RawMessage } from "../../src/consumers/decode.js";
 import { ingestMessages } from "../../src/consumers/ingest.js";
 import { createIngestDeps } from "../../src/consumers/ingestDeps.js";
 import { countUnpublishedFindings } from "../../src/db/queries/findings.js";
 import { advanceReconcileClock } from "../../src/db/queries/reconcileClock.js";
 import { FindingsPublisher } from "../../src/kafka/findingsPublisher.js";
-import { createLogger } from "../../src/logger.js";
-import { createMetrics } from "../../src/metrics/registry.js";
 import { RECONCILE_LOCK } from "../../src/writer/reconcileTouched.js";
 import { WorkingSetReconciler } from "../../src/writer/workingSetReconciler.js";
 import { runNow } from "../support/clock.js";
+import { expectedRaw, inProcessSetup } from "../support/inProcessIngest.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { api, type ChildDaemon, spawnDaemon, waitReady, waitUntil } from "../support/daemon.js";
+import { api, type ChildDaemon, spawnDaemon, startTestDaemon, waitReady, waitUntil } from "../support/daemon.js";
 import { bankEntry, expectedPayment, gatewayEvent } from "../support/facts.js";
 import { connectedProducer, kafkaEnv, type ReadMessage, readTopic, uniqueTopics } from "../support/kafka.js";
 
@@ -72,25 +69,11 @@ describe("findings from committed changes", () => {
 
   it("a status change whose transaction took a lower sequence number and commits after a higher one was published is still published", async () => {
     const topics = uniqueTopics();
-    const config = loadConfig({});
-    const reconcileDeps = {
-      policy: config.policy,
-      metrics: createMetrics({ version: "test", commit: "test" }),
-      log: createLogger("silent"),
-      findingsTopic: topics.findings,
-    };
+    const { config, reconcileDeps } = inProcessSetup(topics.findings);
     const workingSet =
       process.env.TEST_RECONCILE_ENGINE === "memory" ? { workingSet: new WorkingSetReconciler(reconcileDeps) } : {};
     const deps = { ...createIngestDeps(config, db.pool, reconcileDeps, workingSet), now: () => new Date(runNow) };
-    const raw = (n: number): RawMessage => ({
-      kind: "expected",
-      topic: config.topics.expected,
-      partition: 0,
-      offset: String(n),
-      key: null,
-      value: Buffer.from(JSON.stringify(expectedPayment(n))),
-      source: "kafka",
-    });
+    const raw = (n: number) => expectedRaw(config.topics.expected, n);
     const producer = await connectedProducer();
     const publisher = new FindingsPublisher(db.pool, producer, topics.findings, undefined);
     const late = new pg.Client({ connectionString: db.url });
@@ -170,6 +153,30 @@ describe("findings from committed changes", () => {
     } finally {
       await late.end();
       await producer.disconnect();
+    }
+  });
+
+  it("without Kafka no finding is kept for publication: status changes carry none, the outbox stays empty", async () => {
+    const quietDb = await createTestDatabase();
+    const daemon = await startTestDaemon({ DATABASE_URL: quietDb.url });
+    try {
+      const post = api(daemon.baseUrl, "ingester");
+      const response = await post("/api/v1/ingest/payments.expected", {
+        method: "POST",
+        body: Array.from({ length: 10 }, (_, n) => JSON.stringify(expectedPayment(n))).join("\n"),
+      });
+      expect(response.status).toBe(200);
+      const rows = await quietDb.pool.query<{ changes: number; with_finding: number; outbox: number }>(
+        `select (select count(*)::int from status_changes) as changes,
+                (select count(*)::int from status_changes where finding is not null)
+                  + (select count(*)::int from exception_audit where finding is not null) as with_finding,
+                (select count(*)::int from outbox) as outbox`,
+      );
+      expect(rows.rows[0]).toEqual({ changes: 10, with_finding: 0, outbox: 0 });
+      expect(await countUnpublishedFindings(quietDb.pool)).toBe(0);
+    } finally {
+      await daemon.stop();
+      await quietDb.drop();
     }
   });
 

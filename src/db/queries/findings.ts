@@ -5,26 +5,30 @@ import type { Db } from "../pool.js";
  * followed by findings_cursor in (at, id) order, which is commit order (src/kafka/findingsPublisher.ts).
  */
 
+/** A committed status change, as the publisher reads it. */
+export interface StatusChangeFinding {
+  paymentId: string;
+  at: Date;
+  fromStatus: string | null;
+  toStatus: string;
+  reason: string;
+  detail: Record<string, unknown>;
+  /** What the finding says beyond the row (writer/findings.ts paymentFindingFields), as it was at the change. */
+  fields: Record<string, unknown>;
+}
+
+/** A committed exception change that is a finding, as the publisher reads it. */
+export interface ExceptionChangeFinding {
+  exceptionId: number;
+  at: Date;
+  action: string;
+  /** writer/findings.ts exceptionFindingFields at the change. */
+  fields: Record<string, unknown>;
+}
+
 export type FindingRow =
-  | {
-      source: "status_change";
-      id: number;
-      at: Date;
-      paymentId: string;
-      fromStatus: string | null;
-      toStatus: string;
-      reason: string;
-      detail: Record<string, unknown>;
-      fields: Record<string, unknown>;
-    }
-  | {
-      source: "exception_audit";
-      id: number;
-      at: Date;
-      exceptionId: number;
-      action: string;
-      fields: Record<string, unknown>;
-    };
+  | ({ source: "status_change"; id: number } & StatusChangeFinding)
+  | ({ source: "exception_audit"; id: number } & ExceptionChangeFinding);
 
 /** Locks the cursor; false when another publisher holds it (it publishes these findings, in order). */
 export async function lockFindingsCursor(db: Db): Promise<boolean> {
