@@ -44,6 +44,7 @@ export interface Metrics {
   gaugeRefreshErrors: Counter<string>;
   notifications: Counter<"kind" | "result">;
   findingsPublished: Counter<string>;
+  findingsUnpublishedAge: Gauge<string>;
   /** Bounds every label fed by producers' free text (gateway, bank): see labels.ts. */
   labels: LabelBounds;
   /** Ignored gateway event types seen, per gateway, to bound the `type` label. */
@@ -277,6 +278,11 @@ export function createMetrics(options: {
     findingsPublished: new Counter({
       name: "payrecon_findings_published_total",
       help: "Findings sent to the findings topic and acknowledged (at-least-once: a crash before the cursor moved sends some again).",
+      registers: [registry],
+    }),
+    findingsUnpublishedAge: new Gauge({
+      name: "payrecon_findings_oldest_unpublished_age_seconds",
+      help: "Age of the oldest committed finding not yet in the findings topic (0 when none waits).",
       registers: [registry],
     }),
     labels: createLabelBounds({

@@ -2,7 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestMessages } from "../../src/consumers/ingest.js";
 import { createIngestDeps } from "../../src/consumers/ingestDeps.js";
-import { countUnpublishedFindings } from "../../src/db/queries/findings.js";
+import { countUnpublishedFindings, oldestUnpublishedFinding } from "../../src/db/queries/findings.js";
 import { advanceReconcileClock } from "../../src/db/queries/reconcileClock.js";
 import { FindingsPublisher } from "../../src/kafka/findingsPublisher.js";
 import { RECONCILE_LOCK } from "../../src/writer/reconcileTouched.js";
@@ -12,6 +12,7 @@ import { expectedRaw, inProcessSetup } from "../support/inProcessIngest.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, type ChildDaemon, spawnDaemon, startTestDaemon, waitReady, waitUntil } from "../support/daemon.js";
 import { bankEntry, expectedPayment, gatewayEvent } from "../support/facts.js";
+import { metricSum } from "../support/faults.js";
 import { connectedProducer, kafkaEnv, type ReadMessage, readTopic, uniqueTopics } from "../support/kafka.js";
 
 /**
@@ -116,8 +117,10 @@ describe("findings from committed changes", () => {
       );
       await late.query("commit");
       expect(await countUnpublishedFindings(db.pool)).toBe(1);
+      expect((await oldestUnpublishedFinding(db.pool))?.toISOString()).toBe(at.toISOString());
       await publisher.drain();
       expect(await countUnpublishedFindings(db.pool)).toBe(0);
+      expect(await oldestUnpublishedFinding(db.pool)).toBeNull();
 
       const messages = await readTopic(topics.findings, (read) => read.length >= 2, 20_000);
       // Two keys, maybe two partitions: what matters is that each was sent once, the lower-numbered one too.
@@ -218,6 +221,15 @@ describe("findings from committed changes", () => {
         async () => (await countUnpublishedFindings(crashDb.pool)) === 0,
         60_000,
         "the findings published after the restart",
+      );
+      // The restarted daemon sent the findings its predecessors committed; its gauge says none waits.
+      expect(await metricSum(daemon.baseUrl, "payrecon_findings_published_total")).toBeGreaterThanOrEqual(
+        unpublishedAtKill.at(-1)!,
+      );
+      await waitUntil(
+        async () => (await metricSum(daemon!.baseUrl, "payrecon_findings_oldest_unpublished_age_seconds")) === 0,
+        10_000,
+        "the oldest unpublished finding's age back to 0",
       );
       const committed = await committedFindings(crashDb.pool);
       // Each payment went through more than one status: the order per key is tested on real sequences.

@@ -110,6 +110,21 @@ export async function advanceFindingsCursor(db: Db, published: FindingRow[]): Pr
   );
 }
 
+/** When the oldest finding not yet published was committed (its reconciliation time); null when none waits. */
+export async function oldestUnpublishedFinding(db: Db): Promise<Date | null> {
+  const result = await db.query<{ at: Date | null }>(
+    `with c as materialized (select * from findings_cursor)
+     select least(
+       (select s.at from status_changes s where s.finding is not null
+           and (s.at, s.id) > ((select status_change_at from c), (select status_change_id from c))
+         order by s.at, s.id limit 1),
+       (select a.at from exception_audit a where a.finding is not null
+           and (a.at, a.id) > ((select exception_audit_at from c), (select exception_audit_id from c))
+         order by a.at, a.id limit 1)) as at`,
+  );
+  return result.rows[0]?.at ?? null;
+}
+
 /** Findings committed and not yet published (an index range count: cheap while the publisher keeps up). */
 export async function countUnpublishedFindings(db: Db): Promise<number> {
   const result = await db.query<{ count: number }>(
