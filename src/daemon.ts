@@ -24,6 +24,7 @@ import { reportsRouter } from "./http/routes/reports.js";
 import { statusPageRouter } from "./http/routes/statusPage.js";
 import { createHttpApp, listen } from "./http/server.js";
 import { createKafka } from "./kafka/client.js";
+import { FindingsPublisher } from "./kafka/findingsPublisher.js";
 import { OutboxPublisher } from "./kafka/outboxPublisher.js";
 import { type Logger, maskUrl } from "./logger.js";
 import { sourceFreshness } from "./db/queries/gauges.js";
@@ -182,7 +183,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
       await producer.connect();
       stack.push({ name: "producer", stop: () => producer.disconnect() });
-      const publisher = new OutboxPublisher(database.pool, producer, log);
+      const findings = new FindingsPublisher(database.pool, producer, config.topics.findings, metrics);
+      const publisher = new OutboxPublisher(database.pool, producer, log, undefined, findings);
       publisher.start();
       stack.push({ name: "outbox", stop: () => publisher.stop() });
       kafkaIngest = new KafkaIngest({

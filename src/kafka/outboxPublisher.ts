@@ -3,9 +3,11 @@ import type pg from "pg";
 import { lockPendingOutbox, markOutboxPublished } from "../db/queries/outbox.js";
 import { withTransaction } from "../db/transaction.js";
 import type { Logger } from "../logger.js";
+import type { FindingsPublisher } from "./findingsPublisher.js";
 
 /**
- * Publishes the outbox (dead letters, findings) to Kafka. Rows are locked
+ * Publishes the outbox (dead letters, notifications) to Kafka, then the findings (`findings`; they are not in
+ * the outbox: see findingsPublisher.ts). Rows are locked
  * while being sent and marked published in the same transaction, so a crash
  * re-sends at most the last chunk and loses nothing. The consumer flushes
  * before committing offsets: a dead letter is in Kafka before its source
@@ -21,6 +23,7 @@ export class OutboxPublisher {
     private readonly producer: Producer,
     private readonly log: Logger,
     private readonly chunkSize = 1_000,
+    private readonly findings?: FindingsPublisher,
   ) {}
 
   /**
@@ -73,8 +76,9 @@ export class OutboxPublisher {
         );
         return pending.length;
       });
-      if (sent < this.chunkSize) return;
+      if (sent < this.chunkSize) break;
     }
+    await this.findings?.drain();
   }
 
   /** Background flushing for messages written outside the consumer (HTTP ingest, sweeper). */

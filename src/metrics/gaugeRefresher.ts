@@ -3,6 +3,7 @@ import { stripePayoutsWaitingSummary } from "../db/queries/stripePayouts.js";
 import { batchFeeTotals } from "../db/queries/reports.js";
 import type { FeeRule } from "../reconcile/fees.js";
 import type pg from "pg";
+import { oldestUnpublishedFinding } from "../db/queries/findings.js";
 import { exceptionAggregates, oldestUnsettled, paymentTotals } from "../db/queries/gauges.js";
 import type { Logger } from "../logger.js";
 import { formatMajor, isCurrency } from "../messages/currencies.js";
@@ -71,11 +72,12 @@ export class GaugeRefresher {
 
   private async read(): Promise<void> {
     const now = new Date();
-    const [totals, exceptions, stripeWaiting, fees] = await Promise.all([
+    const [totals, exceptions, stripeWaiting, fees, unpublished] = await Promise.all([
       paymentTotals(this.pool),
       exceptionAggregates(this.pool, now),
       stripePayoutsWaitingSummary(this.pool),
       batchFeeTotals(this.pool, this.feeSchedule),
+      oldestUnpublishedFinding(this.pool),
     ]);
     const pairs = new Map<string, { gateway: string; direction: string }>();
     for (const row of totals) pairs.set(`${row.gateway}\u0000${row.direction}`, row);
@@ -83,6 +85,7 @@ export class GaugeRefresher {
 
     const { metrics } = this;
     metrics.stripePayoutsWaiting.set(stripeWaiting.count);
+    metrics.findingsUnpublishedAge.set(unpublished ? Math.max(0, (now.getTime() - unpublished.getTime()) / 1000) : 0);
     metrics.batchFees.reset();
     for (const row of fees) {
       const labels = { gateway: metrics.labels.gateway(row.gateway), currency: row.currency };

@@ -46,6 +46,8 @@ export interface Metrics {
   rejectedMessagesPruned: Counter<"reason">;
   gaugeRefreshErrors: Counter<string>;
   notifications: Counter<"kind" | "result">;
+  findingsPublished: Counter<string>;
+  findingsUnpublishedAge: Gauge<string>;
   /** Bounds every label fed by producers' free text (gateway, bank): see labels.ts. */
   labels: LabelBounds;
   /** Ignored gateway event types seen, per gateway, to bound the `type` label. */
@@ -292,6 +294,16 @@ export function createMetrics(options: {
       labelNames: ["kind", "result"],
       registers: [registry],
     }),
+    findingsPublished: new Counter({
+      name: "payrecon_findings_published_total",
+      help: "Findings sent to the findings topic and acknowledged (at-least-once: a crash before the cursor moved sends some again).",
+      registers: [registry],
+    }),
+    findingsUnpublishedAge: new Gauge({
+      name: "payrecon_findings_oldest_unpublished_age_seconds",
+      help: "Age of the oldest committed finding not yet in the findings topic (0 when none waits).",
+      registers: [registry],
+    }),
     labels: createLabelBounds({
       gateways: options.labels?.gateways ?? DEFAULT_METRIC_GATEWAYS,
       banks: options.labels?.banks ?? [],
@@ -305,6 +317,7 @@ export function createMetrics(options: {
   metrics.buildInfo.set({ version: options.version, commit: options.commit }, 1);
   metrics.ready.set(0);
   metrics.gaugeRefreshErrors.inc(0);
+  metrics.findingsPublished.inc(0);
   for (const reason of ["truncated", "age", "size"]) metrics.rejectedMessagesPruned.inc({ reason }, 0);
   for (const gateway of options.gateways ?? []) initGatewaySeries(metrics, gateway);
   for (const topic of options.inputTopics ?? []) {

@@ -26,12 +26,17 @@ export interface ExceptionChange {
   row: ExceptionRow | undefined;
 }
 
+/**
+ * `findingOf`: what a change's audit row keeps for its finding (findings.ts), when findings are published;
+ * undefined for a change that is not one.
+ */
 export async function syncExceptions(
   db: Db,
   desiredByOwner: Map<string, DesiredException[]>,
   now: Date,
   tiers: PriorityTier[] = DEFAULT_PRIORITY_TIERS,
   scale?: PriorityScale,
+  findingOf?: (change: ExceptionChange) => Record<string, unknown> | undefined,
 ): Promise<ExceptionChange[]> {
   const owners = [...desiredByOwner.keys()];
   if (owners.length === 0) return [];
@@ -53,7 +58,6 @@ export async function syncExceptions(
   const wanted = new Set(desired.map((item) => item.key));
   const inserts: OpenRequest[] = [];
   const updates: ExceptionUpdate[] = [];
-  const audit: AuditEntry[] = [];
   const changes: ExceptionChange[] = [];
   const seen = new Set<string>();
   for (const item of desired) {
@@ -83,7 +87,6 @@ export async function syncExceptions(
         dueBy: new Date(now.getTime() + tier.resolveWithinMs),
         resolved: false,
       });
-      audit.push({ exceptionId: row.id, actor: SYSTEM_ACTOR, action: "reopened", note: item.exception.detail });
       changes.push({ id: row.id, action: "reopened", desired: item.exception, row });
     } else if (
       row.amountMinor !== item.exception.amountMinor ||
@@ -114,20 +117,23 @@ export async function syncExceptions(
       dueBy: null,
       resolved: true,
     });
-    audit.push({
-      exceptionId: row.id,
-      actor: SYSTEM_ACTOR,
-      action: "auto_resolved",
-      note: "the underlying facts recovered",
-    });
     changes.push({ id: row.id, action: "auto_resolved", desired: undefined, row });
   }
   const ids = await insertExceptions(db, inserts, now);
   ids.forEach((id, index) => {
-    audit.push({ exceptionId: id, actor: SYSTEM_ACTOR, action: "opened", note: inserts[index]!.desired.detail });
     changes.push({ id, action: "opened", desired: inserts[index]!.desired, row: undefined });
   });
   await updateExceptions(db, updates, now);
+  // Every change is an audit row; a finding's travels with it.
+  const audit = changes.map(
+    (change): AuditEntry => ({
+      exceptionId: change.id,
+      actor: SYSTEM_ACTOR,
+      action: change.action,
+      note: change.action === "auto_resolved" ? "the underlying facts recovered" : (change.desired?.detail ?? null),
+      finding: findingOf?.(change),
+    }),
+  );
   await appendAudit(db, audit, now);
   return changes;
 }

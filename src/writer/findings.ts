@@ -1,3 +1,4 @@
+import type { ExceptionChangeFinding, StatusChangeFinding } from "../db/queries/findings.js";
 import type { ExceptionChange } from "./exceptionSync.js";
 import { subjectKey } from "../reconcile/exceptions.js";
 import type { PaymentOutcome } from "../reconcile/paymentStatus.js";
@@ -8,41 +9,95 @@ import type { PaymentStatus } from "../reconcile/types.js";
  * every exception about something other than a payment (bank entries,
  * batches, gateway events) as it opens or closes. Keyed by payment id or
  * entry id (CONTRACT §1).
+ *
+ * A finding is not stored as a message (issue 15): the row the writer writes for the change anyway — a
+ * status_changes row, an exception_audit row — carries what the finding says beyond that row (`finding`,
+ * jsonb), as it was at that change, and the publisher builds the message from the committed row.
  */
 export interface Finding {
   key: string;
   value: Record<string, unknown>;
 }
 
-export function paymentFinding(outcome: PaymentOutcome, previous: PaymentStatus | null, at: Date): Finding {
+/** A status change's timeline detail (status_changes.detail): also fields of its finding. */
+export interface StatusChangeDetail {
+  failure_category: string | null;
+  failure_code: string | null;
+  settled_amount_minor: number;
+  settled_late: boolean;
+}
+
+export function statusChangeDetail(outcome: PaymentOutcome): StatusChangeDetail {
+  return {
+    failure_category: outcome.failureCategory,
+    failure_code: outcome.failureCode,
+    settled_amount_minor: outcome.settledAmountMinor,
+    settled_late: outcome.settledLate,
+  };
+}
+
+/** What a status change's row keeps for its finding: the payment as it was then, and what the row lacks. */
+export function paymentFindingFields(outcome: PaymentOutcome): Record<string, unknown> {
   const payment = outcome.payment;
   return {
-    key: outcome.paymentId,
+    reference: payment.reference,
+    gateway: payment.gateway,
+    direction: payment.direction,
+    currency: payment.currency,
+    amount_minor: payment.amount_minor,
+    counterparty: payment.counterparty ?? null,
+    retry_advice: outcome.retryAdvice,
+    hold_reason: outcome.holdReason,
+    flags: outcome.flags,
+  };
+}
+
+export function findingOfStatusChange(row: StatusChangeFinding): Finding {
+  const { detail, fields } = row;
+  return {
+    key: row.paymentId,
     value: {
       type: "payment.status_changed",
-      at: at.toISOString(),
-      payment_id: outcome.paymentId,
-      reference: payment.reference,
-      gateway: payment.gateway,
-      direction: payment.direction,
-      currency: payment.currency,
-      amount_minor: payment.amount_minor,
-      settled_amount_minor: outcome.settledAmountMinor,
-      counterparty: payment.counterparty ?? null,
-      previous_status: previous,
-      status: outcome.status,
-      reason: outcome.reason,
-      failure_category: outcome.failureCategory,
-      failure_code: outcome.failureCode,
-      retry_advice: outcome.retryAdvice,
-      hold_reason: outcome.holdReason,
-      settled_late: outcome.settledLate,
-      flags: outcome.flags,
+      at: row.at.toISOString(),
+      payment_id: row.paymentId,
+      reference: fields.reference,
+      gateway: fields.gateway,
+      direction: fields.direction,
+      currency: fields.currency,
+      amount_minor: fields.amount_minor,
+      settled_amount_minor: detail.settled_amount_minor,
+      counterparty: fields.counterparty,
+      previous_status: row.fromStatus,
+      status: row.toStatus,
+      reason: row.reason,
+      failure_category: detail.failure_category,
+      failure_code: detail.failure_code,
+      retry_advice: fields.retry_advice,
+      hold_reason: fields.hold_reason,
+      settled_late: detail.settled_late,
+      flags: fields.flags,
     },
   };
 }
 
-export function exceptionFinding(change: ExceptionChange, at: Date): Finding | undefined {
+/** The finding of a payment's status change, as the publisher will build it from the committed row. */
+export function paymentFinding(outcome: PaymentOutcome, previous: PaymentStatus | null, at: Date): Finding {
+  return findingOfStatusChange({
+    paymentId: outcome.paymentId,
+    at,
+    fromStatus: previous,
+    toStatus: outcome.status,
+    reason: outcome.reason,
+    detail: { ...statusChangeDetail(outcome) },
+    fields: paymentFindingFields(outcome),
+  });
+}
+
+/**
+ * What an exception change's audit row keeps for its finding (the key, subject, amount and detail as they were
+ * then); undefined when the change is not a finding (an exception about a payment: its status change tells it).
+ */
+export function exceptionFindingFields(change: ExceptionChange): Record<string, unknown> | undefined {
   const desired = change.desired;
   const subject = desired?.subject;
   const rowKey = change.row?.subjectKey;
@@ -55,15 +110,33 @@ export function exceptionFinding(change: ExceptionChange, at: Date): Finding | u
         : (rowKey?.replace(/^bank_entry:[^/]*\//, "") ?? String(change.id));
   return {
     key,
+    kind: desired?.kind ?? change.row?.kind,
+    subject: desired ? subjectKey(desired.subject) : rowKey,
+    amount_minor: desired?.amountMinor ?? change.row?.amountMinor,
+    currency: desired?.currency,
+    detail: desired?.detail ?? change.row?.detail,
+  };
+}
+
+export function findingOfExceptionChange(row: ExceptionChangeFinding): Finding {
+  const { fields } = row;
+  return {
+    key: String(fields.key),
     value: {
-      type: change.action === "auto_resolved" ? "exception.resolved" : `exception.${change.action}`,
-      at: at.toISOString(),
-      exception_id: String(change.id),
-      kind: desired?.kind ?? change.row?.kind,
-      subject: desired ? subjectKey(desired.subject) : rowKey,
-      amount_minor: desired?.amountMinor ?? change.row?.amountMinor,
-      currency: desired?.currency,
-      detail: desired?.detail ?? change.row?.detail,
+      type: row.action === "auto_resolved" ? "exception.resolved" : `exception.${row.action}`,
+      at: row.at.toISOString(),
+      exception_id: String(row.exceptionId),
+      kind: fields.kind,
+      subject: fields.subject,
+      amount_minor: fields.amount_minor,
+      currency: fields.currency,
+      detail: fields.detail,
     },
   };
+}
+
+/** The finding of an exception change, as the publisher will build it from the committed audit row. */
+export function exceptionFinding(change: ExceptionChange, at: Date): Finding | undefined {
+  const fields = exceptionFindingFields(change);
+  return fields && findingOfExceptionChange({ exceptionId: change.id, at, action: change.action, fields });
 }

@@ -18,7 +18,6 @@ import {
   upsertBatchesFromEvents,
 } from "../db/queries/matching.js";
 import { decisionsOfEntries, decisionsOfPayments } from "../db/queries/manualDecisions.js";
-import { enqueueOutbox, type OutboxMessage } from "../db/queries/outbox.js";
 import { foldDecisions } from "../reconcile/manualDecisions.js";
 import { advanceReconcileClock } from "../db/queries/reconcileClock.js";
 import { journalTouched } from "../db/queries/reconcileJournal.js";
@@ -49,10 +48,10 @@ import {
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
 import { settleBatch } from "../reconcile/batchSettlement.js";
-import { type ExceptionChange, syncExceptions } from "./exceptionSync.js";
+import { syncExceptions } from "./exceptionSync.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { effectiveExpected } from "../reconcile/expectedVersions.js";
-import { exceptionFinding, type Finding, paymentFinding } from "./findings.js";
+import { exceptionFindingFields, paymentFindingFields, statusChangeDetail } from "./findings.js";
 import {
   type EntryMatch,
   type MatchTarget,
@@ -261,8 +260,8 @@ export async function reconcileTouched(
     desired.set(`event:${event.gateway}/${event.eventId}`, exception ? [exception] : []);
   }
 
-  const exceptionChanges = await syncExceptions(tx, desired, now, policy.priorityTiers, policy.priorityScale);
-  const statusChanges = await recordStatusChanges(tx, written, now, deps, exceptionChanges);
+  await syncExceptions(tx, desired, now, policy.priorityTiers, policy.priorityScale, exceptionFindings(deps));
+  const statusChanges = await recordStatusChanges(tx, written, now, deps);
   const reconcileMs = performance.now() - began;
   return {
     afterCommit() {
@@ -414,7 +413,6 @@ export interface WrittenPayments {
   statusRows: StatusChangeRow[];
   statusChanges: StatusChange[];
   totals: TotalsDelta[];
-  findings: Finding[];
 }
 
 /**
@@ -446,7 +444,6 @@ export async function writePaymentRows(
     current.atRiskMinor += atRisk;
     totals.set(key, current);
   };
-  const findings: Finding[] = [];
   for (const { outcome, previous } of changes.changed) {
     const payment = outcome.payment;
     if (previous?.signature) {
@@ -461,15 +458,10 @@ export async function writePaymentRows(
         fromStatus: from,
         toStatus: outcome.status,
         reason: outcome.reason,
-        detail: {
-          failure_category: outcome.failureCategory,
-          failure_code: outcome.failureCode,
-          settled_amount_minor: outcome.settledAmountMinor,
-          settled_late: outcome.settledLate,
-        },
+        detail: { ...statusChangeDetail(outcome) },
+        finding: paymentFindingFields(outcome),
       });
       statusChanges.push({ outcome, from });
-      findings.push(paymentFinding(outcome, from, now));
     }
   }
 
@@ -500,34 +492,29 @@ export async function writePaymentRows(
     changedIdentities,
     amended.map((identity) => identity.id),
   );
-  return { statusRows, statusChanges, totals: [...totals.values()], findings };
+  return { statusRows, statusChanges, totals: [...totals.values()] };
 }
 
-/** The status changes' timeline rows, the totals' deltas and the findings (payments', then exceptions'). */
+/**
+ * The status changes' timeline rows and the totals' deltas. A status change's row is its finding too (issue 15):
+ * with findings published it keeps what the finding says beyond the row, and the findings publisher
+ * (src/kafka/findingsPublisher.ts) sends it from the committed row; no message is written.
+ */
 export async function recordStatusChanges(
   tx: pg.PoolClient,
   written: WrittenPayments,
   now: Date,
   deps: ReconcileDeps,
-  exceptionChanges: ExceptionChange[],
 ): Promise<StatusChange[]> {
-  await insertStatusChanges(tx, written.statusRows, now);
+  const rows = deps.findingsTopic ? written.statusRows : written.statusRows.map((row) => ({ ...row, finding: null }));
+  await insertStatusChanges(tx, rows, now);
   await applyTotals(tx, written.totals);
-  const findings = [...written.findings];
-  for (const change of exceptionChanges) {
-    const finding = exceptionFinding(change, now);
-    if (finding) findings.push(finding);
-  }
-  if (deps.findingsTopic) {
-    const topic = deps.findingsTopic;
-    await enqueueOutbox(
-      tx,
-      findings.map(
-        (finding): OutboxMessage => ({ topic, key: finding.key, value: JSON.stringify(finding.value), headers: {} }),
-      ),
-    );
-  }
   return written.statusChanges;
+}
+
+/** What an exception change's audit row keeps for its finding, when findings are published (syncExceptions). */
+export function exceptionFindings(deps: ReconcileDeps): typeof exceptionFindingFields | undefined {
+  return deps.findingsTopic ? exceptionFindingFields : undefined;
 }
 
 const OUTCOMES = new Set<PaymentStatus>(["settled", "failed", "refunded", "charged_back", "cancelled"]);

@@ -17,6 +17,7 @@ import { onTransactionEnd } from "../db/transaction.js";
 import { type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
 import { syncExceptions } from "./exceptionSync.js";
 import {
+  exceptionFindings,
   type PaymentChange,
   RECONCILE_LOCK,
   type ReconcileDeps,
@@ -169,8 +170,15 @@ export class WorkingSetReconciler {
       const event = workingSet.eventOf(key);
       desired.set(`event:${event.gateway}/${event.eventId}`, workingSet.exceptionsOf(`event:${key}`));
     }
-    const exceptionChanges = await syncExceptions(tx, desired, now, policy.priorityTiers, policy.priorityScale);
-    const statusChanges = await recordStatusChanges(tx, written, now, this.deps, exceptionChanges);
+    const exceptionChanges = await syncExceptions(
+      tx,
+      desired,
+      now,
+      policy.priorityTiers,
+      policy.priorityScale,
+      exceptionFindings(this.deps),
+    );
+    const statusChanges = await recordStatusChanges(tx, written, now, this.deps);
     return {
       statusChanges,
       changed: matchRows.length + changed.length + exceptionChanges.length + changedIdentities.length,

@@ -1,5 +1,7 @@
 import type { Admin } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { countUnpublishedFindings } from "../../src/db/queries/findings.js";
+import { countPendingOutbox } from "../../src/db/queries/outbox.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
 import { bankEntry, expectedPayment, gatewayEvent, invalidSamples, reserialized } from "../support/facts.js";
@@ -17,15 +19,17 @@ async function counts(db: TestDatabase) {
     events: number;
     entries: number;
     rejected: number;
-    pending: number;
   }>(
     `select (select count(*)::int from expected_payment_versions) as expected,
             (select count(*)::int from gateway_events) as events,
             (select count(*)::int from bank_entries) as entries,
-            (select count(*)::int from rejected_messages) as rejected,
-            (select count(*)::int from outbox where published_at is null) as pending`,
+            (select count(*)::int from rejected_messages) as rejected`,
   );
-  return result.rows[0]!;
+  // Dead letters in the outbox, findings after their cursor: neither yet in Kafka.
+  return {
+    ...result.rows[0]!,
+    pending: (await countPendingOutbox(db.pool)) + (await countUnpublishedFindings(db.pool)),
+  };
 }
 
 async function committedEverything(admin: Admin, groupId: string, topics: string[]): Promise<boolean> {

@@ -1,14 +1,12 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
-import type { RawMessage } from "../../src/consumers/decode.js";
+import { findingsAfterCursor } from "../../src/db/queries/findings.js";
+import { findingOf } from "../../src/kafka/findingsPublisher.js";
 import { ingestMessages } from "../../src/consumers/ingest.js";
 import { createIngestDeps } from "../../src/consumers/ingestDeps.js";
-import { createLogger } from "../../src/logger.js";
-import { createMetrics } from "../../src/metrics/registry.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { runNow } from "../support/clock.js";
-import { expectedPayment } from "../support/facts.js";
+import { expectedRaw, inProcessSetup } from "../support/inProcessIngest.js";
 import { waitUntil } from "../support/daemon.js";
 
 /**
@@ -24,27 +22,12 @@ describe("reconciliation time", () => {
     await db?.drop();
   });
 
-  const config = loadConfig({});
-  const metrics = createMetrics({ version: "test", commit: "test" });
-  const reconcileDeps = {
-    policy: config.policy,
-    metrics,
-    log: createLogger("silent"),
-    findingsTopic: "payrecon.findings",
-  };
+  const { config, reconcileDeps } = inProcessSetup("payrecon.findings");
+  const { metrics } = reconcileDeps;
   let clock = new Date(runNow);
   const ingest = (n: number) => {
     const deps = { ...createIngestDeps(config, db.pool, reconcileDeps), now: () => clock };
-    const raw: RawMessage = {
-      kind: "expected",
-      topic: config.topics.expected,
-      partition: 0,
-      offset: String(n),
-      key: null,
-      value: Buffer.from(JSON.stringify(expectedPayment(n))),
-      source: "kafka",
-    };
-    return ingestMessages(deps, [raw]);
+    return ingestMessages(deps, [expectedRaw(config.topics.expected, n)]);
   };
   const timesOf = async (paymentId: string) => {
     const payment = await db.pool.query<{ status_since: Date }>("select status_since from payments where id = $1", [
@@ -53,14 +36,12 @@ describe("reconciliation time", () => {
     const change = await db.pool.query<{ at: Date }>("select at from status_changes where payment_id = $1", [
       paymentId,
     ]);
-    const finding = await db.pool.query<{ at: string }>(
-      "select convert_from(value, 'UTF8')::jsonb ->> 'at' as at from outbox where convert_from(message_key, 'UTF8') = $1",
-      [paymentId],
-    );
+    // Nothing publishes here: every finding is still after the cursor.
+    const finding = (await findingsAfterCursor(db.pool, 10_000)).map(findingOf).find((one) => one.key === paymentId);
     return {
       statusSince: payment.rows[0]?.status_since.toISOString(),
       statusChange: change.rows[0]?.at.toISOString(),
-      finding: finding.rows[0]?.at,
+      finding: finding?.value.at,
     };
   };
 

@@ -1,5 +1,7 @@
 import type { Admin, Kafka, Producer } from "kafkajs";
 import type pg from "pg";
+import { countUnpublishedFindings } from "../../src/db/queries/findings.js";
+import { countPendingOutbox } from "../../src/db/queries/outbox.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { api, type ChildDaemon, spawnDaemon, startTestDaemon, waitReady, waitUntil } from "./daemon.js";
 import { isoDaysFromNow } from "./clock.js";
@@ -108,20 +110,19 @@ export interface Stored {
   entries: number;
   rejected: number;
   payments: number;
-  /** Outbox messages not yet in Kafka. */
+  /** Outbox messages and findings not yet in Kafka. */
   pending: number;
 }
 
 export async function storedCounts(pool: pg.Pool): Promise<Stored> {
-  const result = await pool.query<Stored>(
+  const result = await pool.query<Omit<Stored, "pending">>(
     `select (select count(*)::int from expected_payment_versions) as expected,
             (select count(*)::int from gateway_events) as events,
             (select count(*)::int from bank_entries) as entries,
             (select count(*)::int from rejected_messages) as rejected,
-            (select count(*)::int from payments) as payments,
-            (select count(*)::int from outbox where published_at is null) as pending`,
+            (select count(*)::int from payments) as payments`,
   );
-  return result.rows[0]!;
+  return { ...result.rows[0]!, pending: (await countPendingOutbox(pool)) + (await countUnpublishedFindings(pool)) };
 }
 
 export function inputTopics(topics: TestTopics): string[] {

@@ -159,14 +159,17 @@ export interface AuditEntry {
   actor: string;
   action: string;
   note: string | null;
+  /** What the change's finding says beyond this row (writer/findings.ts); absent when it is not a finding. */
+  finding?: Record<string, unknown> | undefined;
 }
 
 export async function appendAudit(db: Db, entries: AuditEntry[], at: Date): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `insert into exception_audit (exception_id, at, actor, action, note)
-     select t.id, $5, t.actor, t.action, t.note
-       from unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) with ordinality as t(id, actor, action, note, ord)
+    `insert into exception_audit (exception_id, at, actor, action, note, finding)
+     select t.id, $5, t.actor, t.action, t.note, t.finding::jsonb
+       from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $6::text[])
+            with ordinality as t(id, actor, action, note, finding, ord)
       order by t.ord`,
     [
       entries.map((e) => e.exceptionId),
@@ -174,6 +177,7 @@ export async function appendAudit(db: Db, entries: AuditEntry[], at: Date): Prom
       entries.map((e) => e.action),
       entries.map((e) => e.note),
       at,
+      entries.map((e) => (e.finding ? JSON.stringify(e.finding) : null)),
     ],
   );
 }

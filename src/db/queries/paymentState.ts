@@ -416,14 +416,17 @@ export interface StatusChangeRow {
   toStatus: string;
   reason: string;
   detail: Record<string, unknown>;
+  /** What the change's finding says beyond this row (writer/findings.ts); null when findings are not published. */
+  finding: Record<string, unknown> | null;
 }
 
 export async function insertStatusChanges(db: Db, rows: StatusChangeRow[], at: Date): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
-    `insert into status_changes (payment_id, at, from_status, to_status, reason, detail)
-     select t.payment_id, $2, t.from_status, t.to_status, t.reason, t.detail
-       from json_to_recordset($1::json) as t(payment_id text, from_status text, to_status text, reason text, detail jsonb)`,
+    `insert into status_changes (payment_id, at, from_status, to_status, reason, detail, finding)
+     select t.payment_id, $2, t.from_status, t.to_status, t.reason, t.detail, t.finding
+       from json_to_recordset($1::json)
+            as t(payment_id text, from_status text, to_status text, reason text, detail jsonb, finding jsonb)`,
     [
       JSON.stringify(
         rows.map((row) => ({
@@ -432,6 +435,7 @@ export async function insertStatusChanges(db: Db, rows: StatusChangeRow[], at: D
           to_status: row.toStatus,
           reason: row.reason,
           detail: row.detail,
+          finding: row.finding,
         })),
       ),
       at,
