@@ -15,7 +15,7 @@ import { type IngestDeps, type IngestResult, ingestMessages } from "./ingest.js"
  * stored in transactions of at most `chunkSize` messages; each transaction
  * also moves its partitions' positions in `consumer_positions` (issue 15), so
  * PostgreSQL says exactly which messages are stored. After it commits, the
- * outbox (dead letters, findings) is published and the offset committed to
+ * outbox (dead letters) and findings are published and the offset committed to
  * Kafka too, for lag and tools; a crash in between re-reads nothing, as the
  * first batch of each partition assigned to this instance is checked against
  * the stored position and the consumer seeks there when it differs.
