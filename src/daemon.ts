@@ -130,7 +130,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     const reconcileDeps = createReconcileDeps(config, log, metrics);
     // Engine v2: the instance holding the writer lock consumes, sweeps and reconciles; the others wait as standbys.
     const leadership =
-      config.reconcileEngine === "memory" ? new WriterLeadership(database.url, reconcileDeps, log) : undefined;
+      config.reconcileEngine === "memory"
+        ? new WriterLeadership(database.url, reconcileDeps, log, config.writerLockTimeoutMs)
+        : undefined;
     const itemAlerts = config.alertmanagerUrl
       ? new ItemAlerter(
           database.pool,
@@ -194,7 +196,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
           kafka,
           config: kafkaConfig,
           topics: config.topics,
-          ingest,
+          // The leader's: a batch in flight when it stands down fails, and Kafka re-delivers it to the next.
+          ingest: leadership ? { ...ingest, reconcile: leadership.leaderReconcile } : ingest,
           publisher,
           metrics,
           log,
@@ -243,7 +246,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         await retention(now);
         await pruneJournal(database.pool, new Date(now.getTime() - JOURNAL_KEPT_MS));
       },
-      leadership,
+      leadership ? { reconcile: leadership.leaderReconcile } : undefined,
     );
     if (!leadership) {
       await sweeper.sweepOnce();

@@ -18,20 +18,15 @@ import { WorkingSetReconciler } from "./workingSetReconciler.js";
  * a paused or cut-off leader runs after it can never commit.
  *
  * Timing: kill -9 closes the leader's socket, PostgreSQL ends its session and frees the lock at once. A
- * hung leader (process stopped, host or network gone) is ended by PostgreSQL after
- * LEADER_SESSION_TIMEOUT_MS of silence on the lock connection (`idle_session_timeout`; the leader pings
- * every PING_MS), and the leader itself stands down sooner, when a ping goes unanswered for PING_TIMEOUT_MS.
+ * hung leader (process stopped, host or network gone) is ended by PostgreSQL after WRITER_LOCK_TIMEOUT of
+ * silence on the lock connection (`idle_session_timeout`; the leader pings every fifth of it from the moment
+ * it wins), and the leader itself stands down sooner, when a ping goes unanswered for half of it.
  */
 
 /** The writer lock's key (session-level; RECONCILE_LOCK is the transaction-level one). */
 export const LEADER_LOCK = 7_248_263_015;
 /** How often a standby tries the lock. */
 const POLL_MS = 250;
-/** PostgreSQL ends a lock session silent this long: a hung leader loses the lock. */
-export const LEADER_SESSION_TIMEOUT_MS = 10_000;
-const PING_MS = 2_000;
-/** Under LEADER_SESSION_TIMEOUT_MS: a leader cut off stands down before PostgreSQL frees its lock. */
-const PING_TIMEOUT_MS = 5_000;
 
 /** A transaction of a leader whose epoch was superseded, or that stood down: rolled back. */
 export class FencedError extends Error {}
@@ -60,6 +55,8 @@ export class WriterLeadership {
     private readonly url: string,
     private readonly deps: ReconcileDeps,
     private readonly log: Logger,
+    /** WRITER_LOCK_TIMEOUT: PostgreSQL ends a lock session silent this long, so a hung leader loses the lock. */
+    private readonly lockTimeoutMs: number,
   ) {}
 
   get role(): WriterRole {
@@ -73,8 +70,17 @@ export class WriterLeadership {
    * reaches a standby is done, not refused.
    */
   reconcile = async (tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date): Promise<ReconcileEffects> => {
+    if (this.epoch === undefined) return reconcileTouched(tx, touched, clock, this.deps);
+    return this.leaderReconcile(tx, touched, clock);
+  };
+
+  /**
+   * The consumer's and the sweeper's FactReconciler: the leader's alone. Once it stood down (lock lost, epoch
+   * superseded) their transactions in flight fail here, however they were started; Kafka re-delivers.
+   */
+  leaderReconcile = async (tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date): Promise<ReconcileEffects> => {
     const { epoch, workingSet } = this;
-    if (epoch === undefined || !workingSet) return reconcileTouched(tx, touched, clock, this.deps);
+    if (epoch === undefined || !workingSet) throw new FencedError("not the writer (stood down): not committed");
     const current = await sharedWriterEpoch(tx);
     if (current !== epoch) {
       this.stepDown(`epoch ${epoch} superseded by ${current}`);
@@ -125,7 +131,7 @@ export class WriterLeadership {
       let led = false;
       try {
         await client.connect();
-        await client.query(`set idle_session_timeout = ${LEADER_SESSION_TIMEOUT_MS}`);
+        await client.query(`set idle_session_timeout = ${Math.round(this.lockTimeoutMs)}`);
         for (;;) {
           if (this.stopped) return;
           const { rows } = await client.query<{ won: boolean }>("select pg_try_advisory_lock($1) as won", [
@@ -141,10 +147,12 @@ export class WriterLeadership {
         this.epoch = epoch;
         led = true;
         metrics.writerLeader.set(1);
+        // Pinging from now: loading and joining the group take seconds, longer than the lock may stay silent.
+        const held = this.hold(client, gone);
         await hooks.lead();
         this.log.info({ epoch, ms: Math.round(performance.now() - began) }, "writer lock won: leading");
         this.tried();
-        const reason = await this.hold(client, gone);
+        const reason = await held;
         this.log.warn({ epoch, reason }, "writer standing down");
       } catch (error) {
         this.tried();
@@ -166,9 +174,10 @@ export class WriterLeadership {
   /** While leading: pings the lock connection until it is lost, the epoch is, or stop; says why it ended. */
   private async hold(client: pg.Client, gone: Promise<string>): Promise<string> {
     for (;;) {
-      if (await this.pauseUnless(gone, PING_MS)) return gone;
+      if (await this.pauseUnless(gone, this.lockTimeoutMs / 5)) return gone;
       try {
-        await client.query({ text: "select 1", query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig);
+        // Unanswered for half the lock's timeout: cut off; stand down before PostgreSQL frees the lock.
+        await client.query({ text: "select 1", query_timeout: this.lockTimeoutMs / 2 } as pg.QueryConfig);
       } catch (error) {
         this.stepDown(`lock connection unanswered: ${(error as Error).message}`);
         return gone;
