@@ -34,6 +34,7 @@ import { createLogger } from "../src/logger.js";
 import { loadReconciliationReport } from "../src/reports/loadReconciliation.js";
 import { generateScenario } from "../src/simulate/scenario.js";
 import { startKafkaMock } from "../test/support/kafkaMock.js";
+import { freshDatabase } from "./database.js";
 import { TAKEOVER_KAFKA_ENV, type TakeoverResult, takeoverPhase } from "./takeover.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -634,21 +635,8 @@ async function scaleOut(
   startSingle: () => Promise<void>,
 ) {
   const groupId = "bench-scaleout";
-  const url = new URL(singleUrl);
-  // The daemon's role may not create databases (issue 14): the superuser creates it, owned by that role.
-  const admin2 = new pg.Client({ connectionString: superuserUrl });
-  await admin2.connect();
-  await admin2.query(
-    `create database bench_scaleout owner ${admin2.escapeIdentifier(decodeURIComponent(url.username))}`,
-  );
-  await admin2.end();
-  url.pathname = "/bench_scaleout";
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
-  await migrate(pool);
-  const pair = await Promise.all([
-    startDaemon(url.toString(), brokers, { groupId }),
-    startDaemon(url.toString(), brokers, { groupId }),
-  ]);
+  const { url, pool } = await freshDatabase(singleUrl, superuserUrl, "bench_scaleout", 4);
+  const pair = await Promise.all([startDaemon(url, brokers, { groupId }), startDaemon(url, brokers, { groupId })]);
   try {
     const start = await committedAll(admin, groupId);
     const lockBefore = await lockHeldSeconds(pair);

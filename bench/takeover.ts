@@ -1,7 +1,6 @@
 import type { ChildProcess } from "node:child_process";
-import pg from "pg";
 import { loadConfig } from "../src/config.js";
-import { migrate } from "../src/db/migrate.js";
+import { freshDatabase } from "./database.js";
 import { differencesFromWorld } from "../test/support/worldCheck.js";
 
 /**
@@ -62,23 +61,13 @@ async function roleOf(daemon: TakeoverDaemon): Promise<string | undefined> {
 export async function takeoverPhase(deps: TakeoverDeps): Promise<TakeoverResult> {
   const { say } = deps;
   const groupId = "bench-takeover";
-  const url = new URL(deps.databaseUrl);
-  const superuser = new pg.Client({ connectionString: deps.superuserUrl });
-  await superuser.connect();
-  await superuser.query(
-    `create database bench_takeover owner ${superuser.escapeIdentifier(decodeURIComponent(url.username))}`,
-  );
-  await superuser.end();
-  url.pathname = "/bench_takeover";
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
-  pool.on("error", () => {});
-  await migrate(pool);
+  const { url, pool } = await freshDatabase(deps.databaseUrl, deps.superuserUrl, "bench_takeover", 2);
   const committed = async () => (await deps.committedAll(groupId)).committed;
 
   const env = { ...TAKEOVER_KAFKA_ENV, ...deps.policyEnv };
   const live: TakeoverDaemon[] = [];
   const spawn = async () => {
-    const daemon = await deps.startDaemon(url.toString(), groupId, env);
+    const daemon = await deps.startDaemon(url, groupId, env);
     live.push(daemon);
     return daemon;
   };

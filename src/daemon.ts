@@ -255,11 +255,11 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     stack.push({ name: "sweeper", stop: () => sweeper.stop() });
     if (leadership) stack.push({ name: "writer leadership", stop: () => leadership.stop() });
     await leadership?.start({
-      // The first sweep loads the working set (behind the new epoch), then the consumer joins the group.
+      // The first sweep loads the working set (behind the new epoch) while the consumer joins the group: the
+      // join waits for Kafka to expire the dead leader's member (KAFKA_SESSION_TIMEOUT), the longer of the two.
       lead: async () => {
-        await sweeper.sweepOnce();
+        await Promise.all([sweeper.sweepOnce(), startConsumer()]);
         sweeper.start();
-        await startConsumer();
       },
       standDown: async () => {
         await kafkaIngest?.stop();

@@ -13,7 +13,7 @@ import {
   waitUntil,
 } from "../support/daemon.js";
 import { bankEntry } from "../support/facts.js";
-import { connectedProducer, kafkaEnv, testKafka, uniqueTopics } from "../support/kafka.js";
+import { connectedProducer, groupCaughtUp, kafkaEnv, testKafka, uniqueTopics } from "../support/kafka.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
 
 /**
@@ -119,15 +119,7 @@ describe("writer leadership (RECONCILE_ENGINE=memory)", () => {
     await admin.connect();
     try {
       await waitUntil(
-        async () => {
-          for (const topic of [topics.expected, topics.gateway, topics.bank]) {
-            const ends = await admin.fetchTopicOffsets(topic);
-            const committed = await admin.fetchOffsets({ groupId: topics.groupId, topics: [topic] });
-            const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, p.offset]));
-            if (ends.some((end) => end.high !== "0" && done.get(end.partition) !== end.high)) return false;
-          }
-          return true;
-        },
+        () => groupCaughtUp(admin, topics.groupId, [topics.expected, topics.gateway, topics.bank]),
         120_000,
         "the stream consumed by the last leader",
       );
