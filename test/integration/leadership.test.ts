@@ -137,6 +137,43 @@ describe("writer leadership (RECONCILE_ENGINE=memory)", () => {
     for (const ms of takeovers) expect(ms).toBeLessThan(30_000);
   });
 
+  it("a hung leader (SIGSTOP) loses the lock after WRITER_LOCK_TIMEOUT; resumed, it finds itself a standby", async () => {
+    const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    const env = { DATABASE_URL: db.url, ...MEMORY, LOG_LEVEL: "warn", SWEEP_INTERVAL: "1h", WRITER_LOCK_TIMEOUT: "2s" };
+    const hung = await spawnDaemon(env);
+    cleanups.push(async () => hung.process.kill("SIGKILL"));
+    await waitReady(hung.baseUrl);
+    const standby = await spawnDaemon(env);
+    cleanups.push(async () => standby.process.kill("SIGKILL"));
+    await waitReady(standby.baseUrl);
+    expect(await roleOf(hung.baseUrl)).toBe("leader");
+    expect(await roleOf(standby.baseUrl)).toBe("standby");
+    const before = await epoch(db);
+
+    // The process stops answering, its sockets stay open: only the lock connection's silence can free the lock.
+    hung.process.kill("SIGSTOP");
+    const stoppedAt = Date.now();
+    await waitUntil(async () => (await roleOf(standby.baseUrl)) === "leader", 15_000, "the standby to take over");
+    const tookMs = Date.now() - stoppedAt;
+    expect(await epoch(db)).toBe(before + 1);
+    hung.process.kill("SIGCONT");
+    await waitUntil(async () => (await roleOf(hung.baseUrl)) === "standby", 15_000, "the resumed leader to stand down");
+    const ingest = (baseUrl: string, n: number) =>
+      api(baseUrl, "ingester")("/api/v1/ingest/bank.settlements", {
+        method: "POST",
+        body: JSON.stringify(bankEntry(n)),
+      });
+    expect((await ingest(hung.baseUrl, 1)).status).toBe(200);
+    expect((await ingest(standby.baseUrl, 2)).status).toBe(200);
+    expect(await epoch(db)).toBe(before + 1);
+    expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
+    console.log(JSON.stringify({ hungLeaderTakeoverMs: tookMs }));
+    // 2 s of silence plus the standby's next try; generous for a loaded machine.
+    expect(tookMs).toBeGreaterThanOrEqual(1_000);
+    expect(tookMs).toBeLessThan(12_000);
+  }, 90_000);
+
   it("a leader whose epoch was superseded cannot commit; a standby serves reads and HTTP ingest, and takes over on a graceful stop", async () => {
     const db = await createTestDatabase();
     cleanups.push(() => db.drop());
