@@ -19,6 +19,8 @@
  *   BENCH_ENGINE=memory   the daemon's RECONCILE_ENGINE (default sql); memory is one writer, so (f) is skipped
  *   BENCH_GROUP_MAX_MESSAGES  the daemon's KAFKA_GROUP_MAX_MESSAGES (default 2,000)
  *   BENCH_PG_SETTINGS     PostgreSQL settings for the bench's server, `name=value,name=value`
+ *   BENCH_TAKEOVER_KILLS  (g), BENCH_ENGINE=memory only: kill -9s of the leader beside two standbys (default 3;
+ *                         0 skips (g)); its load is everything (b) and (c) produced, from the start
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,6 +35,8 @@ import { createLogger } from "../src/logger.js";
 import { loadReconciliationReport } from "../src/reports/loadReconciliation.js";
 import { generateScenario } from "../src/simulate/scenario.js";
 import { startKafkaMock } from "../test/support/kafkaMock.js";
+import { freshDatabase } from "./database.js";
+import { TAKEOVER_KAFKA_ENV, type TakeoverResult, takeoverPhase } from "./takeover.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -54,6 +58,7 @@ const PARTITIONS_CONCURRENCY = env("BENCH_PARTITIONS_CONCURRENCY", PARTITIONS * 
 const ENGINE = process.env.BENCH_ENGINE === "memory" ? "memory" : "sql";
 const SCALE_OUT = process.env.BENCH_SCALE_OUT !== "0" && ENGINE === "sql";
 const DAEMON_LOG = process.env.BENCH_DAEMON_LOG;
+const TAKEOVER_KILLS = ENGINE === "memory" ? env("BENCH_TAKEOVER_KILLS", 3) : 0;
 const log = createLogger("silent");
 const say = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
@@ -213,7 +218,11 @@ interface Daemon {
 async function startDaemon(
   databaseUrl: string,
   brokers: string,
-  { groupId = "bench-payrecon", profile = false }: { groupId?: string; profile?: boolean } = {},
+  {
+    groupId = "bench-payrecon",
+    profile = false,
+    env: extraEnv = {},
+  }: { groupId?: string; profile?: boolean; env?: Record<string, string> } = {},
 ): Promise<Daemon> {
   const port = await freePort();
   const profileDir = path.join(root, "bench/results/profiles");
@@ -248,6 +257,7 @@ async function startDaemon(
       ...(process.env.BENCH_GROUP_MAX_MESSAGES
         ? { KAFKA_GROUP_MAX_MESSAGES: process.env.BENCH_GROUP_MAX_MESSAGES }
         : {}),
+      ...extraEnv,
     },
   });
   if (DAEMON_LOG) child.stdout?.pipe(createWriteStream(DAEMON_LOG, { flags: "a" }));
@@ -633,21 +643,8 @@ async function scaleOut(
   startSingle: () => Promise<void>,
 ) {
   const groupId = "bench-scaleout";
-  const url = new URL(singleUrl);
-  // The daemon's role may not create databases (issue 14): the superuser creates it, owned by that role.
-  const admin2 = new pg.Client({ connectionString: superuserUrl });
-  await admin2.connect();
-  await admin2.query(
-    `create database bench_scaleout owner ${admin2.escapeIdentifier(decodeURIComponent(url.username))}`,
-  );
-  await admin2.end();
-  url.pathname = "/bench_scaleout";
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
-  await migrate(pool);
-  const pair = await Promise.all([
-    startDaemon(url.toString(), brokers, { groupId }),
-    startDaemon(url.toString(), brokers, { groupId }),
-  ]);
+  const { url, pool } = await freshDatabase(singleUrl, superuserUrl, "bench_scaleout", 4);
+  const pair = await Promise.all([startDaemon(url, brokers, { groupId }), startDaemon(url, brokers, { groupId })]);
   try {
     const start = await committedAll(admin, groupId);
     const lockBefore = await lockHeldSeconds(pair);
@@ -886,6 +883,23 @@ async function main() {
     say("(d) reconciliation report versus a bare GROUP BY");
     const report = await reportVersusGroupBy(pool);
 
+    let takeover: TakeoverResult | undefined;
+    if (TAKEOVER_KILLS > 0) {
+      say(`(g) standby takeover: leader + 2 standbys, ${TAKEOVER_KILLS} kill -9s of the leader, fresh database`);
+      takeover = await takeoverPhase({
+        databaseUrl: database.url,
+        superuserUrl: database.adminUrl,
+        startDaemon: (url, groupId, extra) => startDaemon(url, brokers, { groupId, env: extra }),
+        committedAll: (groupId) => committedAll(admin, groupId),
+        policyEnv: { UNMATCHED_GRACE: "24h" },
+        kills: TAKEOVER_KILLS,
+        say,
+      });
+      say(
+        `  takeovers ${takeover.takeoverSeconds.map((s) => s.toFixed(2)).join(", ")} s; results ${takeover.identical ? "identical to reconcileWorld" : `differ: ${takeover.differences.join("; ")}`}`,
+      );
+    }
+
     const rows = [
       ["(a) raw kafkajs consume + JSON.parse", `${Math.round(rawRate)} msg/s`, "ceiling", "", "", ""],
       ["(a) PostgreSQL COPY of the same rows", `${Math.round(copyRate)} rows/s`, "ceiling", "", "", ""],
@@ -973,6 +987,26 @@ async function main() {
             ],
           ]
         : []),
+      ...(takeover
+        ? [
+            [
+              `(g) standby takeover after kill -9 (max of ${TAKEOVER_KILLS}, Kafka session ${TAKEOVER_KAFKA_ENV.KAFKA_SESSION_TIMEOUT})`,
+              `${takeover.maxSeconds.toFixed(1)} s`,
+              "kill → first commit",
+              "",
+              "≤ 10 s",
+              takeover.met ? "yes" : "no",
+            ],
+            [
+              `(g) after ${TAKEOVER_KILLS} kill -9s vs reconcileWorld`,
+              takeover.identical ? "identical" : `${takeover.differences.length}+ differences`,
+              "",
+              "",
+              "identical",
+              takeover.identical ? "yes" : "no",
+            ],
+          ]
+        : []),
       [
         `(e) RSS start / warm → after ${SOAK_SECONDS}s`,
         `${steady.rssStartMiB.toFixed(0)} / ${steady.rssWarmMiB.toFixed(0)} → ${steady.rssEndMiB.toFixed(0)} MiB (max ${steady.rssMaxMiB.toFixed(0)})`,
@@ -996,6 +1030,12 @@ async function main() {
         (scale ? `; with two instances ${(100 * scale.lockHeldShare).toFixed(0)}%\n` : "\n") +
         `\nsteady load: sent ${Math.round(steady.sentPerSecond)}/s, ${steady.failures} failures timed, ${steady.unseenAtApi} not seen at the API; its backlog drained in ${drainSeconds.toFixed(1)} s\n`,
     );
+    if (takeover)
+      process.stdout.write(
+        `\nstandby takeover after kill -9: ${takeover.maxSeconds.toFixed(1)} s (target ≤ 10 s, met ${takeover.met ? "yes" : "no"}); ` +
+          `each: ${takeover.takeoverSeconds.map((s) => s.toFixed(2)).join(", ")} s, kill during a takeover: ${takeover.duringTakeoverSeconds?.toFixed(2) ?? "-"} s; ` +
+          `${takeover.messages} messages, results ${takeover.identical ? "identical to reconcileWorld" : "differ"}\n`,
+      );
     if (profile.length)
       process.stdout.write(`\nhottest functions of the daemon during (b) (self time):\n${profile.join("\n")}\n`);
     if (statements)
@@ -1023,6 +1063,7 @@ async function main() {
       },
       partitionsConcurrency: PARTITIONS_CONCURRENCY,
       scaleOut: scale ?? null,
+      takeover: takeover ?? null,
       drainSeconds,
       steady,
       sustainable: { rate: sustainable, ...calm },

@@ -476,6 +476,8 @@ export const configSchema = z
      * `memory`: engine v2 — one process keeps every fact in memory (docs/architecture.md).
      */
     RECONCILE_ENGINE: z.enum(["sql", "memory"]).default("sql"),
+    /** memory: a writer whose lock connection is silent this long (hung, cut off) loses the lock to a standby. */
+    WRITER_LOCK_TIMEOUT: duration("30s"),
     ALERTMANAGER_URL: url("http(s)://"),
     ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
     EXCEPTION_PRIORITY_TIERS: priorityTiers,
@@ -624,6 +626,7 @@ export interface Config {
   policy: ReconcilePolicy;
   sweepIntervalMs: number;
   reconcileEngine: "sql" | "memory";
+  writerLockTimeoutMs: number;
   shutdownTimeoutMs: number;
   alertmanagerUrl: string | undefined;
   itemAlerts: { minAmountMajor: Record<string, number>; intervalMs: number };
@@ -770,6 +773,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     sweepIntervalMs: e.SWEEP_INTERVAL,
     reconcileEngine: e.RECONCILE_ENGINE,
+    writerLockTimeoutMs: e.WRITER_LOCK_TIMEOUT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     alertmanagerUrl: e.ALERTMANAGER_URL,
     itemAlerts: { minAmountMajor: e.ITEM_ALERT_MIN_AMOUNT, intervalMs: e.ITEM_ALERT_INTERVAL },

@@ -32,7 +32,7 @@ import { createMetrics, type Metrics, observeEventTime } from "./metrics/registr
 import { ItemAlerter } from "./alerts/itemAlerts.js";
 import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { Sweeper } from "./writer/sweeper.js";
-import { WorkingSetReconciler } from "./writer/workingSetReconciler.js";
+import { WriterLeadership } from "./writer/leadership.js";
 import { pruneJournal } from "./db/queries/reconcileJournal.js";
 import { NotificationDeliverer } from "./followup/deliverer.js";
 import { FollowUp, type FollowUpRun } from "./followup/followUp.js";
@@ -129,7 +129,11 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       observeEventTime(metrics, row.topic, row.source, row.last_event.getTime() / 1000);
     }
     const reconcileDeps = createReconcileDeps(config, log, metrics);
-    const workingSet = config.reconcileEngine === "memory" ? new WorkingSetReconciler(reconcileDeps) : undefined;
+    // Engine v2: the instance holding the writer lock consumes, sweeps and reconciles; the others wait as standbys.
+    const leadership =
+      config.reconcileEngine === "memory"
+        ? new WriterLeadership(database.url, reconcileDeps, log, config.writerLockTimeoutMs)
+        : undefined;
     const itemAlerts = config.alertmanagerUrl
       ? new ItemAlerter(
           database.pool,
@@ -174,11 +178,13 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         itemAlerts?.pushSoon();
         followUp.runSoon();
       },
-      ...(workingSet ? { workingSet } : {}),
+      ...(leadership ? { workingSet: leadership } : {}),
     });
 
     let kafkaIngest: KafkaIngest | undefined;
+    let startConsumer: () => Promise<void> = async () => {};
     if (config.kafka) {
+      const kafkaConfig = config.kafka;
       const kafka = createKafka(config.kafka, log);
       const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
       await producer.connect();
@@ -187,19 +193,26 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       const publisher = new OutboxPublisher(database.pool, producer, log, undefined, findings);
       publisher.start();
       stack.push({ name: "outbox", stop: () => publisher.stop() });
-      kafkaIngest = new KafkaIngest({
-        kafka,
-        config: config.kafka,
-        topics: config.topics,
-        ingest,
-        publisher,
-        metrics,
-        log,
-        chunkSize: config.kafka.groupMaxMessages,
-      });
-      await kafkaIngest.start();
-      stack.push({ name: "consumer", stop: () => kafkaIngest!.stop() });
+      startConsumer = async () => {
+        kafkaIngest = new KafkaIngest({
+          kafka,
+          config: kafkaConfig,
+          topics: config.topics,
+          // The leader's: a batch in flight when it stands down fails, and Kafka re-delivers it to the next.
+          ingest: leadership ? { ...ingest, reconcile: leadership.leaderReconcile } : ingest,
+          publisher,
+          metrics,
+          log,
+          chunkSize: kafkaConfig.groupMaxMessages,
+        });
+        await kafkaIngest.start();
+      };
+      // With leadership only the leader joins the consumer group.
+      if (!leadership) await startConsumer();
+      stack.push({ name: "consumer", stop: async () => kafkaIngest?.stop() });
     }
+    // A standby has no consumer to be healthy: it is ready to serve reads and HTTP ingest.
+    const kafkaHealthy = config.kafka ? () => kafkaIngest?.isHealthy() ?? Promise.resolve(true) : undefined;
 
     const stripeApiKey = config.gateways.stripe.apiKey;
     if (stripeApiKey) {
@@ -217,7 +230,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     }
 
     let publisherFlush: () => Promise<void> = async () => {};
-    if (kafkaIngest) publisherFlush = () => kafkaIngest!.flushOutbox();
+    if (config.kafka) publisherFlush = async () => kafkaIngest?.flushOutbox();
     const retention = rejectedMessagesRetention(database.pool, config.rejectedMessages, metrics, log);
     const sweeper = new Sweeper(
       database.pool,
@@ -235,11 +248,27 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         await retention(now);
         await pruneJournal(database.pool, new Date(now.getTime() - JOURNAL_KEPT_MS));
       },
-      workingSet,
+      leadership ? { reconcile: leadership.leaderReconcile } : undefined,
     );
-    await sweeper.sweepOnce();
-    sweeper.start();
+    if (!leadership) {
+      await sweeper.sweepOnce();
+      sweeper.start();
+    }
     stack.push({ name: "sweeper", stop: () => sweeper.stop() });
+    if (leadership) stack.push({ name: "writer leadership", stop: () => leadership.stop() });
+    await leadership?.start({
+      // The first sweep loads the working set (behind the new epoch) while the consumer joins the group: the
+      // join waits for Kafka to expire the dead leader's member (KAFKA_SESSION_TIMEOUT), the longer of the two.
+      lead: async () => {
+        await Promise.all([sweeper.sweepOnce(), startConsumer()]);
+        sweeper.start();
+      },
+      standDown: async () => {
+        await kafkaIngest?.stop();
+        kafkaIngest = undefined;
+        await sweeper.stop();
+      },
+    });
     await followUp.runOnce();
     followUp.start();
     stack.push({ name: "follow-up", stop: () => followUp.stop() });
@@ -248,7 +277,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
 
     const app = createHttpApp(config.http, log, {
       open: [
-        healthRouter(database.pool, metrics, { kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined }),
+        healthRouter(database.pool, metrics, {
+          kafkaHealthy,
+          ...(leadership ? { role: () => leadership.role } : {}),
+        }),
         openApiRouter(config.topics),
         webhooksRouter({
           gateways: config.gateways,
@@ -260,7 +292,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         }),
         statusPageRouter(database.pool, metrics, config.http.tokens, {
           topics: config.topics,
-          kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined,
+          kafkaHealthy,
           rateLimit: config.http.rateLimit.api,
           staleness: config.staleness,
           ingest,

@@ -6,6 +6,9 @@ import { type ReconcileDeps, reconcileTouched } from "../writer/reconcileTouched
 import type { WorkingSetReconciler } from "../writer/workingSetReconciler.js";
 import type { IngestDeps } from "./ingest.js";
 
+/** The memory engine, or what routes to it (the writer leadership). */
+export type WorkingSetWriter = Pick<WorkingSetReconciler, "reconcile">;
+
 /**
  * How the ingest path is wired from configuration, shared by the daemon and
  * `payrecon import` (which ingests directly when no Kafka is configured), so
@@ -26,7 +29,7 @@ export function createIngestDeps(
   config: Config,
   pool: pg.Pool,
   reconcileDeps: ReconcileDeps,
-  options: { afterCommit?: () => void; workingSet?: WorkingSetReconciler } = {},
+  options: { afterCommit?: () => void; workingSet?: WorkingSetWriter } = {},
 ): IngestDeps {
   const { workingSet } = options;
   const deps: IngestDeps = {

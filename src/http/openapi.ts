@@ -267,6 +267,15 @@ const pathParameter = (name: string, description: string, example: string, schem
   example,
 });
 
+/** RECONCILE_ENGINE=memory only: the writer (holds the writer lock) or a hot standby (README "Scaling"). */
+const writerRole = {
+  type: "string",
+  enum: ["leader", "standby"],
+  description:
+    "RECONCILE_ENGINE=memory only: `leader` holds the writer lock (consumes Kafka, sweeps, reconciles from memory); " +
+    "`standby` waits for it and serves reads and HTTP ingest meanwhile",
+} as const;
+
 /** Any one of the roles may call the operation (each security requirement is an alternative). */
 function roles(...allowed: Role[]): Json {
   return {
@@ -1144,6 +1153,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
             },
             ["postgres", "migrations", "kafka"],
           ),
+          role: writerRole,
         },
         ["status", "checks"],
       ),
@@ -1282,7 +1292,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
         tags: ["operations"],
         summary: "Liveness: the process answers",
         ...OPEN,
-        responses: { "200": json(object({ status: { const: "ok" } }, ["status"]), "alive") },
+        responses: { "200": json(object({ status: { const: "ok" }, role: writerRole }, ["status"]), "alive") },
       },
     },
     "/readyz": {

@@ -29,6 +29,7 @@ export interface Metrics {
   workingSetLoads: Counter<string>;
   buildInfo: Gauge<"version" | "commit">;
   ready: Gauge<string>;
+  writerLeader: Gauge<string>;
   exceptionsOpen: Gauge<"kind" | "priority">;
   exceptionsOverdue: Gauge<"kind">;
   consumerCrashes: Counter<string>;
@@ -197,6 +198,13 @@ export function createMetrics(options: {
     ready: new Gauge({
       name: "payrecon_ready",
       help: "1 when the database (and Kafka, when configured) is reachable and migrations are applied.",
+      registers: [registry],
+    }),
+    writerLeader: new Gauge({
+      name: "payrecon_writer_leader",
+      help:
+        "RECONCILE_ENGINE=memory: 1 while this instance holds the writer lock (consumes, sweeps, reconciles from its " +
+        "working set), 0 while it waits as a standby.",
       registers: [registry],
     }),
     exceptionsOpen: new Gauge({

@@ -28,7 +28,7 @@ export class Sweeper {
     /** Upkeep that rides on the sweep's schedule (retention of rejected messages); its failure fails no sweep. */
     private readonly housekeeping: (now: Date) => Promise<void> = async () => {},
     /** Engine v2: its working set knows every deadline; one transaction applies the time that passed. */
-    private readonly workingSet?: WorkingSetReconciler,
+    private readonly workingSet?: Pick<WorkingSetReconciler, "reconcile">,
   ) {}
 
   /** Runs until nothing is due at `now`; returns how many items were re-evaluated. */
@@ -74,7 +74,7 @@ export class Sweeper {
     }
   }
 
-  private async applyTime(workingSet: WorkingSetReconciler, now: () => Date): Promise<number> {
+  private async applyTime(workingSet: Pick<WorkingSetReconciler, "reconcile">, now: () => Date): Promise<number> {
     let effects: ReconcileEffects | undefined;
     const raised = await withTransaction(this.pool, async (tx) => {
       effects = await workingSet.reconcile(tx, emptyTouched(), now);

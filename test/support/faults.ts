@@ -406,7 +406,9 @@ export async function stopFaultRig(rig: FaultRig | undefined, daemons: Array<Chi
 
 /** Starts a second instance in the group, keeping the stream flowing until it stores facts from partitions of its own. */
 export async function joinSecondInstance(rig: FaultRig, stream: FaultStream): Promise<ChildDaemon> {
-  const joining = await spawnDaemon(rig.env);
+  // A second memory engine would wait as a standby and never join (test/integration/leadership.test.ts): the
+  // scale-out of a consumer group is the sql engine's, beside whichever engine the first runs.
+  const joining = await spawnDaemon({ ...rig.env, RECONCILE_ENGINE: "sql" });
   await waitUntil(
     async () => {
       if (joining.process.exitCode !== null)

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type Consumer, type IHeaders, Kafka, type KafkaMessage, logLevel, type Producer } from "kafkajs";
+import { type Admin, type Consumer, type IHeaders, Kafka, type KafkaMessage, logLevel, type Producer } from "kafkajs";
 import { inject } from "vitest";
 
 /** Kafka helpers for tests: unique topic names, a producer, and a reader that collects a topic. */
@@ -137,4 +137,15 @@ export async function readTopic(
   await Promise.race([done, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   await consumer.disconnect();
   return messages;
+}
+
+/** Whether `groupId` committed every partition of `topics` up to its end (partitions never written to aside). */
+export async function groupCaughtUp(admin: Admin, groupId: string, topics: string[]): Promise<boolean> {
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, p.offset]));
+    if (ends.some((end) => end.high !== "0" && done.get(end.partition) !== end.high)) return false;
+  }
+  return true;
 }

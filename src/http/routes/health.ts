@@ -6,6 +6,8 @@ import type { Metrics } from "../../metrics/registry.js";
 export interface ReadinessProbe {
   /** Absent when Kafka is not configured. */
   kafkaHealthy?: () => Promise<boolean>;
+  /** RECONCILE_ENGINE=memory: whether this instance is the writer or a standby. */
+  role?: () => "leader" | "standby";
 }
 
 async function databaseReady(pool: pg.Pool): Promise<{ reachable: boolean; migrated: boolean }> {
@@ -20,7 +22,7 @@ async function databaseReady(pool: pg.Pool): Promise<{ reachable: boolean; migra
 export function healthRouter(pool: pg.Pool, metrics: Metrics, probe: ReadinessProbe): Router {
   const router = express.Router();
   router.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
+    res.json({ status: "ok", ...(probe.role ? { role: probe.role() } : {}) });
   });
   router.get("/readyz", async (_req, res) => {
     const [database, kafka] = await Promise.all([
@@ -36,6 +38,7 @@ export function healthRouter(pool: pg.Pool, metrics: Metrics, probe: ReadinessPr
         migrations: database.migrated ? "ok" : "pending",
         kafka: kafka === undefined ? "not_configured" : kafka ? "ok" : "unreachable",
       },
+      ...(probe.role ? { role: probe.role() } : {}),
     });
   });
   router.get("/metrics", async (_req, res) => {

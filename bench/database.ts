@@ -1,0 +1,27 @@
+import pg from "pg";
+import { migrate } from "../src/db/migrate.js";
+
+/**
+ * A fresh database `name` on the bench's server, migrated, for a phase that must start from nothing. The
+ * daemon's role may not create databases (issue 14): the superuser creates it, owned by that role.
+ */
+export async function freshDatabase(
+  databaseUrl: string,
+  superuserUrl: string,
+  name: string,
+  poolSize: number,
+): Promise<{ url: string; pool: pg.Pool }> {
+  const url = new URL(databaseUrl);
+  const superuser = new pg.Client({ connectionString: superuserUrl });
+  await superuser.connect();
+  await superuser.query(
+    `create database ${name} owner ${superuser.escapeIdentifier(decodeURIComponent(url.username))}`,
+  );
+  await superuser.end();
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: poolSize });
+  // Idle connections of a phase that failed must not crash the bench when the server stops.
+  pool.on("error", () => {});
+  await migrate(pool);
+  return { url: url.toString(), pool };
+}
