@@ -476,6 +476,11 @@ export const configSchema = z
      * `memory`: engine v2 — one process keeps every fact in memory (docs/architecture.md).
      */
     RECONCILE_ENGINE: z.enum(["sql", "memory"]).default("sql"),
+    /**
+     * RECONCILE_ENGINE=memory: the late-truth window. A payment final this long (nothing but a late fact can change
+     * it) leaves memory with its events and matched entries; a late fact that could touch it loads it back.
+     */
+    WORKING_SET_EVICT_AFTER: duration("24h"),
     ALERTMANAGER_URL: url("http(s)://"),
     ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
     EXCEPTION_PRIORITY_TIERS: priorityTiers,
@@ -624,6 +629,7 @@ export interface Config {
   policy: ReconcilePolicy;
   sweepIntervalMs: number;
   reconcileEngine: "sql" | "memory";
+  workingSetEvictAfterMs: number;
   shutdownTimeoutMs: number;
   alertmanagerUrl: string | undefined;
   itemAlerts: { minAmountMajor: Record<string, number>; intervalMs: number };
@@ -770,6 +776,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     sweepIntervalMs: e.SWEEP_INTERVAL,
     reconcileEngine: e.RECONCILE_ENGINE,
+    workingSetEvictAfterMs: e.WORKING_SET_EVICT_AFTER,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     alertmanagerUrl: e.ALERTMANAGER_URL,
     itemAlerts: { minAmountMajor: e.ITEM_ALERT_MIN_AMOUNT, intervalMs: e.ITEM_ALERT_INTERVAL },

@@ -128,7 +128,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       observeEventTime(metrics, row.topic, row.source, row.last_event.getTime() / 1000);
     }
     const reconcileDeps = createReconcileDeps(config, log, metrics);
-    const workingSet = config.reconcileEngine === "memory" ? new WorkingSetReconciler(reconcileDeps) : undefined;
+    const workingSet =
+      config.reconcileEngine === "memory"
+        ? new WorkingSetReconciler(reconcileDeps, { evictAfterMs: config.workingSetEvictAfterMs })
+        : undefined;
     const itemAlerts = config.alertmanagerUrl
       ? new ItemAlerter(
           database.pool,
