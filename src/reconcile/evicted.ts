@@ -21,24 +21,61 @@ export interface EvictedGroup {
   referenceKey: string;
   paymentIds: string[];
   entryKeys: string[];
-  /** Kept to take the group out of the indexes when it is loaded back. */
-  targets: MatchShape[];
-  entries: MatchShape[];
+  /** Its index keys (`amount|date`), kept to take it out of the indexes when it is loaded back. */
+  targetAmountsOn: string[];
+  entryRefs: string[];
+  entryAmountsOn: string[];
+}
+
+/** Builds a group's index keys from the shapes of its targets and entries (one string per key, shared). */
+export function evictedGroup(
+  referenceKey: string,
+  paymentIds: string[],
+  entryKeys: string[],
+  targets: MatchShape[],
+  entries: MatchShape[],
+): EvictedGroup {
+  const on = (shapes: MatchShape[]) => [
+    ...new Set(shapes.flatMap((shape) => shape.amounts.map(([amount, date]) => `${amount}|${date}`))),
+  ];
+  return {
+    referenceKey,
+    paymentIds,
+    entryKeys,
+    targetAmountsOn: on(targets),
+    entryRefs: [...new Set(entries.flatMap((shape) => shape.refs))],
+    entryAmountsOn: on(entries),
+  };
 }
 
 const DAY_MS = 86_400_000;
 
-function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
-  const set = index.get(key);
-  if (set) set.add(value);
-  else index.set(key, new Set([value]));
+/** Most keys name one group: a string until a second one comes (a Set costs ~10× the bytes). */
+type Groups = Map<string, string | Set<string>>;
+
+function addTo(index: Groups, key: string, value: string): void {
+  const found = index.get(key);
+  if (found === undefined) index.set(key, value);
+  else if (typeof found === "string") {
+    if (found !== value) index.set(key, new Set([found, value]));
+  } else found.add(value);
 }
 
-function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(value);
-  if (set.size === 0) index.delete(key);
+function removeFrom(index: Groups, key: string, value: string): void {
+  const found = index.get(key);
+  if (found === undefined) return;
+  if (typeof found === "string") {
+    if (found === value) index.delete(key);
+    return;
+  }
+  found.delete(value);
+  if (found.size === 1) index.set(key, [...found][0]!);
+}
+
+function addAll(found: string | Set<string> | undefined, into: Set<string>): void {
+  if (found === undefined) return;
+  if (typeof found === "string") into.add(found);
+  else for (const group of found) into.add(group);
 }
 
 export class EvictedIndex {
@@ -46,10 +83,10 @@ export class EvictedIndex {
   private readonly byPayment = new Map<string, string>();
   private readonly byEntry = new Map<string, string>();
   /** Evicted targets by amount and due date (their reference key is the group's own key). */
-  private readonly targetsByAmountOn = new Map<string, Set<string>>();
+  private readonly targetsByAmountOn: Groups = new Map();
   /** Evicted entries by the reference keys they name, and by amount and value date. */
-  private readonly entriesByRef = new Map<string, Set<string>>();
-  private readonly entriesByAmountOn = new Map<string, Set<string>>();
+  private readonly entriesByRef: Groups = new Map();
+  private readonly entriesByAmountOn: Groups = new Map();
   private readonly windowDays: number;
 
   constructor(policy: Policy) {
@@ -98,16 +135,16 @@ export class EvictedIndex {
 
   /** Groups with an entry that a target of this shape could take (by reference, or amount within the window). */
   entriesFitting(target: MatchShape, into: Set<string>): void {
-    for (const ref of target.refs) for (const group of this.entriesByRef.get(ref) ?? []) into.add(group);
+    for (const ref of target.refs) addAll(this.entriesByRef.get(ref), into);
     this.within(this.entriesByAmountOn, target.amounts, into);
   }
 
-  private within(index: Map<string, Set<string>>, amounts: AmountOn[], into: Set<string>): void {
+  private within(index: Groups, amounts: AmountOn[], into: Set<string>): void {
     if (index.size === 0) return;
     for (const [amount, date] of amounts) {
       const day = dateToMs(date);
       for (let k = -this.windowDays; k <= this.windowDays; k++) {
-        for (const group of index.get(`${amount}|${utcDate(day + k * DAY_MS)}`) ?? []) into.add(group);
+        addAll(index.get(`${amount}|${utcDate(day + k * DAY_MS)}`), into);
       }
     }
   }
@@ -125,12 +162,8 @@ export class EvictedIndex {
       if (delta > 0) this.byEntry.set(key, ref);
       else this.byEntry.delete(key);
     }
-    for (const target of group.targets) {
-      for (const [amount, date] of target.amounts) put(this.targetsByAmountOn, `${amount}|${date}`, ref);
-    }
-    for (const entry of group.entries) {
-      for (const key of entry.refs) put(this.entriesByRef, key, ref);
-      for (const [amount, date] of entry.amounts) put(this.entriesByAmountOn, `${amount}|${date}`, ref);
-    }
+    for (const key of group.targetAmountsOn) put(this.targetsByAmountOn, key, ref);
+    for (const key of group.entryRefs) put(this.entriesByRef, key, ref);
+    for (const key of group.entryAmountsOn) put(this.entriesByAmountOn, key, ref);
   }
 }

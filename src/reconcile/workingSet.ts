@@ -22,7 +22,7 @@ import type {
   Policy,
 } from "./types.js";
 import { toleranceFor } from "./types.js";
-import { type EvictedGroup, EvictedIndex, type MatchShape } from "./evicted.js";
+import { type EvictedGroup, EvictedIndex, evictedGroup, type MatchShape } from "./evicted.js";
 import {
   batchExceptions,
   batchTargetKey,
@@ -684,19 +684,22 @@ export class WorkingSet {
     for (const ref of refs) {
       const ids = this.paymentsByRef.get(ref);
       if (!ids || this.evicted.group(ref)) continue;
-      const group: EvictedGroup = { referenceKey: ref, paymentIds: [...ids], entryKeys: [], targets: [], entries: [] };
-      for (const id of group.paymentIds) {
+      const paymentIds = [...ids];
+      const entryKeys: string[] = [];
+      const targetShapes: MatchShape[] = [];
+      const entryShapes: MatchShape[] = [];
+      for (const id of paymentIds) {
         const target = this.targets.get(`payment:${id}`);
         if (target) {
-          group.targets.push(targetShape(target));
+          targetShapes.push(targetShape(target));
           removeFrom(this.targetsByRef, targetRefKey(target), `payment:${id}`);
           for (const amount of targetAmountKeys(target)) removeFrom(this.targetsByAmount, amount, `payment:${id}`);
           this.targets.delete(`payment:${id}`);
         }
         for (const key of this.entriesByMatch.get(`payment:${id}`) ?? []) {
           const entry = this.entries.get(key)!;
-          group.entryKeys.push(key);
-          group.entries.push(entryShape(entry));
+          entryKeys.push(key);
+          entryShapes.push(entryShape(entry));
           // Its tokens stay counted: targets they name still settle by reference.
           for (const named of entryRefKeys(entry)) removeFrom(this.entriesByRef, named, key);
           for (const amount of entryAmountKeys(entry)) removeFrom(this.entriesByAmount, amount, key);
@@ -723,7 +726,7 @@ export class WorkingSet {
         this.deadlines.set(`event:${key}`, null);
       }
       this.eventsByRef.delete(ref);
-      this.evicted.add(group);
+      this.evicted.add(evictedGroup(ref, paymentIds, entryKeys, targetShapes, entryShapes));
     }
   }
 
