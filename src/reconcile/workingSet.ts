@@ -592,7 +592,7 @@ export class WorkingSet {
   // more is named. Settlement batches and the token counts of every entry ever seen stay in memory.
 
   private evictedIndex: EvictedIndex | undefined;
-  /** When each payment's outcome became final with no deadline; in order of that (oldest first, rotated). */
+  /** When each payment's outcome became final with no deadline (or was last found unable to leave), oldest first. */
   private readonly finalSince = new Map<string, number>();
 
   private get evicted(): EvictedIndex {
@@ -622,31 +622,27 @@ export class WorkingSet {
   /**
    * Reference keys of groups that may leave memory at `now`: every payment of the key final since at least
    * `evictAfterMs`, no event of the key inside its grace, and no unmatched entry inside its grace (time alone
-   * rematches those) able to find one of the payments. Examines at most `budget` payments (oldest first).
+   * rematches those) able to find one of the payments. Looks at most at `budget` payments, oldest final first, and
+   * stops at the first one inside the window; one that cannot leave yet is looked at again a window later.
    */
   evictable(now: number, evictAfterMs: number, budget: number): string[] {
-    const out: string[] = [];
+    const out = new Set<string>();
     const examined = new Set<string>();
-    const rotate: Array<[string, number]> = [];
+    const blocked: string[] = [];
+    // In order of `since` (it never goes back), so the first one inside the window ends the look.
     for (const [id, since] of this.finalSince) {
-      if (examined.size >= budget) break;
+      if (examined.size >= budget || examined.has(id) || since > now - evictAfterMs) break;
       examined.add(id);
       const ref = this.paymentRefs.get(id)?.referenceKey;
-      if (
-        since <= now - evictAfterMs &&
-        ref !== undefined &&
-        !out.includes(ref) &&
-        this.groupMayLeave(ref, now, evictAfterMs)
-      ) {
-        out.push(ref);
-      } else rotate.push([id, since]);
+      if (ref !== undefined && out.has(ref)) continue;
+      if (ref !== undefined && this.groupMayLeave(ref, now, evictAfterMs)) out.add(ref);
+      else blocked.push(id);
     }
-    // What could not leave goes to the back, so the next call looks at others.
-    for (const [id, since] of rotate) {
+    for (const id of blocked) {
       this.finalSince.delete(id);
-      this.finalSince.set(id, since);
+      this.finalSince.set(id, now);
     }
-    return out;
+    return [...out];
   }
 
   private groupMayLeave(ref: string, now: number, evictAfterMs: number): boolean {
