@@ -645,6 +645,20 @@ export class WorkingSet {
     return [...out];
   }
 
+  /**
+   * After loading whole: since when each final payment has been final as stored (its status row), so a restart does
+   * not start every late-truth window again. Only moves times back.
+   */
+  backdateFinal(stored: Map<string, number>): void {
+    const times = [...this.finalSince].map(([id, since]): [string, number] => [
+      id,
+      Math.min(since, stored.get(id) ?? since),
+    ]);
+    times.sort((a, b) => a[1] - b[1]);
+    this.finalSince.clear();
+    for (const [id, since] of times) this.finalSince.set(id, since);
+  }
+
   private groupMayLeave(ref: string, now: number, evictAfterMs: number): boolean {
     const ids = this.paymentsByRef.get(ref);
     if (!ids) return false;
@@ -913,7 +927,7 @@ export class WorkingSet {
 }
 
 /** Statuses nothing but a late fact changes (CONTRACT §5): a payment in one may leave memory. */
-const FINAL_STATUSES: ReadonlySet<string> = new Set([
+export const FINAL_STATUSES: ReadonlySet<string> = new Set([
   "settled",
   "failed",
   "refunded",

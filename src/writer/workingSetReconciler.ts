@@ -10,13 +10,13 @@ import {
 import { advanceReconcileClock, reconcileClock } from "../db/queries/reconcileClock.js";
 import { identityHash, loadStoredPayments, outcomeSignature } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
-import { loadEvictedGroups } from "../db/queries/evictedGroups.js";
+import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
 import type { WorldFacts } from "../reconcile/world.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
 import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js";
 import { onTransactionEnd } from "../db/transaction.js";
-import { type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
+import { FINAL_STATUSES, type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
 import { syncExceptions } from "./exceptionSync.js";
 import {
   type PaymentChange,
@@ -98,6 +98,8 @@ export class WorkingSetReconciler {
       // Loaded whole (in this transaction, so exactly the committed facts plus this one's), then compared whole.
       workingSet = new WorkingSet(this.deps.policy);
       workingSet.apply(await loadWorldFacts(tx), nowMs);
+      // A restart does not start every late-truth window again.
+      workingSet.backdateFinal(await finalSinceStored(tx, FINAL_STATUSES));
       reevaluated = workingSet.everything();
       this.workingSet = workingSet;
     } else {

@@ -73,3 +73,12 @@ export async function loadEvictedGroups(
     matches,
   };
 }
+
+/** When each final payment's stored status began: the late-truth window of a working set loaded whole. */
+export async function finalSinceStored(db: Db, finalStatuses: Iterable<string>): Promise<Map<string, number>> {
+  const result = await db.query<{ id: string; status_since: Date }>(
+    "select id, status_since from payments where status = any($1::text[])",
+    [[...finalStatuses]],
+  );
+  return new Map(result.rows.map((row) => [row.id, row.status_since.getTime()]));
+}

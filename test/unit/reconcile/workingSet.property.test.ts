@@ -7,7 +7,7 @@ import type { EntryMatch } from "../../../src/reconcile/matching.js";
 import type { PaymentOutcome } from "../../../src/reconcile/paymentStatus.js";
 import { type Reevaluated, WorkingSet } from "../../../src/reconcile/workingSet.js";
 import { entryKey, reconcileWorld, type WorldFacts, type WorldResult } from "../../../src/reconcile/world.js";
-import { HOUR } from "./builders.js";
+import { bankFact, collection, DAY, defaultPolicy, expectedVersion, HOUR } from "./builders.js";
 import { buildWorld, duplicateSome, type Gen, project, shuffle, worldPlan } from "./worlds.js";
 
 /**
@@ -168,5 +168,44 @@ describe("the working set with evictions and reloads equals reconcileWorld after
     console.log(`evictions: ${evicted} groups evicted, ${reloaded} loaded back`);
     expect(evicted).toBeGreaterThan(NUM_RUNS);
     expect(reloaded).toBeGreaterThan(NUM_RUNS / 10);
+  });
+});
+
+describe("the late-truth window (WORKING_SET_EVICT_AFTER)", () => {
+  it("starts when a payment became final, and for a working set loaded whole, when its stored status began", () => {
+    const policy = defaultPolicy();
+    const start = Date.parse("2026-03-01T00:00:00Z");
+    const settledPair = (i: number): Partial<WorldFacts> => {
+      const payment = collection({
+        id: `exp_${i}`,
+        reference: `ORD-${i}`,
+        amount: 1_000 + i,
+        created: start,
+        due: start + DAY,
+      });
+      return {
+        versions: [expectedVersion(payment, { seq: 10 * i + 1, receivedAt: start })],
+        entries: [bankFact({ seq: 10 * i + 2, amount: 1_000 + i, on: start, direction: "credit", e2e: `ORD-${i}` })],
+      };
+    };
+    const facts = {
+      versions: [0, 1].flatMap((i) => settledPair(i).versions!),
+      entries: [0, 1].flatMap((i) => settledPair(i).entries!),
+    };
+    const final = start + 9 * HOUR;
+    const set = new WorkingSet(policy);
+    set.apply(facts, final);
+    expect(set.outcomeOf("exp_0")?.status).toBe("settled");
+    expect(set.evictable(final + DAY - 1, DAY, 10)).toEqual([]);
+    expect(set.evictable(final + DAY, DAY, 10).sort()).toEqual(["ORD-0", "ORD-1"]);
+
+    // Loaded whole two days later (a restart): every window would start again, but the stored status times say when.
+    const loaded = new WorkingSet(policy);
+    loaded.apply(facts, final + 2 * DAY);
+    expect(loaded.evictable(final + 2 * DAY, DAY, 10)).toEqual([]);
+    loaded.backdateFinal(new Map([["exp_1", final]]));
+    expect(loaded.evictable(final + 2 * DAY, DAY, 10)).toEqual(["ORD-1"]);
+    loaded.evict(["ORD-1"]);
+    expect(loaded.memoryCounts()).toEqual({ payments: 1, entries: 1, evictedPayments: 1, evictedEntries: 1 });
   });
 });
