@@ -258,6 +258,8 @@ async function startDaemon(
         ? { KAFKA_GROUP_MAX_MESSAGES: process.env.BENCH_GROUP_MAX_MESSAGES }
         : {}),
       ...extraEnv,
+      // The memory engine's late-truth window (default 24h: nothing final leaves memory within a run).
+      ...(process.env.BENCH_EVICT_AFTER ? { WORKING_SET_EVICT_AFTER: process.env.BENCH_EVICT_AFTER } : {}),
     },
   });
   if (DAEMON_LOG) child.stdout?.pipe(createWriteStream(DAEMON_LOG, { flags: "a" }));

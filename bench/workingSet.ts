@@ -155,6 +155,32 @@ function main() {
   console.log(
     `heap: ${Math.round((heapAfter - heapBefore) / PAYMENTS)} bytes per payment (all facts and outcomes in memory)`,
   );
+  // Bounded memory (docs/architecture.md §4 step 4): a week later, every group that may leave memory does.
+  const later = items[items.length - 1]!.at + 7 * DAY;
+  set.apply({}, later);
+  const evictBegan = performance.now();
+  for (let groups = set.evictable(later, DAY, 10_000); groups.length > 0; groups = set.evictable(later, DAY, 10_000)) {
+    set.evict(groups);
+  }
+  const evictMs = performance.now() - evictBegan;
+  global.gc?.();
+  const heapEvicted = process.memoryUsage().heapUsed;
+  const counts = set.memoryCounts();
+  console.log(
+    `evicted: ${counts.evictedPayments} payments (${counts.evictedEntries} entries) in ${Math.round(evictMs)} ms; ` +
+      `${counts.payments} payments and ${counts.entries} entries left in memory; heap ` +
+      `${Math.round((heapEvicted - heapBefore) / 1024 / 1024)} MiB (was ${Math.round((heapAfter - heapBefore) / 1024 / 1024)} MiB), ` +
+      `${Math.round((heapEvicted - heapBefore) / PAYMENTS)} bytes per payment`,
+  );
+  // What finding reloads costs: the last tenth of the stream's facts delivered again, as late facts.
+  const late = merge(items.slice(items.length - tenth));
+  const lookupBegan = performance.now();
+  const named = set.toReload(late);
+  const lookupMs = performance.now() - lookupBegan;
+  console.log(
+    `reload lookup: ${((1000 * lookupMs) / factsIn(late)).toFixed(1)} µs per late fact (${factsIn(late)} facts name ` +
+      `${named.length} evicted groups)`,
+  );
   // A restart or a takeover loads everything at once.
   const loadBegan = performance.now();
   new WorkingSet(policy).apply(merge(items), items[items.length - 1]!.at);

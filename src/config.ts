@@ -478,6 +478,11 @@ export const configSchema = z
     RECONCILE_ENGINE: z.enum(["sql", "memory"]).default("sql"),
     /** memory: a writer whose lock connection is silent this long (hung, cut off) loses the lock to a standby. */
     WRITER_LOCK_TIMEOUT: duration("30s"),
+    /**
+     * RECONCILE_ENGINE=memory: the late-truth window. A payment final this long (nothing but a late fact can change
+     * it) leaves memory with its events and matched entries; a late fact that could touch it loads it back.
+     */
+    WORKING_SET_EVICT_AFTER: duration("24h"),
     ALERTMANAGER_URL: url("http(s)://"),
     ITEM_ALERT_MIN_AMOUNT: amountsByCurrency,
     EXCEPTION_PRIORITY_TIERS: priorityTiers,
@@ -627,6 +632,7 @@ export interface Config {
   sweepIntervalMs: number;
   reconcileEngine: "sql" | "memory";
   writerLockTimeoutMs: number;
+  workingSetEvictAfterMs: number;
   shutdownTimeoutMs: number;
   alertmanagerUrl: string | undefined;
   itemAlerts: { minAmountMajor: Record<string, number>; intervalMs: number };
@@ -774,6 +780,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sweepIntervalMs: e.SWEEP_INTERVAL,
     reconcileEngine: e.RECONCILE_ENGINE,
     writerLockTimeoutMs: e.WRITER_LOCK_TIMEOUT,
+    workingSetEvictAfterMs: e.WORKING_SET_EVICT_AFTER,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     alertmanagerUrl: e.ALERTMANAGER_URL,
     itemAlerts: { minAmountMajor: e.ITEM_ALERT_MIN_AMOUNT, intervalMs: e.ITEM_ALERT_INTERVAL },

@@ -132,7 +132,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     // Engine v2: the instance holding the writer lock consumes, sweeps and reconciles; the others wait as standbys.
     const leadership =
       config.reconcileEngine === "memory"
-        ? new WriterLeadership(database.url, reconcileDeps, log, config.writerLockTimeoutMs)
+        ? new WriterLeadership(database.url, reconcileDeps, log, config.writerLockTimeoutMs, {
+            evictAfterMs: config.workingSetEvictAfterMs,
+          })
         : undefined;
     const itemAlerts = config.alertmanagerUrl
       ? new ItemAlerter(

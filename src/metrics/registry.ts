@@ -27,6 +27,9 @@ export interface Metrics {
   reconcileDuration: Histogram<string>;
   reconcileLockHeld: Histogram<string>;
   workingSetLoads: Counter<string>;
+  workingSetItems: Gauge<string>;
+  workingSetEvictions: Counter<string>;
+  workingSetReloads: Counter<string>;
   buildInfo: Gauge<"version" | "commit">;
   ready: Gauge<string>;
   writerLeader: Gauge<string>;
@@ -187,6 +190,24 @@ export function createMetrics(options: {
         "RECONCILE_ENGINE=memory: times the working set was loaded whole from PostgreSQL — at start, after a transaction " +
         "that did not commit, or when other processes' facts were older than the reconcile journal keeps.",
       labelNames: ["reason"],
+      registers: [registry],
+    }),
+    workingSetItems: new Gauge({
+      name: "payrecon_working_set_items",
+      help:
+        "RECONCILE_ENGINE=memory: payments and bank entries in the working set (`open`: in memory) and evicted " +
+        "(`evicted`: final past WORKING_SET_EVICT_AFTER, only their lookup keys in memory).",
+      labelNames: ["kind", "state"],
+      registers: [registry],
+    }),
+    workingSetEvictions: new Counter({
+      name: "payrecon_working_set_evictions_total",
+      help: "RECONCILE_ENGINE=memory: payments evicted from the working set (with their events and matched entries).",
+      registers: [registry],
+    }),
+    workingSetReloads: new Counter({
+      name: "payrecon_working_set_reloads_total",
+      help: "RECONCILE_ENGINE=memory: evicted payments loaded back from PostgreSQL because a late fact could touch them.",
       registers: [registry],
     }),
     buildInfo: new Gauge({

@@ -22,6 +22,7 @@ import type {
   Policy,
 } from "./types.js";
 import { toleranceFor } from "./types.js";
+import { type EvictedGroup, EvictedIndex, evictedGroup, type MatchShape } from "./evicted.js";
 import {
   batchExceptions,
   batchTargetKey,
@@ -235,6 +236,7 @@ export class WorkingSet {
     for (const key of dirty.entries) this.rematch(key, dirty);
     for (const key of dirty.batches) this.resettle(key, dirty);
     for (const id of dirty.payments) this.evaluate(id);
+    this.noteFinal(dirty.payments);
     for (const key of dirty.entries) this.entryOwned(key);
     for (const key of dirty.events) this.eventOwned(key);
     return { payments: dirty.payments, entries: dirty.entries, batches: dirty.batches, events: dirty.events };
@@ -580,6 +582,381 @@ export class WorkingSet {
     const graceEnds = event.receivedAt + this.policy.unmatchedGraceMs;
     this.deadlines.set(`event:${key}`, !known && graceEnds > this.now ? graceEnds : null);
   }
+  // ---------------------------------------------------------------- bounded memory (docs/architecture.md §4 step 4)
+  //
+  // A group — the payments of one reference key, the gateway events with that key and the bank entries matched to
+  // those payments — leaves memory when its payments are final (nothing time alone can change) since
+  // `evictAfterMs`. What stays is EvictedIndex: the keys a later fact could find the group by. Before each
+  // `apply`, `toReload` names the groups the facts could touch (directly, or through a target they change and the
+  // entries that then rematch); the caller loads them from storage and `restore`s them, repeating until nothing
+  // more is named. Settlement batches and the token counts of every entry ever seen stay in memory.
+
+  private evictedIndex: EvictedIndex | undefined;
+  /** When each payment's outcome became final with no deadline (or was last found unable to leave), oldest first. */
+  private readonly finalSince = new Map<string, number>();
+
+  private get evicted(): EvictedIndex {
+    this.evictedIndex ??= new EvictedIndex(this.policy);
+    return this.evictedIndex;
+  }
+
+  /** In memory and evicted: payments, bank entries, and evicted groups. */
+  memoryCounts(): { payments: number; entries: number; evictedPayments: number; evictedEntries: number } {
+    return {
+      payments: this.paymentRefs.size,
+      entries: this.entries.size,
+      evictedPayments: this.evicted.paymentCount,
+      evictedEntries: this.evicted.entryCount,
+    };
+  }
+
+  private noteFinal(paymentIds: Iterable<string>): void {
+    for (const id of paymentIds) {
+      const outcome = this.outcomes.get(id);
+      if (outcome && FINAL_STATUSES.has(outcome.status) && outcome.nextDeadline === null) {
+        if (!this.finalSince.has(id)) this.finalSince.set(id, this.now);
+      } else this.finalSince.delete(id);
+    }
+  }
+
+  /**
+   * Reference keys of groups that may leave memory at `now`: every payment of the key final since at least
+   * `evictAfterMs`, no event of the key inside its grace, and no unmatched entry inside its grace (time alone
+   * rematches those) able to find one of the payments. Looks at most at `budget` payments, oldest final first, and
+   * stops at the first one inside the window; one that cannot leave yet is looked at again a window later.
+   */
+  evictable(now: number, evictAfterMs: number, budget: number): string[] {
+    const out = new Set<string>();
+    const examined = new Set<string>();
+    const blocked: string[] = [];
+    // In order of `since` (it never goes back), so the first one inside the window ends the look.
+    for (const [id, since] of this.finalSince) {
+      if (examined.size >= budget || examined.has(id) || since > now - evictAfterMs) break;
+      examined.add(id);
+      const ref = this.paymentRefs.get(id)?.referenceKey;
+      if (ref !== undefined && out.has(ref)) continue;
+      if (ref !== undefined && this.groupMayLeave(ref, now, evictAfterMs)) out.add(ref);
+      else blocked.push(id);
+    }
+    for (const id of blocked) {
+      this.finalSince.delete(id);
+      this.finalSince.set(id, now);
+    }
+    return [...out];
+  }
+
+  /**
+   * After loading whole: since when each final payment has been final as stored (its status row), so a restart does
+   * not start every late-truth window again. Only moves times back.
+   */
+  backdateFinal(stored: Map<string, number>): void {
+    const times = [...this.finalSince].map(([id, since]): [string, number] => [
+      id,
+      Math.min(since, stored.get(id) ?? since),
+    ]);
+    times.sort((a, b) => a[1] - b[1]);
+    this.finalSince.clear();
+    for (const [id, since] of times) this.finalSince.set(id, since);
+  }
+
+  private groupMayLeave(ref: string, now: number, evictAfterMs: number): boolean {
+    const ids = this.paymentsByRef.get(ref);
+    if (!ids) return false;
+    const grace = this.policy.unmatchedGraceMs;
+    const matched = new Set<string>();
+    for (const id of ids) {
+      const since = this.finalSince.get(id);
+      if (since === undefined || since > now - evictAfterMs) return false;
+      for (const key of this.entriesByMatch.get(`payment:${id}`) ?? []) matched.add(key);
+    }
+    for (const key of this.eventsByRef.get(ref) ?? []) {
+      const event = this.events.get(key)!;
+      const known = [...ids].some((id) => this.paymentRefs.get(id)?.gateway === event.gateway);
+      if (!known && event.receivedAt + grace > now) return false;
+    }
+    for (const id of ids) {
+      const target = this.targets.get(`payment:${id}`);
+      if (!target) continue;
+      const near = [
+        ...(this.entriesByRef.get(ref) ?? []),
+        ...targetAmountKeys(target).flatMap((amount) => [...(this.entriesByAmount.get(amount) ?? [])]),
+      ];
+      for (const key of near) {
+        if (matched.has(key)) continue;
+        if (this.matches.get(key)?.kind === "none" && this.entries.get(key)!.receivedAt + grace > now) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Takes the groups out of memory, keeping only their lookup keys. */
+  evict(refs: Iterable<string>): void {
+    for (const ref of refs) {
+      const ids = this.paymentsByRef.get(ref);
+      if (!ids || this.evicted.group(ref)) continue;
+      const paymentIds = [...ids];
+      const entryKeys: string[] = [];
+      const targetShapes: MatchShape[] = [];
+      const entryShapes: MatchShape[] = [];
+      for (const id of paymentIds) {
+        const target = this.targets.get(`payment:${id}`);
+        if (target) {
+          targetShapes.push(targetShape(target));
+          removeFrom(this.targetsByRef, targetRefKey(target), `payment:${id}`);
+          for (const amount of targetAmountKeys(target)) removeFrom(this.targetsByAmount, amount, `payment:${id}`);
+          this.targets.delete(`payment:${id}`);
+        }
+        for (const key of this.entriesByMatch.get(`payment:${id}`) ?? []) {
+          const entry = this.entries.get(key)!;
+          entryKeys.push(key);
+          entryShapes.push(entryShape(entry));
+          // Its tokens stay counted: targets they name still settle by reference.
+          for (const named of entryRefKeys(entry)) removeFrom(this.entriesByRef, named, key);
+          for (const amount of entryAmountKeys(entry)) removeFrom(this.entriesByAmount, amount, key);
+          this.entries.delete(key);
+          this.matches.delete(key);
+          this.decisions.delete(key);
+          this.exceptionsByOwner.delete(`entry:${key}`);
+          this.deadlines.set(`entry:${key}`, null);
+        }
+        this.entriesByMatch.delete(`payment:${id}`);
+        for (const key of this.versionsByPayment.get(id) ?? []) this.versions.delete(key);
+        this.versionsByPayment.delete(id);
+        this.paymentRefs.delete(id);
+        this.outcomes.delete(id);
+        this.paymentDecisions.delete(id);
+        this.exceptionsByOwner.delete(`payment:${id}`);
+        this.deadlines.set(`payment:${id}`, null);
+        this.finalSince.delete(id);
+      }
+      this.paymentsByRef.delete(ref);
+      for (const key of this.eventsByRef.get(ref) ?? []) {
+        this.events.delete(key);
+        this.exceptionsByOwner.delete(`event:${key}`);
+        this.deadlines.set(`event:${key}`, null);
+      }
+      this.eventsByRef.delete(ref);
+      this.evicted.add(evictedGroup(ref, paymentIds, entryKeys, targetShapes, entryShapes));
+    }
+  }
+
+  /**
+   * The evicted groups `facts` could touch, to load and `restore` before `apply(facts)`; call again after
+   * restoring (what was loaded can name more) until it returns nothing. A superset: never misses one.
+   */
+  toReload(facts: Partial<WorldFacts>): EvictedGroup[] {
+    const evicted = this.evicted;
+    const need = new Set<string>();
+    if (evicted.groupCount === 0) return [];
+    const want = (ref: string) => {
+      if (evicted.group(ref)) need.add(ref);
+    };
+    const wantPayment = (id: string) => {
+      const ref = evicted.groupOfPayment(id);
+      if (ref !== undefined) need.add(ref);
+    };
+    // Targets that may change (rules 1–3), and the in-memory entries that may be rematched.
+    const changed: MatchShape[] = [];
+    const rematched = new Set<string>();
+    const named = (ref: string) => {
+      want(ref);
+      for (const id of this.targetsByRef.get(ref) ?? []) changed.push(targetShape(this.targets.get(id)!));
+    };
+    const paymentShape = (paymentId: string, version: VersionFact) =>
+      version.payment && targetShape(paymentTarget(paymentId, version.payment, version.cancelled, false));
+    for (const version of facts.versions ?? []) {
+      wantPayment(version.paymentId);
+      if (version.payment) want(referenceKey(version.payment.reference));
+      for (const side of [version, ...this.versionsOf(version.paymentId)]) {
+        const shape = paymentShape(version.paymentId, side);
+        if (shape) changed.push(shape);
+      }
+      const current = this.targets.get(`payment:${version.paymentId}`);
+      if (current) changed.push(targetShape(current));
+    }
+    for (const event of facts.events ?? []) want(event.referenceKey);
+    for (const batch of facts.batches ?? []) {
+      const key = batchTargetKey(batch);
+      const current = this.batches.get(key);
+      for (const side of current ? [batch, current] : [batch]) {
+        for (const ref of side.referenceKeys) named(ref);
+        changed.push({
+          refs: [side.batchKey],
+          amounts: [[amountKey(side.currency, Math.abs(side.netMinor)), side.expectedArrival]],
+        });
+      }
+    }
+    for (const entry of facts.entries ?? []) {
+      const key = entryKey(entry);
+      const group = evicted.groupOfEntry(key);
+      if (group !== undefined) need.add(group);
+      const current = this.entries.get(key);
+      if (current) {
+        rematched.add(key);
+        for (const token of current.tokens) named(token);
+      }
+      for (const token of new Set(entry.tokens)) named(token);
+    }
+    for (const decision of facts.decisions ?? []) {
+      const key = entryKey(decision);
+      const group = evicted.groupOfEntry(key);
+      if (group !== undefined) need.add(group);
+      if (this.entries.has(key)) rematched.add(key);
+      if (decision.target.startsWith("payment:")) wantPayment(decision.target.slice("payment:".length));
+    }
+    for (const decision of facts.paymentDecisions ?? []) wantPayment(decision.paymentId);
+
+    // Entries a changed target may rematch: evicted ones within its window, in-memory ones as refreshTarget finds them.
+    for (const shape of changed) {
+      evicted.entriesFitting(shape, need);
+      for (const ref of shape.refs) for (const key of this.entriesByRef.get(ref) ?? []) rematched.add(key);
+      for (const [amount] of shape.amounts)
+        for (const key of this.entriesByAmount.get(amount) ?? []) rematched.add(key);
+    }
+    // What a rematched entry may take or leave: evicted targets it fits, and the payments of batches it fits.
+    const listedBy = (batchKey: string) => {
+      for (const ref of this.batches.get(batchKey)?.referenceKeys ?? []) want(ref);
+    };
+    const fits = (shape: MatchShape, old: EntryMatch | undefined) => {
+      evicted.targetsFitting(shape, need);
+      const ids = [
+        ...shape.refs.flatMap((ref) => [...(this.targetsByRef.get(ref) ?? [])]),
+        ...shape.amounts.flatMap(([amount]) => [...(this.targetsByAmount.get(amount) ?? [])]),
+      ];
+      for (const id of ids) if (id.startsWith("batch:")) listedBy(id.slice("batch:".length));
+      if (old?.kind === "batch") listedBy(old.batchKey);
+    };
+    // And the payments operators named for it: a decision may arrive before its entry.
+    const decided = (key: string) => {
+      for (const decision of this.decisions.get(key)?.values() ?? []) {
+        if (decision.target.startsWith("payment:")) wantPayment(decision.target.slice("payment:".length));
+      }
+    };
+    for (const entry of facts.entries ?? []) {
+      fits(entryShape(entry), undefined);
+      decided(entryKey(entry));
+    }
+    for (const key of rematched) {
+      fits(entryShape(this.entries.get(key)!), this.matches.get(key));
+      decided(key);
+    }
+    return [...need].map((ref) => evicted.group(ref)!);
+  }
+
+  /**
+   * Puts loaded groups back as they were stored: their facts as of before the facts about to be applied (the
+   * loader must leave those out: `apply` has to see them arrive) and their entries' stored matches; outcomes
+   * recomputed from them, as nothing touched them since. Returns what it put back (the writer may compare it).
+   */
+  restore(
+    groups: EvictedGroup[],
+    loaded: { facts: Partial<WorldFacts>; matches: Map<string, EntryMatch> },
+  ): Reevaluated {
+    const paymentIds: string[] = [];
+    const entryKeys = new Set<string>();
+    for (const group of groups) {
+      if (!this.evicted.remove(group.referenceKey)) continue;
+      paymentIds.push(...group.paymentIds);
+      for (const key of group.entryKeys) entryKeys.add(key);
+    }
+    const ids = new Set(paymentIds);
+    const refs = new Set(groups.map((group) => group.referenceKey));
+    for (const version of loaded.facts.versions ?? []) {
+      if (!ids.has(version.paymentId)) continue;
+      const key = versionKey(version);
+      const current = this.versions.get(key);
+      if (current && current.seq <= version.seq) continue;
+      this.versions.set(key, version);
+      addTo(this.versionsByPayment, version.paymentId, key);
+    }
+    const eventKeys: string[] = [];
+    for (const event of loaded.facts.events ?? []) {
+      if (!refs.has(event.referenceKey)) continue;
+      const key = `${event.gateway}\u0000${event.eventId}`;
+      const current = this.events.get(key);
+      if (current && current.seq <= event.seq) continue;
+      this.events.set(key, event);
+      addTo(this.eventsByRef, event.referenceKey, key);
+      eventKeys.push(key);
+    }
+    const restored = new Set<string>();
+    for (const entry of loaded.facts.entries ?? []) {
+      const key = entryKey(entry);
+      if (!entryKeys.has(key)) continue;
+      const current = this.entries.get(key);
+      if (current && current.seq <= entry.seq) continue;
+      this.entries.set(key, entry);
+      restored.add(key);
+    }
+    for (const key of restored) {
+      const entry = this.entries.get(key)!;
+      for (const ref of entryRefKeys(entry)) addTo(this.entriesByRef, ref, key);
+      for (const amount of entryAmountKeys(entry)) addTo(this.entriesByAmount, amount, key);
+      const match = loaded.matches.get(key) ?? { kind: "none" };
+      this.matches.set(key, match);
+      addTo(this.entriesByMatch, matchOwner(match), key);
+    }
+    for (const decision of loaded.facts.decisions ?? []) {
+      if (!entryKeys.has(entryKey(decision))) continue;
+      const known = this.decisions.get(entryKey(decision)) ?? new Map<number, ManualDecision>();
+      known.set(decision.seq, decision);
+      this.decisions.set(entryKey(decision), known);
+    }
+    for (const decision of loaded.facts.paymentDecisions ?? []) {
+      if (!ids.has(decision.paymentId)) continue;
+      const known = this.paymentDecisions.get(decision.paymentId) ?? new Map<number, PaymentDecision>();
+      known.set(decision.seq, decision);
+      this.paymentDecisions.set(decision.paymentId, known);
+    }
+    const scratch = { payments: new Set<string>(), events: new Set<string>() };
+    for (const id of ids) {
+      const target = this.paymentTargetOf(id, scratch);
+      if (target) {
+        this.targets.set(`payment:${id}`, target);
+        addTo(this.targetsByRef, targetRefKey(target), `payment:${id}`);
+        for (const amount of targetAmountKeys(target)) addTo(this.targetsByAmount, amount, `payment:${id}`);
+      }
+      this.evaluate(id);
+    }
+    // The late-truth window starts again for what a fact just touched.
+    this.noteFinal(ids);
+    for (const key of restored) this.entryOwned(key);
+    for (const key of eventKeys) this.eventOwned(key);
+    return { payments: ids, entries: restored, batches: new Set(), events: new Set(eventKeys) };
+  }
+}
+
+/** Statuses nothing but a late fact changes (CONTRACT §5): a payment in one may leave memory. */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set([
+  "settled",
+  "failed",
+  "refunded",
+  "cancelled",
+  "charged_back",
+  "written_off",
+]);
+
+function targetShape(target: MatchTarget): MatchShape {
+  if (target.kind === "batch") {
+    return {
+      refs: [target.batchIdKey],
+      amounts: [[amountKey(target.currency, Math.abs(target.netMinor)), target.expectedArrival]],
+    };
+  }
+  const last = target.installments[target.installments.length - 1];
+  return {
+    refs: [target.referenceKey],
+    amounts: [
+      ...(last ? [[amountKey(target.currency, target.amountMinor), last.dueDate] as [string, string]] : []),
+      ...target.installments.map(
+        (part) => [amountKey(target.currency, part.amountMinor), part.dueDate] as [string, string],
+      ),
+    ],
+  };
+}
+
+function entryShape(entry: BankFact): MatchShape {
+  return { refs: entryRefKeys(entry), amounts: entryAmountKeys(entry).map((amount) => [amount, entry.valueDate]) };
 }
 
 function matchOwner(match: EntryMatch): string {

@@ -57,6 +57,8 @@ export class WriterLeadership {
     private readonly log: Logger,
     /** WRITER_LOCK_TIMEOUT: PostgreSQL ends a lock session silent this long, so a hung leader loses the lock. */
     private readonly lockTimeoutMs: number,
+    /** How the leader's working set evicts final payments (WORKING_SET_EVICT_AFTER). */
+    private readonly eviction: { evictAfterMs?: number } = {},
   ) {}
 
   get role(): WriterRole {
@@ -143,7 +145,7 @@ export class WriterLeadership {
         }
         const began = performance.now();
         const epoch = await bumpWriterEpoch(client);
-        this.workingSet = new WorkingSetReconciler(this.deps);
+        this.workingSet = new WorkingSetReconciler(this.deps, this.eviction);
         this.epoch = epoch;
         led = true;
         metrics.writerLeader.set(1);

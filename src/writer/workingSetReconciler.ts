@@ -10,11 +10,13 @@ import {
 import { advanceReconcileClock, reconcileClock } from "../db/queries/reconcileClock.js";
 import { identityHash, loadStoredPayments, outcomeSignature } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
+import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
+import type { WorldFacts } from "../reconcile/world.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
 import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js";
 import { onTransactionEnd } from "../db/transaction.js";
-import { type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
+import { FINAL_STATUSES, type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
 import { syncExceptions } from "./exceptionSync.js";
 import {
   exceptionFindings,
@@ -46,7 +48,11 @@ export class WorkingSetReconciler {
   private clockLeft: number | undefined;
   private turn: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: ReconcileDeps) {}
+  constructor(
+    private readonly deps: ReconcileDeps,
+    /** WORKING_SET_EVICT_AFTER; absent, nothing leaves memory. */
+    private readonly eviction: { evictAfterMs?: number } = {},
+  ) {}
 
   /** Implements FactReconciler: the facts of `touched` are stored in `tx` already. */
   async reconcile(tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date): Promise<ReconcileEffects> {
@@ -76,7 +82,13 @@ export class WorkingSetReconciler {
       this.workingSet && this.clockLeft !== undefined && (await reconcileClock(tx)) !== this.clockLeft
         ? await touchedSince(tx, this.clockLeft)
         : emptyTouched();
-    const reloadReason = !this.workingSet ? this.dropped : !others ? "behind" : undefined;
+    const reloadReason = !this.workingSet
+      ? this.dropped
+      : !others
+        ? "behind"
+        : othersTouchEvicted(this.workingSet, others)
+          ? "other_writer"
+          : undefined;
     const now = await advanceReconcileClock(tx, clock());
     nowMs = now.getTime();
     await journalTouched(tx, now, touched);
@@ -87,16 +99,23 @@ export class WorkingSetReconciler {
       // Loaded whole (in this transaction, so exactly the committed facts plus this one's), then compared whole.
       workingSet = new WorkingSet(this.deps.policy);
       workingSet.apply(await loadWorldFacts(tx), nowMs);
+      // A restart does not start every late-truth window again.
+      workingSet.backdateFinal(await finalSinceStored(tx, FINAL_STATUSES));
       reevaluated = workingSet.everything();
       this.workingSet = workingSet;
     } else {
       // The facts the caller just stored, unless other writers' facts must be read anyway.
-      const facts =
-        touched.stored && isEmpty(others) ? touched.stored : await loadTouchedFacts(tx, mergeTouched(others, touched));
+      const facts: WorldFacts =
+        touched.stored && isEmpty(others)
+          ? { decisions: [], paymentDecisions: [], ...touched.stored }
+          : await loadTouchedFacts(tx, mergeTouched(others, touched));
+      await reloadEvicted(tx, workingSet, facts, this.deps);
       reevaluated = workingSet.apply(facts, nowMs);
     }
     await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
     const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now);
+    // Written: what is final past the late-truth window may leave memory (a bounded look per transaction).
+    if (this.eviction.evictAfterMs !== undefined) evictFinal(workingSet, nowMs, this.eviction.evictAfterMs, this.deps);
     const reconcileMs = performance.now() - began;
     const { metrics } = this.deps;
     return {
@@ -188,6 +207,38 @@ export class WorkingSetReconciler {
 
 function isEmpty(touched: TouchedFacts): boolean {
   return Object.values(touched).every((value) => !(value instanceof Set) || value.size === 0);
+}
+
+/** Payments examined for eviction per transaction: bounded work, however much is final. */
+const EVICTION_LOOK = 500;
+
+/** Loads back, inside the transaction, every evicted group the facts could touch (until none is named). */
+async function reloadEvicted(tx: pg.PoolClient, workingSet: WorkingSet, facts: WorldFacts, deps: ReconcileDeps) {
+  for (let groups = workingSet.toReload(facts); groups.length > 0; groups = workingSet.toReload(facts)) {
+    workingSet.restore(groups, await loadEvictedGroups(tx, groups));
+    deps.metrics.workingSetReloads.inc(groups.reduce((sum, group) => sum + group.paymentIds.length, 0));
+  }
+}
+
+function evictFinal(workingSet: WorkingSet, nowMs: number, evictAfterMs: number, deps: ReconcileDeps): void {
+  const before = workingSet.memoryCounts().evictedPayments;
+  workingSet.evict(workingSet.evictable(nowMs, evictAfterMs, EVICTION_LOOK));
+  const counts = workingSet.memoryCounts();
+  if (counts.evictedPayments > before) deps.metrics.workingSetEvictions.inc(counts.evictedPayments - before);
+  const items = deps.metrics.workingSetItems;
+  items.set({ kind: "payment", state: "open" }, counts.payments);
+  items.set({ kind: "payment", state: "evicted" }, counts.evictedPayments);
+  items.set({ kind: "bank_entry", state: "open" }, counts.entries);
+  items.set({ kind: "bank_entry", state: "evicted" }, counts.evictedEntries);
+}
+
+/**
+ * Whether another writer's facts could reach evicted groups: their rows are committed, so the loader (which
+ * leaves out only this transaction's rows) would restore them as stored and `apply` would not see them arrive.
+ * Rare (one memory engine is the writer); the working set is then loaded whole.
+ */
+function othersTouchEvicted(workingSet: WorkingSet, others: TouchedFacts): boolean {
+  return !isEmpty(others) && workingSet.memoryCounts().evictedPayments > 0;
 }
 
 function mergeTouched(a: TouchedFacts, b: TouchedFacts): TouchedFacts {

@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { generateScenario, seededRandom, shuffled } from "../../src/simulate/scenario.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { api, startTestDaemon, type TestDaemon } from "../support/daemon.js";
+import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
+import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
 import { bankEntry } from "../support/facts.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
 
@@ -53,6 +54,14 @@ async function loads(daemon: TestDaemon): Promise<Record<string, number>> {
   return Object.fromEntries(
     [...text.matchAll(/^payrecon_working_set_loads_total\{reason="(\w+)"\} (\d+)/gm)].map((m) => [m[1]!, Number(m[2])]),
   );
+}
+
+/** A counter or gauge of /metrics, summed over the series whose labels contain `labels`. */
+async function metric(daemon: TestDaemon, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`${daemon.baseUrl}/metrics`)).text();
+  return [...text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "gm"))]
+    .filter((m) => (m[1] ?? "").includes(labels))
+    .reduce((sum, m) => sum + Number(m[2]), 0);
 }
 
 describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
@@ -111,6 +120,101 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     expect(await loads(second)).toEqual({});
     const journal = await db.pool.query<{ rows: number }>("select count(*)::int as rows from reconcile_journal");
     expect(journal.rows[0]!.rows).toBeGreaterThan(10);
+  }, 180_000);
+
+  it("evicts final payments and loads them back exactly for late facts: a bank return, a duplicate line, a batch listing one", async () => {
+    const db = await setUp();
+    // The late-truth window at its most aggressive: final payments leave memory at the next transaction.
+    const engine = await daemon({
+      DATABASE_URL: db.url,
+      ...MEMORY,
+      WORKING_SET_EVICT_AFTER: "0s",
+      SWEEP_INTERVAL: "1s",
+    });
+    await deliver([engine], scenarioMessages(13, 300));
+    await waitUntil(
+      async () => (await metric(engine, "payrecon_working_set_items", 'kind="payment",state="evicted"')) >= 50,
+      60_000,
+      "final payments evicted",
+    );
+    expect(await metric(engine, "payrecon_working_set_evictions_total")).toBeGreaterThanOrEqual(50);
+    const reloads = () => metric(engine, "payrecon_working_set_reloads_total");
+    const settled = async (direction: string, skip: string[]) =>
+      (
+        await db.pool.query<{
+          id: string;
+          reference: string;
+          gateway: string;
+          amount_minor: string;
+          currency: string;
+          body: object;
+        }>(
+          `select p.id, p.reference, p.gateway, p.amount_minor, p.currency, e.body
+             from payments p join bank_entry_matches m on m.payment_id = p.id join bank_entries e on e.seq = m.entry_seq
+            where p.status = 'settled' and p.direction = $1 and not (p.id = any($2::text[]))
+            order by p.id limit 1`,
+          [direction, skip],
+        )
+      ).rows[0]!;
+
+    // A late bank return for a settled payout, by its reference.
+    const payout = await settled("payout", []);
+    let before = await reloads();
+    const returned = bankEntry(990_101, {
+      entry_id: "WS-LATE-RETURN",
+      direction: "credit",
+      status: "returned",
+      amount_minor: Number(payout.amount_minor),
+      currency: payout.currency,
+      end_to_end_id: payout.reference,
+      remittance_info: `RETURN ${payout.reference}`,
+      return_reason: "AC04",
+    });
+    expect(await post(engine, TOPIC.bank, [returned])).toBe(200);
+    expect(await reloads()).toBeGreaterThan(before);
+
+    // The same bank line again under another id: a duplicate of a settled collection's line.
+    const collection = await settled("collection", [payout.id]);
+    before = await reloads();
+    expect(await post(engine, TOPIC.bank, [{ ...collection.body, entry_id: "WS-LATE-DUP" }])).toBe(200);
+    expect(await reloads()).toBeGreaterThan(before);
+
+    // A settlement batch listing another settled payment.
+    const batched = await settled("collection", [payout.id, collection.id]);
+    before = await reloads();
+    const batch = {
+      event_id: "ws-late-batch-1",
+      gateway: batched.gateway,
+      type: "settlement.batch",
+      occurred_at: isoDaysFromNow(0),
+      currency: batched.currency,
+      batch_id: "po_ws_late_1",
+      gross_minor: Number(batched.amount_minor),
+      fee_minor: 0,
+      amount_minor: Number(batched.amount_minor),
+      expected_arrival: dateDaysFromNow(1),
+      references: [batched.reference],
+    };
+    expect(await post(engine, TOPIC.gateway, [batch])).toBe(200);
+    expect(await reloads()).toBeGreaterThan(before);
+
+    const policy = loadConfig({}).policy;
+    expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
+    // The late facts changed what they touched (so the reloads were needed), and nothing was loaded whole again.
+    const statuses = await db.pool.query<{ id: string; status: string }>(
+      "select id, status from payments where id = any($1::text[])",
+      [[payout.id]],
+    );
+    expect(statuses.rows[0]!.status).not.toBe("settled");
+    const late = await db.pool.query<{ entry_id: string; payment_id: string | null }>(
+      `select e.entry_id, m.payment_id from bank_entries e join bank_entry_matches m on m.entry_seq = e.seq
+        where e.entry_id like 'WS-LATE-%' order by e.entry_id`,
+    );
+    expect(late.rows).toEqual([
+      { entry_id: "WS-LATE-DUP", payment_id: collection.id },
+      { entry_id: "WS-LATE-RETURN", payment_id: payout.id },
+    ]);
+    expect(await loads(engine)).toEqual({ start: 1 });
   }, 180_000);
 
   it("drops its working set with a transaction that does not commit, and the next one loads it again exactly", async () => {

@@ -52,10 +52,17 @@ export interface ChildDaemon {
   exited: Promise<number | null>;
 }
 
-/** TEST_RECONCILE_ENGINE=memory runs every test daemon on engine v2 (docs/architecture.md). */
+/**
+ * TEST_RECONCILE_ENGINE=memory runs every test daemon on engine v2 (docs/architecture.md);
+ * TEST_WORKING_SET_EVICT_AFTER (e.g. 0s) sets its late-truth window, to run a suite with evictions and reloads.
+ */
 export function engineEnv(): Record<string, string> {
   const engine = process.env.TEST_RECONCILE_ENGINE;
-  return engine ? { RECONCILE_ENGINE: engine } : {};
+  const evictAfter = process.env.TEST_WORKING_SET_EVICT_AFTER;
+  return {
+    ...(engine ? { RECONCILE_ENGINE: engine } : {}),
+    ...(evictAfter ? { WORKING_SET_EVICT_AFTER: evictAfter } : {}),
+  };
 }
 
 /** `payrecon start` as a separate OS process (so kill -9 is real). */

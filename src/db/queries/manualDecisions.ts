@@ -4,7 +4,7 @@ import type { Db } from "../pool.js";
 
 /** Operators' decisions on bank entries (000031): stored as facts, read by the reconciler and the API. */
 
-interface DecisionRow {
+export interface DecisionRow {
   seq: number;
   bank: string;
   entry_id: string;
@@ -15,7 +15,7 @@ interface DecisionRow {
   decided_at: Date;
 }
 
-function toDecision(row: DecisionRow): ManualDecision {
+export function toDecision(row: DecisionRow): ManualDecision {
   return {
     seq: Number(row.seq),
     bank: row.bank,
@@ -79,7 +79,7 @@ export async function allDecisions(db: Db): Promise<ManualDecision[]> {
   return result.rows.map(toDecision);
 }
 
-interface PaymentDecisionRow {
+export interface PaymentDecisionRow {
   seq: number;
   payment_id: string;
   action: "write_off" | "reopen";
@@ -88,7 +88,7 @@ interface PaymentDecisionRow {
   decided_at: Date;
 }
 
-function toPaymentDecision(row: PaymentDecisionRow): PaymentDecision {
+export function toPaymentDecision(row: PaymentDecisionRow): PaymentDecision {
   return {
     seq: Number(row.seq),
     paymentId: row.payment_id,
