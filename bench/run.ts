@@ -32,6 +32,7 @@ import { createLogger } from "../src/logger.js";
 import { loadReconciliationReport } from "../src/reports/loadReconciliation.js";
 import { generateScenario } from "../src/simulate/scenario.js";
 import { startKafkaMock } from "../test/support/kafkaMock.js";
+import { hottest } from "./profile.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -675,30 +676,6 @@ async function scaleOut(
   }
 }
 
-/** The hottest functions of a V8 CPU profile, by self time. */
-function hottest(profileDir: string, top = 15): string[] {
-  const files = readdirSync(profileDir).filter((file) => file.endsWith(".cpuprofile"));
-  const latest = files.sort().at(-1);
-  if (!latest) return [];
-  const profile = JSON.parse(readFileSync(path.join(profileDir, latest), "utf8")) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
-    samples: number[];
-  };
-  const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
-  const self = new Map<string, number>();
-  for (const sample of profile.samples) {
-    const frame = byNode.get(sample)?.callFrame;
-    if (!frame) continue;
-    const key = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/^.*node_modules\//, "").replace(root, "")}:${frame.lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + 1);
-  }
-  const total = profile.samples.length;
-  return [...self]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([name, count]) => `${((100 * count) / total).toFixed(1).padStart(5)}%  ${name}`);
-}
-
 interface StatementProfile {
   walBytesPerMessage: number;
   statements: Array<{ share: number; calls: number; meanMs: number; rows: number; walBytes: number; query: string }>;
@@ -832,7 +809,7 @@ async function main() {
     daemon = undefined;
     profiled.child.kill("SIGTERM");
     await new Promise((resolve) => profiled.child.once("exit", resolve));
-    const profile = CPU_PROF ? hottest(profiled.profileDir) : [];
+    const profile = CPU_PROF ? hottest(profiled.profileDir, root) : [];
     const startSingle = async () => {
       daemon ??= await startDaemon(database.url, brokers);
     };

@@ -176,6 +176,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       ...(workingSet ? { workingSet } : {}),
     });
 
+    // The memory engine loads its working set before anything reconciles and before the daemon says ready.
+    if (workingSet) await workingSet.loadNow(database.pool, () => new Date());
+
     let kafkaIngest: KafkaIngest | undefined;
     if (config.kafka) {
       const kafka = createKafka(config.kafka, log);

@@ -13,7 +13,7 @@ import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
 import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js";
-import { onTransactionEnd } from "../db/transaction.js";
+import { onTransactionEnd, withTransaction } from "../db/transaction.js";
 import { type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
 import { syncExceptions } from "./exceptionSync.js";
 import {
@@ -44,8 +44,29 @@ export class WorkingSetReconciler {
   /** The reconcile clock this engine's last committed transaction left. */
   private clockLeft: number | undefined;
   private turn: Promise<void> = Promise.resolve();
+  /** How long the load in the running transaction took, for its log line. */
+  private loadTimes: { readMs: number; applyMs: number } | undefined;
 
   constructor(private readonly deps: ReconcileDeps) {}
+
+  /**
+   * Loads the working set whole now, in a transaction of its own, and writes what it says where the stored rows
+   * differ: at start (before the daemon says ready), or when a standby takes over. Loads afresh even if loaded.
+   */
+  async loadNow(pool: pg.Pool, clock: () => Date): Promise<void> {
+    this.workingSet = undefined;
+    this.dropped = "start";
+    let effects: ReconcileEffects | undefined;
+    await withTransaction(pool, async (tx) => {
+      effects = await this.reconcile(tx, emptyTouched(), clock);
+    });
+    effects?.afterCommit();
+  }
+
+  /** Whether the working set is in memory (readiness with the memory engine). */
+  loaded(): boolean {
+    return this.workingSet !== undefined;
+  }
 
   /** Implements FactReconciler: the facts of `touched` are stored in `tx` already. */
   async reconcile(tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date): Promise<ReconcileEffects> {
@@ -84,16 +105,28 @@ export class WorkingSetReconciler {
     if (!workingSet || !others || reloadReason) {
       this.deps.metrics.workingSetLoads.inc({ reason: reloadReason ?? "start" });
       // Loaded whole (in this transaction, so exactly the committed facts plus this one's), then compared whole.
+      const reading = performance.now();
+      const facts = await loadWorldFacts(tx);
+      const applying = performance.now();
       workingSet = new WorkingSet(this.deps.policy);
-      workingSet.apply(await loadWorldFacts(tx), nowMs);
+      workingSet.load(facts, nowMs);
       reevaluated = workingSet.everything();
       this.workingSet = workingSet;
+      this.loadTimes = { readMs: applying - reading, applyMs: performance.now() - applying };
     } else {
       reevaluated = workingSet.apply(await loadTouchedFacts(tx, mergeTouched(others, touched)), nowMs);
     }
     await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
+    const writing = performance.now();
     const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now);
     const reconcileMs = performance.now() - began;
+    if (this.loadTimes) {
+      this.deps.log.info(
+        { reason: reloadReason ?? "start", ...this.loadTimes, compareMs: Math.round(performance.now() - writing) },
+        "working set loaded",
+      );
+      this.loadTimes = undefined;
+    }
     const { metrics } = this.deps;
     return {
       afterCommit: () => {
