@@ -177,7 +177,25 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     });
 
     // The memory engine loads its working set before anything reconciles and before the daemon says ready.
-    if (workingSet) await workingSet.loadNow(database.pool, () => new Date());
+    if (workingSet) {
+      await workingSet.loadNow(database.pool, () => new Date());
+      // The stored rows are compared with it in the background, a share per transaction, between the others.
+      let stopping = false;
+      const verifying = workingSet
+        .verifyLoaded(
+          database.pool,
+          () => new Date(),
+          () => stopping,
+        )
+        .catch((error) => log.warn({ err: error }, "comparing the loaded working set with the stored rows failed"));
+      stack.push({
+        name: "working set verification",
+        stop: async () => {
+          stopping = true;
+          await verifying;
+        },
+      });
+    }
 
     let kafkaIngest: KafkaIngest | undefined;
     if (config.kafka) {
@@ -249,7 +267,10 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
 
     const app = createHttpApp(config.http, log, {
       open: [
-        healthRouter(database.pool, metrics, { kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined }),
+        healthRouter(database.pool, metrics, {
+          kafkaHealthy: kafkaIngest ? () => kafkaIngest.isHealthy() : undefined,
+          workingSetLoaded: workingSet ? () => workingSet.loaded() : undefined,
+        }),
         openApiRouter(config.topics),
         webhooksRouter({
           gateways: config.gateways,

@@ -26,6 +26,7 @@ export interface Metrics {
   reconcileDuration: Histogram<string>;
   reconcileLockHeld: Histogram<string>;
   workingSetLoads: Counter<string>;
+  workingSetUnverified: Gauge<string>;
   buildInfo: Gauge<"version" | "commit">;
   ready: Gauge<string>;
   exceptionsOpen: Gauge<"kind" | "priority">;
@@ -175,6 +176,13 @@ export function createMetrics(options: {
         "RECONCILE_ENGINE=memory: times the working set was loaded whole from PostgreSQL — at start, after a transaction " +
         "that did not commit, or when other processes' facts were older than the reconcile journal keeps.",
       labelNames: ["reason"],
+      registers: [registry],
+    }),
+    workingSetUnverified: new Gauge({
+      name: "payrecon_working_set_unverified_keys",
+      help:
+        "RECONCILE_ENGINE=memory: keys of the working set loaded at start not yet compared with their stored rows " +
+        "(each reconciliation compares up to 10,000 and writes what differs); 0 once the read model is checked whole.",
       registers: [registry],
     }),
     buildInfo: new Gauge({

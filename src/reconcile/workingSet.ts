@@ -608,7 +608,7 @@ export class WorkingSet {
     };
     const old = this.batchViews.get(key);
     this.batchViews.set(key, view);
-    this.exceptionsByOwner.set(`batch:${key}`, batchExceptions(batch, state, this.policy));
+    this.own(`batch:${key}`, batchExceptions(batch, state, this.policy));
     if (old && old.batch === view.batch && old.state === view.state && old.settledOn === view.settledOn) return;
     for (const ref of new Set(batch.referenceKeys)) {
       for (const paymentId of this.paymentsByRef.get(ref) ?? []) dirty.payments.add(paymentId);
@@ -639,17 +639,23 @@ export class WorkingSet {
     this.deadlines.set(`payment:${paymentId}`, outcome?.nextDeadline ?? null);
     if (outcome) {
       this.outcomes.set(paymentId, outcome);
-      this.exceptionsByOwner.set(`payment:${paymentId}`, paymentExceptions(outcome));
+      this.own(`payment:${paymentId}`, paymentExceptions(outcome));
     } else {
       this.outcomes.delete(paymentId);
       this.exceptionsByOwner.delete(`payment:${paymentId}`);
     }
   }
 
+  /** An owner's exceptions; most owners have none, and keep no entry (exceptionsOf answers [] for them). */
+  private own(owner: string, exceptions: DesiredException[]): void {
+    if (exceptions.length > 0) this.exceptionsByOwner.set(owner, exceptions);
+    else this.exceptionsByOwner.delete(owner);
+  }
+
   private entryOwned(key: string): void {
     const entry = this.entries.get(key)!;
     const match = this.matches.get(key)!;
-    this.exceptionsByOwner.set(`entry:${key}`, entryExceptions(entry, match, this.now, this.policy));
+    this.own(`entry:${key}`, entryExceptions(entry, match, this.now, this.policy));
     const graceEnds = entry.receivedAt + this.policy.unmatchedGraceMs;
     this.deadlines.set(`entry:${key}`, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
   }
@@ -660,7 +666,7 @@ export class WorkingSet {
       (paymentId) => this.paymentRefs.get(paymentId)?.gateway === event.gateway,
     );
     const desired = unmatchedEvent(event, known, this.now, this.policy);
-    this.exceptionsByOwner.set(`event:${key}`, desired ? [desired] : []);
+    this.own(`event:${key}`, desired ? [desired] : []);
     const graceEnds = event.receivedAt + this.policy.unmatchedGraceMs;
     this.deadlines.set(`event:${key}`, !known && graceEnds > this.now ? graceEnds : null);
   }

@@ -7,7 +7,7 @@ import {
   saveMatches,
   upsertBatchesFromEvents,
 } from "../db/queries/matching.js";
-import { advanceReconcileClock, reconcileClock } from "../db/queries/reconcileClock.js";
+import { advanceReconcileClock, reconcileClock, storedReconcileClock } from "../db/queries/reconcileClock.js";
 import { identityHash, loadStoredPayments, outcomeSignature } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
@@ -46,26 +46,107 @@ export class WorkingSetReconciler {
   private turn: Promise<void> = Promise.resolve();
   /** How long the load in the running transaction took, for its log line. */
   private loadTimes: { readMs: number; applyMs: number } | undefined;
+  /** Keys `loadNow` loaded that are not compared with their stored rows yet. */
+  private unverified: { payments: string[]; entries: string[]; batches: string[]; events: string[] } | undefined;
 
   constructor(private readonly deps: ReconcileDeps) {}
 
   /**
-   * Loads the working set whole now, in a transaction of its own, and writes what it says where the stored rows
-   * differ: at start (before the daemon says ready), or when a standby takes over. Loads afresh even if loaded.
+   * Loads the working set whole now (at start, before the daemon says ready; or when a standby takes over), afresh
+   * even if loaded. It reads the facts and the reconcile clock under the reconciliation lock (no writer commits
+   * meanwhile) and evaluates them at that clock, the moment the stored rows describe; the next reconciliation applies
+   * the time since. It writes nothing: the stored rows are compared with it afterwards, a share per reconciliation
+   * (`verifyLoaded`), so a million open payments are ready in the time it takes to read and evaluate them.
    */
   async loadNow(pool: pg.Pool, clock: () => Date): Promise<void> {
-    this.workingSet = undefined;
-    this.dropped = "start";
-    let effects: ReconcileEffects | undefined;
-    await withTransaction(pool, async (tx) => {
-      effects = await this.reconcile(tx, emptyTouched(), clock);
+    const previous = this.turn;
+    let release: () => void = () => {};
+    this.turn = new Promise((resolve) => {
+      release = resolve;
     });
-    effects?.afterCommit();
+    await previous;
+    try {
+      this.workingSet = undefined;
+      this.dropped = "start";
+      this.unverified = undefined;
+      const reading = performance.now();
+      const cpuBefore = process.cpuUsage();
+      const { facts, at } = await withTransaction(pool, async (tx) => {
+        await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
+        // Never reconciled (a fresh database): this load starts the clock.
+        const at = (await storedReconcileClock(tx)) ?? (await advanceReconcileClock(tx, clock())).getTime();
+        return { facts: await loadWorldFacts(tx), at };
+      });
+      const applying = performance.now();
+      const cpuRead = process.cpuUsage(cpuBefore);
+      const workingSet = new WorkingSet(this.deps.policy);
+      const keys = workingSet.load(facts, at);
+      const cpuApply = process.cpuUsage(cpuBefore);
+      this.deps.metrics.workingSetLoads.inc({ reason: "start" });
+      this.workingSet = workingSet;
+      this.clockLeft = at;
+      this.unverified = {
+        payments: [...keys.payments],
+        entries: [...keys.entries],
+        batches: [...keys.batches],
+        events: [...keys.events],
+      };
+      this.deps.metrics.workingSetUnverified.set(unverifiedCount(this.unverified));
+      this.deps.log.info(
+        {
+          reason: "start",
+          readMs: Math.round(applying - reading),
+          applyMs: Math.round(performance.now() - applying),
+          // This process's CPU in each (the machine may be shared: wall time alone says little).
+          readCpuMs: Math.round((cpuRead.user + cpuRead.system) / 1000),
+          applyCpuMs: Math.round((cpuApply.user + cpuApply.system - cpuRead.user - cpuRead.system) / 1000),
+          keys: unverifiedCount(this.unverified),
+        },
+        "working set loaded",
+      );
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Compares the loaded working set with the stored rows whole, VERIFY_CHUNK keys per transaction (each also applies
+   * the time passed, as a sweep does), writing where they differ: a read model another engine left behind (the sql
+   * engine applies deadlines only when it sweeps) is brought to the working set's. Resolves when done or `stopped()`.
+   */
+  async verifyLoaded(pool: pg.Pool, clock: () => Date, stopped: () => boolean): Promise<void> {
+    while (this.unverified && unverifiedCount(this.unverified) > 0 && !stopped()) {
+      let effects: ReconcileEffects | undefined;
+      await withTransaction(pool, async (tx) => {
+        effects = await this.reconcile(tx, emptyTouched(), clock);
+      });
+      effects?.afterCommit();
+    }
   }
 
   /** Whether the working set is in memory (readiness with the memory engine). */
   loaded(): boolean {
     return this.workingSet !== undefined;
+  }
+
+  /** The next keys to compare after a load: up to VERIFY_CHUNK, taken off `unverified`. */
+  private nextToVerify(): Reevaluated | undefined {
+    const left = this.unverified;
+    if (!left || unverifiedCount(left) === 0) return undefined;
+    let room = VERIFY_CHUNK;
+    const take = (keys: string[]) => {
+      const taken = keys.splice(Math.max(0, keys.length - room), room);
+      room -= taken.length;
+      return new Set(taken);
+    };
+    const chunk = {
+      payments: take(left.payments),
+      entries: take(left.entries),
+      batches: take(left.batches),
+      events: take(left.events),
+    };
+    this.deps.metrics.workingSetUnverified.set(unverifiedCount(left));
+    return chunk;
   }
 
   /** Implements FactReconciler: the facts of `touched` are stored in `tx` already. */
@@ -80,6 +161,9 @@ export class WorkingSetReconciler {
       else {
         this.workingSet = undefined;
         this.dropped = "rolled_back";
+        // The next load compares whole.
+        this.unverified = undefined;
+        this.deps.metrics.workingSetUnverified.set(0);
       }
       release?.();
     });
@@ -112,9 +196,12 @@ export class WorkingSetReconciler {
       workingSet.load(facts, nowMs);
       reevaluated = workingSet.everything();
       this.workingSet = workingSet;
+      this.unverified = undefined;
       this.loadTimes = { readMs: applying - reading, applyMs: performance.now() - applying };
     } else {
       reevaluated = workingSet.apply(await loadTouchedFacts(tx, mergeTouched(others, touched)), nowMs);
+      const verifying = this.nextToVerify();
+      if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
     }
     await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
     const writing = performance.now();
@@ -206,6 +293,22 @@ export class WorkingSetReconciler {
       changed: matchRows.length + changed.length + exceptionChanges.length + changedIdentities.length,
     };
   }
+}
+
+/** Keys compared with their stored rows per reconciliation after `loadNow`: a share that keeps each one short. */
+const VERIFY_CHUNK = 10_000;
+
+function unverifiedCount(keys: { payments: string[]; entries: string[]; batches: string[]; events: string[] }): number {
+  return keys.payments.length + keys.entries.length + keys.batches.length + keys.events.length;
+}
+
+function mergeReevaluated(a: Reevaluated, b: Reevaluated): Reevaluated {
+  return {
+    payments: new Set([...a.payments, ...b.payments]),
+    entries: new Set([...a.entries, ...b.entries]),
+    batches: new Set([...a.batches, ...b.batches]),
+    events: new Set([...a.events, ...b.events]),
+  };
 }
 
 function mergeTouched(a: TouchedFacts, b: TouchedFacts): TouchedFacts {

@@ -23,16 +23,55 @@ function splitEvents(rows: EventRow[]): Pick<WorldFacts, "events" | "batches"> {
   };
 }
 
+/** Rows per page of a whole-table read: the rows of one page are facts before the next is read. */
+const PAGE_ROWS = 50_000;
+
+/**
+ * Every row of a fact table as facts, in seq order, a page at a time by primary key: a million rows never sit in
+ * memory as raw rows and facts at once (a restart's peak), and each page is an index range scan.
+ */
+async function allInPages<Row extends { seq: number }, Fact>(
+  db: Db,
+  select: string,
+  table: string,
+  toFacts: (rows: Row[]) => Fact[],
+): Promise<Fact[]> {
+  const facts: Fact[] = [];
+  for (let after = 0; ; ) {
+    const { rows } = await db.query<Row>(`select ${select} from ${table} where seq > $1 order by seq limit $2`, [
+      after,
+      PAGE_ROWS,
+    ]);
+    for (const fact of toFacts(rows)) facts.push(fact);
+    if (rows.length < PAGE_ROWS) return facts;
+    after = rows[rows.length - 1]!.seq;
+  }
+}
+
 export async function loadWorldFacts(db: Db): Promise<WorldFacts> {
-  const versions = await db.query<VersionRow>(
-    "select seq, payment_id, version, cancelled, body, received_at from expected_payment_versions",
+  const versions = await allInPages<VersionRow, WorldFacts["versions"][number]>(
+    db,
+    "seq, payment_id, version, cancelled, body, received_at",
+    "expected_payment_versions",
+    (rows) => rows.map(toVersion),
   );
-  const events = await db.query<EventRow>("select seq, body, reference_key, received_at, type from gateway_events");
-  const entries = await db.query<BankEntryDbRow>("select seq, body, received_at from bank_entries");
+  const events = await allInPages<EventRow, ReturnType<typeof splitEvents>>(
+    db,
+    "seq, body, reference_key, received_at, type",
+    "gateway_events",
+    (rows) => [splitEvents(rows)],
+  );
+  const entries = await allInPages<BankEntryDbRow, WorldFacts["entries"][number]>(
+    db,
+    "seq, body, received_at",
+    "bank_entries",
+    (rows) => rows.map(toBankFact),
+  );
   return {
-    versions: versions.rows.map(toVersion),
-    ...splitEvents(events.rows),
-    entries: entries.rows.map(toBankFact),
+    versions,
+    events: events.flatMap((page) => page.events),
+    batches: events.flatMap((page) => page.batches),
+    entries,
     decisions: await allDecisions(db),
     paymentDecisions: await allPaymentDecisions(db),
   };
