@@ -18,6 +18,8 @@
  *   BENCH_DAEMON_LOG=FILE the daemons' info-level logs (each batch stored, with its time), appended to FILE
  *   BENCH_ENGINE=memory   the daemon's RECONCILE_ENGINE (default sql); memory is one writer, so (f) is skipped
  *   BENCH_GROUP_MAX_MESSAGES  the daemon's KAFKA_GROUP_MAX_MESSAGES (default 2,000)
+ *   BENCH_RESTART_PAYMENTS (g) with BENCH_ENGINE=memory: restart to ready with this many open payments stored
+ *                         (default 1,000,000; 0 skips it; bench/restart.ts, also `npm run bench:restart` alone)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -32,7 +34,9 @@ import { createLogger } from "../src/logger.js";
 import { loadReconciliationReport } from "../src/reports/loadReconciliation.js";
 import { generateScenario } from "../src/simulate/scenario.js";
 import { startKafkaMock } from "../test/support/kafkaMock.js";
+import { createOwnedDatabase } from "./database.js";
 import { hottest } from "./profile.js";
+import { RESTART_PAYMENTS, restartPhase, restartRows } from "./restart.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -626,15 +630,7 @@ async function scaleOut(
   startSingle: () => Promise<void>,
 ) {
   const groupId = "bench-scaleout";
-  const url = new URL(singleUrl);
-  // The daemon's role may not create databases (issue 14): the superuser creates it, owned by that role.
-  const admin2 = new pg.Client({ connectionString: superuserUrl });
-  await admin2.connect();
-  await admin2.query(
-    `create database bench_scaleout owner ${admin2.escapeIdentifier(decodeURIComponent(url.username))}`,
-  );
-  await admin2.end();
-  url.pathname = "/bench_scaleout";
+  const url = new URL(await createOwnedDatabase(superuserUrl, singleUrl, "bench_scaleout"));
   const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
   await migrate(pool);
   const pair = await Promise.all([
@@ -848,6 +844,12 @@ async function main() {
     say("(d) reconciliation report versus a bare GROUP BY");
     const report = await reportVersusGroupBy(pool);
 
+    let restart: Awaited<ReturnType<typeof restartPhase>> | undefined;
+    if (ENGINE === "memory" && RESTART_PAYMENTS > 0) {
+      say(`(g) restart to ready with ${RESTART_PAYMENTS} open payments (own database)`);
+      restart = await restartPhase(database.adminUrl, database.url, RESTART_PAYMENTS);
+    }
+
     const rows = [
       ["(a) raw kafkajs consume + JSON.parse", `${Math.round(rawRate)} msg/s`, "ceiling", "", "", ""],
       ["(a) PostgreSQL COPY of the same rows", `${Math.round(copyRate)} rows/s`, "ceiling", "", "", ""],
@@ -927,6 +929,7 @@ async function main() {
         "< 0.10 growth",
         (steady.rssEndMiB - steady.rssWarmMiB) / steady.rssWarmMiB < 0.1 ? "yes" : "no",
       ],
+      ...(restart ? restartRows(restart).map(([measure, ...rest]) => [`(g) ${measure}`, ...rest]) : []),
     ];
     const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length), 6));
     const header = ["measure", "payrecon", "ceiling", "ratio", "target", "met"];
@@ -970,6 +973,7 @@ async function main() {
       steady,
       sustainable: { rate: sustainable, ...calm },
       report,
+      restart: restart ?? null,
       profile,
       statements: statements ?? null,
       at: new Date().toISOString(),

@@ -198,6 +198,15 @@ class DiscardSet<T> extends Set<T> {
 }
 const DISCARD: Set<string> = new DiscardSet<string>();
 
+/** What an `apply` marks to re-evaluate. */
+interface Dirty {
+  payments: Set<string>;
+  targets: Set<string>;
+  entries: Set<string>;
+  batches: Set<string>;
+  events: Set<string>;
+}
+
 /** What one `apply` re-evaluated: payment ids, entry keys, batch keys, event keys (`gateway\u0000event id`). */
 export interface Reevaluated {
   payments: Set<string>;
@@ -265,12 +274,7 @@ export class WorkingSet {
       batches: new Set<string>(),
       events: new Set<string>(),
     };
-    for (const version of facts.versions ?? []) this.addVersion(version, dirty);
-    for (const event of facts.events ?? []) this.addEvent(event, dirty);
-    for (const batch of facts.batches ?? []) this.addBatch(batch, dirty);
-    for (const entry of facts.entries ?? []) this.addEntry(entry, dirty);
-    for (const decision of facts.decisions ?? []) this.addDecision(decision, dirty);
-    for (const decision of facts.paymentDecisions ?? []) this.addPaymentDecision(decision, dirty);
+    this.addFacts(facts, dirty);
     if (now > this.now) this.timePassed(now, dirty);
     this.now = Math.max(this.now, now);
 
@@ -292,12 +296,7 @@ export class WorkingSet {
   load(facts: Partial<WorldFacts>, now: number): Reevaluated {
     if (this.now !== Number.NEGATIVE_INFINITY) throw new Error("WorkingSet.load: only into an empty working set");
     const dirty = { payments: DISCARD, targets: DISCARD, entries: DISCARD, batches: DISCARD, events: DISCARD };
-    for (const version of facts.versions ?? []) this.addVersion(version, dirty);
-    for (const event of facts.events ?? []) this.addEvent(event, dirty);
-    for (const batch of facts.batches ?? []) this.addBatch(batch, dirty);
-    for (const entry of facts.entries ?? []) this.addEntry(entry, dirty);
-    for (const decision of facts.decisions ?? []) this.addDecision(decision, dirty);
-    for (const decision of facts.paymentDecisions ?? []) this.addPaymentDecision(decision, dirty);
+    this.addFacts(facts, dirty);
     this.now = now;
 
     // Every target once; no entry is matched yet, so none needs re-matching because of it.
@@ -362,6 +361,15 @@ export class WorkingSet {
   }
 
   // ---------------------------------------------------------------- facts in
+
+  private addFacts(facts: Partial<WorldFacts>, dirty: Dirty): void {
+    for (const version of facts.versions ?? []) this.addVersion(version, dirty);
+    for (const event of facts.events ?? []) this.addEvent(event, dirty);
+    for (const batch of facts.batches ?? []) this.addBatch(batch, dirty);
+    for (const entry of facts.entries ?? []) this.addEntry(entry, dirty);
+    for (const decision of facts.decisions ?? []) this.addDecision(decision, dirty);
+    for (const decision of facts.paymentDecisions ?? []) this.addPaymentDecision(decision, dirty);
+  }
 
   private addVersion(version: VersionFact, dirty: { targets: Set<string> }): void {
     const known = this.versionsByPayment.get(version.paymentId);

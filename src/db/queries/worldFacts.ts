@@ -1,3 +1,4 @@
+import type { QueryResultRow } from "pg";
 import type { Db } from "../pool.js";
 import { allDecisions, allPaymentDecisions, decisionsOfEntrySeqs, decisionsOfPayments } from "./manualDecisions.js";
 import type { TouchedFacts } from "../../reconcile/touched.js";
@@ -27,25 +28,35 @@ function splitEvents(rows: EventRow[]): Pick<WorldFacts, "events" | "batches"> {
 const PAGE_ROWS = 50_000;
 
 /**
- * Every row of a fact table as facts, in seq order, a page at a time by primary key: a million rows never sit in
- * memory as raw rows and facts at once (a restart's peak), and each page is an index range scan.
+ * Every row of a fact table as facts, in seq order, a range of PAGE_ROWS seqs at a time: a million rows never sit
+ * in memory as raw rows and facts at once (a restart's peak), each page is an index range scan, and PostgreSQL
+ * reads the next page while this process turns the last one into facts.
  */
-async function allInPages<Row extends { seq: number }, Fact>(
+async function allInPages<Row extends QueryResultRow, Fact>(
   db: Db,
   select: string,
   table: string,
   toFacts: (rows: Row[]) => Fact[],
 ): Promise<Fact[]> {
+  const bounds = await db.query<{ min: number | null; max: number | null }>(
+    `select min(seq) as min, max(seq) as max from ${table}`,
+  );
+  const { min, max } = bounds.rows[0]!;
   const facts: Fact[] = [];
-  for (let after = 0; ; ) {
-    const { rows } = await db.query<Row>(`select ${select} from ${table} where seq > $1 order by seq limit $2`, [
-      after,
-      PAGE_ROWS,
-    ]);
+  if (min === null || max === null) return facts;
+  const page = (from: number) =>
+    db.query<Row>(`select ${select} from ${table} where seq >= $1 and seq < $2 order by seq`, [from, from + PAGE_ROWS]);
+  let next = page(min);
+  for (let from = min; from <= max; from += PAGE_ROWS) {
+    const { rows } = await next;
+    if (from + PAGE_ROWS <= max) {
+      next = page(from + PAGE_ROWS);
+      // Awaited on the next turn; a failure while this page is converted must not go unhandled meanwhile.
+      next.catch(() => {});
+    }
     for (const fact of toFacts(rows)) facts.push(fact);
-    if (rows.length < PAGE_ROWS) return facts;
-    after = rows[rows.length - 1]!.seq;
   }
+  return facts;
 }
 
 export async function loadWorldFacts(db: Db): Promise<WorldFacts> {
