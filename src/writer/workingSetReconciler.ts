@@ -48,6 +48,7 @@ export class WorkingSetReconciler {
   private loadTimes: { readMs: number; applyMs: number } | undefined;
   /** Keys `loadNow` loaded that are not compared with their stored rows yet. */
   private unverified: { payments: string[]; entries: string[]; batches: string[]; events: string[] } | undefined;
+  private everLoaded = false;
 
   constructor(private readonly deps: ReconcileDeps) {}
 
@@ -84,6 +85,7 @@ export class WorkingSetReconciler {
       const cpuApply = process.cpuUsage(cpuBefore);
       this.deps.metrics.workingSetLoads.inc({ reason: "start" });
       this.workingSet = workingSet;
+      this.everLoaded = true;
       this.clockLeft = at;
       this.unverified = {
         payments: [...keys.payments],
@@ -124,9 +126,12 @@ export class WorkingSetReconciler {
     }
   }
 
-  /** Whether the working set is in memory (readiness with the memory engine). */
+  /**
+   * Whether the working set was loaded (readiness with the memory engine). It stays true when a transaction that did
+   * not commit drops the set: the next transaction loads it again, and readiness must not flap with a deadlock retry.
+   */
   loaded(): boolean {
-    return this.workingSet !== undefined;
+    return this.everLoaded;
   }
 
   /** The next keys to compare after a load: up to VERIFY_CHUNK, taken off `unverified`. */
@@ -196,6 +201,7 @@ export class WorkingSetReconciler {
       workingSet.load(facts, nowMs);
       reevaluated = workingSet.everything();
       this.workingSet = workingSet;
+      this.everLoaded = true;
       this.unverified = undefined;
       this.loadTimes = { readMs: applying - reading, applyMs: performance.now() - applying };
     } else {

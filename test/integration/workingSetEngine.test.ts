@@ -163,6 +163,8 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     expect(await post(engine, TOPIC.bank, [doomed])).not.toBe(200);
     const stored = await db.pool.query("select 1 from bank_entries where bank = 'boom_bank'");
     expect(stored.rowCount).toBe(0);
+    // Dropped with the transaction, loaded again by the next: still ready meanwhile (readiness must not flap).
+    expect((await fetch(`${engine.baseUrl}/readyz`)).status).toBe(200);
 
     await deliver([engine], messages.slice(half));
     expect(await loads(engine)).toEqual({ start: 1, rolled_back: 1 });
