@@ -126,10 +126,7 @@ function cpuSeconds(pid: number): number {
 }
 
 /** Spawns the daemon (memory engine, no Kafka) and waits for /readyz 200; the time is from spawn. */
-async function startDaemon(
-  databaseUrl: string,
-  options: { profileDir?: string } = {},
-): Promise<Started> {
+async function startDaemon(databaseUrl: string, options: { profileDir?: string } = {}): Promise<Started> {
   const port = await freePort();
   const began = performance.now();
   const args = [
