@@ -21,6 +21,8 @@
  *   BENCH_PG_SETTINGS     PostgreSQL settings for the bench's server, `name=value,name=value`
  *   BENCH_TAKEOVER_KILLS  (g), BENCH_ENGINE=memory only: kill -9s of the leader beside two standbys (default 3;
  *                         0 skips (g)); its load is everything (b) and (c) produced, from the start
+ *   BENCH_RESTART_PAYMENTS (h) with BENCH_ENGINE=memory: restart to ready with this many open payments stored
+ *                         (default 1,000,000; 0 skips it; bench/restart.ts, also `npm run bench:restart` alone)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,6 +39,9 @@ import { generateScenario } from "../src/simulate/scenario.js";
 import { startKafkaMock } from "../test/support/kafkaMock.js";
 import { freshDatabase } from "./database.js";
 import { TAKEOVER_KAFKA_ENV, type TakeoverResult, takeoverPhase } from "./takeover.js";
+import { createOwnedDatabase } from "./database.js";
+import { hottest } from "./profile.js";
+import { RESTART_PAYMENTS, restartPhase, restartRows } from "./restart.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -682,30 +687,6 @@ async function scaleOut(
   }
 }
 
-/** The hottest functions of a V8 CPU profile, by self time. */
-function hottest(profileDir: string, top = 15): string[] {
-  const files = readdirSync(profileDir).filter((file) => file.endsWith(".cpuprofile"));
-  const latest = files.sort().at(-1);
-  if (!latest) return [];
-  const profile = JSON.parse(readFileSync(path.join(profileDir, latest), "utf8")) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
-    samples: number[];
-  };
-  const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
-  const self = new Map<string, number>();
-  for (const sample of profile.samples) {
-    const frame = byNode.get(sample)?.callFrame;
-    if (!frame) continue;
-    const key = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/^.*node_modules\//, "").replace(root, "")}:${frame.lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + 1);
-  }
-  const total = profile.samples.length;
-  return [...self]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([name, count]) => `${((100 * count) / total).toFixed(1).padStart(5)}%  ${name}`);
-}
-
 interface StatementProfile {
   walBytesPerMessage: number;
   statements: Array<{ share: number; calls: number; meanMs: number; rows: number; walBytes: number; query: string }>;
@@ -846,7 +827,7 @@ async function main() {
     daemon = undefined;
     profiled.child.kill("SIGTERM");
     await new Promise((resolve) => profiled.child.once("exit", resolve));
-    const profile = CPU_PROF ? hottest(profiled.profileDir) : [];
+    const profile = CPU_PROF ? hottest(profiled.profileDir, root) : [];
     const startSingle = async () => {
       daemon ??= await startDaemon(database.url, brokers);
     };
@@ -900,6 +881,12 @@ async function main() {
       say(
         `  takeovers ${takeover.takeoverSeconds.map((s) => s.toFixed(2)).join(", ")} s; results ${takeover.identical ? "identical to reconcileWorld" : `differ: ${takeover.differences.join("; ")}`}`,
       );
+    }
+
+    let restart: Awaited<ReturnType<typeof restartPhase>> | undefined;
+    if (ENGINE === "memory" && RESTART_PAYMENTS > 0) {
+      say(`(h) restart to ready with ${RESTART_PAYMENTS} open payments (own database)`);
+      restart = await restartPhase(database.adminUrl, database.url, RESTART_PAYMENTS);
     }
 
     const rows = [
@@ -1017,6 +1004,7 @@ async function main() {
         "< 0.10 growth",
         (steady.rssEndMiB - steady.rssWarmMiB) / steady.rssWarmMiB < 0.1 ? "yes" : "no",
       ],
+      ...(restart ? restartRows(restart).map(([measure, ...rest]) => [`(g) ${measure}`, ...rest]) : []),
     ];
     const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length), 6));
     const header = ["measure", "payrecon", "ceiling", "ratio", "target", "met"];
@@ -1070,6 +1058,7 @@ async function main() {
       steady,
       sustainable: { rate: sustainable, ...calm },
       report,
+      restart: restart ?? null,
       profile,
       statements: statements ?? null,
       at: new Date().toISOString(),

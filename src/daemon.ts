@@ -258,17 +258,26 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     }
     stack.push({ name: "sweeper", stop: () => sweeper.stop() });
     if (leadership) stack.push({ name: "writer leadership", stop: () => leadership.stop() });
+    let verifying: Promise<void> = Promise.resolve();
     await leadership?.start({
       // The first sweep loads the working set (behind the new epoch) while the consumer joins the group: the
       // join waits for Kafka to expire the dead leader's member (KAFKA_SESSION_TIMEOUT), the longer of the two.
+      // The working set loads (before anything reconciles: the consumer's first batch waits for it) while the consumer
+      // joins the group: the join waits for Kafka to expire the dead leader's member (KAFKA_SESSION_TIMEOUT).
       lead: async () => {
-        await Promise.all([sweeper.sweepOnce(), startConsumer()]);
+        await Promise.all([leadership.loadWorkingSet(database.pool, () => new Date()), startConsumer()]);
+        await sweeper.sweepOnce();
         sweeper.start();
+        // The stored rows are compared with the loaded set in the background, a share per transaction.
+        verifying = leadership
+          .verifyLoaded(database.pool, () => new Date())
+          .catch((error) => log.warn({ err: error }, "comparing the loaded working set with the stored rows failed"));
       },
       standDown: async () => {
         await kafkaIngest?.stop();
         kafkaIngest = undefined;
         await sweeper.stop();
+        await verifying;
       },
     });
     await followUp.runOnce();
@@ -281,7 +290,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       open: [
         healthRouter(database.pool, metrics, {
           kafkaHealthy,
-          ...(leadership ? { role: () => leadership.role } : {}),
+          ...(leadership ? { role: () => leadership.role, workingSetLoaded: () => leadership.workingSetLoaded() } : {}),
         }),
         openApiRouter(config.topics),
         webhooksRouter({

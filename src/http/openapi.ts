@@ -1150,6 +1150,11 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
               postgres: { type: "string", enum: ["ok", "unreachable"] },
               migrations: { type: "string", enum: ["ok", "pending"] },
               kafka: { type: "string", enum: ["ok", "unreachable", "not_configured"] },
+              working_set: {
+                type: "string",
+                enum: ["ok", "loading", "not_used"],
+                description: "RECONCILE_ENGINE=memory: the working set is loaded (not_used with the sql engine)",
+              },
             },
             ["postgres", "migrations", "kafka"],
           ),
@@ -1299,7 +1304,8 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
       get: {
         operationId: "readyz",
         tags: ["operations"],
-        summary: "Readiness: PostgreSQL reachable, migrations applied and (if configured) Kafka reachable",
+        summary:
+          "Readiness: PostgreSQL reachable, migrations applied, (if configured) Kafka reachable and (memory engine) the working set loaded",
         ...OPEN,
         responses: {
           "200": json(ref("Readiness"), "ready"),

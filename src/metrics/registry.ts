@@ -30,6 +30,7 @@ export interface Metrics {
   workingSetItems: Gauge<string>;
   workingSetEvictions: Counter<string>;
   workingSetReloads: Counter<string>;
+  workingSetUnverified: Gauge<string>;
   buildInfo: Gauge<"version" | "commit">;
   ready: Gauge<string>;
   writerLeader: Gauge<string>;
@@ -208,6 +209,13 @@ export function createMetrics(options: {
     workingSetReloads: new Counter({
       name: "payrecon_working_set_reloads_total",
       help: "RECONCILE_ENGINE=memory: evicted payments loaded back from PostgreSQL because a late fact could touch them.",
+      registers: [registry],
+    }),
+    workingSetUnverified: new Gauge({
+      name: "payrecon_working_set_unverified_keys",
+      help:
+        "RECONCILE_ENGINE=memory: keys of the working set loaded at start not yet compared with their stored rows " +
+        "(each reconciliation compares up to 10,000 and writes what differs); 0 once the read model is checked whole.",
       registers: [registry],
     }),
     buildInfo: new Gauge({

@@ -45,18 +45,58 @@ import {
 
 type VersionFact = ExpectedVersion & { paymentId: string };
 
-/** Adds `value` to the set under `key`. */
-function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  const set = index.get(key);
-  if (set) set.add(value);
-  else index.set(key, new Set([value]));
+/** Above this many values a key's values are a Set; below, an array (a Set of one costs ~4× the memory). */
+const SMALL = 8;
+
+/**
+ * Keys to sets of values, in insertion order like a Set. Most keys hold one or two values (a payment's reference,
+ * an amount): those are small arrays, so a million open payments do not cost a million Sets.
+ */
+class MultiIndex<V> {
+  private readonly map = new Map<string, V[] | Set<V>>();
+
+  get(key: string): Iterable<V> | undefined {
+    return this.map.get(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.map.keys();
+  }
+
+  add(key: string, value: V): void {
+    const values = this.map.get(key);
+    if (!values) this.map.set(key, [value]);
+    else if (values instanceof Set) values.add(value);
+    else if (!values.includes(value)) {
+      if (values.length < SMALL) values.push(value);
+      else this.map.set(key, new Set([...values, value]));
+    }
+  }
+
+  /** Every value under `key`. */
+  drop(key: string): void {
+    this.map.delete(key);
+  }
+
+  delete(key: string, value: V): void {
+    const values = this.map.get(key);
+    if (!values) return;
+    if (values instanceof Set) values.delete(value);
+    else {
+      const at = values.indexOf(value);
+      if (at >= 0) values.splice(at, 1);
+    }
+    if ((values instanceof Set ? values.size : values.length) === 0) this.map.delete(key);
+  }
 }
 
-function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(value);
-  if (set.size === 0) index.delete(key);
+/** Adds `value` to the values under `key`. */
+function addTo<V>(index: MultiIndex<V>, key: string, value: V): void {
+  index.add(key, value);
+}
+
+function removeFrom<V>(index: MultiIndex<V>, key: string, value: V): void {
+  index.delete(key, value);
 }
 
 /** +1 / −1 on a multiset; returns whether the key's presence flipped. */
@@ -156,6 +196,23 @@ function batchIsBetter(a: BatchFact, b: BatchFact): boolean {
   return a.occurredAt < b.occurredAt || (a.occurredAt === b.occurredAt && a.eventId < b.eventId);
 }
 
+/** A set that keeps nothing: `load` re-evaluates everything, so what each step marks is not kept. */
+class DiscardSet<T> extends Set<T> {
+  override add(_value: T): this {
+    return this;
+  }
+}
+const DISCARD: Set<string> = new DiscardSet<string>();
+
+/** What an `apply` marks to re-evaluate. */
+interface Dirty {
+  payments: Set<string>;
+  targets: Set<string>;
+  entries: Set<string>;
+  batches: Set<string>;
+  events: Set<string>;
+}
+
 /** What one `apply` re-evaluated: payment ids, entry keys, batch keys, event keys (`gateway\u0000event id`). */
 export interface Reevaluated {
   payments: Set<string>;
@@ -166,15 +223,15 @@ export interface Reevaluated {
 
 export class WorkingSet {
   // The facts, one per natural key (the same choice as distinctFacts).
-  private readonly versions = new Map<string, VersionFact>();
-  private readonly versionsByPayment = new Map<string, Set<string>>();
+  /** Each payment's versions, one per versionKey (found by comparing: a payment has a few). */
+  private readonly versionsByPayment = new Map<string, VersionFact[]>();
   private readonly events = new Map<string, GatewayFact>();
-  private readonly eventsByRef = new Map<string, Set<string>>();
+  private readonly eventsByRef = new MultiIndex<string>();
   private readonly batches = new Map<string, BatchFact>();
-  private readonly batchesByRef = new Map<string, Set<string>>();
+  private readonly batchesByRef = new MultiIndex<string>();
   private readonly entries = new Map<string, BankFact>();
-  private readonly entriesByRef = new Map<string, Set<string>>();
-  private readonly entriesByAmount = new Map<string, Set<string>>();
+  private readonly entriesByRef = new MultiIndex<string>();
+  private readonly entriesByAmount = new MultiIndex<string>();
   /** How many entries name each key, and how many batches list each reference: settlesByReference. */
   private readonly tokenCounts = new Map<string, number>();
   private readonly batchedRefCounts = new Map<string, number>();
@@ -185,15 +242,15 @@ export class WorkingSet {
 
   // What matching sees.
   private readonly targets = new Map<string, MatchTarget>();
-  private readonly targetsByRef = new Map<string, Set<string>>();
-  private readonly targetsByAmount = new Map<string, Set<string>>();
+  private readonly targetsByRef = new MultiIndex<string>();
+  private readonly targetsByAmount = new MultiIndex<string>();
   /** Payments by reference key, with their gateway: for events and batches. */
   private readonly paymentRefs = new Map<string, { gateway: string; referenceKey: string }>();
-  private readonly paymentsByRef = new Map<string, Set<string>>();
+  private readonly paymentsByRef = new MultiIndex<string>();
 
   // What the facts imply.
   private readonly matches = new Map<string, EntryMatch>();
-  private readonly entriesByMatch = new Map<string, Set<string>>();
+  private readonly entriesByMatch = new MultiIndex<string>();
   private readonly batchStates = new Map<string, BatchState>();
   private readonly batchViews = new Map<string, BatchView>();
   private readonly outcomes = new Map<string, PaymentOutcome>();
@@ -223,12 +280,7 @@ export class WorkingSet {
       batches: new Set<string>(),
       events: new Set<string>(),
     };
-    for (const version of facts.versions ?? []) this.addVersion(version, dirty);
-    for (const event of facts.events ?? []) this.addEvent(event, dirty);
-    for (const batch of facts.batches ?? []) this.addBatch(batch, dirty);
-    for (const entry of facts.entries ?? []) this.addEntry(entry, dirty);
-    for (const decision of facts.decisions ?? []) this.addDecision(decision, dirty);
-    for (const decision of facts.paymentDecisions ?? []) this.addPaymentDecision(decision, dirty);
+    this.addFacts(facts, dirty);
     if (now > this.now) this.timePassed(now, dirty);
     this.now = Math.max(this.now, now);
 
@@ -240,6 +292,31 @@ export class WorkingSet {
     for (const key of dirty.entries) this.entryOwned(key);
     for (const key of dirty.events) this.eventOwned(key);
     return { payments: dirty.payments, entries: dirty.entries, batches: dirty.batches, events: dirty.events };
+  }
+
+  /**
+   * Loads facts into an empty working set at `now` (a restart, a standby's takeover): the state `apply` of the same
+   * facts reaches (property-tested), built in one pass — every fact indexed, then each target built once, each entry
+   * matched once, each batch settled once, each payment evaluated once — without the bookkeeping of what each fact
+   * touches that `apply` needs. Returns every key, as a writer compares them all after a load.
+   */
+  load(facts: Partial<WorldFacts>, now: number): Reevaluated {
+    if (this.now !== Number.NEGATIVE_INFINITY) throw new Error("WorkingSet.load: only into an empty working set");
+    const dirty = { payments: DISCARD, targets: DISCARD, entries: DISCARD, batches: DISCARD, events: DISCARD };
+    this.addFacts(facts, dirty);
+    this.now = now;
+
+    // Every target once; no entry is matched yet, so none needs re-matching because of it.
+    for (const paymentId of this.versionsByPayment.keys()) this.placeTarget(`payment:${paymentId}`, dirty);
+    for (const key of this.batches.keys()) this.placeTarget(`batch:${key}`, dirty);
+    for (const key of this.entries.keys()) this.rematch(key, dirty);
+    for (const key of this.batches.keys()) this.resettle(key, dirty);
+    for (const paymentId of this.versionsByPayment.keys()) this.evaluate(paymentId);
+    // Final from now, as apply would note them (a writer backdates them to their stored status times).
+    this.noteFinal(this.versionsByPayment.keys());
+    for (const key of this.entries.keys()) this.entryOwned(key);
+    for (const key of this.events.keys()) this.eventOwned(key);
+    return this.everything();
   }
 
   /** Every key the state holds: what a writer compares once after loading the working set whole. */
@@ -294,12 +371,25 @@ export class WorkingSet {
 
   // ---------------------------------------------------------------- facts in
 
+  private addFacts(facts: Partial<WorldFacts>, dirty: Dirty): void {
+    for (const version of facts.versions ?? []) this.addVersion(version, dirty);
+    for (const event of facts.events ?? []) this.addEvent(event, dirty);
+    for (const batch of facts.batches ?? []) this.addBatch(batch, dirty);
+    for (const entry of facts.entries ?? []) this.addEntry(entry, dirty);
+    for (const decision of facts.decisions ?? []) this.addDecision(decision, dirty);
+    for (const decision of facts.paymentDecisions ?? []) this.addPaymentDecision(decision, dirty);
+  }
+
   private addVersion(version: VersionFact, dirty: { targets: Set<string> }): void {
-    const key = versionKey(version);
-    const current = this.versions.get(key);
-    if (current && current.seq <= version.seq) return;
-    this.versions.set(key, version);
-    addTo(this.versionsByPayment, version.paymentId, key);
+    const known = this.versionsByPayment.get(version.paymentId);
+    if (!known) this.versionsByPayment.set(version.paymentId, [version]);
+    else {
+      const key = versionKey(version);
+      const at = known.findIndex((other) => versionKey(other) === key);
+      if (at >= 0 && known[at]!.seq <= version.seq) return;
+      if (at >= 0) known[at] = version;
+      else known.push(version);
+    }
     dirty.targets.add(`payment:${version.paymentId}`);
   }
 
@@ -448,6 +538,15 @@ export class WorkingSet {
     }
   }
 
+  /** `load`'s refreshTarget: the first target of `id`, indexed, with nothing matched against it yet. */
+  private placeTarget(id: string, dirty: { payments: Set<string>; events: Set<string> }): void {
+    const next = id.startsWith("payment:") ? this.paymentTargetOf(id.slice(8), dirty) : this.batchTargetOf(id.slice(6));
+    if (!next) return;
+    this.targets.set(id, next);
+    addTo(this.targetsByRef, targetRefKey(next), id);
+    for (const amount of targetAmountKeys(next)) addTo(this.targetsByAmount, amount, id);
+  }
+
   private paymentTargetOf(
     paymentId: string,
     dirty: { payments: Set<string>; events: Set<string> },
@@ -489,7 +588,7 @@ export class WorkingSet {
   }
 
   private versionsOf(paymentId: string): VersionFact[] {
-    return [...(this.versionsByPayment.get(paymentId) ?? [])].map((key) => this.versions.get(key)!);
+    return this.versionsByPayment.get(paymentId) ?? [];
   }
 
   // ---------------------------------------------------------------- what the facts imply
@@ -526,7 +625,7 @@ export class WorkingSet {
     };
     const old = this.batchViews.get(key);
     this.batchViews.set(key, view);
-    this.exceptionsByOwner.set(`batch:${key}`, batchExceptions(batch, state, this.policy));
+    this.own(`batch:${key}`, batchExceptions(batch, state, this.policy));
     if (old && old.batch === view.batch && old.state === view.state && old.settledOn === view.settledOn) return;
     for (const ref of new Set(batch.referenceKeys)) {
       for (const paymentId of this.paymentsByRef.get(ref) ?? []) dirty.payments.add(paymentId);
@@ -557,17 +656,23 @@ export class WorkingSet {
     this.deadlines.set(`payment:${paymentId}`, outcome?.nextDeadline ?? null);
     if (outcome) {
       this.outcomes.set(paymentId, outcome);
-      this.exceptionsByOwner.set(`payment:${paymentId}`, paymentExceptions(outcome));
+      this.own(`payment:${paymentId}`, paymentExceptions(outcome));
     } else {
       this.outcomes.delete(paymentId);
       this.exceptionsByOwner.delete(`payment:${paymentId}`);
     }
   }
 
+  /** An owner's exceptions; most owners have none, and keep no entry (exceptionsOf answers [] for them). */
+  private own(owner: string, exceptions: DesiredException[]): void {
+    if (exceptions.length > 0) this.exceptionsByOwner.set(owner, exceptions);
+    else this.exceptionsByOwner.delete(owner);
+  }
+
   private entryOwned(key: string): void {
     const entry = this.entries.get(key)!;
     const match = this.matches.get(key)!;
-    this.exceptionsByOwner.set(`entry:${key}`, entryExceptions(entry, match, this.now, this.policy));
+    this.own(`entry:${key}`, entryExceptions(entry, match, this.now, this.policy));
     const graceEnds = entry.receivedAt + this.policy.unmatchedGraceMs;
     this.deadlines.set(`entry:${key}`, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
   }
@@ -578,7 +683,7 @@ export class WorkingSet {
       (paymentId) => this.paymentRefs.get(paymentId)?.gateway === event.gateway,
     );
     const desired = unmatchedEvent(event, known, this.now, this.policy);
-    this.exceptionsByOwner.set(`event:${key}`, desired ? [desired] : []);
+    this.own(`event:${key}`, desired ? [desired] : []);
     const graceEnds = event.receivedAt + this.policy.unmatchedGraceMs;
     this.deadlines.set(`event:${key}`, !known && graceEnds > this.now ? graceEnds : null);
   }
@@ -719,8 +824,7 @@ export class WorkingSet {
           this.exceptionsByOwner.delete(`entry:${key}`);
           this.deadlines.set(`entry:${key}`, null);
         }
-        this.entriesByMatch.delete(`payment:${id}`);
-        for (const key of this.versionsByPayment.get(id) ?? []) this.versions.delete(key);
+        this.entriesByMatch.drop(`payment:${id}`);
         this.versionsByPayment.delete(id);
         this.paymentRefs.delete(id);
         this.outcomes.delete(id);
@@ -729,13 +833,13 @@ export class WorkingSet {
         this.deadlines.set(`payment:${id}`, null);
         this.finalSince.delete(id);
       }
-      this.paymentsByRef.delete(ref);
+      this.paymentsByRef.drop(ref);
       for (const key of this.eventsByRef.get(ref) ?? []) {
         this.events.delete(key);
         this.exceptionsByOwner.delete(`event:${key}`);
         this.deadlines.set(`event:${key}`, null);
       }
-      this.eventsByRef.delete(ref);
+      this.eventsByRef.drop(ref);
       this.evicted.add(evictedGroup(ref, paymentIds, entryKeys, targetShapes, entryShapes));
     }
   }
@@ -863,11 +967,7 @@ export class WorkingSet {
     const refs = new Set(groups.map((group) => group.referenceKey));
     for (const version of loaded.facts.versions ?? []) {
       if (!ids.has(version.paymentId)) continue;
-      const key = versionKey(version);
-      const current = this.versions.get(key);
-      if (current && current.seq <= version.seq) continue;
-      this.versions.set(key, version);
-      addTo(this.versionsByPayment, version.paymentId, key);
+      this.addVersion(version, { targets: DISCARD });
     }
     const eventKeys: string[] = [];
     for (const event of loaded.facts.events ?? []) {

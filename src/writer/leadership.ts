@@ -61,6 +61,23 @@ export class WriterLeadership {
     private readonly eviction: { evictAfterMs?: number } = {},
   ) {}
 
+  /** Readiness: whether the leader's working set is loaded; undefined on a standby, which keeps none. */
+  workingSetLoaded(): boolean | undefined {
+    return this.workingSet?.loaded();
+  }
+
+  /** On taking over: the leader's working set, loaded whole before anything reconciles (WorkingSetReconciler.loadNow). */
+  async loadWorkingSet(pool: pg.Pool, clock: () => Date): Promise<void> {
+    await this.workingSet?.loadNow(pool, clock);
+  }
+
+  /** Compares the loaded working set with the stored rows behind the fence, until done or no longer leading. */
+  async verifyLoaded(pool: pg.Pool, clock: () => Date): Promise<void> {
+    const workingSet = this.workingSet;
+    const epoch = this.epoch;
+    await workingSet?.verifyLoaded(pool, clock, () => this.epoch !== epoch || this.stopped, this.leaderReconcile);
+  }
+
   get role(): WriterRole {
     return this.epoch === undefined ? "standby" : "leader";
   }

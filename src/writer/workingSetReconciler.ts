@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { ReconcileEffects } from "../consumers/ingest.js";
+import type { FactReconciler, ReconcileEffects } from "../consumers/ingest.js";
 import {
   loadMatches,
   sameMatch,
@@ -7,7 +7,7 @@ import {
   saveMatches,
   upsertBatchesFromEvents,
 } from "../db/queries/matching.js";
-import { advanceReconcileClock, reconcileClock } from "../db/queries/reconcileClock.js";
+import { advanceReconcileClock, reconcileClock, storedReconcileClock } from "../db/queries/reconcileClock.js";
 import { identityHash, loadStoredPayments, outcomeSignature } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
 import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
@@ -15,7 +15,7 @@ import type { WorldFacts } from "../reconcile/world.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
 import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js";
-import { onTransactionEnd } from "../db/transaction.js";
+import { onTransactionEnd, withTransaction } from "../db/transaction.js";
 import { FINAL_STATUSES, type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
 import { syncExceptions } from "./exceptionSync.js";
 import {
@@ -47,12 +47,131 @@ export class WorkingSetReconciler {
   /** The reconcile clock this engine's last committed transaction left. */
   private clockLeft: number | undefined;
   private turn: Promise<void> = Promise.resolve();
+  /** How long the load in the running transaction took, for its log line. */
+  private loadTimes: { readMs: number; applyMs: number } | undefined;
+  /** Keys `loadNow` loaded that are not compared with their stored rows yet. */
+  private unverified: { payments: string[]; entries: string[]; batches: string[]; events: string[] } | undefined;
+  private everLoaded = false;
 
   constructor(
     private readonly deps: ReconcileDeps,
     /** WORKING_SET_EVICT_AFTER; absent, nothing leaves memory. */
     private readonly eviction: { evictAfterMs?: number } = {},
   ) {}
+
+  /**
+   * Loads the working set whole now (at start, before the daemon says ready; or when a standby takes over), afresh
+   * even if loaded. It reads the facts and the reconcile clock under the reconciliation lock (no writer commits
+   * meanwhile) and evaluates them at that clock, the moment the stored rows describe; the next reconciliation applies
+   * the time since. It writes nothing: the stored rows are compared with it afterwards, a share per reconciliation
+   * (`verifyLoaded`), so a million open payments are ready in the time it takes to read and evaluate them.
+   */
+  async loadNow(pool: pg.Pool, clock: () => Date): Promise<void> {
+    const previous = this.turn;
+    let release: () => void = () => {};
+    this.turn = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      this.workingSet = undefined;
+      this.dropped = "start";
+      this.unverified = undefined;
+      const reading = performance.now();
+      const cpuBefore = process.cpuUsage();
+      const { facts, at, finalSince } = await withTransaction(pool, async (tx) => {
+        await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
+        // Never reconciled (a fresh database): this load starts the clock.
+        const at = (await storedReconcileClock(tx)) ?? (await advanceReconcileClock(tx, clock())).getTime();
+        return { facts: await loadWorldFacts(tx), at, finalSince: await finalSinceStored(tx, FINAL_STATUSES) };
+      });
+      const applying = performance.now();
+      const cpuRead = process.cpuUsage(cpuBefore);
+      const workingSet = new WorkingSet(this.deps.policy);
+      const keys = workingSet.load(facts, at);
+      // A restart does not start every late-truth window again.
+      workingSet.backdateFinal(finalSince);
+      const cpuApply = process.cpuUsage(cpuBefore);
+      this.deps.metrics.workingSetLoads.inc({ reason: "start" });
+      this.workingSet = workingSet;
+      this.everLoaded = true;
+      this.clockLeft = at;
+      this.unverified = {
+        payments: [...keys.payments],
+        entries: [...keys.entries],
+        batches: [...keys.batches],
+        events: [...keys.events],
+      };
+      this.deps.metrics.workingSetUnverified.set(unverifiedCount(this.unverified));
+      this.deps.log.info(
+        {
+          reason: "start",
+          readMs: Math.round(applying - reading),
+          applyMs: Math.round(performance.now() - applying),
+          // This process's CPU in each (the machine may be shared: wall time alone says little).
+          readCpuMs: Math.round((cpuRead.user + cpuRead.system) / 1000),
+          applyCpuMs: Math.round((cpuApply.user + cpuApply.system - cpuRead.user - cpuRead.system) / 1000),
+          keys: unverifiedCount(this.unverified),
+        },
+        "working set loaded",
+      );
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Compares the loaded working set with the stored rows whole, VERIFY_CHUNK keys per transaction (each also applies
+   * the time passed, as a sweep does), writing where they differ: a read model another engine left behind (the sql
+   * engine applies deadlines only when it sweeps) is brought to the working set's. Resolves when done or `stopped()`.
+   */
+  async verifyLoaded(
+    pool: pg.Pool,
+    clock: () => Date,
+    stopped: () => boolean,
+    /** The path every write of this engine takes (the writer's fence, with leadership). */
+    reconcile: FactReconciler = (tx, touched, at) => this.reconcile(tx, touched, at),
+  ): Promise<void> {
+    while (this.unverifiedLeft() && !stopped()) {
+      let effects: ReconcileEffects | undefined;
+      await withTransaction(pool, async (tx) => {
+        effects = await reconcile(tx, emptyTouched(), clock);
+      });
+      effects?.afterCommit();
+    }
+  }
+
+  /**
+   * Whether the working set was loaded (readiness with the memory engine). It stays true when a transaction that did
+   * not commit drops the set: the next transaction loads it again, and readiness must not flap with a deadlock retry.
+   */
+  loaded(): boolean {
+    return this.everLoaded;
+  }
+
+  private unverifiedLeft(): boolean {
+    return this.unverified !== undefined && unverifiedCount(this.unverified) > 0;
+  }
+
+  /** The next keys to compare after a load: up to VERIFY_CHUNK, taken off `unverified`. */
+  private nextToVerify(): Reevaluated | undefined {
+    const left = this.unverified;
+    if (!left || unverifiedCount(left) === 0) return undefined;
+    let room = VERIFY_CHUNK;
+    const take = (keys: string[]) => {
+      const taken = keys.splice(Math.max(0, keys.length - room), room);
+      room -= taken.length;
+      return new Set(taken);
+    };
+    const chunk = {
+      payments: take(left.payments),
+      entries: take(left.entries),
+      batches: take(left.batches),
+      events: take(left.events),
+    };
+    this.deps.metrics.workingSetUnverified.set(unverifiedCount(left));
+    return chunk;
+  }
 
   /** Implements FactReconciler: the facts of `touched` are stored in `tx` already. */
   async reconcile(tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date): Promise<ReconcileEffects> {
@@ -66,6 +185,9 @@ export class WorkingSetReconciler {
       else {
         this.workingSet = undefined;
         this.dropped = "rolled_back";
+        // The next load compares whole.
+        this.unverified = undefined;
+        this.deps.metrics.workingSetUnverified.set(0);
       }
       release?.();
     });
@@ -97,12 +219,18 @@ export class WorkingSetReconciler {
     if (!workingSet || !others || reloadReason) {
       this.deps.metrics.workingSetLoads.inc({ reason: reloadReason ?? "start" });
       // Loaded whole (in this transaction, so exactly the committed facts plus this one's), then compared whole.
+      const reading = performance.now();
+      const facts = await loadWorldFacts(tx);
+      const applying = performance.now();
       workingSet = new WorkingSet(this.deps.policy);
-      workingSet.apply(await loadWorldFacts(tx), nowMs);
+      workingSet.load(facts, nowMs);
       // A restart does not start every late-truth window again.
       workingSet.backdateFinal(await finalSinceStored(tx, FINAL_STATUSES));
       reevaluated = workingSet.everything();
       this.workingSet = workingSet;
+      this.everLoaded = true;
+      this.unverified = undefined;
+      this.loadTimes = { readMs: applying - reading, applyMs: performance.now() - applying };
     } else {
       // The facts the caller just stored, unless other writers' facts must be read anyway.
       const facts: WorldFacts =
@@ -111,12 +239,25 @@ export class WorkingSetReconciler {
           : await loadTouchedFacts(tx, mergeTouched(others, touched));
       await reloadEvicted(tx, workingSet, facts, this.deps);
       reevaluated = workingSet.apply(facts, nowMs);
+      const verifying = this.nextToVerify();
+      if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
     }
     await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
+    const writing = performance.now();
     const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now);
     // Written: what is final past the late-truth window may leave memory (a bounded look per transaction).
-    if (this.eviction.evictAfterMs !== undefined) evictFinal(workingSet, nowMs, this.eviction.evictAfterMs, this.deps);
+    // Not while keys loaded at start are still to be compared: an evicted group is restored as stored.
+    if (this.eviction.evictAfterMs !== undefined && !this.unverifiedLeft()) {
+      evictFinal(workingSet, nowMs, this.eviction.evictAfterMs, this.deps);
+    }
     const reconcileMs = performance.now() - began;
+    if (this.loadTimes) {
+      this.deps.log.info(
+        { reason: reloadReason ?? "start", ...this.loadTimes, compareMs: Math.round(performance.now() - writing) },
+        "working set loaded",
+      );
+      this.loadTimes = undefined;
+    }
     const { metrics } = this.deps;
     return {
       afterCommit: () => {
@@ -239,6 +380,22 @@ function evictFinal(workingSet: WorkingSet, nowMs: number, evictAfterMs: number,
  */
 function othersTouchEvicted(workingSet: WorkingSet, others: TouchedFacts): boolean {
   return !isEmpty(others) && workingSet.memoryCounts().evictedPayments > 0;
+}
+
+/** Keys compared with their stored rows per reconciliation after `loadNow`: a share that keeps each one short. */
+const VERIFY_CHUNK = 10_000;
+
+function unverifiedCount(keys: { payments: string[]; entries: string[]; batches: string[]; events: string[] }): number {
+  return keys.payments.length + keys.entries.length + keys.batches.length + keys.events.length;
+}
+
+function mergeReevaluated(a: Reevaluated, b: Reevaluated): Reevaluated {
+  return {
+    payments: new Set([...a.payments, ...b.payments]),
+    entries: new Set([...a.entries, ...b.entries]),
+    batches: new Set([...a.batches, ...b.batches]),
+    events: new Set([...a.events, ...b.events]),
+  };
 }
 
 function mergeTouched(a: TouchedFacts, b: TouchedFacts): TouchedFacts {

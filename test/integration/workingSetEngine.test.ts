@@ -217,6 +217,41 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     expect(await loads(engine)).toEqual({ start: 1 });
   }, 180_000);
 
+  it("loads its working set before it says ready, then brings the stored rows another engine left to it, in the background", async () => {
+    const db = await setUp();
+    const sql = await startTestDaemon({ DATABASE_URL: db.url, RECONCILE_ENGINE: "sql" });
+    await deliver([sql], scenarioMessages(13, 150));
+    await sql.stop();
+    // A read model out of step with the facts (the sql engine applies deadlines only when it sweeps): one settled
+    // payment stored as pending, one matched bank line's match gone.
+    const stale = await db.pool.query<{ id: string }>(
+      `update payments set status = 'pending', outcome_signature = 'stale'
+        where id = (select min(id) from payments where status = 'settled') returning id`,
+    );
+    expect(stale.rowCount).toBe(1);
+    await db.pool.query(
+      "delete from bank_entry_matches where entry_seq = (select min(entry_seq) from bank_entry_matches where kind = 'payment')",
+    );
+
+    const engine = await daemon({ DATABASE_URL: db.url, ...MEMORY });
+    const ready = await fetch(`${engine.baseUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { checks: Record<string, string> }).checks.working_set).toBe("ok");
+    expect(await loads(engine)).toEqual({ start: 1 });
+    await waitUntil(
+      async () =>
+        /^payrecon_working_set_unverified_keys 0$/m.test(await (await fetch(`${engine.baseUrl}/metrics`)).text()),
+      60_000,
+      "the loaded working set compared with the stored rows",
+    );
+    const policy = loadConfig({}).policy;
+    expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
+    const repaired = await db.pool.query<{ status: string }>("select status from payments where id = $1", [
+      stale.rows[0]!.id,
+    ]);
+    expect(repaired.rows[0]!.status).toBe("settled");
+  }, 180_000);
+
   it("drops its working set with a transaction that does not commit, and the next one loads it again exactly", async () => {
     const db = await setUp();
     const engine = await daemon({ DATABASE_URL: db.url, ...MEMORY });
@@ -233,6 +268,8 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     expect(await post(engine, TOPIC.bank, [doomed])).not.toBe(200);
     const stored = await db.pool.query("select 1 from bank_entries where bank = 'boom_bank'");
     expect(stored.rowCount).toBe(0);
+    // Dropped with the transaction, loaded again by the next: still ready meanwhile (readiness must not flap).
+    expect((await fetch(`${engine.baseUrl}/readyz`)).status).toBe(200);
 
     await deliver([engine], messages.slice(half));
     expect(await loads(engine)).toEqual({ start: 1, rolled_back: 1 });

@@ -18,3 +18,11 @@ export async function reconcileClock(tx: pg.ClientBase): Promise<number> {
   const result = await tx.query<{ at: Date }>("select at from reconcile_clock");
   return result.rows[0]!.at.getTime();
 }
+
+/** The last reconciliation's time (epoch ms), or undefined when nothing was ever reconciled (the clock's -infinity). */
+export async function storedReconcileClock(tx: pg.ClientBase): Promise<number | undefined> {
+  const result = await tx.query<{ at: Date | null }>(
+    "select case when isfinite(at) then at end as at from reconcile_clock",
+  );
+  return result.rows[0]?.at?.getTime();
+}

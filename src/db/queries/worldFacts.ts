@@ -1,3 +1,4 @@
+import type { QueryResultRow } from "pg";
 import type { Db } from "../pool.js";
 import { allDecisions, allPaymentDecisions, decisionsOfEntrySeqs, decisionsOfPayments } from "./manualDecisions.js";
 import type { TouchedFacts } from "../../reconcile/touched.js";
@@ -25,16 +26,65 @@ function splitEvents(rows: EventRow[]): Pick<WorldFacts, "events" | "batches"> {
   };
 }
 
-export async function loadWorldFacts(db: Db): Promise<WorldFacts> {
-  const versions = await db.query<VersionRow>(
-    "select seq, payment_id, version, cancelled, body, received_at from expected_payment_versions",
+/** Rows per page of a whole-table read: the rows of one page are facts before the next is read. */
+const PAGE_ROWS = 50_000;
+
+/**
+ * Every row of a fact table as facts, in seq order, a range of PAGE_ROWS seqs at a time: a million rows never sit
+ * in memory as raw rows and facts at once (a restart's peak), each page is an index range scan, and PostgreSQL
+ * reads the next page while this process turns the last one into facts.
+ */
+async function allInPages<Row extends QueryResultRow, Fact>(
+  db: Db,
+  select: string,
+  table: string,
+  toFacts: (rows: Row[]) => Fact[],
+): Promise<Fact[]> {
+  const bounds = await db.query<{ min: number | null; max: number | null }>(
+    `select min(seq) as min, max(seq) as max from ${table}`,
   );
-  const events = await db.query<EventRow>("select seq, body, reference_key, received_at, type from gateway_events");
-  const entries = await db.query<BankEntryDbRow>("select seq, body, received_at from bank_entries");
+  const { min, max } = bounds.rows[0]!;
+  const facts: Fact[] = [];
+  if (min === null || max === null) return facts;
+  const page = (from: number) =>
+    db.query<Row>(`select ${select} from ${table} where seq >= $1 and seq < $2 order by seq`, [from, from + PAGE_ROWS]);
+  let next = page(min);
+  for (let from = min; from <= max; from += PAGE_ROWS) {
+    const { rows } = await next;
+    if (from + PAGE_ROWS <= max) {
+      next = page(from + PAGE_ROWS);
+      // Awaited on the next turn; a failure while this page is converted must not go unhandled meanwhile.
+      next.catch(() => {});
+    }
+    for (const fact of toFacts(rows)) facts.push(fact);
+  }
+  return facts;
+}
+
+export async function loadWorldFacts(db: Db): Promise<WorldFacts> {
+  const versions = await allInPages<VersionRow, WorldFacts["versions"][number]>(
+    db,
+    "seq, payment_id, version, cancelled, body, received_at",
+    "expected_payment_versions",
+    (rows) => rows.map(toVersion),
+  );
+  const events = await allInPages<EventRow, ReturnType<typeof splitEvents>>(
+    db,
+    "seq, body, reference_key, received_at, type",
+    "gateway_events",
+    (rows) => [splitEvents(rows)],
+  );
+  const entries = await allInPages<BankEntryDbRow, WorldFacts["entries"][number]>(
+    db,
+    "seq, body, received_at",
+    "bank_entries",
+    (rows) => rows.map(toBankFact),
+  );
   return {
-    versions: versions.rows.map(toVersion),
-    ...splitEvents(events.rows),
-    entries: entries.rows.map(toBankFact),
+    versions,
+    events: events.flatMap((page) => page.events),
+    batches: events.flatMap((page) => page.batches),
+    entries,
     decisions: await allDecisions(db),
     paymentDecisions: await allPaymentDecisions(db),
   };

@@ -8,6 +8,8 @@ export interface ReadinessProbe {
   kafkaHealthy?: () => Promise<boolean>;
   /** RECONCILE_ENGINE=memory: whether this instance is the writer or a standby. */
   role?: () => "leader" | "standby";
+  /** RECONCILE_ENGINE=memory: whether the working set is loaded (absent with the sql engine; undefined on a standby). */
+  workingSetLoaded?: () => boolean | undefined;
 }
 
 async function databaseReady(pool: pg.Pool): Promise<{ reachable: boolean; migrated: boolean }> {
@@ -29,7 +31,8 @@ export function healthRouter(pool: pg.Pool, metrics: Metrics, probe: ReadinessPr
       databaseReady(pool),
       probe.kafkaHealthy ? probe.kafkaHealthy() : Promise.resolve(undefined),
     ]);
-    const ready = database.reachable && database.migrated && kafka !== false;
+    const workingSet = probe.workingSetLoaded?.();
+    const ready = database.reachable && database.migrated && kafka !== false && workingSet !== false;
     metrics.ready.set(ready ? 1 : 0);
     res.status(ready ? 200 : 503).json({
       status: ready ? "ready" : "not_ready",
@@ -37,6 +40,7 @@ export function healthRouter(pool: pg.Pool, metrics: Metrics, probe: ReadinessPr
         postgres: database.reachable ? "ok" : "unreachable",
         migrations: database.migrated ? "ok" : "pending",
         kafka: kafka === undefined ? "not_configured" : kafka ? "ok" : "unreachable",
+        working_set: workingSet === undefined ? "not_used" : workingSet ? "ok" : "loading",
       },
       ...(probe.role ? { role: probe.role() } : {}),
     });
