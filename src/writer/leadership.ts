@@ -44,6 +44,10 @@ export class WriterLeadership {
   /** Set while this process leads: the epoch its transactions must still find. */
   private epoch: number | undefined;
   private workingSet: WorkingSetReconciler | undefined;
+  /** The lock's connection while this process holds it. */
+  private lockSession: pg.Client | undefined;
+  private loadingSince: number | undefined;
+  private loadEndedAt: number | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
   /** Ends the current lock session (lost, fenced, stopping). */
@@ -66,9 +70,33 @@ export class WriterLeadership {
     return this.workingSet?.loaded();
   }
 
-  /** On taking over: the leader's working set, loaded whole before anything reconciles (WorkingSetReconciler.loadNow). */
+  /**
+   * On taking over: the leader's working set, loaded whole before anything reconciles (WorkingSetReconciler.loadNow).
+   * Evaluating a large set is synchronous (tens of seconds for a million open payments), so the lock connection
+   * cannot be pinged meanwhile: its idle timeout is off and late pings do not count until a timeout after the load.
+   * A kill -9 still frees the lock at once; a leader hung in the load is the one case the timeout does not catch.
+   */
   async loadWorkingSet(pool: pg.Pool, clock: () => Date): Promise<void> {
-    await this.workingSet?.loadNow(pool, clock);
+    const session = this.lockSession;
+    await session?.query("set idle_session_timeout = 0");
+    this.loadingSince = performance.now();
+    try {
+      await this.workingSet?.loadNow(pool, clock);
+    } finally {
+      this.loadEndedAt = performance.now();
+      this.loadingSince = undefined;
+      await session
+        ?.query(`set idle_session_timeout = ${Math.round(this.lockTimeoutMs)}`)
+        .catch((error) => this.stepDown(`lock connection failed after the load: ${(error as Error).message}`));
+    }
+  }
+
+  /** Whether a ping may have gone unanswered because this process was busy loading, not because PostgreSQL was. */
+  private stalledByLoad(): boolean {
+    return (
+      this.loadingSince !== undefined ||
+      (this.loadEndedAt !== undefined && performance.now() - this.loadEndedAt < this.lockTimeoutMs)
+    );
   }
 
   /** Compares the loaded working set with the stored rows behind the fence, until done or no longer leading. */
@@ -162,6 +190,7 @@ export class WriterLeadership {
         }
         const began = performance.now();
         const epoch = await bumpWriterEpoch(client);
+        this.lockSession = client;
         this.workingSet = new WorkingSetReconciler(this.deps, this.eviction);
         this.epoch = epoch;
         led = true;
@@ -183,6 +212,7 @@ export class WriterLeadership {
         }
         this.epoch = undefined;
         this.workingSet = undefined;
+        this.lockSession = undefined;
         client.removeAllListeners("end");
         await client.end().catch(() => {});
       }
@@ -194,10 +224,13 @@ export class WriterLeadership {
   private async hold(client: pg.Client, gone: Promise<string>): Promise<string> {
     for (;;) {
       if (await this.pauseUnless(gone, this.lockTimeoutMs / 5)) return gone;
+      if (this.loadingSince !== undefined) continue;
       try {
         // Unanswered for half the lock's timeout: cut off; stand down before PostgreSQL frees the lock.
         await client.query({ text: "select 1", query_timeout: this.lockTimeoutMs / 2 } as pg.QueryConfig);
       } catch (error) {
+        // A connection that failed says so by itself ('error', 'end'); a ping late because of the load is not lost.
+        if (this.stalledByLoad()) continue;
         this.stepDown(`lock connection unanswered: ${(error as Error).message}`);
         return gone;
       }

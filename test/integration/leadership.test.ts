@@ -14,6 +14,7 @@ import {
 } from "../support/daemon.js";
 import { bankEntry } from "../support/facts.js";
 import { connectedProducer, groupCaughtUp, kafkaEnv, testKafka, uniqueTopics } from "../support/kafka.js";
+import { storeOpenPayments } from "../support/openPayments.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
 
 /**
@@ -173,6 +174,37 @@ describe("writer leadership (RECONCILE_ENGINE=memory)", () => {
     expect(tookMs).toBeGreaterThanOrEqual(1_000);
     expect(tookMs).toBeLessThan(12_000);
   }, 90_000);
+
+  it("keeps the writer lock through a working-set load that blocks its pings for longer than WRITER_LOCK_TIMEOUT", async () => {
+    const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    // Enough open payments that evaluating them (synchronous) takes longer than the lock's 1 s timeout.
+    await storeOpenPayments(db.pool, 100_000);
+    const leader = await spawnDaemon({
+      DATABASE_URL: db.url,
+      ...MEMORY,
+      SWEEP_INTERVAL: "1h",
+      WRITER_LOCK_TIMEOUT: "1s",
+    });
+    cleanups.push(async () => leader.process.kill("SIGKILL"));
+    await waitReady(leader.baseUrl, 180_000);
+    const loaded = leader
+      .output()
+      .split("\n")
+      .flatMap((line) => (line.includes('"working set loaded"') ? [JSON.parse(line) as { applyMs: number }] : []));
+    expect(loaded).toHaveLength(1);
+    // Not a test of anything unless the load outlasted the timeout.
+    expect(loaded[0]!.applyMs).toBeGreaterThan(1_000);
+    // It goes on writing as the same leader: a fact reconciled, the epoch still the first.
+    const response = await api(leader.baseUrl, "ingester")("/api/v1/ingest/bank.settlements", {
+      method: "POST",
+      body: JSON.stringify(bankEntry(7)),
+    });
+    expect(response.status).toBe(200);
+    expect(await roleOf(leader.baseUrl)).toBe("leader");
+    expect(await epoch(db)).toBe(1);
+    expect(leader.output()).not.toContain("writer standing down");
+  }, 300_000);
 
   it("a leader whose epoch was superseded cannot commit; a standby serves reads and HTTP ingest, and takes over on a graceful stop", async () => {
     const db = await createTestDatabase();
