@@ -11,19 +11,12 @@ export async function freshDatabase(
   name: string,
   poolSize: number,
 ): Promise<{ url: string; pool: pg.Pool }> {
-  const url = new URL(databaseUrl);
-  const superuser = new pg.Client({ connectionString: superuserUrl });
-  await superuser.connect();
-  await superuser.query(
-    `create database ${name} owner ${superuser.escapeIdentifier(decodeURIComponent(url.username))}`,
-  );
-  await superuser.end();
-  url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: poolSize });
+  const url = await createOwnedDatabase(superuserUrl, databaseUrl, name);
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // Idle connections of a phase that failed must not crash the bench when the server stops.
   pool.on("error", () => {});
   await migrate(pool);
-  return { url: url.toString(), pool };
+  return { url, pool };
 }
 
 /**
