@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { generateScenario, seededRandom, shuffled } from "../../src/simulate/scenario.js";
-import { runNow } from "../support/clock.js";
+import { clockShifted, runNow } from "../support/clock.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import {
   api,
@@ -138,42 +138,59 @@ describe("writer leadership (RECONCILE_ENGINE=memory)", () => {
     for (const ms of takeovers) expect(ms).toBeLessThan(30_000);
   });
 
-  it("a hung leader (SIGSTOP) loses the lock after WRITER_LOCK_TIMEOUT; resumed, it finds itself a standby", async () => {
-    const db = await createTestDatabase();
-    cleanups.push(() => db.drop());
-    const env = { DATABASE_URL: db.url, ...MEMORY, LOG_LEVEL: "warn", SWEEP_INTERVAL: "1h", WRITER_LOCK_TIMEOUT: "2s" };
-    const hung = await spawnDaemon(env);
-    cleanups.push(async () => hung.process.kill("SIGKILL"));
-    await waitReady(hung.baseUrl);
-    const standby = await spawnDaemon(env);
-    cleanups.push(async () => standby.process.kill("SIGKILL"));
-    await waitReady(standby.baseUrl);
-    expect(await roleOf(hung.baseUrl)).toBe("leader");
-    expect(await roleOf(standby.baseUrl)).toBe("standby");
-    const before = await epoch(db);
+  // libfaketime stops PostgreSQL's timeouts from firing (see databaseFaults' statement timeout), idle_session_timeout
+  // too: under `faketime -f +400d` the hung leader's session is never ended (checked: the test fails the same way
+  // with or without the load's guard). It involves no calendar date; the unshifted run covers it.
+  it.skipIf(clockShifted)(
+    "a hung leader (SIGSTOP) loses the lock after WRITER_LOCK_TIMEOUT; resumed, it finds itself a standby",
+    async () => {
+      const db = await createTestDatabase();
+      cleanups.push(() => db.drop());
+      const env = {
+        DATABASE_URL: db.url,
+        ...MEMORY,
+        LOG_LEVEL: "warn",
+        SWEEP_INTERVAL: "1h",
+        WRITER_LOCK_TIMEOUT: "2s",
+      };
+      const hung = await spawnDaemon(env);
+      cleanups.push(async () => hung.process.kill("SIGKILL"));
+      await waitReady(hung.baseUrl);
+      const standby = await spawnDaemon(env);
+      cleanups.push(async () => standby.process.kill("SIGKILL"));
+      await waitReady(standby.baseUrl);
+      expect(await roleOf(hung.baseUrl)).toBe("leader");
+      expect(await roleOf(standby.baseUrl)).toBe("standby");
+      const before = await epoch(db);
 
-    // The process stops answering, its sockets stay open: only the lock connection's silence can free the lock.
-    hung.process.kill("SIGSTOP");
-    const stoppedAt = Date.now();
-    await waitUntil(async () => (await roleOf(standby.baseUrl)) === "leader", 15_000, "the standby to take over");
-    const tookMs = Date.now() - stoppedAt;
-    expect(await epoch(db)).toBe(before + 1);
-    hung.process.kill("SIGCONT");
-    await waitUntil(async () => (await roleOf(hung.baseUrl)) === "standby", 15_000, "the resumed leader to stand down");
-    const ingest = (baseUrl: string, n: number) =>
-      api(baseUrl, "ingester")("/api/v1/ingest/bank.settlements", {
-        method: "POST",
-        body: JSON.stringify(bankEntry(n)),
-      });
-    expect((await ingest(hung.baseUrl, 1)).status).toBe(200);
-    expect((await ingest(standby.baseUrl, 2)).status).toBe(200);
-    expect(await epoch(db)).toBe(before + 1);
-    expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
-    console.log(JSON.stringify({ hungLeaderTakeoverMs: tookMs }));
-    // 2 s of silence plus the standby's next try; generous for a loaded machine.
-    expect(tookMs).toBeGreaterThanOrEqual(1_000);
-    expect(tookMs).toBeLessThan(12_000);
-  }, 90_000);
+      // The process stops answering, its sockets stay open: only the lock connection's silence can free the lock.
+      hung.process.kill("SIGSTOP");
+      const stoppedAt = Date.now();
+      await waitUntil(async () => (await roleOf(standby.baseUrl)) === "leader", 15_000, "the standby to take over");
+      const tookMs = Date.now() - stoppedAt;
+      expect(await epoch(db)).toBe(before + 1);
+      hung.process.kill("SIGCONT");
+      await waitUntil(
+        async () => (await roleOf(hung.baseUrl)) === "standby",
+        15_000,
+        "the resumed leader to stand down",
+      );
+      const ingest = (baseUrl: string, n: number) =>
+        api(baseUrl, "ingester")("/api/v1/ingest/bank.settlements", {
+          method: "POST",
+          body: JSON.stringify(bankEntry(n)),
+        });
+      expect((await ingest(hung.baseUrl, 1)).status).toBe(200);
+      expect((await ingest(standby.baseUrl, 2)).status).toBe(200);
+      expect(await epoch(db)).toBe(before + 1);
+      expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
+      console.log(JSON.stringify({ hungLeaderTakeoverMs: tookMs }));
+      // 2 s of silence plus the standby's next try; generous for a loaded machine.
+      expect(tookMs).toBeGreaterThanOrEqual(1_000);
+      expect(tookMs).toBeLessThan(12_000);
+    },
+    90_000,
+  );
 
   it("keeps the writer lock through a working-set load that blocks its pings for longer than WRITER_LOCK_TIMEOUT", async () => {
     const db = await createTestDatabase();
