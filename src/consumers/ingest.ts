@@ -377,17 +377,19 @@ export async function ingestMessages(
       }
       for (const entry of newEntries) touched.entrySeqs.add(entry.seq);
       // What was just inserted, with what PostgreSQL assigned: the memory engine need not read it back.
-      const versionRows = firstByKey(expected, (row) => `${row.paymentId}\u0000${row.contentHash.toString("hex")}`);
-      const eventRows = firstByKey(events, eventKey);
-      const entryRows = firstByKey(entries, entryKey);
-      touched.stored = justStoredFacts({
-        versions: newVersions.map((version) => {
-          const row = versionRows.get(`${version.paymentId}\u0000${version.contentHash}`)!;
-          return { ...version, version: row.version, cancelled: row.cancelled, body: row.body };
-        }),
-        events: newEvents.map((event) => ({ ...event, body: eventRows.get(eventKey(event))!.body })),
-        entries: newEntries.map((entry) => ({ ...entry, body: entryRows.get(entryKey(entry))!.body })),
-      });
+      touched.stored = () => {
+        const versionRows = firstByKey(expected, (row) => `${row.paymentId}\u0000${row.contentHash.toString("hex")}`);
+        const eventRows = firstByKey(events, eventKey);
+        const entryRows = firstByKey(entries, entryKey);
+        return justStoredFacts({
+          versions: newVersions.map((version) => {
+            const row = versionRows.get(`${version.paymentId}\u0000${version.contentHash}`)!;
+            return { ...version, version: row.version, cancelled: row.cancelled, body: row.body };
+          }),
+          events: newEvents.map((event) => ({ ...event, body: eventRows.get(eventKey(event))!.body })),
+          entries: newEntries.map((entry) => ({ ...entry, body: entryRows.get(entryKey(entry))!.body })),
+        });
+      };
       const reconcileEffects = await deps.reconcile(tx, touched, deps.now);
       // Only now, under the reconciliation lock: every batch updates the same few rows, and written with the facts
       // they made the next batch wait for this one's commit before writing its own facts (pg_stat_statements:

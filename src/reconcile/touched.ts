@@ -18,9 +18,10 @@ export interface TouchedFacts {
   dueOrphanSeqs: Set<number>;
   /**
    * The facts behind the sets above, when the caller just stored them and has them (ingest): the memory
-   * engine applies these instead of reading them back. Never includes operators' decisions.
+   * engine applies these instead of reading them back. Never includes operators' decisions. Built only when
+   * asked (the sql engine never does).
    */
-  stored?: Pick<WorldFacts, "versions" | "events" | "batches" | "entries">;
+  stored?: () => Pick<WorldFacts, "versions" | "events" | "batches" | "entries">;
 }
 
 export function emptyTouched(): TouchedFacts {

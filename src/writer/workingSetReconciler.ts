@@ -235,7 +235,7 @@ export class WorkingSetReconciler {
       // The facts the caller just stored, unless other writers' facts must be read anyway.
       const facts: WorldFacts =
         touched.stored && isEmpty(others)
-          ? { decisions: [], paymentDecisions: [], ...touched.stored }
+          ? { decisions: [], paymentDecisions: [], ...touched.stored() }
           : await loadTouchedFacts(tx, mergeTouched(others, touched));
       await reloadEvicted(tx, workingSet, facts, this.deps);
       reevaluated = workingSet.apply(facts, nowMs);

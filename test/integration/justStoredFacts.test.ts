@@ -59,7 +59,7 @@ describe("facts as just stored", () => {
     // A reconciler that reads back, inside the transaction, what ingest says it stored.
     const recording: FactReconciler = async (tx, touched) => {
       const loaded = await loadTouchedFacts(tx, touched);
-      const stored = touched.stored!;
+      const stored = touched.stored!();
       const seqs = new Set(stored.versions.map((version) => version.seq));
       const bySeq = <T extends { seq: number }>(facts: T[]) => [...facts].sort((a, b) => a.seq - b.seq);
       const batchOrder = (facts: WorldFacts["batches"]) =>
