@@ -32,8 +32,9 @@ export async function checkStatements(
 ): Promise<StatementCheck[]> {
   if (newStatementSeqs.length === 0 && newEntries.length === 0) return [];
   // Two transactions storing a bank's statement and its last line (or two consecutive statements) at once would
-  // each miss the other's uncommitted rows, and neither would check: they take the bank's lock in turn, and the
-  // second one's reads (a new snapshot per statement) see what the first committed.
+  // each miss the other's uncommitted rows, and neither would check: they check in turn, and the second one's reads
+  // (a new snapshot per statement) see what the first committed. Ingest calls this under the reconciliation lock,
+  // which serializes them already; the bank's lock keeps any other caller right (uncontended there).
   const stored = await statementsBySeq(db, newStatementSeqs);
   await lockBanks(db, [...stored.map((statement) => statement.bank), ...newEntries.map((entry) => entry.bank)]);
   const awaiting = new Set([...newStatementSeqs, ...(await statementsAwaitingLines(db, newEntries))]);

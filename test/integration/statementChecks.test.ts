@@ -143,7 +143,7 @@ describe("statement summaries", () => {
   });
 
   it("two transactions at once — a statement and its successor, a summary and its last line — still check each other", async () => {
-    // Each pair goes in two requests at the same moment (two transactions): without the bank's lock each could
+    // Each pair goes in two requests at the same moment (two transactions): checked at once (not in turn) each could
     // miss the other's uncommitted rows, and the gap or the balance would never be checked.
     const accounts = Array.from({ length: 12 }, (_, n) => `RACE-${n}`);
     await Promise.all(
