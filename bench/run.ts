@@ -697,6 +697,11 @@ async function walBytes(pool: pg.Pool): Promise<bigint> {
   return BigInt((await pool.query("select wal_bytes::text as wal from pg_stat_wal")).rows[0].wal);
 }
 
+/** Full-page images written so far: the first change of a page after a checkpoint logs the whole 8 KB page. */
+async function walFullPages(pool: pg.Pool): Promise<number> {
+  return Number((await pool.query("select wal_fpi::text as fpi from pg_stat_wal")).rows[0].fpi);
+}
+
 /** Where PostgreSQL's time went since the reset: statements by total execution time, with the WAL each wrote. */
 async function statementProfile(pool: pg.Pool, walBefore: bigint, messages: number): Promise<StatementProfile> {
   const walAfter = await walBytes(pool);
@@ -791,6 +796,7 @@ async function main() {
     say(`(b) payrecon end to end (RECONCILE_ENGINE=${ENGINE}): produced → reconciled and committed`);
     if (PG_PROFILE) await superuserPool.query("select pg_stat_statements_reset()");
     const walBefore = await walBytes(superuserPool);
+    const fullPagesBefore = await walFullPages(superuserPool);
     daemon = await startDaemon(database.url, brokers, { profile: CPU_PROF });
     const cpuBefore = cpuSplit(daemon.child.pid!);
     const began = performance.now();
@@ -817,6 +823,11 @@ async function main() {
     );
     const statements = PG_PROFILE ? await statementProfile(superuserPool, walBefore, messages.length) : undefined;
     const walPerMessage = Number((await walBytes(superuserPool)) - walBefore) / messages.length;
+    const fullPages = (await walFullPages(superuserPool)) - fullPagesBefore;
+    say(
+      `  WAL ${Math.round(walPerMessage)} bytes per message; full-page images ${fullPages} ` +
+        `(≤ ${Math.round((fullPages * 8192) / messages.length)} bytes per message of it)`,
+    );
     // Issue 15's budget: everything one message costs, both processes, in µs of CPU.
     const cpuPerMessageUs = cpuPerThousand.daemon + cpuPerThousand.postgres;
     const stored = Number((await pool.query("select count(*) from payments")).rows[0].count);
