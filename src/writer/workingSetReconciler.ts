@@ -1,14 +1,8 @@
 import type pg from "pg";
 import type { FactReconciler, ReconcileEffects } from "../consumers/ingest.js";
-import {
-  loadMatches,
-  sameMatch,
-  saveBatchStates,
-  saveMatches,
-  upsertBatchesFromEvents,
-} from "../db/queries/matching.js";
+import { loadMatches, saveBatchStates, saveMatches, upsertBatchesFromEvents } from "../db/queries/matching.js";
 import { advanceReconcileClock, reconcileClock, storedReconcileClock } from "../db/queries/reconcileClock.js";
-import { identityHash, loadStoredPayments, outcomeSignature } from "../db/queries/paymentState.js";
+import { loadStoredPayments, type StoredPayment } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
 import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
 import type { WorldFacts } from "../reconcile/world.js";
@@ -18,6 +12,7 @@ import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js"
 import { onTransactionEnd, withTransaction } from "../db/transaction.js";
 import { FINAL_STATUSES, type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
 import { syncExceptions } from "./exceptionSync.js";
+import { sameIdentity, sameOutcome, sameWrittenMatch, writtenPayment, WrittenRows } from "./writtenRows.js";
 import {
   exceptionFindings,
   type PaymentChange,
@@ -52,6 +47,8 @@ export class WorkingSetReconciler {
   /** Keys `loadNow` loaded that are not compared with their stored rows yet. */
   private unverified: { payments: string[]; entries: string[]; batches: string[]; events: string[] } | undefined;
   private everLoaded = false;
+  /** The rows this engine last wrote, compared instead of read back (cleared whenever another writer may have written). */
+  private readonly written = new WrittenRows();
 
   constructor(
     private readonly deps: ReconcileDeps,
@@ -77,6 +74,7 @@ export class WorkingSetReconciler {
       this.workingSet = undefined;
       this.dropped = "start";
       this.unverified = undefined;
+      this.written.clear();
       const reading = performance.now();
       const cpuBefore = process.cpuUsage();
       const { facts, at, finalSince } = await withTransaction(pool, async (tx) => {
@@ -181,8 +179,11 @@ export class WorkingSetReconciler {
     // Whoever runs the transaction (ingest, the sweeper, an operator's decision) and however it ends — a retry
     // after a deadlock included — the next reconciliation waits for it, then finds the working set right.
     onTransactionEnd(tx, (committed) => {
-      if (committed) this.clockLeft = nowMs;
-      else {
+      if (committed) {
+        this.clockLeft = nowMs;
+        this.written.commit();
+      } else {
+        this.written.clear();
         this.workingSet = undefined;
         this.dropped = "rolled_back";
         // The next load compares whole.
@@ -200,10 +201,13 @@ export class WorkingSetReconciler {
     await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
     const locked = performance.now();
     // Facts other processes committed since this engine's last commit, if the journal still reaches back.
+    const othersWrote =
+      this.workingSet !== undefined && this.clockLeft !== undefined && (await reconcileClock(tx)) !== this.clockLeft;
+    // Another writer held the lock since (even one that stored no facts may have written rows): what this engine
+    // wrote last is no longer known to be what is stored.
+    if (othersWrote) this.written.clear();
     const others =
-      this.workingSet && this.clockLeft !== undefined && (await reconcileClock(tx)) !== this.clockLeft
-        ? await touchedSince(tx, this.clockLeft)
-        : emptyTouched();
+      othersWrote && this.clockLeft !== undefined ? await touchedSince(tx, this.clockLeft) : emptyTouched();
     const reloadReason = !this.workingSet
       ? this.dropped
       : !others
@@ -224,6 +228,8 @@ export class WorkingSetReconciler {
       const applying = performance.now();
       workingSet = new WorkingSet(this.deps.policy);
       workingSet.load(facts, nowMs);
+      // Everything is compared whole with the stored rows, read back.
+      this.written.clear();
       // A restart does not start every late-truth window again.
       workingSet.backdateFinal(await finalSinceStored(tx, FINAL_STATUSES));
       reevaluated = workingSet.everything();
@@ -248,7 +254,7 @@ export class WorkingSetReconciler {
     // Written: what is final past the late-truth window may leave memory (a bounded look per transaction).
     // Not while keys loaded at start are still to be compared: an evicted group is restored as stored.
     if (this.eviction.evictAfterMs !== undefined && !this.unverifiedLeft()) {
-      evictFinal(workingSet, nowMs, this.eviction.evictAfterMs, this.deps);
+      evictFinal(workingSet, nowMs, this.eviction.evictAfterMs, this.deps, this.written);
     }
     const reconcileMs = performance.now() - began;
     if (this.loadTimes) {
@@ -277,18 +283,21 @@ export class WorkingSetReconciler {
     const desired = new Map<string, DesiredException[]>();
 
     // Matches, and the grace deadline of unmatched entries (as the sql engine stores them).
+    // Compared with what this engine last wrote; rows it does not know are read (and known from then on).
+    const { written } = this;
     const entries = [...keys.entries].map((key) => ({ key, ...workingSet.entryOf(key) }));
-    const stored = await loadMatches(
+    const unknown = entries.filter(({ key }) => !written.match(key));
+    const read = await loadMatches(
       tx,
-      entries.map(({ entry }) => entry.seq),
+      unknown.map(({ entry }) => entry.seq),
     );
     const matchRows = [];
     for (const { key, entry, match } of entries) {
       desired.set(`entry:${key}`, workingSet.exceptionsOf(`entry:${key}`));
       const deadline = entry.receivedAt + policy.unmatchedGraceMs;
       const unmatchedDeadline = match.kind === "none" && nowMs < deadline ? deadline : null;
-      const old = stored.get(entry.seq);
-      if (old && sameMatch(old.match, match) && old.unmatchedDeadline === unmatchedDeadline) continue;
+      written.stageMatch(key, { match, unmatchedDeadline });
+      if (sameWrittenMatch(written.match(key) ?? read.get(entry.seq), match, unmatchedDeadline)) continue;
       matchRows.push({ entrySeq: entry.seq, match, unmatchedDeadline });
     }
     await saveMatches(tx, matchRows, now);
@@ -308,22 +317,34 @@ export class WorkingSetReconciler {
 
     // Payments: identity and status rows where they differ from the stored ones.
     const ids = [...keys.payments];
-    const storedPayments = await loadStoredPayments(tx, ids);
+    const readPayments = await loadStoredPayments(
+      tx,
+      ids.filter((id) => !written.payment(id)),
+    );
+    const storedPayments = new Map<string, StoredPayment>();
     const all: PaymentChange[] = [];
+    const changed: PaymentChange[] = [];
     const changedIdentities = [];
     for (const id of ids) {
       const outcome = workingSet.outcomeOf(id);
       const identity = workingSet.identityOf(id);
       if (!outcome || !identity) continue;
       desired.set(`payment:${id}`, workingSet.exceptionsOf(`payment:${id}`));
-      const previous = storedPayments.get(id);
-      all.push({ outcome, previous });
-      if (previous?.identityHash !== identityHash(identity.payment, identity.cancelled)) {
-        changedIdentities.push({ id, payment: identity.payment, cancelled: identity.cancelled });
-      }
+      const read = readPayments.get(id);
+      const before = written.payment(id) ?? (read ? { stored: read } : undefined);
+      const previous = before?.stored;
+      if (previous) storedPayments.set(id, previous);
+      const change = { outcome, previous };
+      all.push(change);
+      const differs = {
+        outcome: !before || !sameOutcome(before, outcome),
+        identity: !before || !sameIdentity(before, identity.payment, identity.cancelled),
+      };
+      if (differs.outcome) changed.push(change);
+      if (differs.identity) changedIdentities.push({ id, payment: identity.payment, cancelled: identity.cancelled });
+      written.stagePayment(id, writtenPayment(before, outcome, identity, differs));
     }
-    const changed = all.filter(({ outcome, previous }) => previous?.signature !== outcomeSignature(outcome));
-    const written = await writePaymentRows(tx, { all, changed }, changedIdentities, storedPayments, now);
+    const paymentRows = await writePaymentRows(tx, { all, changed }, changedIdentities, storedPayments, now);
 
     // Gateway events naming no payment (the working set keys them gateway\0event id; owners say gateway/event id).
     for (const key of keys.events) {
@@ -338,7 +359,7 @@ export class WorkingSetReconciler {
       policy.priorityScale,
       exceptionFindings(this.deps),
     );
-    const statusChanges = await recordStatusChanges(tx, written, now, this.deps);
+    const statusChanges = await recordStatusChanges(tx, paymentRows, now, this.deps);
     return {
       statusChanges,
       changed: matchRows.length + changed.length + exceptionChanges.length + changedIdentities.length,
@@ -361,9 +382,20 @@ async function reloadEvicted(tx: pg.PoolClient, workingSet: WorkingSet, facts: W
   }
 }
 
-function evictFinal(workingSet: WorkingSet, nowMs: number, evictAfterMs: number, deps: ReconcileDeps): void {
+function evictFinal(
+  workingSet: WorkingSet,
+  nowMs: number,
+  evictAfterMs: number,
+  deps: ReconcileDeps,
+  written: WrittenRows,
+): void {
   const before = workingSet.memoryCounts().evictedPayments;
-  workingSet.evict(workingSet.evictable(nowMs, evictAfterMs, EVICTION_LOOK));
+  const refs = workingSet.evictable(nowMs, evictAfterMs, EVICTION_LOOK);
+  workingSet.evict(refs);
+  for (const ref of refs) {
+    const group = workingSet.evictedGroup(ref);
+    if (group) written.forget(group.paymentIds, group.entryKeys);
+  }
   const counts = workingSet.memoryCounts();
   if (counts.evictedPayments > before) deps.metrics.workingSetEvictions.inc(counts.evictedPayments - before);
   const items = deps.metrics.workingSetItems;
