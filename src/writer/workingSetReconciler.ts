@@ -5,7 +5,7 @@ import { advanceReconcileClock, reconcileClock, storedReconcileClock } from "../
 import { loadStoredPayments, type StoredPayment } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
 import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
-import type { WorldFacts } from "../reconcile/world.js";
+import { entryKey, type WorldFacts } from "../reconcile/world.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
 import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js";
@@ -220,6 +220,8 @@ export class WorkingSetReconciler {
     await journalTouched(tx, now, touched);
     let workingSet = this.workingSet;
     let reevaluated: Reevaluated;
+    // Payments and entries whose first facts this transaction applies: no row of theirs exists yet.
+    let fresh: Fresh = { payments: new Set(), entries: new Set() };
     if (!workingSet || !others || reloadReason) {
       this.deps.metrics.workingSetLoads.inc({ reason: reloadReason ?? "start" });
       // Loaded whole (in this transaction, so exactly the committed facts plus this one's), then compared whole.
@@ -244,13 +246,15 @@ export class WorkingSetReconciler {
           ? { decisions: [], paymentDecisions: [], ...touched.stored() }
           : await loadTouchedFacts(tx, mergeTouched(others, touched));
       await reloadEvicted(tx, workingSet, facts, this.deps);
+      // Only while this engine is the only writer: another writer's facts come with its rows.
+      if (!othersWrote) fresh = firstFacts(workingSet, facts);
       reevaluated = workingSet.apply(facts, nowMs);
       const verifying = this.nextToVerify();
       if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
     }
     await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
     const writing = performance.now();
-    const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now);
+    const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now, fresh);
     // Written: what is final past the late-truth window may leave memory (a bounded look per transaction).
     // Not while keys loaded at start are still to be compared: an evicted group is restored as stored.
     if (this.eviction.evictAfterMs !== undefined && !this.unverifiedLeft()) {
@@ -277,7 +281,7 @@ export class WorkingSetReconciler {
   }
 
   /** Writes what the re-evaluated keys say where it differs from the stored rows; returns the status changes. */
-  private async write(tx: pg.PoolClient, workingSet: WorkingSet, keys: Reevaluated, now: Date) {
+  private async write(tx: pg.PoolClient, workingSet: WorkingSet, keys: Reevaluated, now: Date, fresh: Fresh) {
     const { policy } = this.deps;
     const nowMs = now.getTime();
     const desired = new Map<string, DesiredException[]>();
@@ -286,7 +290,7 @@ export class WorkingSetReconciler {
     // Compared with what this engine last wrote; rows it does not know are read (and known from then on).
     const { written } = this;
     const entries = [...keys.entries].map((key) => ({ key, ...workingSet.entryOf(key) }));
-    const unknown = entries.filter(({ key }) => !written.match(key));
+    const unknown = entries.filter(({ key }) => !written.match(key) && !fresh.entries.has(key));
     const read = await loadMatches(
       tx,
       unknown.map(({ entry }) => entry.seq),
@@ -319,7 +323,7 @@ export class WorkingSetReconciler {
     const ids = [...keys.payments];
     const readPayments = await loadStoredPayments(
       tx,
-      ids.filter((id) => !written.payment(id)),
+      ids.filter((id) => !written.payment(id) && !fresh.payments.has(id)),
     );
     const storedPayments = new Map<string, StoredPayment>();
     const all: PaymentChange[] = [];
@@ -365,6 +369,28 @@ export class WorkingSetReconciler {
       changed: matchRows.length + changed.length + exceptionChanges.length + changedIdentities.length,
     };
   }
+}
+
+interface Fresh {
+  payments: Set<string>;
+  entries: Set<string>;
+}
+
+/**
+ * Payments and entries the working set holds no fact of before `facts` (called after evicted groups they could touch
+ * are loaded back): a payment row is written only for a version in force, a match row only for a stored entry, so
+ * neither has a row to read back.
+ */
+function firstFacts(workingSet: WorkingSet, facts: WorldFacts): Fresh {
+  const fresh: Fresh = { payments: new Set(), entries: new Set() };
+  for (const version of facts.versions) {
+    if (!workingSet.identityOf(version.paymentId)) fresh.payments.add(version.paymentId);
+  }
+  for (const entry of facts.entries) {
+    const key = entryKey(entry);
+    if (!workingSet.hasEntry(key)) fresh.entries.add(key);
+  }
+  return fresh;
 }
 
 function isEmpty(touched: TouchedFacts): boolean {

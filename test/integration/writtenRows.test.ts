@@ -179,12 +179,17 @@ describe("the memory engine's rows last written (compared instead of read back)"
     expect(await roleOf(standby)).toBe("standby");
 
     expect(await post(leader, "payments.expected", [expectedPayment(1), expectedPayment(2)])).toBe(200);
-    // The standby reconciles with the sql engine: exp_1 settles there, pending → settled, totals moved.
+    // The standby reconciles with the sql engine: exp_1 settles there, pending → settled, totals moved; exp_3 is
+    // created there (its row exists although the leader never saw a fact of it).
     expect(await post(standby, "bank.settlements", [bankEntry(1)])).toBe(200);
+    expect(await post(standby, "payments.expected", [expectedPayment(3)])).toBe(200);
     expect((await db.pool.query("select status from payments where id = 'exp_1'")).rows[0]?.status).toBe("settled");
     // The leader applies the journal, then re-evaluates exp_1 with its new version.
     expect(
-      await post(leader, "payments.expected", [{ ...expectedPayment(1), version: 2, due_at: isoDaysFromNow(8) }]),
+      await post(leader, "payments.expected", [
+        { ...expectedPayment(1), version: 2, due_at: isoDaysFromNow(8) },
+        { ...expectedPayment(3), version: 2, due_at: isoDaysFromNow(8) },
+      ]),
     ).toBe(200);
     await expectConsistent(db);
   }, 120_000);
