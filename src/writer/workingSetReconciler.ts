@@ -25,8 +25,9 @@ import {
 
 /**
  * Engine v2, step 3 (docs/architecture.md §4): the writer keeps every fact in a WorkingSet in memory and
- * asks PostgreSQL nothing to find what new facts touch or to rebuild the payments they touch; it reads
- * only the rows it is about to overwrite (to write what changed, once) and the facts just stored.
+ * asks PostgreSQL nothing to find what new facts touch or to rebuild the payments they touch; it compares what it
+ * re-evaluated with the rows it last wrote (WrittenRows: read back only for keys it does not know, and exceptions,
+ * which operators change), to write what changed, once.
  *
  * The working set must hold exactly the committed facts. Reconciliations run one at a time in this
  * process, each until its transaction ends; a transaction that does not commit leaves the working set
