@@ -11,6 +11,7 @@
  *   BENCH_PARTITIONS      partitions per input topic (default 48; the mock keeps ~5 MB each)
  *   BENCH_CPU_PROF=1      run the daemon with --cpu-prof and print its hottest functions
  *   BENCH_PG_PROFILE=1    load pg_stat_statements and print the statements that took PostgreSQL's time
+ *   BENCH_PROFILE_TOP     how many functions and statements those two print (default 15)
  *                         during (b), with their WAL, and the WAL written per message
  *   BENCH_PARTITIONS_CONCURRENCY  the daemon's KAFKA_PARTITIONS_CONCURRENCY (default: every input partition, so
  *                         one fetch is one group commit, not one per 16 partitions — see the latency note below)
@@ -52,6 +53,7 @@ const REPORT_PAYMENTS = env("BENCH_REPORT_PAYMENTS", 1_000_000);
 const PARTITIONS = env("BENCH_PARTITIONS", 48);
 const CPU_PROF = process.env.BENCH_CPU_PROF === "1";
 const PG_PROFILE = process.env.BENCH_PG_PROFILE === "1";
+const PROFILE_TOP = Number(process.env.BENCH_PROFILE_TOP ?? 15);
 /** `name=value,name=value`: PostgreSQL settings for the bench's server (e.g. wal_compression=on). */
 const PG_SETTINGS = Object.fromEntries(
   (process.env.BENCH_PG_SETTINGS ?? "")
@@ -717,7 +719,8 @@ async function statementProfile(pool: pg.Pool, walBefore: bigint, messages: numb
             wal_bytes, regexp_replace(query, '\\s+', ' ', 'g') as query
        from pg_stat_statements
       where dbid = (select oid from pg_database where datname = current_database())
-      order by total_exec_time desc limit 15`,
+      order by total_exec_time desc limit $1`,
+    [PROFILE_TOP],
   );
   return {
     walBytesPerMessage: Number(walAfter - walBefore) / messages,
@@ -838,7 +841,7 @@ async function main() {
     daemon = undefined;
     profiled.child.kill("SIGTERM");
     await new Promise((resolve) => profiled.child.once("exit", resolve));
-    const profile = CPU_PROF ? hottest(profiled.profileDir, root) : [];
+    const profile = CPU_PROF ? hottest(profiled.profileDir, root, PROFILE_TOP) : [];
     const startSingle = async () => {
       daemon ??= await startDaemon(database.url, brokers);
     };

@@ -700,6 +700,16 @@ export class WorkingSet {
   /** When each payment's outcome became final with no deadline (or was last found unable to leave), oldest first. */
   private readonly finalSince = new Map<string, number>();
 
+  /** Whether a bank entry is in memory (a fact about an evicted one reloads it first: `toReload`). */
+  hasEntry(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** An evicted group's payments and entries (the writer forgets the rows it knew of them). */
+  evictedGroup(referenceKey: string): EvictedGroup | undefined {
+    return this.evictedIndex?.group(referenceKey);
+  }
+
   private get evicted(): EvictedIndex {
     this.evictedIndex ??= new EvictedIndex(this.policy);
     return this.evictedIndex;

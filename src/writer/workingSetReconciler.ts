@@ -1,23 +1,18 @@
 import type pg from "pg";
 import type { FactReconciler, ReconcileEffects } from "../consumers/ingest.js";
-import {
-  loadMatches,
-  sameMatch,
-  saveBatchStates,
-  saveMatches,
-  upsertBatchesFromEvents,
-} from "../db/queries/matching.js";
+import { loadMatches, saveBatchStates, saveMatches, upsertBatchesFromEvents } from "../db/queries/matching.js";
 import { advanceReconcileClock, reconcileClock, storedReconcileClock } from "../db/queries/reconcileClock.js";
-import { identityHash, loadStoredPayments, outcomeSignature } from "../db/queries/paymentState.js";
+import { loadStoredPayments, type StoredPayment } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
 import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
-import type { WorldFacts } from "../reconcile/world.js";
+import { entryKey, type WorldFacts } from "../reconcile/world.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
 import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js";
 import { onTransactionEnd, withTransaction } from "../db/transaction.js";
 import { FINAL_STATUSES, type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
 import { syncExceptions } from "./exceptionSync.js";
+import { sameIdentity, sameOutcome, sameWrittenMatch, writtenPayment, WrittenRows } from "./writtenRows.js";
 import {
   exceptionFindings,
   type PaymentChange,
@@ -30,8 +25,9 @@ import {
 
 /**
  * Engine v2, step 3 (docs/architecture.md §4): the writer keeps every fact in a WorkingSet in memory and
- * asks PostgreSQL nothing to find what new facts touch or to rebuild the payments they touch; it reads
- * only the rows it is about to overwrite (to write what changed, once) and the facts just stored.
+ * asks PostgreSQL nothing to find what new facts touch or to rebuild the payments they touch; it compares what it
+ * re-evaluated with the rows it last wrote (WrittenRows: read back only for keys it does not know, and exceptions,
+ * which operators change), to write what changed, once.
  *
  * The working set must hold exactly the committed facts. Reconciliations run one at a time in this
  * process, each until its transaction ends; a transaction that does not commit leaves the working set
@@ -52,6 +48,8 @@ export class WorkingSetReconciler {
   /** Keys `loadNow` loaded that are not compared with their stored rows yet. */
   private unverified: { payments: string[]; entries: string[]; batches: string[]; events: string[] } | undefined;
   private everLoaded = false;
+  /** The rows this engine last wrote, compared instead of read back (cleared whenever another writer may have written). */
+  private readonly written = new WrittenRows();
 
   constructor(
     private readonly deps: ReconcileDeps,
@@ -77,6 +75,7 @@ export class WorkingSetReconciler {
       this.workingSet = undefined;
       this.dropped = "start";
       this.unverified = undefined;
+      this.written.clear();
       const reading = performance.now();
       const cpuBefore = process.cpuUsage();
       const { facts, at, finalSince } = await withTransaction(pool, async (tx) => {
@@ -181,8 +180,11 @@ export class WorkingSetReconciler {
     // Whoever runs the transaction (ingest, the sweeper, an operator's decision) and however it ends — a retry
     // after a deadlock included — the next reconciliation waits for it, then finds the working set right.
     onTransactionEnd(tx, (committed) => {
-      if (committed) this.clockLeft = nowMs;
-      else {
+      if (committed) {
+        this.clockLeft = nowMs;
+        this.written.commit();
+      } else {
+        this.written.clear();
         this.workingSet = undefined;
         this.dropped = "rolled_back";
         // The next load compares whole.
@@ -200,10 +202,13 @@ export class WorkingSetReconciler {
     await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
     const locked = performance.now();
     // Facts other processes committed since this engine's last commit, if the journal still reaches back.
+    const othersWrote =
+      this.workingSet !== undefined && this.clockLeft !== undefined && (await reconcileClock(tx)) !== this.clockLeft;
+    // Another writer held the lock since (even one that stored no facts may have written rows): what this engine
+    // wrote last is no longer known to be what is stored.
+    if (othersWrote) this.written.clear();
     const others =
-      this.workingSet && this.clockLeft !== undefined && (await reconcileClock(tx)) !== this.clockLeft
-        ? await touchedSince(tx, this.clockLeft)
-        : emptyTouched();
+      othersWrote && this.clockLeft !== undefined ? await touchedSince(tx, this.clockLeft) : emptyTouched();
     const reloadReason = !this.workingSet
       ? this.dropped
       : !others
@@ -216,6 +221,8 @@ export class WorkingSetReconciler {
     await journalTouched(tx, now, touched);
     let workingSet = this.workingSet;
     let reevaluated: Reevaluated;
+    // Payments and entries whose first facts this transaction applies: no row of theirs exists yet.
+    let fresh: Fresh = { payments: new Set(), entries: new Set() };
     if (!workingSet || !others || reloadReason) {
       this.deps.metrics.workingSetLoads.inc({ reason: reloadReason ?? "start" });
       // Loaded whole (in this transaction, so exactly the committed facts plus this one's), then compared whole.
@@ -224,6 +231,8 @@ export class WorkingSetReconciler {
       const applying = performance.now();
       workingSet = new WorkingSet(this.deps.policy);
       workingSet.load(facts, nowMs);
+      // Everything is compared whole with the stored rows, read back.
+      this.written.clear();
       // A restart does not start every late-truth window again.
       workingSet.backdateFinal(await finalSinceStored(tx, FINAL_STATUSES));
       reevaluated = workingSet.everything();
@@ -238,17 +247,19 @@ export class WorkingSetReconciler {
           ? { decisions: [], paymentDecisions: [], ...touched.stored() }
           : await loadTouchedFacts(tx, mergeTouched(others, touched));
       await reloadEvicted(tx, workingSet, facts, this.deps);
+      // Only while this engine is the only writer: another writer's facts come with its rows.
+      if (!othersWrote) fresh = firstFacts(workingSet, facts);
       reevaluated = workingSet.apply(facts, nowMs);
       const verifying = this.nextToVerify();
       if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
     }
     await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
     const writing = performance.now();
-    const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now);
+    const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now, fresh);
     // Written: what is final past the late-truth window may leave memory (a bounded look per transaction).
     // Not while keys loaded at start are still to be compared: an evicted group is restored as stored.
     if (this.eviction.evictAfterMs !== undefined && !this.unverifiedLeft()) {
-      evictFinal(workingSet, nowMs, this.eviction.evictAfterMs, this.deps);
+      evictFinal(workingSet, nowMs, this.eviction.evictAfterMs, this.deps, this.written);
     }
     const reconcileMs = performance.now() - began;
     if (this.loadTimes) {
@@ -271,24 +282,27 @@ export class WorkingSetReconciler {
   }
 
   /** Writes what the re-evaluated keys say where it differs from the stored rows; returns the status changes. */
-  private async write(tx: pg.PoolClient, workingSet: WorkingSet, keys: Reevaluated, now: Date) {
+  private async write(tx: pg.PoolClient, workingSet: WorkingSet, keys: Reevaluated, now: Date, fresh: Fresh) {
     const { policy } = this.deps;
     const nowMs = now.getTime();
     const desired = new Map<string, DesiredException[]>();
 
     // Matches, and the grace deadline of unmatched entries (as the sql engine stores them).
+    // Compared with what this engine last wrote; rows it does not know are read (and known from then on).
+    const { written } = this;
     const entries = [...keys.entries].map((key) => ({ key, ...workingSet.entryOf(key) }));
-    const stored = await loadMatches(
+    const unknown = entries.filter(({ key }) => !written.match(key) && !fresh.entries.has(key));
+    const read = await loadMatches(
       tx,
-      entries.map(({ entry }) => entry.seq),
+      unknown.map(({ entry }) => entry.seq),
     );
     const matchRows = [];
     for (const { key, entry, match } of entries) {
       desired.set(`entry:${key}`, workingSet.exceptionsOf(`entry:${key}`));
       const deadline = entry.receivedAt + policy.unmatchedGraceMs;
       const unmatchedDeadline = match.kind === "none" && nowMs < deadline ? deadline : null;
-      const old = stored.get(entry.seq);
-      if (old && sameMatch(old.match, match) && old.unmatchedDeadline === unmatchedDeadline) continue;
+      written.stageMatch(key, { match, unmatchedDeadline });
+      if (sameWrittenMatch(written.match(key) ?? read.get(entry.seq), match, unmatchedDeadline)) continue;
       matchRows.push({ entrySeq: entry.seq, match, unmatchedDeadline });
     }
     await saveMatches(tx, matchRows, now);
@@ -308,22 +322,34 @@ export class WorkingSetReconciler {
 
     // Payments: identity and status rows where they differ from the stored ones.
     const ids = [...keys.payments];
-    const storedPayments = await loadStoredPayments(tx, ids);
+    const readPayments = await loadStoredPayments(
+      tx,
+      ids.filter((id) => !written.payment(id) && !fresh.payments.has(id)),
+    );
+    const storedPayments = new Map<string, StoredPayment>();
     const all: PaymentChange[] = [];
+    const changed: PaymentChange[] = [];
     const changedIdentities = [];
     for (const id of ids) {
       const outcome = workingSet.outcomeOf(id);
       const identity = workingSet.identityOf(id);
       if (!outcome || !identity) continue;
       desired.set(`payment:${id}`, workingSet.exceptionsOf(`payment:${id}`));
-      const previous = storedPayments.get(id);
-      all.push({ outcome, previous });
-      if (previous?.identityHash !== identityHash(identity.payment, identity.cancelled)) {
-        changedIdentities.push({ id, payment: identity.payment, cancelled: identity.cancelled });
-      }
+      const read = readPayments.get(id);
+      const before = written.payment(id) ?? (read ? { stored: read } : undefined);
+      const previous = before?.stored;
+      if (previous) storedPayments.set(id, previous);
+      const change = { outcome, previous };
+      all.push(change);
+      const differs = {
+        outcome: !before || !sameOutcome(before, outcome),
+        identity: !before || !sameIdentity(before, identity.payment, identity.cancelled),
+      };
+      if (differs.outcome) changed.push(change);
+      if (differs.identity) changedIdentities.push({ id, payment: identity.payment, cancelled: identity.cancelled });
+      written.stagePayment(id, writtenPayment(before, outcome, identity, differs));
     }
-    const changed = all.filter(({ outcome, previous }) => previous?.signature !== outcomeSignature(outcome));
-    const written = await writePaymentRows(tx, { all, changed }, changedIdentities, storedPayments, now);
+    const paymentRows = await writePaymentRows(tx, { all, changed }, changedIdentities, storedPayments, now);
 
     // Gateway events naming no payment (the working set keys them gateway\0event id; owners say gateway/event id).
     for (const key of keys.events) {
@@ -338,12 +364,34 @@ export class WorkingSetReconciler {
       policy.priorityScale,
       exceptionFindings(this.deps),
     );
-    const statusChanges = await recordStatusChanges(tx, written, now, this.deps);
+    const statusChanges = await recordStatusChanges(tx, paymentRows, now, this.deps);
     return {
       statusChanges,
       changed: matchRows.length + changed.length + exceptionChanges.length + changedIdentities.length,
     };
   }
+}
+
+interface Fresh {
+  payments: Set<string>;
+  entries: Set<string>;
+}
+
+/**
+ * Payments and entries the working set holds no fact of before `facts` (called after evicted groups they could touch
+ * are loaded back): a payment row is written only for a version in force, a match row only for a stored entry, so
+ * neither has a row to read back.
+ */
+function firstFacts(workingSet: WorkingSet, facts: WorldFacts): Fresh {
+  const fresh: Fresh = { payments: new Set(), entries: new Set() };
+  for (const version of facts.versions) {
+    if (!workingSet.identityOf(version.paymentId)) fresh.payments.add(version.paymentId);
+  }
+  for (const entry of facts.entries) {
+    const key = entryKey(entry);
+    if (!workingSet.hasEntry(key)) fresh.entries.add(key);
+  }
+  return fresh;
 }
 
 function isEmpty(touched: TouchedFacts): boolean {
@@ -361,9 +409,20 @@ async function reloadEvicted(tx: pg.PoolClient, workingSet: WorkingSet, facts: W
   }
 }
 
-function evictFinal(workingSet: WorkingSet, nowMs: number, evictAfterMs: number, deps: ReconcileDeps): void {
+function evictFinal(
+  workingSet: WorkingSet,
+  nowMs: number,
+  evictAfterMs: number,
+  deps: ReconcileDeps,
+  written: WrittenRows,
+): void {
   const before = workingSet.memoryCounts().evictedPayments;
-  workingSet.evict(workingSet.evictable(nowMs, evictAfterMs, EVICTION_LOOK));
+  const refs = workingSet.evictable(nowMs, evictAfterMs, EVICTION_LOOK);
+  workingSet.evict(refs);
+  for (const ref of refs) {
+    const group = workingSet.evictedGroup(ref);
+    if (group) written.forget(group.paymentIds, group.entryKeys);
+  }
   const counts = workingSet.memoryCounts();
   if (counts.evictedPayments > before) deps.metrics.workingSetEvictions.inc(counts.evictedPayments - before);
   const items = deps.metrics.workingSetItems;

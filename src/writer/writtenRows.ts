@@ -1,0 +1,176 @@
+import type { ExpectedPayment } from "../messages/schemas.js";
+import type { EntryMatch } from "../reconcile/matching.js";
+import type { PaymentOutcome } from "../reconcile/paymentStatus.js";
+import { referenceKey } from "../reconcile/references.js";
+import { identityHash, outcomeSignature, type StoredPayment } from "../db/queries/paymentState.js";
+import { sameMatch } from "../db/queries/matching.js";
+
+/** A payment row as the memory engine last wrote (or read) it. */
+export interface WrittenPayment {
+  stored: StoredPayment;
+  /** The outcome the row says, when this process evaluated it: compared by identity, then field by field. */
+  outcome?: PaymentOutcome;
+  /** The version in force the row holds, when this process knows the object. */
+  identity?: { payment: ExpectedPayment; cancelled: boolean };
+}
+
+/** An entry's match row as last written (or read). */
+export interface WrittenMatch {
+  match: EntryMatch;
+  unmatchedDeadline: number | null;
+}
+
+/**
+ * What the memory engine last wrote to `payments` and `bank_entry_matches`, per key, so its write phase compares
+ * the working set with memory instead of reading the rows back (docs/architecture.md §4, step 6). A read-through
+ * cache: a key not in it is read from PostgreSQL and then kept. Valid only while this engine is the only writer of
+ * those rows: the reconciler clears it when another writer held the reconciliation lock since its last commit (the
+ * reconcile clock moved), when the working set is loaded again, and when a transaction does not commit. What a
+ * transaction writes or reads is staged and kept only when it commits (`commit`), so a rollback leaves nothing.
+ *
+ * Exceptions are not kept: operators change their rows directly (resolve, acknowledge, reopen; escalation and
+ * dunning raise priorities) without the reconciliation lock, so the stored rows are the only truth for them.
+ */
+export class WrittenRows {
+  private readonly payments = new Map<string, WrittenPayment>();
+  private readonly matches = new Map<string, WrittenMatch>();
+  private readonly stagedPayments = new Map<string, WrittenPayment>();
+  private readonly stagedMatches = new Map<string, WrittenMatch>();
+
+  payment(id: string): WrittenPayment | undefined {
+    return this.payments.get(id);
+  }
+
+  match(entryKey: string): WrittenMatch | undefined {
+    return this.matches.get(entryKey);
+  }
+
+  stagePayment(id: string, row: WrittenPayment): void {
+    this.stagedPayments.set(id, row);
+  }
+
+  stageMatch(entryKey: string, row: WrittenMatch): void {
+    this.stagedMatches.set(entryKey, row);
+  }
+
+  /** The running transaction committed: what it wrote and read is what PostgreSQL holds now. */
+  commit(): void {
+    for (const [id, row] of this.stagedPayments) this.payments.set(id, row);
+    for (const [key, row] of this.stagedMatches) this.matches.set(key, row);
+    this.stagedPayments.clear();
+    this.stagedMatches.clear();
+  }
+
+  /** Forgets everything, staged or kept (another writer, a reload, a transaction that did not commit). */
+  clear(): void {
+    this.payments.clear();
+    this.matches.clear();
+    this.stagedPayments.clear();
+    this.stagedMatches.clear();
+  }
+
+  /** Keys that left memory with an evicted group: a reload reads their rows again, memory stays bounded. */
+  forget(paymentIds: Iterable<string>, entryKeys: Iterable<string>): void {
+    for (const id of paymentIds) {
+      this.payments.delete(id);
+      this.stagedPayments.delete(id);
+    }
+    for (const key of entryKeys) {
+      this.matches.delete(key);
+      this.stagedMatches.delete(key);
+    }
+  }
+
+  get size(): { payments: number; matches: number } {
+    return { payments: this.payments.size, matches: this.matches.size };
+  }
+}
+
+/** Whether the stored row already says this outcome (what `outcomeSignature` decides, without JSON or SHA-1 when known). */
+export function sameOutcome(row: WrittenPayment, outcome: PaymentOutcome): boolean {
+  const known = row.outcome;
+  if (known === outcome) return true;
+  // A different body object (or a row read back): the signature decides, as it does for the sql engine.
+  if (!known || known.payment !== outcome.payment) return row.stored.signature === outcomeSignature(outcome);
+  return (
+    known.status === outcome.status &&
+    known.settledAmountMinor === outcome.settledAmountMinor &&
+    known.failureCategory === outcome.failureCategory &&
+    known.failureCode === outcome.failureCode &&
+    known.retryAdvice === outcome.retryAdvice &&
+    known.holdReason === outcome.holdReason &&
+    known.settledLate === outcome.settledLate &&
+    known.settledOn === outcome.settledOn &&
+    known.acceptedAt === outcome.acceptedAt &&
+    known.overdueSince === outcome.overdueSince &&
+    sameStrings(known.flags, outcome.flags) &&
+    known.reason === outcome.reason &&
+    known.nextDeadline === outcome.nextDeadline &&
+    (known.exception?.amountMinor ?? 0) === (outcome.exception?.amountMinor ?? 0) &&
+    (known.fx === outcome.fx ||
+      (known.fx !== null &&
+        outcome.fx !== null &&
+        known.fx.lineCurrency === outcome.fx.lineCurrency &&
+        known.fx.lineAmountMinor === outcome.fx.lineAmountMinor &&
+        known.fx.differenceMinor === outcome.fx.differenceMinor))
+  );
+}
+
+/** Whether the stored row already holds this version in force (what `identityHash` decides). */
+export function sameIdentity(row: WrittenPayment, payment: ExpectedPayment, cancelled: boolean): boolean {
+  if (row.identity && row.identity.payment === payment && row.identity.cancelled === cancelled) return true;
+  return row.stored.identityHash === identityHash(payment, cancelled);
+}
+
+/**
+ * The row after this transaction: as written when the outcome changed, as it was otherwise. Either way the row now
+ * says this outcome and holds this version in force (equal signatures, equal identity hashes), so both objects stand
+ * in for it and the next comparison is by identity.
+ */
+export function writtenPayment(
+  before: WrittenPayment | undefined,
+  outcome: PaymentOutcome,
+  identity: { payment: ExpectedPayment; cancelled: boolean },
+  changed: { outcome: boolean; identity: boolean },
+): WrittenPayment {
+  if (!changed.outcome && before) {
+    const stored = changed.identity
+      ? { ...before.stored, identityHash: identityHash(identity.payment, identity.cancelled) }
+      : before.stored;
+    return { stored, outcome, identity };
+  }
+  const { payment } = outcome;
+  return {
+    stored: {
+      id: outcome.paymentId,
+      referenceKey: referenceKey(payment.reference),
+      status: outcome.status,
+      direction: payment.direction,
+      gateway: payment.gateway,
+      currency: payment.currency,
+      atRiskMinor: outcome.exception?.amountMinor ?? 0,
+      statusReason: outcome.reason,
+      signature: outcomeSignature(outcome),
+      identityHash:
+        changed.identity || !before ? identityHash(identity.payment, identity.cancelled) : before.stored.identityHash,
+    },
+    outcome,
+    identity,
+  };
+}
+
+/** Whether the stored match row already says this match and deadline. */
+export function sameWrittenMatch(row: WrittenMatch | undefined, match: EntryMatch, unmatchedDeadline: number | null) {
+  return (
+    row !== undefined &&
+    row.unmatchedDeadline === unmatchedDeadline &&
+    (row.match === match || sameMatch(row.match, match))
+  );
+}
+
+function sameStrings(a: string[], b: string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
