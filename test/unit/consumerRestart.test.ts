@@ -1,10 +1,7 @@
 import { type Kafka, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from "kafkajs";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { loadConfig } from "../../src/config.js";
 import { restartPause } from "../../src/consumers/consumerRestart.js";
-import { KafkaIngest } from "../../src/consumers/kafkaConsumer.js";
-import { createLogger } from "../../src/logger.js";
-import { createMetrics } from "../../src/metrics/registry.js";
+import { fakeKafkaIngest } from "../support/fakeKafkaIngest.js";
 
 /**
  * A consumer kafkajs stopped for good is replaced after a pause. A join refused with INVALID_REQUEST (a
@@ -70,19 +67,9 @@ describe("a consumer stopped for good by kafkajs", () => {
 
   it("is replaced after the session timeout when its join was refused, after a growing pause otherwise", async () => {
     vi.useFakeTimers();
-    const config = loadConfig({ KAFKA_BROKERS: "kafka:9092", KAFKA_SESSION_TIMEOUT: "6s" });
-    const lines: Array<{ msg: string; delayMs?: number }> = [];
-    const log = createLogger("info", { write: (line: string) => void lines.push(JSON.parse(line)) });
     const cluster = crashingKafka();
-    const ingest = new KafkaIngest({
-      kafka: cluster.kafka,
-      config: config.kafka!,
-      topics: config.topics,
-      ingest: {} as never,
-      publisher: {} as never,
-      metrics: createMetrics({ version: "test", commit: "test" }),
-      log,
-      lagIntervalMs: 600_000,
+    const { ingest, lines } = fakeKafkaIngest<{ msg: string; delayMs?: number }>(cluster.kafka, {
+      KAFKA_SESSION_TIMEOUT: "6s",
     });
     const pauses = () =>
       lines.filter((line) => line.msg.startsWith("kafka consumer stopped for good")).map((line) => line.delayMs);
