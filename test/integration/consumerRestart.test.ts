@@ -12,7 +12,7 @@ import { uniqueTopics } from "../support/kafka.js";
 
 /**
  * The mock cluster refuses a follower's SyncGroup that arrives after the leader's with INVALID_REQUEST, and
- * kafkajs then stops the consumer for good: a second instance joining the group lost that race in 15 of 27
+ * kafkajs then stops the consumer for good: a second instance joining the group lost that race in 27 of 51
  * joins measured, now and then three in a row (CI's consumerPositions failure). Forced here on a group of one
  * by pushing the error twice: each refused join is followed by a fresh consumer after the session timeout
  * (6 s in the tests' Kafka env), not after 5 s, then 10 s, as for a lasting fault.

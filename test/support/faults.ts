@@ -409,9 +409,10 @@ export async function stopFaultRig(rig: FaultRig | undefined, daemons: Array<Chi
  * How many group joins joinSecondInstance allows the second instance. The mock cluster sends the leader its
  * assignment as soon as the leader's SyncGroup arrives and refuses a follower's SyncGroup that comes after it
  * (INVALID_REQUEST; a Kafka broker would answer with the assignment). The leader's often comes first: measured
- * with 4 copies of consumerPositions.test.ts at once, the second instance lost its first join in 11 of 13 runs
- * (it is still starting) and 4 of 14 later ones. Each lost join stops its consumer, and a fresh one joins
- * after the session timeout (restartPause). Losing 10 in a row: about 0.85 × 0.29^9, 1 run in 80,000.
+ * with 4 copies of consumerPositions.test.ts at once, the second instance lost its first join in 22 of 25 runs
+ * (it is still starting) and 5 of 26 later ones. Each lost join stops its consumer, and a fresh one joins
+ * after the session timeout (restartPause). Losing 10 in a row: 0.88 × 0.19^9, about 3 runs in 10 million;
+ * 1 in 1,000 were every join a coin toss.
  */
 const JOIN_ATTEMPTS = 10;
 /** Starting the second instance, until its first JoinGroup (measured: up to 7 s with 4 copies at once). */
