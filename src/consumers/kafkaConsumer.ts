@@ -6,6 +6,7 @@ import { findMissingTopics, isUnknownTopic, MissingTopicsError } from "../kafka/
 import type { OutboxPublisher } from "../kafka/outboxPublisher.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
+import { originalCause, restartPause } from "./consumerRestart.js";
 import { type InputKind, inputKindsByTopic, type RawMessage } from "./decode.js";
 import { GroupCommit, type PartitionOffset } from "./groupCommit.js";
 import { type IngestDeps, type IngestResult, ingestMessages } from "./ingest.js";
@@ -99,7 +100,7 @@ export class KafkaIngest {
     consumer.on(consumer.events.CRASH, (event) => {
       metrics.consumerCrashes.inc();
       log.error({ err: event.payload.error, restart: event.payload.restart }, "kafka consumer crashed");
-      if (!event.payload.restart) this.restartLater(consumer);
+      if (!event.payload.restart) this.restartLater(consumer, event.payload.error);
     });
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.consumerDown = false;
@@ -138,13 +139,14 @@ export class KafkaIngest {
    * kafkajs restarts a crashed consumer only after errors it deems retriable; after any other it stays
    * stopped while the process lives on. Some are transient all the same (a coordinator answering a
    * SyncGroup out of turn), and a permanent one (authorization) is fixed outside: start a fresh consumer
-   * after a growing pause, from the committed offsets. Not ready meanwhile.
+   * after a pause (restartPause: the session timeout after a refused join, else growing), from the
+   * committed offsets. Not ready meanwhile.
    */
-  private restartLater(crashed: Consumer): void {
+  private restartLater(crashed: Consumer, error?: unknown): void {
     this.consumerDown = true;
     if (this.stopping || this.restartTimer || this.consumer !== crashed) return;
-    const delayMs = Math.min(5_000 * 2 ** this.restarts, 60_000);
-    this.restarts++;
+    const { delayMs, grows } = restartPause(error, this.restarts, this.options.config.sessionTimeoutMs);
+    if (grows) this.restarts++;
     this.options.log.warn({ delayMs }, "kafka consumer stopped for good by kafkajs; starting a new one");
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
@@ -155,7 +157,7 @@ export class KafkaIngest {
         .then(() => this.startConsumer())
         .catch((error) => {
           this.options.log.error({ err: error }, "kafka consumer did not start");
-          if (this.consumer) this.restartLater(this.consumer);
+          if (this.consumer) this.restartLater(this.consumer, error);
         });
     }, delayMs);
     this.restartTimer.unref();
@@ -392,11 +394,4 @@ function partitionKey(topic: string, partition: number): string {
 function fetchedOffset(batch: Batch): string {
   const fetched = (batch as Batch & { fetchedOffset?: string }).fetchedOffset;
   return fetched ?? batch.firstOffset() ?? batch.messages[0]!.offset;
-}
-
-/** The error under kafkajs' retry wrappers (KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded). */
-function originalCause(error: unknown): unknown {
-  let cause = error;
-  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
-  return cause;
 }

@@ -1,5 +1,6 @@
 import type { Admin, Kafka, Producer } from "kafkajs";
 import type pg from "pg";
+import { loadConfig } from "../../src/config.js";
 import { countUnpublishedFindings } from "../../src/db/queries/findings.js";
 import { countPendingOutbox } from "../../src/db/queries/outbox.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
@@ -404,21 +405,45 @@ export async function stopFaultRig(rig: FaultRig | undefined, daemons: Array<Chi
   await rig?.db.drop();
 }
 
-/** Starts a second instance in the group, keeping the stream flowing until it stores facts from partitions of its own. */
+/**
+ * How many group joins joinSecondInstance allows the second instance. The mock cluster sends the leader its
+ * assignment as soon as the leader's SyncGroup arrives and refuses a follower's SyncGroup that comes after it
+ * (INVALID_REQUEST; a Kafka broker would answer with the assignment). The leader's often comes first: measured
+ * with 4 copies of consumerPositions.test.ts at once, the second instance lost its first join in 22 of 25 runs
+ * (it is still starting) and 5 of 26 later ones. Each lost join stops its consumer, and a fresh one joins
+ * after the session timeout (restartPause). Losing 10 in a row: 0.88 × 0.19^9, about 3 runs in 10 million;
+ * 1 in 1,000 were every join a coin toss.
+ */
+const JOIN_ATTEMPTS = 10;
+/** Starting the second instance, until its first JoinGroup (measured: up to 7 s with 4 copies at once). */
+const SPAWN_ALLOWANCE_MS = 20_000;
+
+/**
+ * Starts a second instance in the group, keeping the stream flowing until it stores facts from partitions of
+ * its own. Each join may take a session timeout (the pause after a refused one) and a rebalance timeout (the
+ * coordinator waits up to that long for the members to rejoin; the mock, the session timeout less 1 s).
+ */
 export async function joinSecondInstance(rig: FaultRig, stream: FaultStream): Promise<ChildDaemon> {
+  const { sessionTimeoutMs, rebalanceTimeoutMs } = loadConfig(rig.env).kafka!;
+  const deadlineMs = SPAWN_ALLOWANCE_MS + JOIN_ATTEMPTS * (sessionTimeoutMs + rebalanceTimeoutMs);
   // A second memory engine would wait as a standby and never join (test/integration/leadership.test.ts): the
   // scale-out of a consumer group is the sql engine's, beside whichever engine the first runs.
   const joining = await spawnDaemon({ ...rig.env, RECONCILE_ENGINE: "sql" });
-  await waitUntil(
-    async () => {
-      if (joining.process.exitCode !== null)
-        throw new Error(`second instance exited: ${joining.output().slice(-2_000)}`);
-      await stream.produce(rig.producer, 1);
-      await sleep(1_000);
-      return (await metricSum(joining.baseUrl, "payrecon_events_ingested_total").catch(() => 0)) > 0;
-    },
-    90_000,
-    "the second instance storing facts from its partitions",
-  );
+  try {
+    await waitUntil(
+      async () => {
+        if (joining.process.exitCode !== null) throw new Error("second instance exited");
+        await stream.produce(rig.producer, 1);
+        await sleep(1_000);
+        return (await metricSum(joining.baseUrl, "payrecon_events_ingested_total").catch(() => 0)) > 0;
+      },
+      deadlineMs,
+      "the second instance storing facts from its partitions",
+    );
+  } catch (error) {
+    const output = joining.output();
+    const consumerStops = output.split("kafka consumer stopped for good").length - 1;
+    throw new Error(`${String(error)} (its consumer stopped ${consumerStops} times): ${output.slice(-3_000)}`);
+  }
   return joining;
 }

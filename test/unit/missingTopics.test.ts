@@ -1,10 +1,7 @@
 import { KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, type Kafka } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
-import { KafkaIngest } from "../../src/consumers/kafkaConsumer.js";
 import { isUnknownTopic, missingTopicsMessage } from "../../src/kafka/missingTopics.js";
-import { createLogger } from "../../src/logger.js";
-import { createMetrics } from "../../src/metrics/registry.js";
+import { fakeKafkaIngest } from "../support/fakeKafkaIngest.js";
 
 /**
  * A topic the daemon subscribes to that the cluster lacks (auto-creation off, as in docker compose):
@@ -61,20 +58,10 @@ describe("a subscribed topic the cluster does not have", () => {
   });
 
   it("leaves the consumer started but not ready, with an error naming only the missing topics", async () => {
-    const config = loadConfig({ KAFKA_BROKERS: "kafka:9092" });
-    const lines: Array<{ level: string; msg: string; missingTopics?: string[] }> = [];
-    const log = createLogger("info", { write: (line: string) => void lines.push(JSON.parse(line)) });
     const created = ["payments.expected", "gateway.events", "bank.settlements", "payrecon.dlq", "payrecon.findings"];
-    const ingest = new KafkaIngest({
-      kafka: fakeKafka(created),
-      config: config.kafka!,
-      topics: config.topics,
-      ingest: {} as never,
-      publisher: {} as never,
-      metrics: createMetrics({ version: "test", commit: "test" }),
-      log,
-      lagIntervalMs: 60_000,
-    });
+    const { ingest, lines } = fakeKafkaIngest<{ level: string; msg: string; missingTopics?: string[] }>(
+      fakeKafka(created),
+    );
     try {
       await ingest.start();
       expect(await ingest.isHealthy()).toBe(false);
