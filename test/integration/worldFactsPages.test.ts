@@ -6,9 +6,10 @@ import { createTestDatabase } from "../support/database.js";
 import { api, startTestDaemon } from "../support/daemon.js";
 
 /**
- * A restart reads every fact table in pages of one JSON text each (loadWorldFacts), not row by row through pg's
- * parsers as a transaction reads what it touched (loadTouchedFacts). Both must give the same facts for every row
- * any writer stored: versions, gateway events, settlement batches, bank entries, received_at to the millisecond.
+ * A restart reads every fact table whole in pages of seqs (loadWorldFacts); a transaction reads the rows it touched
+ * (loadTouchedFacts). Both must give the same facts for every row a writer stored — versions, gateway events,
+ * settlement batches, bank entries, received_at to the millisecond — whatever the page size (a change of how pages
+ * are read, e.g. as one JSON text, must keep this).
  */
 describe("facts read in pages for a load", () => {
   const cleanups: Array<() => Promise<void>> = [];

@@ -1,3 +1,4 @@
+import type { QueryResultRow } from "pg";
 import type { Db } from "../pool.js";
 import { allDecisions, allPaymentDecisions, decisionsOfEntrySeqs, decisionsOfPayments } from "./manualDecisions.js";
 import type { TouchedFacts } from "../../reconcile/touched.js";
@@ -25,24 +26,23 @@ function splitEvents(rows: EventRow[]): Pick<WorldFacts, "events" | "batches"> {
   };
 }
 
-/** Rows per page of a whole-table read: the rows of one page are facts before the next is read. */
+/**
+ * Rows per page of a whole-table read: the rows of one page are facts before the next is read. Row by row through
+ * pg's parsers, not one `json_agg` text per page: that saved this process ≤ 15 % of the read's CPU but cost
+ * PostgreSQL ~30 % more per page, and the read waits on PostgreSQL (measured 2026-12-05, docs/architecture.md §4).
+ */
 const PAGE_ROWS = 50_000;
-
-/** received_at as epoch ms, exactly as pg's Date of it has (truncated to the millisecond), on any server version. */
-const RECEIVED_AT_MS = "(extract(epoch from date_trunc('milliseconds', received_at)) * 1000)::int8";
 
 /**
  * Every row of a fact table as facts, in seq order, a range of PAGE_ROWS seqs at a time: a million rows never sit
  * in memory as raw rows and facts at once (a restart's peak), each page is an index range scan, and PostgreSQL
- * reads the next page while this process turns the last one into facts. A page comes as one JSON text of one
- * array per row (`columns`), parsed with one JSON.parse: pg's per-row, per-field parsing (and its Date parser)
- * cost several times more CPU than PostgreSQL spends writing the text, on the other core.
+ * reads the next page while this process turns the last one into facts.
  */
-async function allInPages<Fact>(
+async function allInPages<Row extends QueryResultRow, Fact>(
   db: Db,
-  columns: string,
+  select: string,
   table: string,
-  toFacts: (rows: unknown[][]) => Fact[],
+  toFacts: (rows: Row[]) => Fact[],
   pageRows: number,
 ): Promise<Fact[]> {
   const bounds = await db.query<{ min: number | null; max: number | null }>(
@@ -52,66 +52,41 @@ async function allInPages<Fact>(
   const facts: Fact[] = [];
   if (min === null || max === null) return facts;
   const page = (from: number) =>
-    db.query<{ page: string | null }>(
-      `select json_agg(json_build_array(${columns}) order by seq)::text as page
-         from ${table} where seq >= $1 and seq < $2`,
-      [from, from + pageRows],
-    );
+    db.query<Row>(`select ${select} from ${table} where seq >= $1 and seq < $2 order by seq`, [from, from + pageRows]);
   let next = page(min);
   for (let from = min; from <= max; from += pageRows) {
-    const text = (await next).rows[0]?.page ?? null;
+    const { rows } = await next;
     if (from + pageRows <= max) {
       next = page(from + pageRows);
       // Awaited on the next turn; a failure while this page is converted must not go unhandled meanwhile.
       next.catch(() => {});
     }
-    if (text === null) continue;
-    for (const fact of toFacts(JSON.parse(text) as unknown[][])) facts.push(fact);
+    for (const fact of toFacts(rows)) facts.push(fact);
   }
   return facts;
 }
 
 /** `pageRows`: seqs per query (tests make pages small to cross their edges). */
 export async function loadWorldFacts(db: Db, pageRows = PAGE_ROWS): Promise<WorldFacts> {
-  const versions = await allInPages(
+  const versions = await allInPages<VersionRow, WorldFacts["versions"][number]>(
     db,
-    `seq, payment_id, version, cancelled, body, ${RECEIVED_AT_MS}`,
+    "seq, payment_id, version, cancelled, body, received_at",
     "expected_payment_versions",
-    (rows) =>
-      rows.map(([seq, payment_id, version, cancelled, body, receivedAt]) =>
-        toVersion({
-          seq,
-          payment_id,
-          version,
-          cancelled,
-          body,
-          received_at: new Date(receivedAt as number),
-        } as VersionRow),
-      ),
+    (rows) => rows.map(toVersion),
     pageRows,
   );
-  const events = await allInPages(
+  const events = await allInPages<EventRow, ReturnType<typeof splitEvents>>(
     db,
-    `seq, body, reference_key, ${RECEIVED_AT_MS}, type`,
+    "seq, body, reference_key, received_at, type",
     "gateway_events",
-    (rows) => [
-      splitEvents(
-        rows.map(
-          ([seq, body, reference_key, receivedAt, type]) =>
-            ({ seq, body, reference_key, received_at: new Date(receivedAt as number), type }) as EventRow,
-        ),
-      ),
-    ],
+    (rows) => [splitEvents(rows)],
     pageRows,
   );
-  const entries = await allInPages(
+  const entries = await allInPages<BankEntryDbRow, WorldFacts["entries"][number]>(
     db,
-    `seq, body, ${RECEIVED_AT_MS}`,
+    "seq, body, received_at",
     "bank_entries",
-    (rows) =>
-      rows.map(([seq, body, receivedAt]) =>
-        toBankFact({ seq, body, received_at: new Date(receivedAt as number) } as BankEntryDbRow),
-      ),
+    (rows) => rows.map(toBankFact),
     pageRows,
   );
   return {
