@@ -301,14 +301,14 @@ export class WorkingSet {
    * touches that `apply` needs. Returns every key, as a writer compares them all after a load.
    */
   load(facts: Partial<WorldFacts>, now: number): Reevaluated {
-    if (this.now !== Number.NEGATIVE_INFINITY) throw new Error("WorkingSet.load: only into an empty working set");
+    this.addBeforeLoad(facts);
     const dirty = { payments: DISCARD, targets: DISCARD, entries: DISCARD, batches: DISCARD, events: DISCARD };
-    this.addFacts(facts, dirty);
     this.now = now;
 
     // Every target once; no entry is matched yet, so none needs re-matching because of it.
-    for (const paymentId of this.versionsByPayment.keys()) this.placeTarget(`payment:${paymentId}`, dirty);
-    for (const key of this.batches.keys()) this.placeTarget(`batch:${key}`, dirty);
+    for (const paymentId of this.versionsByPayment.keys())
+      this.placeTarget(`payment:${paymentId}`, this.paymentTargetOf(paymentId, dirty));
+    for (const key of this.batches.keys()) this.placeTarget(`batch:${key}`, this.batchTargetOf(key));
     for (const key of this.entries.keys()) this.rematch(key, dirty);
     for (const key of this.batches.keys()) this.resettle(key, dirty);
     for (const paymentId of this.versionsByPayment.keys()) this.evaluate(paymentId);
@@ -317,6 +317,15 @@ export class WorkingSet {
     for (const key of this.entries.keys()) this.entryOwned(key);
     for (const key of this.events.keys()) this.eventOwned(key);
     return this.everything();
+  }
+
+  /**
+   * Facts into a working set that `load` has not evaluated yet, in any number of parts: a loader indexes each page
+   * of facts while PostgreSQL reads the next, then calls `load` with the rest (the same state as one `load` of all).
+   */
+  addBeforeLoad(facts: Partial<WorldFacts>): void {
+    if (this.now !== Number.NEGATIVE_INFINITY) throw new Error("WorkingSet.load: only into an empty working set");
+    this.addFacts(facts, { payments: DISCARD, targets: DISCARD, entries: DISCARD, batches: DISCARD, events: DISCARD });
   }
 
   /** Every key the state holds: what a writer compares once after loading the working set whole. */
@@ -539,8 +548,8 @@ export class WorkingSet {
   }
 
   /** `load`'s refreshTarget: the first target of `id`, indexed, with nothing matched against it yet. */
-  private placeTarget(id: string, dirty: { payments: Set<string>; events: Set<string> }): void {
-    const next = id.startsWith("payment:") ? this.paymentTargetOf(id.slice(8), dirty) : this.batchTargetOf(id.slice(6));
+  /** A target into the indexes of a set that has none yet (load): the id's own strings, not slices of it, are kept. */
+  private placeTarget(id: string, next: MatchTarget | undefined): void {
     if (!next) return;
     this.targets.set(id, next);
     addTo(this.targetsByRef, targetRefKey(next), id);
@@ -633,14 +642,16 @@ export class WorkingSet {
   }
 
   private evaluate(paymentId: string): void {
+    // One owner string per payment (a million at a load): each new one is hashed again by every map it meets.
+    const owner = `payment:${paymentId}`;
     const ref = this.paymentRefs.get(paymentId);
     const outcome = ref
       ? reconcilePayment(
           {
             paymentId,
             versions: this.versionsOf(paymentId),
-            events: [...(this.eventsByRef.get(ref.referenceKey) ?? [])].map((key) => this.events.get(key)!),
-            entries: [...(this.entriesByMatch.get(`payment:${paymentId}`) ?? [])].map((key) => {
+            events: Array.from(this.eventsByRef.get(ref.referenceKey) ?? [], (key) => this.events.get(key)!),
+            entries: Array.from(this.entriesByMatch.get(owner) ?? [], (key) => {
               const match = this.matches.get(key) as EntryMatch & { kind: "payment" };
               return { entry: this.entries.get(key)!, method: match.method };
             }),
@@ -653,13 +664,13 @@ export class WorkingSet {
           this.policy,
         )
       : undefined;
-    this.deadlines.set(`payment:${paymentId}`, outcome?.nextDeadline ?? null);
+    this.deadlines.set(owner, outcome?.nextDeadline ?? null);
     if (outcome) {
       this.outcomes.set(paymentId, outcome);
-      this.own(`payment:${paymentId}`, paymentExceptions(outcome));
+      this.own(owner, paymentExceptions(outcome));
     } else {
       this.outcomes.delete(paymentId);
-      this.exceptionsByOwner.delete(`payment:${paymentId}`);
+      this.exceptionsByOwner.delete(owner);
     }
   }
 
@@ -672,20 +683,26 @@ export class WorkingSet {
   private entryOwned(key: string): void {
     const entry = this.entries.get(key)!;
     const match = this.matches.get(key)!;
-    this.own(`entry:${key}`, entryExceptions(entry, match, this.now, this.policy));
+    const owner = `entry:${key}`;
+    this.own(owner, entryExceptions(entry, match, this.now, this.policy));
     const graceEnds = entry.receivedAt + this.policy.unmatchedGraceMs;
-    this.deadlines.set(`entry:${key}`, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
+    this.deadlines.set(owner, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
   }
 
   private eventOwned(key: string): void {
     const event = this.events.get(key)!;
-    const known = [...(this.paymentsByRef.get(event.referenceKey) ?? [])].some(
-      (paymentId) => this.paymentRefs.get(paymentId)?.gateway === event.gateway,
-    );
+    const owner = `event:${key}`;
+    let known = false;
+    for (const paymentId of this.paymentsByRef.get(event.referenceKey) ?? []) {
+      if (this.paymentRefs.get(paymentId)?.gateway === event.gateway) {
+        known = true;
+        break;
+      }
+    }
     const desired = unmatchedEvent(event, known, this.now, this.policy);
-    this.own(`event:${key}`, desired ? [desired] : []);
+    this.own(owner, desired ? [desired] : []);
     const graceEnds = event.receivedAt + this.policy.unmatchedGraceMs;
-    this.deadlines.set(`event:${key}`, !known && graceEnds > this.now ? graceEnds : null);
+    this.deadlines.set(owner, !known && graceEnds > this.now ? graceEnds : null);
   }
   // ---------------------------------------------------------------- bounded memory (docs/architecture.md §4 step 4)
   //
