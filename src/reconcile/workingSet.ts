@@ -140,7 +140,9 @@ class Deadlines {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (this.heap[parent]!.at <= this.heap[i]!.at) break;
-      [this.heap[parent], this.heap[i]] = [this.heap[i]!, this.heap[parent]!];
+      const moved = this.heap[i]!;
+      this.heap[i] = this.heap[parent]!;
+      this.heap[parent] = moved;
       i = parent;
     }
   }
@@ -256,6 +258,8 @@ export class WorkingSet {
   private readonly outcomes = new Map<string, PaymentOutcome>();
   private readonly exceptionsByOwner = new Map<string, DesiredException[]>();
   private readonly deadlines = new Deadlines();
+  /** While `load` evaluates: every owner for the first time, so there is no exception or deadline of it to drop. */
+  private loading = false;
   private now = Number.NEGATIVE_INFINITY;
 
   private readonly lookup: TargetLookup = {
@@ -305,6 +309,16 @@ export class WorkingSet {
     const dirty = { payments: DISCARD, targets: DISCARD, entries: DISCARD, batches: DISCARD, events: DISCARD };
     this.now = now;
 
+    this.loading = true;
+    try {
+      this.evaluateLoaded(dirty);
+    } finally {
+      this.loading = false;
+    }
+    return this.everything();
+  }
+
+  private evaluateLoaded(dirty: Dirty): void {
     // Every target once; no entry is matched yet, so none needs re-matching because of it.
     for (const paymentId of this.versionsByPayment.keys())
       this.placeTarget(`payment:${paymentId}`, this.paymentTargetOf(paymentId, dirty));
@@ -316,7 +330,6 @@ export class WorkingSet {
     this.noteFinal(this.versionsByPayment.keys());
     for (const key of this.entries.keys()) this.entryOwned(key);
     for (const key of this.events.keys()) this.eventOwned(key);
-    return this.everything();
   }
 
   /**
@@ -664,7 +677,7 @@ export class WorkingSet {
           this.policy,
         )
       : undefined;
-    this.deadlines.set(owner, outcome?.nextDeadline ?? null);
+    this.deadline(owner, outcome?.nextDeadline ?? null);
     if (outcome) {
       this.outcomes.set(paymentId, outcome);
       this.own(owner, paymentExceptions(outcome));
@@ -674,10 +687,14 @@ export class WorkingSet {
     }
   }
 
+  private deadline(owner: string, at: number | null): void {
+    if (at !== null || !this.loading) this.deadlines.set(owner, at);
+  }
+
   /** An owner's exceptions; most owners have none, and keep no entry (exceptionsOf answers [] for them). */
   private own(owner: string, exceptions: DesiredException[]): void {
     if (exceptions.length > 0) this.exceptionsByOwner.set(owner, exceptions);
-    else this.exceptionsByOwner.delete(owner);
+    else if (!this.loading) this.exceptionsByOwner.delete(owner);
   }
 
   private entryOwned(key: string): void {
@@ -686,7 +703,7 @@ export class WorkingSet {
     const owner = `entry:${key}`;
     this.own(owner, entryExceptions(entry, match, this.now, this.policy));
     const graceEnds = entry.receivedAt + this.policy.unmatchedGraceMs;
-    this.deadlines.set(owner, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
+    this.deadline(owner, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
   }
 
   private eventOwned(key: string): void {
@@ -702,7 +719,7 @@ export class WorkingSet {
     const desired = unmatchedEvent(event, known, this.now, this.policy);
     this.own(owner, desired ? [desired] : []);
     const graceEnds = event.receivedAt + this.policy.unmatchedGraceMs;
-    this.deadlines.set(owner, !known && graceEnds > this.now ? graceEnds : null);
+    this.deadline(owner, !known && graceEnds > this.now ? graceEnds : null);
   }
   // ---------------------------------------------------------------- bounded memory (docs/architecture.md §4 step 4)
   //
