@@ -29,7 +29,7 @@ function splitEvents(rows: EventRow[]): Pick<WorldFacts, "events" | "batches"> {
 /**
  * Rows per page of a whole-table read: the rows of one page are facts before the next is read. Row by row through
  * pg's parsers, not one `json_agg` text per page: that saved this process ≤ 15 % of the read's CPU but cost
- * PostgreSQL ~30 % more per page, and the read waits on PostgreSQL (measured 2026-12-05, docs/architecture.md §4).
+ * PostgreSQL ~20 % more per page, and the read waits on PostgreSQL (measured 2026-12-05, docs/architecture.md §4).
  */
 const PAGE_ROWS = 50_000;
 
