@@ -140,7 +140,9 @@ class Deadlines {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (this.heap[parent]!.at <= this.heap[i]!.at) break;
-      [this.heap[parent], this.heap[i]] = [this.heap[i]!, this.heap[parent]!];
+      const moved = this.heap[i]!;
+      this.heap[i] = this.heap[parent]!;
+      this.heap[parent] = moved;
       i = parent;
     }
   }
@@ -256,6 +258,8 @@ export class WorkingSet {
   private readonly outcomes = new Map<string, PaymentOutcome>();
   private readonly exceptionsByOwner = new Map<string, DesiredException[]>();
   private readonly deadlines = new Deadlines();
+  /** While `load` evaluates: every owner for the first time, so there is no exception or deadline of it to drop. */
+  private loading = false;
   private now = Number.NEGATIVE_INFINITY;
 
   private readonly lookup: TargetLookup = {
@@ -301,14 +305,24 @@ export class WorkingSet {
    * touches that `apply` needs. Returns every key, as a writer compares them all after a load.
    */
   load(facts: Partial<WorldFacts>, now: number): Reevaluated {
-    if (this.now !== Number.NEGATIVE_INFINITY) throw new Error("WorkingSet.load: only into an empty working set");
+    this.addBeforeLoad(facts);
     const dirty = { payments: DISCARD, targets: DISCARD, entries: DISCARD, batches: DISCARD, events: DISCARD };
-    this.addFacts(facts, dirty);
     this.now = now;
 
+    this.loading = true;
+    try {
+      this.evaluateLoaded(dirty);
+    } finally {
+      this.loading = false;
+    }
+    return this.everything();
+  }
+
+  private evaluateLoaded(dirty: Dirty): void {
     // Every target once; no entry is matched yet, so none needs re-matching because of it.
-    for (const paymentId of this.versionsByPayment.keys()) this.placeTarget(`payment:${paymentId}`, dirty);
-    for (const key of this.batches.keys()) this.placeTarget(`batch:${key}`, dirty);
+    for (const paymentId of this.versionsByPayment.keys())
+      this.placeTarget(`payment:${paymentId}`, this.paymentTargetOf(paymentId, dirty));
+    for (const key of this.batches.keys()) this.placeTarget(`batch:${key}`, this.batchTargetOf(key));
     for (const key of this.entries.keys()) this.rematch(key, dirty);
     for (const key of this.batches.keys()) this.resettle(key, dirty);
     for (const paymentId of this.versionsByPayment.keys()) this.evaluate(paymentId);
@@ -316,7 +330,15 @@ export class WorkingSet {
     this.noteFinal(this.versionsByPayment.keys());
     for (const key of this.entries.keys()) this.entryOwned(key);
     for (const key of this.events.keys()) this.eventOwned(key);
-    return this.everything();
+  }
+
+  /**
+   * Facts into a working set that `load` has not evaluated yet, in any number of parts: a loader indexes each page
+   * of facts while PostgreSQL reads the next, then calls `load` with the rest (the same state as one `load` of all).
+   */
+  addBeforeLoad(facts: Partial<WorldFacts>): void {
+    if (this.now !== Number.NEGATIVE_INFINITY) throw new Error("WorkingSet.load: only into an empty working set");
+    this.addFacts(facts, { payments: DISCARD, targets: DISCARD, entries: DISCARD, batches: DISCARD, events: DISCARD });
   }
 
   /** Every key the state holds: what a writer compares once after loading the working set whole. */
@@ -539,8 +561,8 @@ export class WorkingSet {
   }
 
   /** `load`'s refreshTarget: the first target of `id`, indexed, with nothing matched against it yet. */
-  private placeTarget(id: string, dirty: { payments: Set<string>; events: Set<string> }): void {
-    const next = id.startsWith("payment:") ? this.paymentTargetOf(id.slice(8), dirty) : this.batchTargetOf(id.slice(6));
+  /** A target into the indexes of a set that has none yet (load): the id's own strings, not slices of it, are kept. */
+  private placeTarget(id: string, next: MatchTarget | undefined): void {
     if (!next) return;
     this.targets.set(id, next);
     addTo(this.targetsByRef, targetRefKey(next), id);
@@ -633,14 +655,16 @@ export class WorkingSet {
   }
 
   private evaluate(paymentId: string): void {
+    // One owner string per payment (a million at a load): each new one is hashed again by every map it meets.
+    const owner = `payment:${paymentId}`;
     const ref = this.paymentRefs.get(paymentId);
     const outcome = ref
       ? reconcilePayment(
           {
             paymentId,
             versions: this.versionsOf(paymentId),
-            events: [...(this.eventsByRef.get(ref.referenceKey) ?? [])].map((key) => this.events.get(key)!),
-            entries: [...(this.entriesByMatch.get(`payment:${paymentId}`) ?? [])].map((key) => {
+            events: Array.from(this.eventsByRef.get(ref.referenceKey) ?? [], (key) => this.events.get(key)!),
+            entries: Array.from(this.entriesByMatch.get(owner) ?? [], (key) => {
               const match = this.matches.get(key) as EntryMatch & { kind: "payment" };
               return { entry: this.entries.get(key)!, method: match.method };
             }),
@@ -653,39 +677,49 @@ export class WorkingSet {
           this.policy,
         )
       : undefined;
-    this.deadlines.set(`payment:${paymentId}`, outcome?.nextDeadline ?? null);
+    this.deadline(owner, outcome?.nextDeadline ?? null);
     if (outcome) {
       this.outcomes.set(paymentId, outcome);
-      this.own(`payment:${paymentId}`, paymentExceptions(outcome));
+      this.own(owner, paymentExceptions(outcome));
     } else {
       this.outcomes.delete(paymentId);
-      this.exceptionsByOwner.delete(`payment:${paymentId}`);
+      this.exceptionsByOwner.delete(owner);
     }
+  }
+
+  private deadline(owner: string, at: number | null): void {
+    if (at !== null || !this.loading) this.deadlines.set(owner, at);
   }
 
   /** An owner's exceptions; most owners have none, and keep no entry (exceptionsOf answers [] for them). */
   private own(owner: string, exceptions: DesiredException[]): void {
     if (exceptions.length > 0) this.exceptionsByOwner.set(owner, exceptions);
-    else this.exceptionsByOwner.delete(owner);
+    else if (!this.loading) this.exceptionsByOwner.delete(owner);
   }
 
   private entryOwned(key: string): void {
     const entry = this.entries.get(key)!;
     const match = this.matches.get(key)!;
-    this.own(`entry:${key}`, entryExceptions(entry, match, this.now, this.policy));
+    const owner = `entry:${key}`;
+    this.own(owner, entryExceptions(entry, match, this.now, this.policy));
     const graceEnds = entry.receivedAt + this.policy.unmatchedGraceMs;
-    this.deadlines.set(`entry:${key}`, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
+    this.deadline(owner, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
   }
 
   private eventOwned(key: string): void {
     const event = this.events.get(key)!;
-    const known = [...(this.paymentsByRef.get(event.referenceKey) ?? [])].some(
-      (paymentId) => this.paymentRefs.get(paymentId)?.gateway === event.gateway,
-    );
+    const owner = `event:${key}`;
+    let known = false;
+    for (const paymentId of this.paymentsByRef.get(event.referenceKey) ?? []) {
+      if (this.paymentRefs.get(paymentId)?.gateway === event.gateway) {
+        known = true;
+        break;
+      }
+    }
     const desired = unmatchedEvent(event, known, this.now, this.policy);
-    this.own(`event:${key}`, desired ? [desired] : []);
+    this.own(owner, desired ? [desired] : []);
     const graceEnds = event.receivedAt + this.policy.unmatchedGraceMs;
-    this.deadlines.set(`event:${key}`, !known && graceEnds > this.now ? graceEnds : null);
+    this.deadline(owner, !known && graceEnds > this.now ? graceEnds : null);
   }
   // ---------------------------------------------------------------- bounded memory (docs/architecture.md §4 step 4)
   //

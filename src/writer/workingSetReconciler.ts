@@ -3,7 +3,7 @@ import type { FactReconciler, ReconcileEffects } from "../consumers/ingest.js";
 import { loadMatches, saveBatchStates, saveMatches, upsertBatchesFromEvents } from "../db/queries/matching.js";
 import { advanceReconcileClock, reconcileClock, storedReconcileClock } from "../db/queries/reconcileClock.js";
 import { loadStoredPayments, type StoredPayment } from "../db/queries/paymentState.js";
-import { loadTouchedFacts, loadWorldFacts } from "../db/queries/worldFacts.js";
+import { loadTouchedFacts, loadWorldFacts, readWorldFacts } from "../db/queries/worldFacts.js";
 import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
 import { entryKey, type WorldFacts } from "../reconcile/world.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
@@ -78,16 +78,18 @@ export class WorkingSetReconciler {
       this.written.clear();
       const reading = performance.now();
       const cpuBefore = process.cpuUsage();
-      const { facts, at, finalSince } = await withTransaction(pool, async (tx) => {
+      const { workingSet, at, finalSince } = await withTransaction(pool, async (tx) => {
         await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
         // Never reconciled (a fresh database): this load starts the clock.
         const at = (await storedReconcileClock(tx)) ?? (await advanceReconcileClock(tx, clock())).getTime();
-        return { facts: await loadWorldFacts(tx), at, finalSince: await finalSinceStored(tx, FINAL_STATUSES) };
+        // Each page indexed while PostgreSQL reads the next (the read waits on it); an attempt again starts afresh.
+        const workingSet = new WorkingSet(this.deps.policy);
+        await readWorldFacts(tx, (page) => workingSet.addBeforeLoad(page));
+        return { workingSet, at, finalSince: await finalSinceStored(tx, FINAL_STATUSES) };
       });
       const applying = performance.now();
       const cpuRead = process.cpuUsage(cpuBefore);
-      const workingSet = new WorkingSet(this.deps.policy);
-      const keys = workingSet.load(facts, at);
+      const keys = workingSet.load({}, at);
       // A restart does not start every late-truth window again.
       workingSet.backdateFinal(finalSince);
       const cpuApply = process.cpuUsage(cpuBefore);

@@ -26,68 +26,83 @@ function splitEvents(rows: EventRow[]): Pick<WorldFacts, "events" | "batches"> {
   };
 }
 
-/** Rows per page of a whole-table read: the rows of one page are facts before the next is read. */
+/**
+ * Rows per page of a whole-table read: the rows of one page are facts before the next is read. Row by row through
+ * pg's parsers, not one `json_agg` text per page: that saved this process ≤ 15 % of the read's CPU but cost
+ * PostgreSQL ~20 % more per page, and the read waits on PostgreSQL (measured 2026-12-05, docs/architecture.md §4).
+ */
 const PAGE_ROWS = 50_000;
 
 /**
- * Every row of a fact table as facts, in seq order, a range of PAGE_ROWS seqs at a time: a million rows never sit
- * in memory as raw rows and facts at once (a restart's peak), each page is an index range scan, and PostgreSQL
- * reads the next page while this process turns the last one into facts.
+ * Every row of a fact table as facts, in seq order, a range of `pageRows` seqs at a time, each page handed to
+ * `each` as soon as it is facts: a million rows never sit in memory as raw rows and facts at once (a restart's
+ * peak), each page is an index range scan, and PostgreSQL reads the next page while this process uses the last.
  */
-async function allInPages<Row extends QueryResultRow, Fact>(
+async function eachPage<Row extends QueryResultRow>(
   db: Db,
   select: string,
   table: string,
-  toFacts: (rows: Row[]) => Fact[],
-): Promise<Fact[]> {
+  pageRows: number,
+  each: (rows: Row[]) => void,
+): Promise<void> {
   const bounds = await db.query<{ min: number | null; max: number | null }>(
     `select min(seq) as min, max(seq) as max from ${table}`,
   );
   const { min, max } = bounds.rows[0]!;
-  const facts: Fact[] = [];
-  if (min === null || max === null) return facts;
+  if (min === null || max === null) return;
   const page = (from: number) =>
-    db.query<Row>(`select ${select} from ${table} where seq >= $1 and seq < $2 order by seq`, [from, from + PAGE_ROWS]);
+    db.query<Row>(`select ${select} from ${table} where seq >= $1 and seq < $2 order by seq`, [from, from + pageRows]);
   let next = page(min);
-  for (let from = min; from <= max; from += PAGE_ROWS) {
+  for (let from = min; from <= max; from += pageRows) {
     const { rows } = await next;
-    if (from + PAGE_ROWS <= max) {
-      next = page(from + PAGE_ROWS);
-      // Awaited on the next turn; a failure while this page is converted must not go unhandled meanwhile.
+    if (from + pageRows <= max) {
+      next = page(from + pageRows);
+      // Awaited on the next turn; a failure while this page is used must not go unhandled meanwhile.
       next.catch(() => {});
     }
-    for (const fact of toFacts(rows)) facts.push(fact);
+    each(rows);
   }
-  return facts;
 }
 
-export async function loadWorldFacts(db: Db): Promise<WorldFacts> {
-  const versions = await allInPages<VersionRow, WorldFacts["versions"][number]>(
-    db,
-    "seq, payment_id, version, cancelled, body, received_at",
-    "expected_payment_versions",
-    (rows) => rows.map(toVersion),
-  );
-  const events = await allInPages<EventRow, ReturnType<typeof splitEvents>>(
-    db,
-    "seq, body, reference_key, received_at, type",
-    "gateway_events",
-    (rows) => [splitEvents(rows)],
-  );
-  const entries = await allInPages<BankEntryDbRow, WorldFacts["entries"][number]>(
-    db,
-    "seq, body, received_at",
-    "bank_entries",
-    (rows) => rows.map(toBankFact),
-  );
-  return {
-    versions,
-    events: events.flatMap((page) => page.events),
-    batches: events.flatMap((page) => page.batches),
-    entries,
-    decisions: await allDecisions(db),
-    paymentDecisions: await allPaymentDecisions(db),
+/**
+ * Every stored fact, a page at a time, to `each`: versions, then gateway events and batches, then bank entries,
+ * then operators' decisions. A load indexes each page while PostgreSQL reads the next (WorkingSet.addBeforeLoad).
+ * `pageRows`: seqs per query (tests make pages small to cross their edges).
+ */
+export async function readWorldFacts(
+  db: Db,
+  each: (page: Partial<WorldFacts>) => void,
+  pageRows = PAGE_ROWS,
+): Promise<void> {
+  const fields = {
+    versions: "seq, payment_id, version, cancelled, body, received_at",
+    events: "seq, body, reference_key, received_at, type",
+    entries: "seq, body, received_at",
   };
+  await eachPage<VersionRow>(db, fields.versions, "expected_payment_versions", pageRows, (rows) =>
+    each({ versions: rows.map(toVersion) }),
+  );
+  await eachPage<EventRow>(db, fields.events, "gateway_events", pageRows, (rows) => each(splitEvents(rows)));
+  await eachPage<BankEntryDbRow>(db, fields.entries, "bank_entries", pageRows, (rows) =>
+    each({ entries: rows.map(toBankFact) }),
+  );
+  each({ decisions: await allDecisions(db), paymentDecisions: await allPaymentDecisions(db) });
+}
+
+/** Every stored fact at once (a reload whole inside a reconciliation, the tests' from-scratch check). */
+export async function loadWorldFacts(db: Db, pageRows = PAGE_ROWS): Promise<WorldFacts> {
+  const facts: WorldFacts = { versions: [], events: [], batches: [], entries: [], decisions: [], paymentDecisions: [] };
+  await readWorldFacts(
+    db,
+    (page) => {
+      for (const kind of Object.keys(page) as Array<keyof WorldFacts>) {
+        const into = facts[kind] as unknown[];
+        for (const fact of page[kind]!) into.push(fact);
+      }
+    },
+    pageRows,
+  );
+  return facts;
 }
 
 /** The facts behind `touched`: every version of the touched payments (the core keeps one per key), new events and entries. */

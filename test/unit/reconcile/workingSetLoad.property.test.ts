@@ -32,6 +32,30 @@ function concat(a: WorldFacts, b: WorldFacts): WorldFacts {
   return Object.fromEntries(KINDS.map((kind) => [kind, [...a[kind], ...b[kind]]])) as unknown as WorldFacts;
 }
 
+/** `facts` as the restart's reader hands them over: pages of versions, of events with batches, of entries, then decisions. */
+function readerPages(g: Gen, facts: WorldFacts): Array<Partial<WorldFacts>> {
+  const chunks = <T>(items: T[]): T[][] => {
+    const out: T[][] = [];
+    for (let at = 0; at < items.length; ) {
+      const size = g(fc.integer, { min: 1, max: 4 });
+      out.push(items.slice(at, at + size));
+      at += size;
+    }
+    return out;
+  };
+  const events = chunks(facts.events);
+  const batches = chunks(facts.batches);
+  return [
+    ...chunks(facts.versions).map((versions) => ({ versions })),
+    ...Array.from({ length: Math.max(events.length, batches.length) }, (_, i) => ({
+      events: events[i] ?? [],
+      batches: batches[i] ?? [],
+    })),
+    ...chunks(facts.entries).map((entries) => ({ entries })),
+    { decisions: facts.decisions, paymentDecisions: facts.paymentDecisions },
+  ];
+}
+
 function keysOf(set: WorkingSet) {
   const everything = set.everything();
   return Object.fromEntries(Object.entries(everything).map(([name, keys]) => [name, [...keys].sort()]));
@@ -59,6 +83,13 @@ describe("a bulk-loaded working set", () => {
         expect(Object.fromEntries(Object.entries(keys).map(([name, set]) => [name, [...set].sort()]))).toEqual(
           keysOf(incremental),
         );
+        // The restart's way: each page indexed as it is read, then evaluated once.
+        const paged = new WorkingSet(world.policy);
+        for (const page of readerPages(g, loaded)) paged.addBeforeLoad(page);
+        paged.load({}, now);
+        expect(project(paged.result())).toEqual(project(bulk.result()));
+        expect(keysOf(paged)).toEqual(keysOf(bulk));
+        expect(evictable(paged)).toEqual(evictable(bulk));
 
         // The rest, in batches of one to three kinds' shares, as time passes.
         let delivered = loaded;
