@@ -159,6 +159,96 @@ describe("findings from committed changes", () => {
     }
   });
 
+  it("a finding says the payment's identity and outcome as they were at its change, even when an amendment rewrote the payment before it was published", async () => {
+    const topics = uniqueTopics();
+    const { config, reconcileDeps } = inProcessSetup(topics.findings);
+    const workingSet =
+      process.env.TEST_RECONCILE_ENGINE === "memory" ? { workingSet: new WorkingSetReconciler(reconcileDeps) } : {};
+    const deps = { ...createIngestDeps(config, db.pool, reconcileDeps, workingSet), now: () => new Date(runNow) };
+    let offset = 0;
+    const raw = (kind: "expected" | "gateway", value: Record<string, unknown>) => ({
+      kind,
+      topic: config.topics[kind],
+      partition: 0,
+      offset: String(offset++),
+      key: null,
+      value: Buffer.from(JSON.stringify(value)),
+      source: "kafka" as const,
+    });
+    const producer = await connectedProducer();
+    const publisher = new FindingsPublisher(db.pool, producer, topics.findings, undefined);
+    try {
+      const first = expectedPayment(61, { version: 1, counterparty: "cust_first" });
+      const ingest = async (message: ReturnType<typeof raw>) =>
+        expect((await ingestMessages(deps, [message])).accepted).toBe(1);
+      await ingest(raw("expected", first));
+      await ingest(raw("gateway", gatewayEvent(61, { type: "payment.failed", failure_code: "insufficient_funds" })));
+      // Nothing published yet: the amendment rewrites the payment's row before its first two findings leave
+      // (their rows keep the identity they were committed with; the third's is read from the payment's row).
+      const amended = { ...first, version: 2, amount_minor: 2_500, counterparty: undefined };
+      await ingest(raw("expected", amended));
+      await ingest(raw("gateway", gatewayEvent(61, { event_id: "evt_61b", amount_minor: 2_500 })));
+      await publisher.drain();
+
+      const messages = (await readTopic(topics.findings, (read) => read.length >= 3, 20_000)).filter(
+        (message) => message.key === "exp_61",
+      );
+      const identity = (payment: Record<string, unknown>) => ({
+        payment_id: "exp_61",
+        reference: payment.reference,
+        gateway: payment.gateway,
+        direction: payment.direction,
+        currency: payment.currency,
+        amount_minor: payment.amount_minor,
+        counterparty: payment.counterparty ?? null,
+      });
+      const values = messages.map(findingValue) as unknown as Array<Record<string, unknown>>;
+      expect(values.map((value) => [value.previous_status, value.status])).toEqual([
+        [null, "pending"],
+        ["pending", "failed"],
+        ["failed", "in_flight"],
+      ]);
+      // Field by field and in the contract's order, as the publisher sent them before status changes stopped
+      // keeping the identity (000110).
+      expect(values.map((value) => Object.keys(value))).toEqual(
+        values.map(() => [
+          "type",
+          "at",
+          "payment_id",
+          "reference",
+          "gateway",
+          "direction",
+          "currency",
+          "amount_minor",
+          "settled_amount_minor",
+          "counterparty",
+          "previous_status",
+          "status",
+          "reason",
+          "failure_category",
+          "failure_code",
+          "retry_advice",
+          "hold_reason",
+          "settled_late",
+          "flags",
+        ]),
+      );
+      expect(values[0]).toMatchObject({ ...identity(first), retry_advice: null, hold_reason: null, flags: [] });
+      expect(values[1]).toMatchObject({
+        ...identity(first),
+        reason: "payment.failed insufficient_funds",
+        failure_code: "insufficient_funds",
+        failure_category: "insufficient_funds",
+        retry_advice: "retry",
+        hold_reason: null,
+        flags: [],
+      });
+      expect(values[2]).toMatchObject({ ...identity(amended), counterparty: null, retry_advice: null, flags: [] });
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
   it("without Kafka no finding is kept for publication: status changes carry none, the outbox stays empty", async () => {
     const quietDb = await createTestDatabase();
     const daemon = await startTestDaemon({ DATABASE_URL: quietDb.url });

@@ -53,17 +53,24 @@ export async function findingsAfterCursor(db: Db, limit: number): Promise<Findin
     exception_id: number | null;
     action: string | null;
     finding: Record<string, unknown>;
+    identity: Record<string, unknown> | null;
   }>(
     `with c as materialized (select * from findings_cursor)
      select * from (
        (select 0 as source, s.id, s.at, s.payment_id, s.from_status, s.to_status, s.reason, s.detail,
-               null::bigint as exception_id, null::text as action, s.finding
+               null::bigint as exception_id, null::text as action, s.finding,
+               -- The identity in force at the change (see statusChangeFindingFields), unless the row keeps it.
+               case when not s.finding ? 'reference' then
+                 (select jsonb_build_object('reference', p.body -> 'reference', 'gateway', p.body -> 'gateway',
+                           'direction', p.body -> 'direction', 'currency', p.body -> 'currency',
+                           'amount_minor', p.body -> 'amount_minor', 'counterparty', p.body -> 'counterparty')
+                    from payments p where p.id = s.payment_id) end as identity
           from status_changes s
          where s.finding is not null
            and (s.at, s.id) > ((select status_change_at from c), (select status_change_id from c))
          order by s.at, s.id limit $1)
        union all
-       (select 1, a.id, a.at, null, null, null, null, null, a.exception_id, a.action, a.finding
+       (select 1, a.id, a.at, null, null, null, null, null, a.exception_id, a.action, a.finding, null
           from exception_audit a
          where a.finding is not null
            and (a.at, a.id) > ((select exception_audit_at from c), (select exception_audit_id from c))
@@ -83,7 +90,7 @@ export async function findingsAfterCursor(db: Db, limit: number): Promise<Findin
             toStatus: row.to_status!,
             reason: row.reason!,
             detail: row.detail ?? {},
-            fields: row.finding,
+            fields: statusChangeFields(row.finding, row.identity),
           }
         : {
             source: "exception_audit",
@@ -94,6 +101,28 @@ export async function findingsAfterCursor(db: Db, limit: number): Promise<Findin
             fields: row.finding,
           },
   );
+}
+
+/** A status change's stored finding fields with the defaults writer/findings.ts statusChangeFindingFields left out. */
+export function withFindingDefaults(kept: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...kept,
+    retry_advice: kept.retry_advice ?? null,
+    hold_reason: kept.hold_reason ?? null,
+    flags: kept.flags ?? [],
+  };
+}
+
+/**
+ * A status change's finding fields: the row's own when it keeps them all (rows written before 000110, and rows
+ * an amendment froze), else the payment's identity with what the row keeps (writer/findings.ts).
+ */
+function statusChangeFields(
+  kept: Record<string, unknown>,
+  identity: Record<string, unknown> | null,
+): Record<string, unknown> {
+  if ("reference" in kept) return kept;
+  return { ...identity, ...withFindingDefaults(kept) };
 }
 
 /** Moves the cursor past `published` (in the order findingsAfterCursor returned them). */

@@ -217,7 +217,12 @@ export async function replaceInstallments(
   );
 }
 
-/** Rewrites the identity columns (amount, dates, body…) of existing payments whose version in force changed. */
+/**
+ * Rewrites the identity columns (amount, dates, body…) of existing payments whose version in force changed.
+ * Their status changes not yet published read that identity from this row (writer/findings.ts
+ * paymentIdentityFields): the same statement first copies the identity they were committed with into them
+ * (every part of a statement reads the rows as they were before it).
+ */
 export async function saveIdentities(
   db: Db,
   rows: Array<{ id: string; payment: ExpectedPayment; cancelled: boolean }>,
@@ -225,7 +230,19 @@ export async function saveIdentities(
 ): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
-    `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
+    `with unpublished as (
+       update status_changes s
+          set finding = jsonb_build_object('reference', p.body -> 'reference', 'gateway', p.body -> 'gateway',
+                'direction', p.body -> 'direction', 'currency', p.body -> 'currency',
+                'amount_minor', p.body -> 'amount_minor', 'counterparty', p.body -> 'counterparty',
+                'retry_advice', coalesce(s.finding -> 'retry_advice', 'null'),
+                'hold_reason', coalesce(s.finding -> 'hold_reason', 'null'),
+                'flags', coalesce(s.finding -> 'flags', '[]'))
+         from payments p, findings_cursor c
+        where p.id = any($1::text[]) and s.payment_id = p.id
+          and s.finding is not null and not s.finding ? 'reference'
+          and (s.at, s.id) > (c.status_change_at, c.status_change_id))
+     insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
                            counterparty_name, created_at, due_at, cancelled, status, status_since, body, updated_at,
                            identity_hash)
      select t.id, t.body->>'reference', ${referenceKeySql("t.body->>'reference'")}, t.body->>'gateway', t.body->>'direction',
