@@ -170,7 +170,11 @@ export interface PaymentInstallment {
   due: string;
 }
 
-/** Amount-match rows of a payment: each installment (or the whole amount), and the whole amount (idx -1) at its last due date. */
+/**
+ * Amount-match rows of a payment: each installment (or the whole amount, idx 0), and with installments the
+ * whole amount (idx -1) at its last due date. Without installments that row would repeat idx 0's amount and
+ * date, so it is not written (issue 15): every reader matches any row of a payment, or reads idx >= 0.
+ */
 export function installmentRows(id: string, payment: ExpectedPayment): PaymentInstallment[] {
   const parts = payment.installments ?? [];
   const direction = settlingDirection(payment.direction);
@@ -195,7 +199,7 @@ export function installmentRows(id: string, payment: ExpectedPayment): PaymentIn
       due: utcDate(Date.parse(part.due_at)),
     }),
   );
-  return [whole, ...each];
+  return parts.length ? [whole, ...each] : each;
 }
 
 /** Replaces the installments of payments whose identity changed (`existing`: those that had a row before). */
