@@ -236,9 +236,8 @@ export async function saveIdentities(
   await db.query(
     `with unpublished as (
        update status_changes s
-          set finding = jsonb_build_object('reference', p.body -> 'reference', 'gateway', p.body -> 'gateway',
-                'direction', p.body -> 'direction', 'currency', p.body -> 'currency',
-                'amount_minor', p.body -> 'amount_minor', 'counterparty', p.body -> 'counterparty',
+          set finding = jsonb_build_object('reference', p.reference, 'gateway', p.gateway, 'direction', p.direction,
+                'currency', p.currency, 'amount_minor', p.amount_minor, 'counterparty', p.counterparty,
                 'retry_advice', coalesce(s.finding -> 'retry_advice', 'null'),
                 'hold_reason', coalesce(s.finding -> 'hold_reason', 'null'),
                 'flags', coalesce(s.finding -> 'flags', '[]'))
