@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestMessages } from "../../src/consumers/ingest.js";
 import { createIngestDeps } from "../../src/consumers/ingestDeps.js";
 import { countUnpublishedFindings, oldestUnpublishedFinding } from "../../src/db/queries/findings.js";
+import type { ExpectedPayment } from "../../src/messages/schemas.js";
 import { advanceReconcileClock } from "../../src/db/queries/reconcileClock.js";
 import { FindingsPublisher } from "../../src/kafka/findingsPublisher.js";
 import { RECONCILE_LOCK } from "../../src/writer/reconcileTouched.js";
+import { paymentIdentityFields } from "../../src/writer/findings.js";
 import { WorkingSetReconciler } from "../../src/writer/workingSetReconciler.js";
 import { runNow } from "../support/clock.js";
 import { expectedRaw, inProcessSetup } from "../support/inProcessIngest.js";
@@ -59,6 +61,15 @@ function firstCopiesByKey(messages: ReadMessage[]): Map<string, string[]> {
   return byKey;
 }
 
+/** Ingest in the test's process, findings published to `findingsTopic`, with the engine the run asks for. */
+function inProcessIngest(db: TestDatabase, findingsTopic: string) {
+  const { config, reconcileDeps } = inProcessSetup(findingsTopic);
+  const workingSet =
+    process.env.TEST_RECONCILE_ENGINE === "memory" ? { workingSet: new WorkingSetReconciler(reconcileDeps) } : {};
+  const deps = { ...createIngestDeps(config, db.pool, reconcileDeps, workingSet), now: () => new Date(runNow) };
+  return { config, deps };
+}
+
 describe("findings from committed changes", () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -70,10 +81,7 @@ describe("findings from committed changes", () => {
 
   it("a status change whose transaction took a lower sequence number and commits after a higher one was published is still published", async () => {
     const topics = uniqueTopics();
-    const { config, reconcileDeps } = inProcessSetup(topics.findings);
-    const workingSet =
-      process.env.TEST_RECONCILE_ENGINE === "memory" ? { workingSet: new WorkingSetReconciler(reconcileDeps) } : {};
-    const deps = { ...createIngestDeps(config, db.pool, reconcileDeps, workingSet), now: () => new Date(runNow) };
+    const { config, deps } = inProcessIngest(db, topics.findings);
     const raw = (n: number) => expectedRaw(config.topics.expected, n);
     const producer = await connectedProducer();
     const publisher = new FindingsPublisher(db.pool, producer, topics.findings, undefined);
@@ -161,10 +169,7 @@ describe("findings from committed changes", () => {
 
   it("a finding says the payment's identity and outcome as they were at its change, even when an amendment rewrote the payment before it was published", async () => {
     const topics = uniqueTopics();
-    const { config, reconcileDeps } = inProcessSetup(topics.findings);
-    const workingSet =
-      process.env.TEST_RECONCILE_ENGINE === "memory" ? { workingSet: new WorkingSetReconciler(reconcileDeps) } : {};
-    const deps = { ...createIngestDeps(config, db.pool, reconcileDeps, workingSet), now: () => new Date(runNow) };
+    const { config, deps } = inProcessIngest(db, topics.findings);
     let offset = 0;
     const raw = (kind: "expected" | "gateway", value: Record<string, unknown>) => ({
       kind,
@@ -193,14 +198,10 @@ describe("findings from committed changes", () => {
       const messages = (await readTopic(topics.findings, (read) => read.length >= 3, 20_000)).filter(
         (message) => message.key === "exp_61",
       );
+      // The identity a finding gives is the version's (paymentIdentityFields): what the old rows stored whole.
       const identity = (payment: Record<string, unknown>) => ({
         payment_id: "exp_61",
-        reference: payment.reference,
-        gateway: payment.gateway,
-        direction: payment.direction,
-        currency: payment.currency,
-        amount_minor: payment.amount_minor,
-        counterparty: payment.counterparty ?? null,
+        ...paymentIdentityFields(payment as ExpectedPayment),
       });
       const values = messages.map(findingValue) as unknown as Array<Record<string, unknown>>;
       expect(values.map((value) => [value.previous_status, value.status])).toEqual([
