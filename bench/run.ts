@@ -692,6 +692,8 @@ async function scaleOut(
 interface StatementProfile {
   walBytesPerMessage: number;
   statements: Array<{ share: number; calls: number; meanMs: number; rows: number; walBytes: number; query: string }>;
+  /** Row updates of the reconciler's most written tables, and how many were HOT (no index entry written). */
+  updates: Array<{ table: string; inserts: number; updates: number; hot: number }>;
 }
 
 /** WAL PostgreSQL has written since it started (all databases: the bench's daemon is the only writer). */
@@ -722,7 +724,20 @@ async function statementProfile(pool: pg.Pool, walBefore: bigint, messages: numb
       order by total_exec_time desc limit $1`,
     [PROFILE_TOP],
   );
+  // Table counters reach pg_stat_user_tables when each backend flushes them (at most a second after its commit).
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const tables = await pool.query<{ relname: string; ins: string; upd: string; hot: string }>(
+    `select relname, n_tup_ins as ins, n_tup_upd as upd, n_tup_hot_upd as hot from pg_stat_user_tables
+      where relname in ('payments', 'status_changes', 'bank_entry_matches', 'payment_installments', 'exceptions')
+      order by relname`,
+  );
   return {
+    updates: tables.rows.map((row) => ({
+      table: row.relname,
+      inserts: Number(row.ins),
+      updates: Number(row.upd),
+      hot: Number(row.hot),
+    })),
     walBytesPerMessage: Number(walAfter - walBefore) / messages,
     statements: rows.rows.map((row) => ({
       share: row.share,
@@ -741,7 +756,12 @@ function formatStatementProfile(profile: StatementProfile): string {
       `${(100 * statement.share).toFixed(1).padStart(5)}%  ${String(statement.calls).padStart(7)} calls  ` +
       `${statement.meanMs.toFixed(2).padStart(7)} ms  ${(statement.walBytes / 1_048_576).toFixed(0).padStart(5)} MiB WAL  ${statement.query}`,
   );
-  return `WAL per message: ${Math.round(profile.walBytesPerMessage)} bytes\n${lines.join("\n")}`;
+  const updates = profile.updates.map(
+    (table) =>
+      `${table.table.padEnd(22)} ${String(table.inserts).padStart(8)} inserts ${String(table.updates).padStart(8)} updates, ` +
+      `${String(table.hot).padStart(8)} HOT (${table.updates ? ((100 * table.hot) / table.updates).toFixed(0) : "-"}%)`,
+  );
+  return `WAL per message: ${Math.round(profile.walBytesPerMessage)} bytes\n${lines.join("\n")}\n\nrows written during (b):\n${updates.join("\n")}`;
 }
 
 async function main() {
@@ -797,7 +817,7 @@ async function main() {
     say(`  ${Math.round(copyRate)} rows/s`);
 
     say(`(b) payrecon end to end (RECONCILE_ENGINE=${ENGINE}): produced → reconciled and committed`);
-    if (PG_PROFILE) await superuserPool.query("select pg_stat_statements_reset()");
+    if (PG_PROFILE) await superuserPool.query("select pg_stat_statements_reset(), pg_stat_reset()");
     const walBefore = await walBytes(superuserPool);
     const fullPagesBefore = await walFullPages(superuserPool);
     daemon = await startDaemon(database.url, brokers, { profile: CPU_PROF });

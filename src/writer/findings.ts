@@ -1,4 +1,5 @@
-import type { ExceptionChangeFinding, StatusChangeFinding } from "../db/queries/findings.js";
+import type { ExpectedPayment } from "../messages/schemas.js";
+import { type ExceptionChangeFinding, type StatusChangeFinding, withFindingDefaults } from "../db/queries/findings.js";
 import type { ExceptionChange } from "./exceptionSync.js";
 import { subjectKey } from "../reconcile/exceptions.js";
 import type { PaymentOutcome } from "../reconcile/paymentStatus.js";
@@ -11,8 +12,9 @@ import type { PaymentStatus } from "../reconcile/types.js";
  * entry id (CONTRACT §1).
  *
  * A finding is not stored as a message (issue 15): the row the writer writes for the change anyway — a
- * status_changes row, an exception_audit row — carries what the finding says beyond that row (`finding`,
- * jsonb), as it was at that change, and the publisher builds the message from the committed row.
+ * status_changes row, an exception_audit row — carries what the finding says beyond that row and beyond what
+ * the publisher can still read as it was then (`finding`, jsonb), and the publisher builds the message from the
+ * committed row.
  */
 export interface Finding {
   key: string;
@@ -36,9 +38,13 @@ export function statusChangeDetail(outcome: PaymentOutcome): StatusChangeDetail 
   };
 }
 
-/** What a status change's row keeps for its finding: the payment as it was then, and what the row lacks. */
-export function paymentFindingFields(outcome: PaymentOutcome): Record<string, unknown> {
-  const payment = outcome.payment;
+/**
+ * The payment's identity in its findings: fields of the version in force. A status change's row does not keep
+ * them (000110): the publisher reads them from the payment's row, which holds that version until an amendment
+ * rewrites it — and an amendment first copies them into the rows of the findings not yet published
+ * (saveIdentities), so each finding still says what was true at its change.
+ */
+export function paymentIdentityFields(payment: ExpectedPayment): Record<string, unknown> {
   return {
     reference: payment.reference,
     gateway: payment.gateway,
@@ -46,10 +52,20 @@ export function paymentFindingFields(outcome: PaymentOutcome): Record<string, un
     currency: payment.currency,
     amount_minor: payment.amount_minor,
     counterparty: payment.counterparty ?? null,
-    retry_advice: outcome.retryAdvice,
-    hold_reason: outcome.holdReason,
-    flags: outcome.flags,
   };
+}
+
+/**
+ * What a status change's row keeps for its finding (status_changes.finding): the outcome's fields that neither
+ * the row nor the payment's identity holds, each only when it differs from its default (null, no flags), so
+ * most rows keep `{}`. withFindingDefaults (db/queries/findings.ts) restores the omitted ones.
+ */
+export function statusChangeFindingFields(outcome: PaymentOutcome): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  if (outcome.retryAdvice !== null) kept.retry_advice = outcome.retryAdvice;
+  if (outcome.holdReason !== null) kept.hold_reason = outcome.holdReason;
+  if (outcome.flags.length > 0) kept.flags = outcome.flags;
+  return kept;
 }
 
 export function findingOfStatusChange(row: StatusChangeFinding): Finding {
@@ -89,7 +105,7 @@ export function paymentFinding(outcome: PaymentOutcome, previous: PaymentStatus 
     toStatus: outcome.status,
     reason: outcome.reason,
     detail: { ...statusChangeDetail(outcome) },
-    fields: paymentFindingFields(outcome),
+    fields: { ...paymentIdentityFields(outcome.payment), ...withFindingDefaults(statusChangeFindingFields(outcome)) },
   });
 }
 

@@ -51,7 +51,7 @@ import { settleBatch } from "../reconcile/batchSettlement.js";
 import { syncExceptions } from "./exceptionSync.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { effectiveExpected } from "../reconcile/expectedVersions.js";
-import { exceptionFindingFields, paymentFindingFields, statusChangeDetail } from "./findings.js";
+import { exceptionFindingFields, statusChangeDetail, statusChangeFindingFields } from "./findings.js";
 import {
   type EntryMatch,
   type MatchTarget,
@@ -459,7 +459,7 @@ export async function writePaymentRows(
         toStatus: outcome.status,
         reason: outcome.reason,
         detail: { ...statusChangeDetail(outcome) },
-        finding: paymentFindingFields(outcome),
+        finding: statusChangeFindingFields(outcome),
       });
       statusChanges.push({ outcome, from });
     }

@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestMessages } from "../../src/consumers/ingest.js";
 import { createIngestDeps } from "../../src/consumers/ingestDeps.js";
 import { countUnpublishedFindings, oldestUnpublishedFinding } from "../../src/db/queries/findings.js";
+import type { ExpectedPayment } from "../../src/messages/schemas.js";
 import { advanceReconcileClock } from "../../src/db/queries/reconcileClock.js";
 import { FindingsPublisher } from "../../src/kafka/findingsPublisher.js";
 import { RECONCILE_LOCK } from "../../src/writer/reconcileTouched.js";
+import { paymentIdentityFields } from "../../src/writer/findings.js";
 import { WorkingSetReconciler } from "../../src/writer/workingSetReconciler.js";
 import { runNow } from "../support/clock.js";
 import { expectedRaw, inProcessSetup } from "../support/inProcessIngest.js";
@@ -59,6 +61,15 @@ function firstCopiesByKey(messages: ReadMessage[]): Map<string, string[]> {
   return byKey;
 }
 
+/** Ingest in the test's process, findings published to `findingsTopic`, with the engine the run asks for. */
+function inProcessIngest(db: TestDatabase, findingsTopic: string) {
+  const { config, reconcileDeps } = inProcessSetup(findingsTopic);
+  const workingSet =
+    process.env.TEST_RECONCILE_ENGINE === "memory" ? { workingSet: new WorkingSetReconciler(reconcileDeps) } : {};
+  const deps = { ...createIngestDeps(config, db.pool, reconcileDeps, workingSet), now: () => new Date(runNow) };
+  return { config, deps };
+}
+
 describe("findings from committed changes", () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -70,10 +81,7 @@ describe("findings from committed changes", () => {
 
   it("a status change whose transaction took a lower sequence number and commits after a higher one was published is still published", async () => {
     const topics = uniqueTopics();
-    const { config, reconcileDeps } = inProcessSetup(topics.findings);
-    const workingSet =
-      process.env.TEST_RECONCILE_ENGINE === "memory" ? { workingSet: new WorkingSetReconciler(reconcileDeps) } : {};
-    const deps = { ...createIngestDeps(config, db.pool, reconcileDeps, workingSet), now: () => new Date(runNow) };
+    const { config, deps } = inProcessIngest(db, topics.findings);
     const raw = (n: number) => expectedRaw(config.topics.expected, n);
     const producer = await connectedProducer();
     const publisher = new FindingsPublisher(db.pool, producer, topics.findings, undefined);
@@ -155,6 +163,89 @@ describe("findings from committed changes", () => {
       });
     } finally {
       await late.end();
+      await producer.disconnect();
+    }
+  });
+
+  it("a finding says the payment's identity and outcome as they were at its change, even when an amendment rewrote the payment before it was published", async () => {
+    const topics = uniqueTopics();
+    const { config, deps } = inProcessIngest(db, topics.findings);
+    let offset = 0;
+    const raw = (kind: "expected" | "gateway", value: Record<string, unknown>) => ({
+      kind,
+      topic: config.topics[kind],
+      partition: 0,
+      offset: String(offset++),
+      key: null,
+      value: Buffer.from(JSON.stringify(value)),
+      source: "kafka" as const,
+    });
+    const producer = await connectedProducer();
+    const publisher = new FindingsPublisher(db.pool, producer, topics.findings, undefined);
+    try {
+      const first = expectedPayment(61, { version: 1, counterparty: "cust_first" });
+      const ingest = async (message: ReturnType<typeof raw>) =>
+        expect((await ingestMessages(deps, [message])).accepted).toBe(1);
+      await ingest(raw("expected", first));
+      await ingest(raw("gateway", gatewayEvent(61, { type: "payment.failed", failure_code: "insufficient_funds" })));
+      // Nothing published yet: the amendment rewrites the payment's row before its first two findings leave
+      // (their rows keep the identity they were committed with; the third's is read from the payment's row).
+      const amended = { ...first, version: 2, amount_minor: 2_500, counterparty: undefined };
+      await ingest(raw("expected", amended));
+      await ingest(raw("gateway", gatewayEvent(61, { event_id: "evt_61b", amount_minor: 2_500 })));
+      await publisher.drain();
+
+      const messages = (await readTopic(topics.findings, (read) => read.length >= 3, 20_000)).filter(
+        (message) => message.key === "exp_61",
+      );
+      // The identity a finding gives is the version's (paymentIdentityFields): what the old rows stored whole.
+      const identity = (payment: Record<string, unknown>) => ({
+        payment_id: "exp_61",
+        ...paymentIdentityFields(payment as ExpectedPayment),
+      });
+      const values = messages.map(findingValue) as unknown as Array<Record<string, unknown>>;
+      expect(values.map((value) => [value.previous_status, value.status])).toEqual([
+        [null, "pending"],
+        ["pending", "failed"],
+        ["failed", "in_flight"],
+      ]);
+      // Field by field and in the contract's order, as the publisher sent them before status changes stopped
+      // keeping the identity (000110).
+      expect(values.map((value) => Object.keys(value))).toEqual(
+        values.map(() => [
+          "type",
+          "at",
+          "payment_id",
+          "reference",
+          "gateway",
+          "direction",
+          "currency",
+          "amount_minor",
+          "settled_amount_minor",
+          "counterparty",
+          "previous_status",
+          "status",
+          "reason",
+          "failure_category",
+          "failure_code",
+          "retry_advice",
+          "hold_reason",
+          "settled_late",
+          "flags",
+        ]),
+      );
+      expect(values[0]).toMatchObject({ ...identity(first), retry_advice: null, hold_reason: null, flags: [] });
+      expect(values[1]).toMatchObject({
+        ...identity(first),
+        reason: "payment.failed insufficient_funds",
+        failure_code: "insufficient_funds",
+        failure_category: "insufficient_funds",
+        retry_advice: "retry",
+        hold_reason: null,
+        flags: [],
+      });
+      expect(values[2]).toMatchObject({ ...identity(amended), counterparty: null, retry_advice: null, flags: [] });
+    } finally {
       await producer.disconnect();
     }
   });

@@ -53,17 +53,27 @@ export async function findingsAfterCursor(db: Db, limit: number): Promise<Findin
     exception_id: number | null;
     action: string | null;
     finding: Record<string, unknown>;
+    reference: string | null;
+    gateway: string | null;
+    direction: string | null;
+    currency: string | null;
+    amount_minor: number | null;
+    counterparty: string | null;
   }>(
     `with c as materialized (select * from findings_cursor)
      select * from (
        (select 0 as source, s.id, s.at, s.payment_id, s.from_status, s.to_status, s.reason, s.detail,
-               null::bigint as exception_id, null::text as action, s.finding
+               null::bigint as exception_id, null::text as action, s.finding,
+               -- The identity in force at the change (see statusChangeFindingFields), unless the row keeps it.
+               p.reference, p.gateway, p.direction, p.currency, p.amount_minor::float8 as amount_minor, p.counterparty
           from status_changes s
+          left join payments p on p.id = s.payment_id and not s.finding ? 'reference'
          where s.finding is not null
            and (s.at, s.id) > ((select status_change_at from c), (select status_change_id from c))
          order by s.at, s.id limit $1)
        union all
-       (select 1, a.id, a.at, null, null, null, null, null, a.exception_id, a.action, a.finding
+       (select 1, a.id, a.at, null, null, null, null, null, a.exception_id, a.action, a.finding,
+               null, null, null, null, null, null
           from exception_audit a
          where a.finding is not null
            and (a.at, a.id) > ((select exception_audit_at from c), (select exception_audit_id from c))
@@ -83,7 +93,7 @@ export async function findingsAfterCursor(db: Db, limit: number): Promise<Findin
             toStatus: row.to_status!,
             reason: row.reason!,
             detail: row.detail ?? {},
-            fields: row.finding,
+            fields: statusChangeFields(row.finding, row),
           }
         : {
             source: "exception_audit",
@@ -94,6 +104,36 @@ export async function findingsAfterCursor(db: Db, limit: number): Promise<Findin
             fields: row.finding,
           },
   );
+}
+
+/** A status change's stored finding fields with the defaults writer/findings.ts statusChangeFindingFields left out. */
+export function withFindingDefaults(kept: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...kept,
+    retry_advice: kept.retry_advice ?? null,
+    hold_reason: kept.hold_reason ?? null,
+    flags: kept.flags ?? [],
+  };
+}
+
+/**
+ * A status change's finding fields: the row's own when it keeps them all (rows written before 000110, and rows
+ * an amendment froze), else the payment's identity with what the row keeps (writer/findings.ts).
+ */
+function statusChangeFields(
+  kept: Record<string, unknown>,
+  payment: {
+    reference: unknown;
+    gateway: unknown;
+    direction: unknown;
+    currency: unknown;
+    amount_minor: unknown;
+    counterparty: unknown;
+  },
+): Record<string, unknown> {
+  if ("reference" in kept) return kept;
+  const { reference, gateway, direction, currency, amount_minor, counterparty } = payment;
+  return { reference, gateway, direction, currency, amount_minor, counterparty, ...withFindingDefaults(kept) };
 }
 
 /** Moves the cursor past `published` (in the order findingsAfterCursor returned them). */

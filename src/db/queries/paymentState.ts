@@ -170,7 +170,11 @@ export interface PaymentInstallment {
   due: string;
 }
 
-/** Amount-match rows of a payment: each installment (or the whole amount), and the whole amount (idx -1) at its last due date. */
+/**
+ * Amount-match rows of a payment: each installment (or the whole amount, idx 0), and with installments the
+ * whole amount (idx -1) at its last due date. Without installments that row would repeat idx 0's amount and
+ * date, so it is not written (issue 15): every reader matches any row of a payment, or reads idx >= 0.
+ */
 export function installmentRows(id: string, payment: ExpectedPayment): PaymentInstallment[] {
   const parts = payment.installments ?? [];
   const direction = settlingDirection(payment.direction);
@@ -195,7 +199,7 @@ export function installmentRows(id: string, payment: ExpectedPayment): PaymentIn
       due: utcDate(Date.parse(part.due_at)),
     }),
   );
-  return [whole, ...each];
+  return parts.length ? [whole, ...each] : each;
 }
 
 /** Replaces the installments of payments whose identity changed (`existing`: those that had a row before). */
@@ -217,7 +221,12 @@ export async function replaceInstallments(
   );
 }
 
-/** Rewrites the identity columns (amount, dates, body…) of existing payments whose version in force changed. */
+/**
+ * Rewrites the identity columns (amount, dates, body…) of existing payments whose version in force changed.
+ * Their status changes not yet published read that identity from this row (writer/findings.ts
+ * paymentIdentityFields): the same statement first copies the identity they were committed with into them
+ * (every part of a statement reads the rows as they were before it).
+ */
 export async function saveIdentities(
   db: Db,
   rows: Array<{ id: string; payment: ExpectedPayment; cancelled: boolean }>,
@@ -225,7 +234,18 @@ export async function saveIdentities(
 ): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
-    `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
+    `with unpublished as (
+       update status_changes s
+          set finding = jsonb_build_object('reference', p.reference, 'gateway', p.gateway, 'direction', p.direction,
+                'currency', p.currency, 'amount_minor', p.amount_minor, 'counterparty', p.counterparty,
+                'retry_advice', coalesce(s.finding -> 'retry_advice', 'null'),
+                'hold_reason', coalesce(s.finding -> 'hold_reason', 'null'),
+                'flags', coalesce(s.finding -> 'flags', '[]'))
+         from payments p, findings_cursor c
+        where p.id = any($1::text[]) and s.payment_id = p.id
+          and s.finding is not null and not s.finding ? 'reference'
+          and (s.at, s.id) > (c.status_change_at, c.status_change_id))
+     insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
                            counterparty_name, created_at, due_at, cancelled, status, status_since, body, updated_at,
                            identity_hash)
      select t.id, t.body->>'reference', ${referenceKeySql("t.body->>'reference'")}, t.body->>'gateway', t.body->>'direction',
