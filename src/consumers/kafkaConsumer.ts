@@ -142,7 +142,7 @@ export class KafkaIngest {
     consumer.on(consumer.events.CRASH, (event) => {
       metrics.consumerCrashes.inc();
       log.error({ err: event.payload.error, restart: event.payload.restart }, "kafka consumer crashed");
-      if (!event.payload.restart) this.restartLater(consumer);
+      if (!event.payload.restart) this.restartLater(consumer, isSyncOutOfTurn(event.payload.error));
     });
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.consumerDown = false;
@@ -240,11 +240,12 @@ export class KafkaIngest {
    * SyncGroup out of turn), and a permanent one (authorization) is fixed outside: start a fresh consumer
    * after a growing pause, from the committed offsets. Not ready meanwhile.
    */
-  private restartLater(crashed: Consumer): void {
+  private restartLater(crashed: Consumer, outOfTurn = false): void {
     this.consumerDown = true;
     if (this.stopping || this.restartTimer || this.consumer !== crashed) return;
-    const delayMs = Math.min(5_000 * 2 ** this.restarts, 60_000);
-    this.restarts++;
+    // A SyncGroup answered out of turn is the coordinator's race, not a fault to back off from: rejoin at once.
+    const delayMs = outOfTurn ? 0 : Math.min(5_000 * 2 ** this.restarts, 60_000);
+    if (!outOfTurn) this.restarts++;
     this.options.log.warn({ delayMs }, "kafka consumer stopped for good by kafkajs; starting a new one");
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
@@ -492,6 +493,16 @@ function partitionKey(topic: string, partition: number): string {
 function fetchedOffset(batch: Batch): string {
   const fetched = (batch as Batch & { fetchedOffset?: string }).fetchedOffset;
   return fetched ?? batch.firstOffset() ?? batch.messages[0]!.offset;
+}
+
+/**
+ * INVALID_REQUEST to a SyncGroup: librdkafka's mock coordinator (tests, bench) completes a rebalance as soon as the
+ * group leader's SyncGroup brings every member's assignment, and answers a follower's SyncGroup that arrives after
+ * it so; kafkajs stops the consumer for good on it.
+ */
+function isSyncOutOfTurn(error: unknown): boolean {
+  const cause = originalCause(error) as { type?: string; stack?: string } | undefined;
+  return cause?.type === "INVALID_REQUEST" && (cause.stack ?? "").includes("syncGroup");
 }
 
 /** The error under kafkajs' retry wrappers (KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded). */

@@ -15,6 +15,9 @@ import { AssignerProtocol, type PartitionAssigner } from "kafkajs";
  */
 export const WRITER_ASSIGNER = "PayreconWriterAssigner";
 
+/** How long the group leader waits before its SyncGroup, once per rebalance. */
+const FOLLOWERS_FIRST_MS = 200;
+
 /** What a member announces in its metadata. */
 export interface WriterAnnouncement {
   engine: "sql" | "memory";
@@ -68,6 +71,9 @@ export function writerAssigner(announce: () => WriterAnnouncement): PartitionAss
     name: WRITER_ASSIGNER,
     version: 0,
     async assign({ members, topics }) {
+      // The followers' SyncGroup requests first: librdkafka's mock coordinator (tests, bench) answers a follower's
+      // that comes after the leader's with INVALID_REQUEST, which stops a kafkajs consumer (one more rebalance).
+      if (members.length > 1) await new Promise((resolve) => setTimeout(resolve, FOLLOWERS_FIRST_MS));
       const consuming = consumingMembers(
         members.map(({ memberId, memberMetadata }) => ({
           memberId,
