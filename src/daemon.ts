@@ -34,7 +34,7 @@ import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { Sweeper } from "./writer/sweeper.js";
 import { WriterLeadership } from "./writer/leadership.js";
 import { pruneJournal } from "./db/queries/reconcileJournal.js";
-import { previousWriterMember, recordWriterMember } from "./db/queries/writerGroupMember.js";
+import { forgetGroupMembers, otherGroupMembers, recordGroupMember } from "./db/queries/consumerGroupMembers.js";
 import { NotificationDeliverer } from "./followup/deliverer.js";
 import { FollowUp, type FollowUpRun } from "./followup/followUp.js";
 import { notificationTopicIfPresent } from "./followup/notificationTopic.js";
@@ -186,7 +186,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
 
     let kafkaIngest: KafkaIngest | undefined;
     let startConsumer: () => Promise<void> = async () => {};
-    let takeOverGroup: (ingest: KafkaIngest, epoch: number) => Promise<void> = async () => {};
+    let takeOverGroup: (ingest: KafkaIngest) => Promise<void> = async () => {};
     if (config.kafka) {
       const kafkaConfig = config.kafka;
       const kafka = createKafka(config.kafka, log);
@@ -197,19 +197,15 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       const publisher = new OutboxPublisher(database.pool, producer, log, undefined, findings);
       publisher.start();
       stack.push({ name: "outbox", stop: () => publisher.stop() });
-      /** The writer's member, so the next writer can remove it from the group at once when it takes over. */
-      const recordWriter = async (memberId: string | undefined) => {
-        const epoch = leadership?.writerEpoch;
-        if (epoch === undefined || memberId === undefined) return;
-        await recordWriterMember(database.pool, kafkaConfig.groupId, epoch, memberId).catch((error) =>
-          log.warn({ err: error }, "recording the writer's consumer group member failed"),
+      /** Every instance's member, so that a new writer can remove the others from the group at once. */
+      const recordMember = async (memberId: string, previous: string | undefined) => {
+        await recordGroupMember(database.pool, kafkaConfig.groupId, memberId, previous).catch((error) =>
+          log.warn({ err: error }, "recording this instance's consumer group member failed"),
         );
       };
-      takeOverGroup = async (ingest, epoch) => {
-        const previous = await previousWriterMember(database.pool, kafkaConfig.groupId, epoch);
-        // This member's id first: should this writer die before its rejoin, the next one removes it in turn.
-        await recordWriter(ingest.groupMemberId);
-        await ingest.takeOver(previous);
+      takeOverGroup = async (ingest) => {
+        const tried = await ingest.takeOver((self) => otherGroupMembers(database.pool, kafkaConfig.groupId, self));
+        await forgetGroupMembers(database.pool, kafkaConfig.groupId, tried);
       };
       startConsumer = async () => {
         kafkaIngest = new KafkaIngest({
@@ -227,7 +223,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
                 writer: {
                   // Every instance is a member; the assigner gives the partitions to the highest epoch announced.
                   announce: () => ({ engine: "memory" as const, epoch: leadership.writerEpoch ?? null }),
-                  joined: (memberId: string) => recordWriter(memberId),
+                  joined: (memberId: string, previous: string | undefined) => void recordMember(memberId, previous),
                 },
               }
             : {}),
@@ -288,11 +284,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       // The working set loads (before anything reconciles: the consumer's first batch waits for it) while the group
       // rebalances to this writer (docs/architecture.md §4 step 5).
       lead: async () => {
-        // A standby is a group member already: it takes the group over (the previous writer's member removed, or a
-        // rejoin announcing its epoch); an instance leading from its start joins with its epoch.
-        const ingest = kafkaIngest;
-        const epoch = leadership.writerEpoch;
-        const joinAsWriter = ingest && epoch !== undefined ? takeOverGroup(ingest, epoch) : startConsumer();
+        // A standby is a group member already: it takes the group over (the other members removed, or a rejoin
+        // announcing its epoch); an instance leading from its start joins with its epoch.
+        const joinAsWriter = kafkaIngest ? takeOverGroup(kafkaIngest) : startConsumer();
         await Promise.all([leadership.loadWorkingSet(database.pool, () => new Date()), joinAsWriter]);
         await sweeper.sweepOnce();
         sweeper.start();

@@ -45,8 +45,8 @@ export interface KafkaIngestOptions {
    */
   writer?: {
     announce: () => WriterAnnouncement;
-    /** After each group join, with this member's id. */
-    joined?: (memberId: string) => void;
+    /** After each group join: this member's id, and its id before (a rejoin after a removal gets a new one). */
+    joined?: (memberId: string, previous: string | undefined) => void;
   };
 }
 
@@ -150,8 +150,9 @@ export class KafkaIngest {
       metrics.consumerRebalances.inc();
       const partitions = Object.values(event.payload.memberAssignment).reduce((sum, list) => sum + list.length, 0);
       metrics.consumerAssignedPartitions.set(partitions);
+      const previous = this.memberId;
       this.memberId = event.payload.memberId;
-      this.options.writer?.joined?.(event.payload.memberId);
+      this.options.writer?.joined?.(event.payload.memberId, previous === event.payload.memberId ? undefined : previous);
       // Partitions may have moved, and come back from another instance that stored more: check each one again.
       this.positions.clear();
       // Partitions may have moved to another instance: drop their series, then read the group's lag afresh.
@@ -209,14 +210,17 @@ export class KafkaIngest {
   }
 
   /**
-   * Takes the group over for a writer that just won the lock: removes the previous writer's member (dead, hung or
-   * fenced) from the group on its behalf, so the group rebalances now instead of when its session expires, and this
-   * member rejoins at its next heartbeat announcing its epoch; when there was no such member left, rejoins itself.
+   * Takes the group over for a writer that just won the lock: removes the other instances' members from the group
+   * on their behalf — the previous writer's (dead, hung or fenced) among them, so the group rebalances now instead of
+   * when its session expires; live standbys rejoin — and this member rejoins at its next heartbeat announcing its
+   * epoch. When none of them was a member any more, it rejoins itself. Returns the members tried.
    */
-  async takeOver(previousWriter: string | undefined): Promise<void> {
+  async takeOver(others: (memberId: string | undefined) => Promise<string[]>): Promise<string[]> {
     await this.membership;
-    if (previousWriter && previousWriter !== this.memberId && (await this.removeMember(previousWriter))) return;
-    await this.rejoin();
+    const members = (await others(this.memberId)).filter((member) => member !== this.memberId);
+    const removed = await Promise.all(members.map((member) => this.removeMember(member)));
+    if (!removed.includes(true)) await this.rejoin();
+    return members;
   }
 
   /** LeaveGroup for `memberId`; false when it is not a member (gone already) or the coordinator did not answer. */
@@ -226,10 +230,10 @@ export class KafkaIngest {
     try {
       const coordinator = await this.cluster.findGroupCoordinator({ groupId: config.groupId });
       await (coordinator as unknown as LeaveGroupBroker).leaveGroup({ groupId: config.groupId, memberId });
-      log.info({ memberId }, "previous writer's member removed from the consumer group");
+      log.info({ memberId }, "member removed from the consumer group for the takeover");
       return true;
     } catch (error) {
-      log.info({ memberId, err: error }, "previous writer's member not removed from the consumer group");
+      log.info({ memberId, err: error }, "member not removed from the consumer group (gone already?)");
       return false;
     }
   }

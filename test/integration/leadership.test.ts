@@ -177,7 +177,7 @@ describe("writer leadership (RECONCILE_ENGINE=memory)", () => {
     );
     expect(await roleOf(standby.baseUrl)).toBe("leader");
     // Not by waiting for the dead member's session to expire: the new writer removed it from the group.
-    expect(standby.output()).toContain("previous writer's member removed from the consumer group");
+    expect(standby.output()).toContain("member removed from the consumer group for the takeover");
     // And it consumes.
     const producer = await connectedProducer();
     await producer.send({ topic: topics.bank, messages: [{ value: JSON.stringify(bankEntry(1)) }] });
