@@ -1,5 +1,6 @@
 import pg from "pg";
 import { migrate } from "../src/db/migrate.js";
+import { createPool } from "../src/db/pool.js";
 
 /**
  * A fresh database `name` on the bench's server, migrated, for a phase that must start from nothing. The
@@ -12,7 +13,9 @@ export async function freshDatabase(
   poolSize: number,
 ): Promise<{ url: string; pool: pg.Pool }> {
   const url = await createOwnedDatabase(superuserUrl, databaseUrl, name);
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // The daemon's pool (bigint columns as numbers): the world check pages facts by seq arithmetic, which on text
+  // concatenated ("150000" + 50000) and failed phase (g)'s comparison.
+  const pool = createPool(url, { max: poolSize, applicationName: "payrecon bench" });
   // Idle connections of a phase that failed must not crash the bench when the server stops.
   pool.on("error", () => {});
   await migrate(pool);

@@ -85,21 +85,65 @@ export async function takeoverPhase(deps: TakeoverDeps): Promise<TakeoverResult>
     daemon.child.kill("SIGKILL");
     return { at: performance.now(), exited };
   };
-  /** Seconds from `at` to the first offset committed after `before`. */
-  const firstCommit = async (at: number, before: number): Promise<number> => {
+  /** Seconds from `at` until `reached` first holds, polled every 50 ms. */
+  const secondsUntil = async (at: number, what: string, reached: () => Promise<boolean>): Promise<number> => {
     for (;;) {
-      if ((await committed()) > before) return (performance.now() - at) / 1000;
-      if (performance.now() - at > 120_000) throw new Error("no commit within 120 s of the kill");
+      if (await reached()) return (performance.now() - at) / 1000;
+      if (performance.now() - at > 120_000) throw new Error(`no ${what} within 120 s of the kill`);
       await sleep(50);
     }
   };
+  /** The gauge of partitions assigned; null from a build without it (a before/after pair's "before"). */
+  const assignedPartitions = async (daemon: TakeoverDaemon): Promise<number | null> => {
+    try {
+      const text = await (await fetch(`${daemon.base}/metrics`)).text();
+      const value = /^payrecon_kafka_assigned_partitions (\S+)$/m.exec(text)?.[1];
+      return value === undefined ? null : Number(value);
+    } catch {
+      return 0;
+    }
+  };
+  /**
+   * From the kill: the next leader's lock won, the group assigned to it (its partitions gauge), the first offset
+   * committed after `before`; polled side by side, each timed when first seen.
+   */
+  const firstCommit = async (at: number, before: number) => {
+    const standbys = [...live];
+    let unknown = false;
+    const [lock, assigned, commit] = await Promise.all([
+      secondsUntil(at, "leader", async () => {
+        for (const daemon of standbys) if ((await roleOf(daemon)) === "leader") return true;
+        return false;
+      }),
+      secondsUntil(at, "assignment", async () => {
+        for (const daemon of standbys) {
+          if ((await roleOf(daemon)) !== "leader") continue;
+          const partitions = await assignedPartitions(daemon);
+          if (partitions === null) unknown = true;
+          if (partitions === null) return true;
+          if (partitions > 0) return true;
+        }
+        return false;
+      }),
+      secondsUntil(at, "commit", async () => (await committed()) > before),
+    ]);
+    return { lock, assigned: unknown ? null : assigned, commit };
+  };
+  const breakdown = (times: { lock: number; assigned: number | null; commit: number }) =>
+    `lock won ${times.lock.toFixed(2)} s, group assigned ${times.assigned?.toFixed(2) ?? "(not reported by this build)"} s, first commit ${times.commit.toFixed(2)} s`;
 
   try {
     await spawn();
     await spawn();
     await spawn();
     const messages = (await deps.committedAll(groupId)).total;
-    say(`  ${messages} messages produced; leader + 2 standbys; ${deps.kills} kill -9s`);
+    say(
+      `  ${messages} messages produced; leader + 2 standbys; ${deps.kills} kill -9s; ${Object.entries(
+        TAKEOVER_KAFKA_ENV,
+      )
+        .map(([name, value]) => `${name}=${value}`)
+        .join(" ")}`,
+    );
     const takeoverSeconds: number[] = [];
     let duringTakeoverSeconds: number | null = null;
     for (let k = 1; k <= deps.kills; k++) {
@@ -113,12 +157,13 @@ export async function takeoverPhase(deps: TakeoverDeps): Promise<TakeoverResult>
         // During the takeover: the next leader dies as soon as it holds the lock.
         const next = await leader();
         killed = await kill(next);
-        duringTakeoverSeconds = await firstCommit(killed.at, before);
-        say(`  kill ${k} (during a takeover): next leader's first commit after ${duringTakeoverSeconds.toFixed(2)} s`);
+        const times = await firstCommit(killed.at, before);
+        duringTakeoverSeconds = times.commit;
+        say(`  kill ${k} (during a takeover), from the second kill: ${breakdown(times)}`);
       } else {
-        const seconds = await firstCommit(killed.at, before);
-        takeoverSeconds.push(seconds);
-        say(`  kill ${k}: the standby's first commit after ${seconds.toFixed(2)} s`);
+        const times = await firstCommit(killed.at, before);
+        takeoverSeconds.push(times.commit);
+        say(`  kill ${k}: ${breakdown(times)}`);
       }
       await killed.exited;
       while (live.length < 3) await spawn();

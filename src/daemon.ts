@@ -34,6 +34,7 @@ import { GaugeRefresher } from "./metrics/gaugeRefresher.js";
 import { Sweeper } from "./writer/sweeper.js";
 import { WriterLeadership } from "./writer/leadership.js";
 import { pruneJournal } from "./db/queries/reconcileJournal.js";
+import { forgetGroupMembers, otherGroupMembers, recordGroupMember } from "./db/queries/consumerGroupMembers.js";
 import { NotificationDeliverer } from "./followup/deliverer.js";
 import { FollowUp, type FollowUpRun } from "./followup/followUp.js";
 import { notificationTopicIfPresent } from "./followup/notificationTopic.js";
@@ -185,6 +186,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
 
     let kafkaIngest: KafkaIngest | undefined;
     let startConsumer: () => Promise<void> = async () => {};
+    let takeOverGroup: (ingest: KafkaIngest) => Promise<void> = async () => {};
     if (config.kafka) {
       const kafkaConfig = config.kafka;
       const kafka = createKafka(config.kafka, log);
@@ -195,6 +197,16 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
       const publisher = new OutboxPublisher(database.pool, producer, log, undefined, findings);
       publisher.start();
       stack.push({ name: "outbox", stop: () => publisher.stop() });
+      /** Every instance's member, so that a new writer can remove the others from the group at once. */
+      const recordMember = async (memberId: string, previous: string | undefined) => {
+        await recordGroupMember(database.pool, kafkaConfig.groupId, memberId, previous).catch((error) =>
+          log.warn({ err: error }, "recording this instance's consumer group member failed"),
+        );
+      };
+      takeOverGroup = async (ingest) => {
+        const tried = await ingest.takeOver((self) => otherGroupMembers(database.pool, kafkaConfig.groupId, self));
+        await forgetGroupMembers(database.pool, kafkaConfig.groupId, tried);
+      };
       startConsumer = async () => {
         kafkaIngest = new KafkaIngest({
           kafka,
@@ -206,14 +218,23 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
           metrics,
           log,
           chunkSize: kafkaConfig.groupMaxMessages,
+          ...(leadership
+            ? {
+                writer: {
+                  // Every instance is a member; the assigner gives the partitions to the highest epoch announced.
+                  announce: () => ({ engine: "memory" as const, epoch: leadership.writerEpoch ?? null }),
+                  joined: (memberId: string, previous: string | undefined) => void recordMember(memberId, previous),
+                },
+              }
+            : {}),
         });
         await kafkaIngest.start();
       };
-      // With leadership only the leader joins the consumer group.
+      // With leadership every instance joins once its role is known (after leadership.start): the writer in lead().
       if (!leadership) await startConsumer();
       stack.push({ name: "consumer", stop: async () => kafkaIngest?.stop() });
     }
-    // A standby has no consumer to be healthy: it is ready to serve reads and HTTP ingest.
+    // Before the role is known there is no consumer yet.
     const kafkaHealthy = config.kafka ? () => kafkaIngest?.isHealthy() ?? Promise.resolve(true) : undefined;
 
     const stripeApiKey = config.gateways.stripe.apiKey;
@@ -260,12 +281,13 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     if (leadership) stack.push({ name: "writer leadership", stop: () => leadership.stop() });
     let verifying: Promise<void> = Promise.resolve();
     await leadership?.start({
-      // The first sweep loads the working set (behind the new epoch) while the consumer joins the group: the
-      // join waits for Kafka to expire the dead leader's member (KAFKA_SESSION_TIMEOUT), the longer of the two.
-      // The working set loads (before anything reconciles: the consumer's first batch waits for it) while the consumer
-      // joins the group: the join waits for Kafka to expire the dead leader's member (KAFKA_SESSION_TIMEOUT).
+      // The working set loads (before anything reconciles: the consumer's first batch waits for it) while the group
+      // rebalances to this writer (docs/architecture.md §4 step 5).
       lead: async () => {
-        await Promise.all([leadership.loadWorkingSet(database.pool, () => new Date()), startConsumer()]);
+        // A standby is a group member already: it takes the group over (the other members removed, or a rejoin
+        // announcing its epoch); an instance leading from its start joins with its epoch.
+        const joinAsWriter = kafkaIngest ? takeOverGroup(kafkaIngest) : startConsumer();
+        await Promise.all([leadership.loadWorkingSet(database.pool, () => new Date()), joinAsWriter]);
         await sweeper.sweepOnce();
         sweeper.start();
         // The stored rows are compared with the loaded set in the background, a share per transaction.
@@ -273,13 +295,21 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
           .verifyLoaded(database.pool, () => new Date())
           .catch((error) => log.warn({ err: error }, "comparing the loaded working set with the stored rows failed"));
       },
-      standDown: async () => {
-        await kafkaIngest?.stop();
-        kafkaIngest = undefined;
+      standDown: async (stopping) => {
+        if (stopping) {
+          await kafkaIngest?.stop();
+          kafkaIngest = undefined;
+        } else {
+          // A standby again: it leaves (its batch in flight fails the fence) and rejoins announcing no epoch, which
+          // also moves the partitions to the writer that fenced it. Not awaited: the lock is tried again meanwhile.
+          void kafkaIngest?.rejoin();
+        }
         await sweeper.stop();
         await verifying;
       },
     });
+    // A standby joins the group as a member assigned nothing, so that a takeover needs no cold join.
+    if (leadership && leadership.role === "standby" && !kafkaIngest) await startConsumer();
     await followUp.runOnce();
     followUp.start();
     stack.push({ name: "follow-up", stop: () => followUp.stop() });

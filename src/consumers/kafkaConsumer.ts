@@ -1,9 +1,18 @@
-import type { Admin, Batch, Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import {
+  type Admin,
+  type Batch,
+  type Cluster,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  PartitionAssigners,
+} from "kafkajs";
 import type { Config } from "../config.js";
 import { advanceConsumerPositions, consumerPosition, PositionMovedError } from "../db/queries/consumerPositions.js";
 import { isDatabaseUnavailable } from "../db/transaction.js";
 import { findMissingTopics, isUnknownTopic, MissingTopicsError } from "../kafka/missingTopics.js";
 import type { OutboxPublisher } from "../kafka/outboxPublisher.js";
+import { type WriterAnnouncement, writerAssigner } from "../kafka/writerAssigner.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
 import { originalCause, restartPause } from "./consumerRestart.js";
@@ -31,6 +40,22 @@ export interface KafkaIngestOptions {
   log: Logger;
   chunkSize?: number;
   lagIntervalMs?: number;
+  /**
+   * Engine v2 (RECONCILE_ENGINE=memory): what this member announces to the group's assigner (src/kafka/writerAssigner.ts),
+   * read at every join; only the writer is assigned partitions. Without it the instance is a sql-engine member.
+   */
+  writer?: {
+    announce: () => WriterAnnouncement;
+    /** After each group join: this member's id, and its id before (a rejoin after a removal gets a new one). */
+    joined?: (memberId: string, previous: string | undefined) => void;
+  };
+}
+
+const SQL_MEMBER: WriterAnnouncement = { engine: "sql", epoch: null };
+
+/** kafkajs' broker has LeaveGroup for any member id, untyped. */
+interface LeaveGroupBroker {
+  leaveGroup(request: { groupId: string; memberId: string }): Promise<unknown>;
 }
 
 export class KafkaIngest {
@@ -51,6 +76,12 @@ export class KafkaIngest {
    * since the group join was checked against it; the next transaction moves it from there.
    */
   private positions = new Map<string, string | null>();
+  /** The consumer's cluster (handed to the assigner), for a LeaveGroup on another member's behalf. */
+  private cluster: Cluster | undefined;
+  /** This member's id since its last group join. */
+  private memberId: string | undefined;
+  /** Joins and rejoins, one after another: a rejoin waits for the join in flight (which may carry an older epoch). */
+  private membership: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: KafkaIngestOptions) {
     const { topics } = options;
@@ -70,8 +101,10 @@ export class KafkaIngest {
     if (this.consumer) return;
     const { kafka, log } = this.options;
     try {
-      await this.startConsumer();
+      this.membership = this.startConsumer();
+      await this.membership;
     } catch (error) {
+      this.membership = Promise.resolve();
       if (!(error instanceof MissingTopicsError)) throw error;
       // Not a crash loop: up and not ready (/readyz 503), saying which topics to create, trying again.
       log.error({ missingTopics: error.topics }, error.message);
@@ -87,8 +120,18 @@ export class KafkaIngest {
 
   private async startConsumer(): Promise<void> {
     const { kafka, config, metrics, log } = this.options;
+    const announce = this.options.writer?.announce;
     const consumer = kafka.consumer({
       groupId: config.groupId,
+      // Memory engine: the writer assigner alone. Sql engine: it too, first (so a group with memory instances in it
+      // shares a protocol; with no memory member it is round robin), and round robin for members of older versions.
+      partitionAssigners: [
+        (assignerConfig) => {
+          this.cluster = assignerConfig.cluster;
+          return writerAssigner(announce ?? (() => SQL_MEMBER))(assignerConfig);
+        },
+        ...(announce ? [] : [PartitionAssigners.roundRobin]),
+      ],
       sessionTimeout: config.sessionTimeoutMs,
       heartbeatInterval: config.heartbeatIntervalMs,
       rebalanceTimeout: config.rebalanceTimeoutMs,
@@ -106,6 +149,11 @@ export class KafkaIngest {
       this.consumerDown = false;
       this.restarts = 0;
       metrics.consumerRebalances.inc();
+      const partitions = Object.values(event.payload.memberAssignment).reduce((sum, list) => sum + list.length, 0);
+      metrics.consumerAssignedPartitions.set(partitions);
+      const previous = this.memberId;
+      this.memberId = event.payload.memberId;
+      this.options.writer?.joined?.(event.payload.memberId, previous === event.payload.memberId ? undefined : previous);
       // Partitions may have moved, and come back from another instance that stored more: check each one again.
       this.positions.clear();
       // Partitions may have moved to another instance: drop their series, then read the group's lag afresh.
@@ -127,12 +175,68 @@ export class KafkaIngest {
       if (!isUnknownTopic(error)) throw error;
       throw new MissingTopicsError(await findMissingTopics(kafka, [...this.kindByTopic.keys()]));
     }
-    await consumer.run({
+    await this.run(consumer);
+  }
+
+  private run(consumer: Consumer): Promise<void> {
+    return consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: config.partitionsConcurrency,
+      partitionsConsumedConcurrently: this.options.config.partitionsConcurrency,
       eachBatch: (payload) => this.handleBatch(payload),
     });
+  }
+
+  /** This member's id since its last group join. */
+  get groupMemberId(): string | undefined {
+    return this.memberId;
+  }
+
+  /**
+   * Leaves the group and joins it again as a new member announcing what `writer.announce` says now: the group
+   * rebalances at once (kafkajs cannot rejoin with new metadata otherwise). A writer taking over when no member
+   * was removed for it, and a writer standing down to a standby, do this. Resolves once joined.
+   */
+  rejoin(): Promise<void> {
+    this.membership = this.membership
+      .then(async () => {
+        const consumer = this.consumer;
+        if (!consumer || this.consumerDown || this.stopping) return;
+        await consumer.stop();
+        this.positions.clear();
+        if (!this.stopping && this.consumer === consumer) await this.run(consumer);
+      })
+      .catch((error) => this.options.log.warn({ err: error }, "rejoining the consumer group failed"));
+    return this.membership;
+  }
+
+  /**
+   * Takes the group over for a writer that just won the lock: removes the other instances' members from the group
+   * on their behalf — the previous writer's (dead, hung or fenced) among them, so the group rebalances now instead of
+   * when its session expires; live standbys rejoin — and this member rejoins at its next heartbeat announcing its
+   * epoch. When none of them was a member any more, it rejoins itself. Returns the members tried.
+   */
+  async takeOver(others: (memberId: string | undefined) => Promise<string[]>): Promise<string[]> {
+    await this.membership;
+    const members = (await others(this.memberId)).filter((member) => member !== this.memberId);
+    const removed = await Promise.all(members.map((member) => this.removeMember(member)));
+    if (!removed.includes(true)) await this.rejoin();
+    return members;
+  }
+
+  /** LeaveGroup for `memberId`; false when it is not a member (gone already) or the coordinator did not answer. */
+  private async removeMember(memberId: string): Promise<boolean> {
+    const { config, log } = this.options;
+    if (!this.cluster) return false;
+    try {
+      const coordinator = await this.cluster.findGroupCoordinator({ groupId: config.groupId });
+      await (coordinator as unknown as LeaveGroupBroker).leaveGroup({ groupId: config.groupId, memberId });
+      log.info({ memberId }, "member removed from the consumer group for the takeover");
+      return true;
+    } catch (error) {
+      log.info({ memberId, err: error }, "member not removed from the consumer group (gone already?)");
+      return false;
+    }
   }
 
   /**

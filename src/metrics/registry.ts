@@ -38,6 +38,7 @@ export interface Metrics {
   exceptionsOverdue: Gauge<"kind">;
   consumerCrashes: Counter<string>;
   consumerRebalances: Counter<string>;
+  consumerAssignedPartitions: Gauge<string>;
   consumerPositionSeeks: Counter<string>;
   consumerPositionsMoved: Counter<string>;
   itemAlertsActive: Gauge<string>;
@@ -256,6 +257,11 @@ export function createMetrics(options: {
     consumerRebalances: new Counter({
       name: "payrecon_kafka_consumer_rebalances_total",
       help: "Consumer group joins (rebalances) of this instance.",
+      registers: [registry],
+    }),
+    consumerAssignedPartitions: new Gauge({
+      name: "payrecon_kafka_assigned_partitions",
+      help: "Input partitions assigned to this instance at its last consumer group join (a memory-engine standby: 0).",
       registers: [registry],
     }),
     consumerPositionSeeks: new Counter({

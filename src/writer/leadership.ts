@@ -34,8 +34,8 @@ export class FencedError extends Error {}
 export interface LeadershipHooks {
   /** After winning and bumping the epoch: load the working set, start consuming and sweeping. */
   lead(): Promise<void>;
-  /** After losing the lock or the epoch, or on stop: stop consuming and sweeping. */
-  standDown(): Promise<void>;
+  /** After losing the lock or the epoch (`stopping` false), or on stop: stop consuming and sweeping. */
+  standDown(stopping: boolean): Promise<void>;
 }
 
 export type WriterRole = "leader" | "standby";
@@ -104,6 +104,11 @@ export class WriterLeadership {
     const workingSet = this.workingSet;
     const epoch = this.epoch;
     await workingSet?.verifyLoaded(pool, clock, () => this.epoch !== epoch || this.stopped, this.leaderReconcile);
+  }
+
+  /** The epoch this process writes under while it leads; undefined on a standby (and once it stood down). */
+  get writerEpoch(): number | undefined {
+    return this.epoch;
   }
 
   get role(): WriterRole {
@@ -208,7 +213,9 @@ export class WriterLeadership {
       } finally {
         if (led) {
           metrics.writerLeader.set(0);
-          await hooks.standDown().catch((error) => this.log.warn({ err: error }, "standing down did not finish"));
+          await hooks
+            .standDown(this.stopped)
+            .catch((error) => this.log.warn({ err: error }, "standing down did not finish"));
         }
         this.epoch = undefined;
         this.workingSet = undefined;

@@ -35,6 +35,12 @@ async function roleOf(baseUrl: string): Promise<string | undefined> {
   }
 }
 
+/** A metric's value (without labels) from an instance's /metrics; 0 when absent. */
+async function metric(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+}
+
 async function epoch(db: TestDatabase): Promise<number> {
   return (await db.pool.query<{ epoch: number }>("select epoch from writer_epoch")).rows[0]!.epoch;
 }
@@ -137,6 +143,51 @@ describe("writer leadership (RECONCILE_ENGINE=memory)", () => {
     console.log(JSON.stringify({ kills: KILLS + 1, takeoverMs: takeovers }));
     for (const ms of takeovers) expect(ms).toBeLessThan(30_000);
   });
+
+  it("a standby is a consumer group member assigned nothing; after a kill -9 of the leader it removes the dead member from the group and is assigned every partition", async () => {
+    const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    const topics = uniqueTopics();
+    const env = { DATABASE_URL: db.url, ...kafkaEnv(topics), ...MEMORY, LOG_LEVEL: "info", SWEEP_INTERVAL: "1h" };
+    const leader = await spawnDaemon(env);
+    cleanups.push(async () => leader.process.kill("SIGKILL"));
+    await waitReady(leader.baseUrl);
+    const standby = await spawnDaemon(env);
+    cleanups.push(async () => standby.process.kill("SIGKILL"));
+    await waitReady(standby.baseUrl);
+    expect(await roleOf(standby.baseUrl)).toBe("standby");
+    const assigned = "payrecon_kafka_assigned_partitions";
+    // Ready means joined: the standby is a member, and the rebalance its join caused left everything with the leader.
+    expect(await metric(standby.baseUrl, "payrecon_kafka_consumer_rebalances_total")).toBeGreaterThanOrEqual(1);
+    expect(await metric(standby.baseUrl, assigned)).toBe(0);
+    await waitUntil(
+      async () => (await metric(leader.baseUrl, assigned)) > 0,
+      30_000,
+      "the leader to hold the partitions",
+    );
+    const partitions = await metric(leader.baseUrl, assigned);
+    expect(await metric(standby.baseUrl, assigned)).toBe(0);
+
+    leader.process.kill("SIGKILL");
+    await leader.exited;
+    await waitUntil(
+      async () => (await metric(standby.baseUrl, assigned)) === partitions,
+      30_000,
+      "the standby to be assigned every partition",
+    );
+    expect(await roleOf(standby.baseUrl)).toBe("leader");
+    // Not by waiting for the dead member's session to expire: the new writer removed it from the group.
+    expect(standby.output()).toContain("member removed from the consumer group for the takeover");
+    // And it consumes.
+    const producer = await connectedProducer();
+    await producer.send({ topic: topics.bank, messages: [{ value: JSON.stringify(bankEntry(1)) }] });
+    await producer.disconnect();
+    await waitUntil(
+      async () => (await db.pool.query("select 1 from bank_entries")).rowCount === 1,
+      30_000,
+      "the new writer to store a message",
+    );
+  }, 120_000);
 
   // libfaketime stops PostgreSQL's timeouts from firing (see databaseFaults' statement timeout), idle_session_timeout
   // too: under `faketime -f +400d` the hung leader's session is never ended (checked: the test fails the same way
