@@ -48,8 +48,11 @@ async function eachPage<Row extends QueryResultRow>(
   const bounds = await db.query<{ min: number | null; max: number | null }>(
     `select min(seq) as min, max(seq) as max from ${table}`,
   );
-  const { min, max } = bounds.rows[0]!;
-  if (min === null || max === null) return;
+  const row = bounds.rows[0]!;
+  if (row.min === null || row.max === null) return;
+  // Numbers whatever the pool's parser for bigint (a pool without payrecon's gives text, and `from + pageRows` would
+  // concatenate).
+  const [min, max] = [Number(row.min), Number(row.max)];
   const page = (from: number) =>
     db.query<Row>(`select ${select} from ${table} where seq >= $1 and seq < $2 order by seq`, [from, from + pageRows]);
   let next = page(min);
