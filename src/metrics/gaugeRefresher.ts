@@ -37,6 +37,9 @@ export function fundsAtRiskSamples(
   }));
 }
 
+/** The shortest time between two refreshes asked for by committed batches (refreshSoon). */
+const MIN_GAP_MS = 1_000;
+
 /**
  * Keeps the state gauges equal to the database, which every instance writes:
  * a few indexed aggregate queries every couple of seconds (and right after
@@ -47,6 +50,8 @@ export class GaugeRefresher {
   private running: Promise<void> | undefined;
   private queued = false;
   private failing = false;
+  /** When the last refresh began (performance.now()): refreshSoon spaces them by MIN_GAP_MS. */
+  private lastBegan = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -59,6 +64,7 @@ export class GaugeRefresher {
 
   refresh(): Promise<void> {
     if (!this.running) {
+      this.lastBegan = performance.now();
       this.running = this.read()
         .then(() => {
           this.failing = false;
@@ -139,11 +145,20 @@ export class GaugeRefresher {
     this.failing = true;
   }
 
-  /** Coalesces bursts: at most one refresh in flight and one queued behind it. */
+  /**
+   * Coalesces bursts: at most one refresh in flight and one queued behind it, each beginning at least MIN_GAP_MS after
+   * the last began. Under a steady stream of commits (several a second) refreshing after each one ran the gauges'
+   * queries back to back: ~8 % of PostgreSQL's time in the bench, for gauges scraped every 15 s or so.
+   */
   refreshSoon(): void {
     if (this.queued) return;
     this.queued = true;
     const run = () => {
+      const wait = this.lastBegan + MIN_GAP_MS - performance.now();
+      if (wait > 0) {
+        setTimeout(run, wait).unref();
+        return;
+      }
       this.queued = false;
       this.refresh().catch((error) => this.failed(error));
     };
