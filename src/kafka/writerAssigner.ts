@@ -6,12 +6,12 @@ import { AssignerProtocol, type PartitionAssigner } from "kafkajs";
  * which engine it runs and, with the memory engine, the writer epoch it holds (none on a standby). Partitions
  * go round robin to the sql-engine members and to the one memory member announcing the highest epoch (the
  * writer); memory standbys are members assigned nothing, heartbeating. So when the writer is killed, the
- * group rebalances once its session expires and the standby that took the lock meanwhile — already a member,
- * rejoining with its new epoch — is assigned everything, without a cold join.
+ * standby that takes the lock — already a member — removes the dead writer's member from the group
+ * (KafkaIngest.takeOver), rejoins announcing its new epoch and is assigned everything, without a cold join.
  *
- * With no memory member this is RoundRobinAssigner's assignment; sql-engine instances prefer RoundRobinAssigner
- * itself (`assignersFor`), so a group of them behaves exactly as before, and this protocol is the one all
- * members share only when a memory instance is in the group.
+ * With no memory member this is RoundRobinAssigner's assignment. Sql-engine instances list it first and
+ * RoundRobinAssigner second (KafkaIngest.startConsumer), so they share a protocol with memory instances and
+ * with instances of older versions (round robin) alike.
  */
 export const WRITER_ASSIGNER = "PayreconWriterAssigner";
 

@@ -2,7 +2,7 @@ import type { ExpectedPayment } from "../messages/schemas.js";
 import type { EntryMatch } from "../reconcile/matching.js";
 import type { PaymentOutcome } from "../reconcile/paymentStatus.js";
 import { referenceKey } from "../reconcile/references.js";
-import { identityHash, outcomeSignature, type StoredPayment } from "../db/queries/paymentState.js";
+import { identityHash, outcomeSignature, signedFields, type StoredPayment } from "../db/queries/paymentState.js";
 import { sameMatch } from "../db/queries/matching.js";
 
 /** A payment row as the memory engine last wrote (or read) it. */
@@ -92,28 +92,12 @@ export function sameOutcome(row: WrittenPayment, outcome: PaymentOutcome): boole
   if (known === outcome) return true;
   // A different body object (or a row read back): the signature decides, as it does for the sql engine.
   if (!known || known.payment !== outcome.payment) return row.stored.signature === outcomeSignature(outcome);
-  return (
-    known.status === outcome.status &&
-    known.settledAmountMinor === outcome.settledAmountMinor &&
-    known.failureCategory === outcome.failureCategory &&
-    known.failureCode === outcome.failureCode &&
-    known.retryAdvice === outcome.retryAdvice &&
-    known.holdReason === outcome.holdReason &&
-    known.settledLate === outcome.settledLate &&
-    known.settledOn === outcome.settledOn &&
-    known.acceptedAt === outcome.acceptedAt &&
-    known.overdueSince === outcome.overdueSince &&
-    sameStrings(known.flags, outcome.flags) &&
-    known.reason === outcome.reason &&
-    known.nextDeadline === outcome.nextDeadline &&
-    (known.exception?.amountMinor ?? 0) === (outcome.exception?.amountMinor ?? 0) &&
-    (known.fx === outcome.fx ||
-      (known.fx !== null &&
-        outcome.fx !== null &&
-        known.fx.lineCurrency === outcome.fx.lineCurrency &&
-        known.fx.lineAmountMinor === outcome.fx.lineAmountMinor &&
-        known.fx.differenceMinor === outcome.fx.differenceMinor))
-  );
+  // The same payment body: the other signed fields, compared as JSON would see them (no JSON, no SHA-1).
+  const before = signedFields(known);
+  const after = signedFields(outcome);
+  if (before.length !== after.length) return false;
+  for (let i = 1; i < before.length; i++) if (!sameValue(before[i], after[i])) return false;
+  return true;
 }
 
 /** Whether the stored row already holds this version in force (what `identityHash` decides). */
@@ -168,9 +152,15 @@ export function sameWrittenMatch(row: WrittenMatch | undefined, match: EntryMatc
   );
 }
 
-function sameStrings(a: string[], b: string[]): boolean {
+/** Equal as JSON.stringify sees them, for the plain values an outcome's signed fields hold. */
+function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  return keysA.every(
+    (key, i) => key === keysB[i] && sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
+  );
 }

@@ -65,7 +65,7 @@ export async function findingsAfterCursor(db: Db, limit: number): Promise<Findin
        (select 0 as source, s.id, s.at, s.payment_id, s.from_status, s.to_status, s.reason, s.detail,
                null::bigint as exception_id, null::text as action, s.finding,
                -- The identity in force at the change (see statusChangeFindingFields), unless the row keeps it.
-               p.reference, p.gateway, p.direction, p.currency, p.amount_minor::float8 as amount_minor, p.counterparty
+               p.reference, p.gateway, p.direction, p.currency, p.amount_minor, p.counterparty
           from status_changes s
           left join payments p on p.id = s.payment_id and not s.finding ? 'reference'
          where s.finding is not null

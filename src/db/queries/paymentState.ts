@@ -66,11 +66,12 @@ export function identityHash(payment: ExpectedPayment, cancelled: boolean): stri
   return hash;
 }
 
-/** What a payment row says, reduced to a short hash of what decides whether it must be rewritten. */
-export function outcomeSignature(outcome: PaymentOutcome): string {
-  const known = signatures.get(outcome);
-  if (known !== undefined) return known;
-  const text = JSON.stringify([
+/**
+ * What decides whether a payment row must be rewritten, in order: the signature hashes it (outcomeSignature) and
+ * the memory engine compares it field by field (writer/writtenRows.ts sameOutcome), so both read this one list.
+ */
+export function signedFields(outcome: PaymentOutcome): unknown[] {
+  return [
     outcome.payment,
     outcome.status,
     outcome.settledAmountMinor,
@@ -88,7 +89,14 @@ export function outcomeSignature(outcome: PaymentOutcome): string {
     outcome.exception?.amountMinor ?? 0,
     // Only when lines in another currency settled it, so signatures stored before FX stay valid.
     ...(outcome.fx ? [outcome.fx] : []),
-  ]);
+  ];
+}
+
+/** What a payment row says, reduced to a short hash of what decides whether it must be rewritten. */
+export function outcomeSignature(outcome: PaymentOutcome): string {
+  const known = signatures.get(outcome);
+  if (known !== undefined) return known;
+  const text = JSON.stringify(signedFields(outcome));
   const signature = createHash("sha1").update(text).digest("base64");
   signatures.set(outcome, signature);
   return signature;
