@@ -1,0 +1,131 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { findStoredGroups } from "../../src/db/queries/evictedKeys.js";
+import { loadWorldFacts } from "../../src/db/queries/worldFacts.js";
+import { EvictedIndex, matchWindowDays } from "../../src/reconcile/evicted.js";
+import { dateToMs, utcDate } from "../../src/reconcile/types.js";
+import { WorkingSet } from "../../src/reconcile/workingSet.js";
+import type { WorldFacts } from "../../src/reconcile/world.js";
+import { generateScenario, seededRandom, shuffled } from "../../src/simulate/scenario.js";
+import { createTestDatabase } from "../support/database.js";
+import { api, startTestDaemon } from "../support/daemon.js";
+
+const DAY = 86_400_000;
+
+/**
+ * The memory engine keeps nothing of an evicted group: PostgreSQL finds the groups a fact could touch
+ * (src/db/queries/evictedKeys.ts, docs/architecture.md §4 step 4). Its answer must include every group an
+ * in-memory EvictedIndex of the same evictions names (the index the property tests prove sufficient), for late
+ * facts of every kind: the stored facts again, bank lines and payments that share only an amount (and a date within
+ * the match window) with evicted ones, and with tokens naming evicted references.
+ */
+describe("evicted groups found in PostgreSQL", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  });
+
+  it("include every group an in-memory index of the same evictions names", async () => {
+    const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    const daemon = await startTestDaemon({ DATABASE_URL: db.url, RECONCILE_ENGINE: "memory" });
+    cleanups.push(() => daemon.stop());
+    const scenario = generateScenario({ seed: 21, now: Date.now(), payments: 200, prefix: "evk" });
+    const random = seededRandom(21);
+    for (const [topic, values] of [
+      ["payments.expected", scenario.expected],
+      ["gateway.events", scenario.events],
+      ["bank.settlements", scenario.entries],
+    ] as const) {
+      const sent = shuffled([...values], random);
+      for (let i = 0; i < sent.length; i += 50) {
+        const response = await api(daemon.baseUrl, "ingester")(`/api/v1/ingest/${topic}`, {
+          method: "POST",
+          body: sent
+            .slice(i, i + 50)
+            .map((value) => JSON.stringify(value))
+            .join("\n"),
+        });
+        expect(response.status).toBe(200);
+      }
+    }
+    await daemon.stop();
+
+    // The working set of the stored facts at the stored clock, every final group evicted into an index.
+    const policy = loadConfig({}).policy;
+    const at = (await db.pool.query<{ at: Date }>("select max(updated_at) as at from payments")).rows[0]!.at.getTime();
+    const facts = await loadWorldFacts(db.pool);
+    const set = new WorkingSet(policy);
+    set.load(facts, at);
+    const index = new EvictedIndex(policy);
+    for (const group of set.evict(set.evictable(at, 0, Number.MAX_SAFE_INTEGER))) index.add(group);
+    expect(index.paymentCount).toBeGreaterThan(50);
+
+    const window = matchWindowDays(policy);
+    const late: Array<{ kind: string; facts: Partial<WorldFacts> }> = [
+      ...facts.versions.map((version) => ({ kind: "version again", facts: { versions: [version] } })),
+      ...facts.versions
+        .filter((version) => version.payment)
+        .map((version, i) => ({
+          kind: "a payment of the same amount",
+          facts: {
+            versions: [
+              { ...version, paymentId: `late_${i}`, payment: { ...version.payment!, reference: `LATE-${i}` } },
+            ],
+          },
+        })),
+      // A payment whose reference is a token of a stored line (not the line's own reference): the lines naming it.
+      ...facts.entries.flatMap((entry, i) =>
+        entry.tokens
+          .filter((token) => token !== entry.endToEndId?.toUpperCase())
+          .slice(0, 2)
+          .map((token, k) => {
+            const version = facts.versions.find((v) => v.payment)!;
+            return {
+              kind: "a payment named by a line's token",
+              facts: {
+                versions: [
+                  {
+                    ...version,
+                    paymentId: `late_token_${i}_${k}`,
+                    payment: { ...version.payment!, reference: token, amount_minor: 9_999_999 },
+                  },
+                ],
+              },
+            };
+          }),
+      ),
+      ...facts.events.map((event) => ({ kind: "event again", facts: { events: [event] } })),
+      ...facts.entries.map((entry) => ({ kind: "entry again", facts: { entries: [entry] } })),
+      ...facts.entries.map((entry, i) => ({
+        kind: "a line of the same amount",
+        facts: {
+          entries: [
+            {
+              ...entry,
+              entryId: `LATE-AMOUNT-${i}`,
+              endToEndId: null,
+              tokens: [],
+              valueDate: utcDate(dateToMs(entry.valueDate) + ((i % (2 * window + 1)) - window) * DAY),
+            },
+          ],
+        },
+      })),
+      ...facts.entries.map((entry, i) => ({
+        kind: "a line naming the same references",
+        facts: { entries: [{ ...entry, entryId: `LATE-REF-${i}`, amountMinor: entry.amountMinor + 7_777_777 }] },
+      })),
+    ];
+    const found = new Map<string, number>();
+    for (const { kind, facts: lateFacts } of late) {
+      const query = set.reloadQuery(lateFacts)!;
+      const wanted = [...index.find(query)].filter((ref) => !set.holdsGroup(ref)).sort();
+      const stored = new Set(await findStoredGroups(db.pool, query, window));
+      expect({ kind, missing: wanted.filter((ref) => !stored.has(ref)) }).toEqual({ kind, missing: [] });
+      found.set(kind, (found.get(kind) ?? 0) + wanted.length);
+    }
+    // Each kind of lookup was exercised.
+    for (const kind of new Set(late.map((item) => item.kind)))
+      expect([kind, found.get(kind)! > 0]).toEqual([kind, true]);
+  }, 180_000);
+});
