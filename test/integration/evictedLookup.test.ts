@@ -6,9 +6,10 @@ import { EvictedIndex, matchWindowDays } from "../../src/reconcile/evicted.js";
 import { dateToMs, utcDate } from "../../src/reconcile/types.js";
 import { WorkingSet } from "../../src/reconcile/workingSet.js";
 import type { WorldFacts } from "../../src/reconcile/world.js";
-import { generateScenario, seededRandom, shuffled } from "../../src/simulate/scenario.js";
+import { generateScenario, seededRandom } from "../../src/simulate/scenario.js";
 import { createTestDatabase } from "../support/database.js";
-import { api, startTestDaemon } from "../support/daemon.js";
+import { startTestDaemon } from "../support/daemon.js";
+import { ingestScenario } from "../support/ingest.js";
 
 const DAY = 86_400_000;
 
@@ -32,23 +33,7 @@ describe("evicted groups found in PostgreSQL", () => {
     cleanups.push(() => daemon.stop());
     const scenario = generateScenario({ seed: 21, now: Date.now(), payments: 200, prefix: "evk" });
     const random = seededRandom(21);
-    for (const [topic, values] of [
-      ["payments.expected", scenario.expected],
-      ["gateway.events", scenario.events],
-      ["bank.settlements", scenario.entries],
-    ] as const) {
-      const sent = shuffled([...values], random);
-      for (let i = 0; i < sent.length; i += 50) {
-        const response = await api(daemon.baseUrl, "ingester")(`/api/v1/ingest/${topic}`, {
-          method: "POST",
-          body: sent
-            .slice(i, i + 50)
-            .map((value) => JSON.stringify(value))
-            .join("\n"),
-        });
-        expect(response.status).toBe(200);
-      }
-    }
+    await ingestScenario(daemon.baseUrl, scenario, random);
     await daemon.stop();
 
     // The working set of the stored facts at the stored clock, every final group evicted into an index.
