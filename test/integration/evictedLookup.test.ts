@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { findStoredGroups } from "../../src/db/queries/evictedKeys.js";
+import { findStoredGroups, storedGroupsStatement } from "../../src/db/queries/evictedKeys.js";
 import { loadWorldFacts } from "../../src/db/queries/worldFacts.js";
 import { EvictedIndex, matchWindowDays } from "../../src/reconcile/evicted.js";
 import { dateToMs, utcDate } from "../../src/reconcile/types.js";
@@ -10,6 +10,7 @@ import { generateScenario, seededRandom } from "../../src/simulate/scenario.js";
 import { createTestDatabase } from "../support/database.js";
 import { startTestDaemon } from "../support/daemon.js";
 import { ingestScenario } from "../support/ingest.js";
+import { storeFinalPayments } from "../support/openPayments.js";
 
 const DAY = 86_400_000;
 
@@ -112,5 +113,67 @@ describe("evicted groups found in PostgreSQL", () => {
     // Each kind of lookup was exercised.
     for (const kind of new Set(late.map((item) => item.kind)))
       expect([kind, found.get(kind)! > 0]).toEqual([kind, true]);
+  }, 180_000);
+
+  it("are found by index probes only, however many are stored", async () => {
+    const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    // 40,000 final payments' facts and lines (with tokens), their payments, installments and matches as written.
+    const payments = 40_000;
+    await storeFinalPayments(db.pool, payments);
+    await db.pool.query(
+      `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, created_at, due_at,
+                             cancelled, status, status_since, body, updated_at)
+       select payment_id, body ->> 'reference', body ->> 'reference', body ->> 'gateway', body ->> 'direction',
+              body ->> 'currency', (body ->> 'amount_minor')::bigint, (body ->> 'created_at')::timestamptz,
+              (body ->> 'due_at')::timestamptz, false, 'settled', now(), body, now()
+         from expected_payment_versions`,
+    );
+    await db.pool.query(
+      `insert into payment_installments (payment_id, idx, amount_minor, currency, settle_direction, due_date)
+       select id, 0, amount_minor, currency, case when direction = 'payout' then 'debit' else 'credit' end,
+              (due_at at time zone 'UTC')::date from payments`,
+    );
+    await db.pool.query(
+      `insert into bank_entry_matches (entry_seq, kind, method, payment_id, updated_at)
+       select e.seq, 'payment', 'reference', p.id, now() from bank_entries e join payments p on p.reference = e.end_to_end_id`,
+    );
+    await db.pool.query("vacuum analyze");
+    const sample = await db.pool.query<{
+      bank: string;
+      entry_id: string;
+      currency: string;
+      amount: number;
+      on: string;
+    }>(
+      `select bank, entry_id, currency, amount_minor as amount, to_char(value_date, 'YYYY-MM-DD') as on
+         from bank_entries order by seq limit 300`,
+    );
+    const shapes = sample.rows.map((row) => ({
+      refs: [`FP-${row.entry_id.slice(3)}`],
+      amounts: [[`${row.currency}|${row.amount}`, row.on] as [string, string]],
+    }));
+    const statement = storedGroupsStatement(
+      {
+        refs: new Set(shapes.map((shape) => shape.refs[0]!)),
+        paymentIds: new Set(sample.rows.map((row) => `fp_${row.entry_id.slice(3)}`)),
+        entries: new Map(
+          sample.rows.map((row) => [`${row.bank}/${row.entry_id}`, { bank: row.bank, entryId: row.entry_id }]),
+        ),
+        entriesFitting: shapes,
+        targetsFitting: shapes,
+      },
+      matchWindowDays(loadConfig({}).policy),
+    );
+    const plan = await db.pool.query<{ "QUERY PLAN": string }>(`explain ${statement.text}`, statement.values);
+    const text = plan.rows.map((row) => row["QUERY PLAN"]).join("\n");
+    expect(text.match(/Seq Scan on \w+/g) ?? [], text).toEqual([]);
+    // And it finds them: each sampled line's payment (by its line, its reference, its id and its amount).
+    const groups = new Set(
+      (await db.pool.query<{ reference_key: string }>(statement.text, statement.values)).rows.map(
+        (row) => row.reference_key,
+      ),
+    );
+    for (const shape of shapes) expect(groups.has(shape.refs[0]!)).toBe(true);
   }, 180_000);
 });

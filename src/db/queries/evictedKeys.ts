@@ -28,6 +28,12 @@ function amountColumns(amounts: AmountOn[]): [string[], string[], string[]] {
  * asks (payments, matches and installments are written after `apply`).
  */
 export async function findStoredGroups(db: Db, query: ReloadQuery, windowDays: number): Promise<string[]> {
+  const result = await db.query<{ reference_key: string }>(storedGroupsStatement(query, windowDays));
+  return result.rows.map((row) => row.reference_key);
+}
+
+/** The statement `findStoredGroups` runs (its plan is tested: every probe an index scan). */
+export function storedGroupsStatement(query: ReloadQuery, windowDays: number): { text: string; values: unknown[] } {
   const entries = [...query.entries.values()];
   const targetRefs = [...new Set(query.entriesFitting.flatMap((shape) => shape.refs))];
   const entryRefs = [...new Set([...query.refs, ...query.targetsFitting.flatMap((shape) => shape.refs)])];
@@ -37,8 +43,8 @@ export async function findStoredGroups(db: Db, query: ReloadQuery, windowDays: n
   const [entryCurrencies, entryAmounts, entryDates] = amountColumns(
     query.targetsFitting.flatMap((shape) => shape.amounts),
   );
-  const result = await db.query<{ reference_key: string }>(
-    `with named as (
+  return {
+    text: `with named as (
        select m.payment_id from unnest($3::text[], $4::text[]) as k(bank, entry_id)
          cross join lateral (select seq from bank_entries e
                               where e.bank = k.bank and e.entry_id = k.entry_id offset 0) e
@@ -73,7 +79,7 @@ export async function findStoredGroups(db: Db, query: ReloadQuery, windowDays: n
      union
      select p.reference_key from (select distinct payment_id from named where payment_id is not null) n
        join payments p on p.id = n.payment_id`,
-    [
+    values: [
       entryRefs,
       [...query.paymentIds],
       entries.map((entry) => entry.bank),
@@ -87,6 +93,5 @@ export async function findStoredGroups(db: Db, query: ReloadQuery, windowDays: n
       entryDates,
       windowDays,
     ],
-  );
-  return result.rows.map((row) => row.reference_key);
+  };
 }
