@@ -281,6 +281,7 @@ async function startDaemon(
     } catch {
       // not yet
     }
+    if (child.exitCode !== null) throw new Error(`payrecon exited (${child.exitCode}) before it was ready`);
     // A restart on stored payments loads them first (phase (i)).
     if (waited > (FLAT_PAYMENTS > 0 ? 1_800_000 : 120_000)) throw new Error("payrecon did not become ready");
     await new Promise((resolve) => setTimeout(resolve, 200));
