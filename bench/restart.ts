@@ -32,7 +32,7 @@ const WAIT_VERIFIED = process.env.BENCH_RESTART_WAIT_VERIFIED !== "0";
 const TARGET_SECONDS = 30;
 const say = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
-interface Started {
+export interface Started {
   child: ChildProcess;
   base: string;
   readySeconds: number;
@@ -41,14 +41,14 @@ interface Started {
 }
 
 /** CPU time (user + system) a process used so far, from /proc (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Spawns the daemon (memory engine, no Kafka) and waits for /readyz 200; the time is from spawn. */
-async function startDaemon(databaseUrl: string, options: { profileDir?: string } = {}): Promise<Started> {
+export async function startDaemon(databaseUrl: string, options: { profileDir?: string } = {}): Promise<Started> {
   const port = await freePort();
   const began = performance.now();
   const args = [
@@ -85,13 +85,13 @@ async function startDaemon(databaseUrl: string, options: { profileDir?: string }
   return { child, base, readySeconds: (performance.now() - began) / 1000, cpuSeconds: cpuSeconds(child.pid!) };
 }
 
-async function stopDaemon(daemon: Started): Promise<void> {
+export async function stopDaemon(daemon: Started): Promise<void> {
   const exited = new Promise((resolve) => daemon.child.once("exit", resolve));
   daemon.child.kill("SIGTERM");
   await exited;
 }
 
-function rssBytes(pid: number): number {
+export function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
 }
@@ -109,7 +109,7 @@ async function settledRss(pid: number): Promise<number> {
 }
 
 /** Waits until the daemon has compared its loaded working set with the stored rows whole; seconds it took. */
-async function verified(daemon: Started): Promise<number> {
+export async function verified(daemon: Started): Promise<number> {
   const began = performance.now();
   for (;;) {
     // A scrape may fail while the daemon is busy: scraped again.

@@ -24,6 +24,8 @@
  *                         0 skips (g)); its load is everything (b) and (c) produced, from the start
  *   BENCH_RESTART_PAYMENTS (h) with BENCH_ENGINE=memory: restart to ready with this many open payments stored
  *                         (default 1,000,000; 0 skips it; bench/restart.ts, also `npm run bench:restart` alone)
+ *   BENCH_FLAT_PAYMENTS   (i) with BENCH_ENGINE=memory: (b)'s backlog drained again by a daemon restarted on this many
+ *                         stored final payments, against (b)'s figure (default 0: skipped; bench/flat.ts)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -43,6 +45,7 @@ import { TAKEOVER_KAFKA_ENV, type TakeoverResult, takeoverPhase } from "./takeov
 import { createOwnedDatabase } from "./database.js";
 import { hottest } from "./profile.js";
 import { RESTART_PAYMENTS, restartPhase, restartRows } from "./restart.js";
+import { type FlatResult, flatPhase, flatRows } from "./flat.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -66,6 +69,7 @@ const ENGINE = process.env.BENCH_ENGINE === "memory" ? "memory" : "sql";
 const SCALE_OUT = process.env.BENCH_SCALE_OUT !== "0" && ENGINE === "sql";
 const DAEMON_LOG = process.env.BENCH_DAEMON_LOG;
 const TAKEOVER_KILLS = ENGINE === "memory" ? env("BENCH_TAKEOVER_KILLS", 3) : 0;
+const FLAT_PAYMENTS = ENGINE === "memory" ? env("BENCH_FLAT_PAYMENTS", 0) : 0;
 const log = createLogger("silent");
 const say = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
@@ -277,7 +281,9 @@ async function startDaemon(
     } catch {
       // not yet
     }
-    if (waited > 120_000) throw new Error("payrecon did not become ready");
+    if (child.exitCode !== null) throw new Error(`payrecon exited (${child.exitCode}) before it was ready`);
+    // A restart on stored payments loads them first (phase (i)).
+    if (waited > (FLAT_PAYMENTS > 0 ? 1_800_000 : 120_000)) throw new Error("payrecon did not become ready");
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return { child, base, profileDir };
@@ -866,6 +872,20 @@ async function main() {
       daemon ??= await startDaemon(database.url, brokers);
     };
 
+    // Before the steady loads: the topics hold exactly (b)'s messages.
+    let flat: FlatResult | undefined;
+    if (FLAT_PAYMENTS > 0) {
+      flat = await flatPhase({
+        databaseUrl: database.url,
+        superuserUrl: database.adminUrl,
+        payments: FLAT_PAYMENTS,
+        startDaemon: (url, groupId, extra) => startDaemon(url, brokers, { groupId, env: extra }),
+        committedAll: (groupId) => committedAll(admin, groupId),
+        say,
+      });
+      say(`  ${(flat.rate / e2eRate).toFixed(2)} of (b)'s ${Math.round(e2eRate)} msg/s on an empty database`);
+    }
+
     let scale: Awaited<ReturnType<typeof scaleOut>> | undefined;
     if (SCALE_OUT) {
       say("(f) scale-out: two instances in one consumer group, same stream, fresh database");
@@ -1038,6 +1058,7 @@ async function main() {
         "< 0.10 growth",
         (steady.rssEndMiB - steady.rssWarmMiB) / steady.rssWarmMiB < 0.1 ? "yes" : "no",
       ],
+      ...(flat ? flatRows(flat, e2eRate) : []),
       ...(restart ? restartRows(restart).map(([measure, ...rest]) => [`(g) ${measure}`, ...rest]) : []),
     ];
     const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length), 6));
@@ -1093,6 +1114,7 @@ async function main() {
       sustainable: { rate: sustainable, ...calm },
       report,
       restart: restart ?? null,
+      flat: flat ?? null,
       profile,
       statements: statements ?? null,
       at: new Date().toISOString(),

@@ -16,11 +16,15 @@ export interface MatchShape {
   amounts: AmountOn[];
 }
 
-/** An evicted group as the loader needs it: its reference key, its payments and its bank entries. */
-export interface EvictedGroup {
+/** A group as the loader and `WorkingSet.restore` need it: its reference key, its payments and its bank entries. */
+export interface StoredGroup {
   referenceKey: string;
   paymentIds: string[];
   entryKeys: string[];
+}
+
+/** An evicted group with the keys an EvictedIndex finds it by. */
+export interface EvictedGroup extends StoredGroup {
   /** Its index keys (`amount|date`), kept to take it out of the indexes when it is loaded back. */
   targetAmountsOn: string[];
   entryRefs: string[];
@@ -46,6 +50,29 @@ export function evictedGroup(
     entryRefs: [...new Set(entries.flatMap((shape) => shape.refs))],
     entryAmountsOn: on(entries),
   };
+}
+
+/**
+ * What a reload looks for among evicted groups (`WorkingSet.reloadQuery`): the groups of these reference keys,
+ * payments and bank entries, those with an entry a changed target could take, and those with a target an arriving
+ * or rematched entry could take (by reference, or by amount within the match window). The writer answers it from
+ * PostgreSQL (src/writer/evictedLookup.ts), tests and the core bench from an EvictedIndex; either answer may name
+ * groups in memory, which the caller leaves out (`WorkingSet.holdsGroup`).
+ */
+export interface ReloadQuery {
+  refs: Set<string>;
+  paymentIds: Set<string>;
+  /** Bank entries by their key (`entryKey`). */
+  entries: Map<string, { bank: string; entryId: string }>;
+  /** Shapes of targets that may change: evicted entries they could take. */
+  entriesFitting: MatchShape[];
+  /** Shapes of entries that may be (re)matched: evicted targets that could take them. */
+  targetsFitting: MatchShape[];
+}
+
+/** The window of days either side of a date that matching looks within. */
+export function matchWindowDays(policy: Policy): number {
+  return Math.floor(policy.matchWindowMs / DAY_MS);
 }
 
 const DAY_MS = 86_400_000;
@@ -78,6 +105,10 @@ function addAll(found: string | Set<string> | undefined, into: Set<string>): voi
   else for (const group of found) into.add(group);
 }
 
+/**
+ * The evicted groups kept in memory (the bench and tests; the writer keeps none: PostgreSQL answers the same query).
+ * Fed by what `WorkingSet.evict` returns; `find` names a superset of the groups a query could touch.
+ */
 export class EvictedIndex {
   private readonly groups = new Map<string, EvictedGroup>();
   private readonly byPayment = new Map<string, string>();
@@ -90,31 +121,34 @@ export class EvictedIndex {
   private readonly windowDays: number;
 
   constructor(policy: Policy) {
-    this.windowDays = Math.floor(policy.matchWindowMs / DAY_MS);
+    this.windowDays = matchWindowDays(policy);
   }
 
-  get groupCount(): number {
-    return this.groups.size;
+  /** The groups a reload query names (some may be in memory again: the caller leaves those out). */
+  find(query: ReloadQuery): Set<string> {
+    const found = new Set<string>();
+    for (const ref of query.refs) if (this.groups.has(ref)) found.add(ref);
+    for (const id of query.paymentIds) {
+      const ref = this.byPayment.get(id);
+      if (ref !== undefined) found.add(ref);
+    }
+    for (const key of query.entries.keys()) {
+      const ref = this.byEntry.get(key);
+      if (ref !== undefined) found.add(ref);
+    }
+    for (const shape of query.entriesFitting) this.entriesFitting(shape, found);
+    for (const shape of query.targetsFitting) this.targetsFitting(shape, found);
+    return found;
+  }
+
+  /** The groups a query names that are not in memory, taken out of the index (to be restored). */
+  take(query: ReloadQuery | undefined, inMemory: (referenceKey: string) => boolean): EvictedGroup[] {
+    if (!query) return [];
+    return [...this.find(query)].filter((ref) => !inMemory(ref)).map((ref) => this.remove(ref)!);
   }
 
   get paymentCount(): number {
     return this.byPayment.size;
-  }
-
-  get entryCount(): number {
-    return this.byEntry.size;
-  }
-
-  group(referenceKey: string): EvictedGroup | undefined {
-    return this.groups.get(referenceKey);
-  }
-
-  groupOfPayment(paymentId: string): string | undefined {
-    return this.byPayment.get(paymentId);
-  }
-
-  groupOfEntry(entryKey: string): string | undefined {
-    return this.byEntry.get(entryKey);
   }
 
   add(group: EvictedGroup): void {

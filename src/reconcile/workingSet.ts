@@ -22,7 +22,7 @@ import type {
   Policy,
 } from "./types.js";
 import { toleranceFor } from "./types.js";
-import { type EvictedGroup, EvictedIndex, evictedGroup, type MatchShape } from "./evicted.js";
+import { type EvictedGroup, evictedGroup, type MatchShape, type ReloadQuery, type StoredGroup } from "./evicted.js";
 import {
   batchExceptions,
   batchTargetKey,
@@ -725,12 +725,13 @@ export class WorkingSet {
   //
   // A group — the payments of one reference key, the gateway events with that key and the bank entries matched to
   // those payments — leaves memory when its payments are final (nothing time alone can change) since
-  // `evictAfterMs`. What stays is EvictedIndex: the keys a later fact could find the group by. Before each
-  // `apply`, `toReload` names the groups the facts could touch (directly, or through a target they change and the
-  // entries that then rematch); the caller loads them from storage and `restore`s them, repeating until nothing
-  // more is named. Settlement batches and the token counts of every entry ever seen stay in memory.
+  // `evictAfterMs`. Nothing of it stays but two counts: storage (PostgreSQL) holds it. Before each `apply`,
+  // `reloadQuery` says what the facts could touch (keys, and shapes of targets and entries that may be matched);
+  // the caller finds the evicted groups those name in storage, leaves out those in memory (`holdsGroup`), loads
+  // them and `restore`s them, repeating until nothing more is named. Settlement batches and the token counts of
+  // every entry ever seen stay in memory.
 
-  private evictedIndex: EvictedIndex | undefined;
+  private readonly evictedCounts = { payments: 0, entries: 0 };
   /** When each payment's outcome became final with no deadline (or was last found unable to leave), oldest first. */
   private readonly finalSince = new Map<string, number>();
 
@@ -739,14 +740,9 @@ export class WorkingSet {
     return this.entries.has(key);
   }
 
-  /** An evicted group's payments and entries (the writer forgets the rows it knew of them). */
-  evictedGroup(referenceKey: string): EvictedGroup | undefined {
-    return this.evictedIndex?.group(referenceKey);
-  }
-
-  private get evicted(): EvictedIndex {
-    this.evictedIndex ??= new EvictedIndex(this.policy);
-    return this.evictedIndex;
+  /** Whether the group of a reference key is in memory (a group is in memory whole or not at all). */
+  holdsGroup(referenceKey: string): boolean {
+    return this.paymentsByRef.get(referenceKey) !== undefined;
   }
 
   /** In memory and evicted: payments, bank entries, and evicted groups. */
@@ -754,8 +750,8 @@ export class WorkingSet {
     return {
       payments: this.paymentRefs.size,
       entries: this.entries.size,
-      evictedPayments: this.evicted.paymentCount,
-      evictedEntries: this.evicted.entryCount,
+      evictedPayments: this.evictedCounts.payments,
+      evictedEntries: this.evictedCounts.entries,
     };
   }
 
@@ -838,11 +834,12 @@ export class WorkingSet {
     return true;
   }
 
-  /** Takes the groups out of memory, keeping only their lookup keys. */
-  evict(refs: Iterable<string>): void {
+  /** Takes the groups out of memory; returns them with their lookup keys (an EvictedIndex may keep those). */
+  evict(refs: Iterable<string>): EvictedGroup[] {
+    const out: EvictedGroup[] = [];
     for (const ref of refs) {
       const ids = this.paymentsByRef.get(ref);
-      if (!ids || this.evicted.group(ref)) continue;
+      if (!ids) continue;
       const paymentIds = [...ids];
       const entryKeys: string[] = [];
       const targetShapes: MatchShape[] = [];
@@ -884,24 +881,32 @@ export class WorkingSet {
         this.deadlines.set(`event:${key}`, null);
       }
       this.eventsByRef.drop(ref);
-      this.evicted.add(evictedGroup(ref, paymentIds, entryKeys, targetShapes, entryShapes));
+      this.evictedCounts.payments += paymentIds.length;
+      this.evictedCounts.entries += entryKeys.length;
+      out.push(evictedGroup(ref, paymentIds, entryKeys, targetShapes, entryShapes));
     }
+    return out;
   }
 
   /**
-   * The evicted groups `facts` could touch, to load and `restore` before `apply(facts)`; call again after
-   * restoring (what was loaded can name more) until it returns nothing. A superset: never misses one.
+   * What `facts` could touch among evicted groups, to find, load and `restore` before `apply(facts)`; ask again
+   * after restoring (what was loaded can name more) until storage names no group outside memory. A superset: the
+   * groups it names include every one the facts could touch. Undefined when nothing is evicted.
    */
-  toReload(facts: Partial<WorldFacts>): EvictedGroup[] {
-    const evicted = this.evicted;
-    const need = new Set<string>();
-    if (evicted.groupCount === 0) return [];
+  reloadQuery(facts: Partial<WorldFacts>): ReloadQuery | undefined {
+    if (this.evictedCounts.payments === 0) return undefined;
+    const query: ReloadQuery = {
+      refs: new Set(),
+      paymentIds: new Set(),
+      entries: new Map(),
+      entriesFitting: [],
+      targetsFitting: [],
+    };
     const want = (ref: string) => {
-      if (evicted.group(ref)) need.add(ref);
+      if (this.paymentsByRef.get(ref) === undefined) query.refs.add(ref);
     };
     const wantPayment = (id: string) => {
-      const ref = evicted.groupOfPayment(id);
-      if (ref !== undefined) need.add(ref);
+      if (!this.paymentRefs.has(id)) query.paymentIds.add(id);
     };
     // Targets that may change (rules 1–3), and the in-memory entries that may be rematched.
     const changed: MatchShape[] = [];
@@ -936,9 +941,8 @@ export class WorkingSet {
     }
     for (const entry of facts.entries ?? []) {
       const key = entryKey(entry);
-      const group = evicted.groupOfEntry(key);
-      if (group !== undefined) need.add(group);
       const current = this.entries.get(key);
+      if (!current) query.entries.set(key, { bank: entry.bank, entryId: entry.entryId });
       if (current) {
         rematched.add(key);
         for (const token of current.tokens) named(token);
@@ -947,16 +951,15 @@ export class WorkingSet {
     }
     for (const decision of facts.decisions ?? []) {
       const key = entryKey(decision);
-      const group = evicted.groupOfEntry(key);
-      if (group !== undefined) need.add(group);
       if (this.entries.has(key)) rematched.add(key);
+      else query.entries.set(key, { bank: decision.bank, entryId: decision.entryId });
       if (decision.target.startsWith("payment:")) wantPayment(decision.target.slice("payment:".length));
     }
     for (const decision of facts.paymentDecisions ?? []) wantPayment(decision.paymentId);
 
     // Entries a changed target may rematch: evicted ones within its window, in-memory ones as refreshTarget finds them.
     for (const shape of changed) {
-      evicted.entriesFitting(shape, need);
+      query.entriesFitting.push(shape);
       for (const ref of shape.refs) for (const key of this.entriesByRef.get(ref) ?? []) rematched.add(key);
       for (const [amount] of shape.amounts)
         for (const key of this.entriesByAmount.get(amount) ?? []) rematched.add(key);
@@ -966,7 +969,7 @@ export class WorkingSet {
       for (const ref of this.batches.get(batchKey)?.referenceKeys ?? []) want(ref);
     };
     const fits = (shape: MatchShape, old: EntryMatch | undefined) => {
-      evicted.targetsFitting(shape, need);
+      query.targetsFitting.push(shape);
       const ids = [
         ...shape.refs.flatMap((ref) => [...(this.targetsByRef.get(ref) ?? [])]),
         ...shape.amounts.flatMap(([amount]) => [...(this.targetsByAmount.get(amount) ?? [])]),
@@ -988,7 +991,7 @@ export class WorkingSet {
       fits(entryShape(this.entries.get(key)!), this.matches.get(key));
       decided(key);
     }
-    return [...need].map((ref) => evicted.group(ref)!);
+    return query;
   }
 
   /**
@@ -997,18 +1000,22 @@ export class WorkingSet {
    * recomputed from them, as nothing touched them since. Returns what it put back (the writer may compare it).
    */
   restore(
-    groups: EvictedGroup[],
+    groups: StoredGroup[],
     loaded: { facts: Partial<WorldFacts>; matches: Map<string, EntryMatch> },
   ): Reevaluated {
     const paymentIds: string[] = [];
     const entryKeys = new Set<string>();
+    const restoring: StoredGroup[] = [];
     for (const group of groups) {
-      if (!this.evicted.remove(group.referenceKey)) continue;
+      if (this.paymentsByRef.get(group.referenceKey) !== undefined) continue;
+      restoring.push(group);
+      this.evictedCounts.payments = Math.max(0, this.evictedCounts.payments - group.paymentIds.length);
+      this.evictedCounts.entries = Math.max(0, this.evictedCounts.entries - group.entryKeys.length);
       paymentIds.push(...group.paymentIds);
       for (const key of group.entryKeys) entryKeys.add(key);
     }
     const ids = new Set(paymentIds);
-    const refs = new Set(groups.map((group) => group.referenceKey));
+    const refs = new Set(restoring.map((group) => group.referenceKey));
     for (const version of loaded.facts.versions ?? []) {
       if (!ids.has(version.paymentId)) continue;
       this.addVersion(version, { targets: DISCARD });

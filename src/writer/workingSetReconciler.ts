@@ -5,6 +5,8 @@ import { advanceReconcileClock, reconcileClock, storedReconcileClock } from "../
 import { loadStoredPayments, type StoredPayment } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts, readWorldFacts } from "../db/queries/worldFacts.js";
 import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
+import { findStoredGroups } from "../db/queries/evictedKeys.js";
+import { matchWindowDays } from "../reconcile/evicted.js";
 import { entryKey, type WorldFacts } from "../reconcile/world.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
 import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
@@ -403,11 +405,25 @@ function isEmpty(touched: TouchedFacts): boolean {
 /** Payments examined for eviction per transaction: bounded work, however much is final. */
 const EVICTION_LOOK = 500;
 
-/** Loads back, inside the transaction, every evicted group the facts could touch (until none is named). */
+/**
+ * Loads back, inside the transaction, every evicted group the facts could touch (until none is named): PostgreSQL
+ * finds them (memory keeps nothing of an evicted group), less the groups in memory.
+ */
 async function reloadEvicted(tx: pg.PoolClient, workingSet: WorkingSet, facts: WorldFacts, deps: ReconcileDeps) {
-  for (let groups = workingSet.toReload(facts); groups.length > 0; groups = workingSet.toReload(facts)) {
-    workingSet.restore(groups, await loadEvictedGroups(tx, groups));
-    deps.metrics.workingSetReloads.inc(groups.reduce((sum, group) => sum + group.paymentIds.length, 0));
+  const windowDays = matchWindowDays(deps.policy);
+  // Each key loaded once: a stored row's key that names no group in memory after its restore cannot repeat it.
+  const loadedRefs = new Set<string>();
+  for (;;) {
+    const query = workingSet.reloadQuery(facts);
+    if (!query) return;
+    const refs = (await findStoredGroups(tx, query, windowDays)).filter(
+      (ref) => !workingSet.holdsGroup(ref) && !loadedRefs.has(ref),
+    );
+    if (refs.length === 0) return;
+    for (const ref of refs) loadedRefs.add(ref);
+    const loaded = await loadEvictedGroups(tx, refs);
+    workingSet.restore(loaded.groups, loaded);
+    deps.metrics.workingSetReloads.inc(loaded.groups.reduce((sum, group) => sum + group.paymentIds.length, 0));
   }
 }
 
@@ -420,11 +436,7 @@ function evictFinal(
 ): void {
   const before = workingSet.memoryCounts().evictedPayments;
   const refs = workingSet.evictable(nowMs, evictAfterMs, EVICTION_LOOK);
-  workingSet.evict(refs);
-  for (const ref of refs) {
-    const group = workingSet.evictedGroup(ref);
-    if (group) written.forget(group.paymentIds, group.entryKeys);
-  }
+  for (const group of workingSet.evict(refs)) written.forget(group.paymentIds, group.entryKeys);
   const counts = workingSet.memoryCounts();
   if (counts.evictedPayments > before) deps.metrics.workingSetEvictions.inc(counts.evictedPayments - before);
   const items = deps.metrics.workingSetItems;

@@ -1,9 +1,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { loadTouchedFacts, loadWorldFacts } from "../../src/db/queries/worldFacts.js";
 import { emptyTouched } from "../../src/reconcile/touched.js";
-import { generateScenario, seededRandom, shuffled } from "../../src/simulate/scenario.js";
+import { generateScenario, seededRandom } from "../../src/simulate/scenario.js";
 import { createTestDatabase } from "../support/database.js";
-import { api, startTestDaemon } from "../support/daemon.js";
+import { startTestDaemon } from "../support/daemon.js";
+import { ingestScenario } from "../support/ingest.js";
 
 /**
  * A restart reads every fact table whole in pages of seqs (loadWorldFacts); a transaction reads the rows it touched
@@ -24,25 +25,8 @@ describe("facts read in pages for a load", () => {
     cleanups.push(() => daemon.stop());
     const scenario = generateScenario({ seed: 15, now: Date.now(), payments: 120, prefix: "pages" });
     const random = seededRandom(15);
-    const topics = [
-      ["payments.expected", scenario.expected],
-      ["gateway.events", scenario.events],
-      ["bank.settlements", scenario.entries],
-    ] as const;
-    for (const [topic, values] of topics) {
-      // Out of order and some twice (rejected duplicates leave gaps in seq).
-      const sent = shuffled([...values, ...values.filter(() => random() < 0.1)], random);
-      for (let i = 0; i < sent.length; i += 50) {
-        const response = await api(daemon.baseUrl, "ingester")(`/api/v1/ingest/${topic}`, {
-          method: "POST",
-          body: sent
-            .slice(i, i + 50)
-            .map((value) => JSON.stringify(value))
-            .join("\n"),
-        });
-        expect(response.status).toBe(200);
-      }
-    }
+    // Out of order and some twice (rejected duplicates leave gaps in seq).
+    await ingestScenario(daemon.baseUrl, scenario, random, 0.1);
 
     const seqs = async (table: string) =>
       (await db.pool.query<{ seq: number }>(`select seq from ${table}`)).rows.map((row) => row.seq);

@@ -1,5 +1,5 @@
 import type { EntryMatch } from "../../reconcile/matching.js";
-import type { EvictedGroup } from "../../reconcile/evicted.js";
+import type { StoredGroup } from "../../reconcile/evicted.js";
 import { entryKey, type WorldFacts } from "../../reconcile/world.js";
 import type { Db } from "../pool.js";
 import {
@@ -14,19 +14,34 @@ import { type DecisionRow, type PaymentDecisionRow, toDecision, toPaymentDecisio
 import { loadMatches } from "./matching.js";
 
 /**
- * Evicted groups of the memory engine's working set (docs/architecture.md §4 step 4), as stored before the
- * calling transaction: their payments' versions and decisions, the gateway events of their reference keys, the
- * bank entries matched to their payments with those matches and decisions. Rows the transaction stored itself
- * (`xmin` is its own id) are left out: the working set applies them next, as arriving facts.
+ * Evicted groups of the memory engine's working set (docs/architecture.md §4 step 4), by reference key, as stored
+ * before the calling transaction: their payments (by the stored rows' reference keys), those payments' versions and
+ * decisions, the gateway events of their reference keys, the bank entries matched to their payments with those
+ * matches and decisions. Rows the transaction stored itself (`xmin` is its own id) are left out: the working set
+ * applies them next, as arriving facts.
  */
 const BEFORE_THIS_TRANSACTION = "xmin <> pg_current_xact_id()::xid";
 
 export async function loadEvictedGroups(
   db: Db,
-  groups: EvictedGroup[],
-): Promise<{ facts: Partial<WorldFacts>; matches: Map<string, EntryMatch> }> {
-  const paymentIds = [...new Set(groups.flatMap((group) => group.paymentIds))];
-  const refs = groups.map((group) => group.referenceKey);
+  refs: string[],
+): Promise<{ groups: StoredGroup[]; facts: Partial<WorldFacts>; matches: Map<string, EntryMatch> }> {
+  const payments = await db.query<{ id: string; reference_key: string }>(
+    "select id, reference_key from payments where reference_key = any($1::text[])",
+    [refs],
+  );
+  const groups = new Map<string, StoredGroup>();
+  const groupOf = new Map<string, StoredGroup>();
+  for (const row of payments.rows) {
+    let group = groups.get(row.reference_key);
+    if (!group) {
+      group = { referenceKey: row.reference_key, paymentIds: [], entryKeys: [] };
+      groups.set(row.reference_key, group);
+    }
+    group.paymentIds.push(row.id);
+    groupOf.set(row.id, group);
+  }
+  const paymentIds = [...groupOf.keys()];
   const versions = await db.query<VersionRow>(
     `select seq, payment_id, version, cancelled, body, received_at from expected_payment_versions
       where payment_id = any($1::text[]) and ${BEFORE_THIS_TRANSACTION}`,
@@ -37,12 +52,16 @@ export async function loadEvictedGroups(
       where reference_key = any($1::text[]) and type <> 'settlement.batch' and ${BEFORE_THIS_TRANSACTION}`,
     [refs],
   );
-  const entries = await db.query<BankEntryDbRow>(
-    `select e.seq, e.body, e.received_at from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq
+  const entries = await db.query<BankEntryDbRow & { payment_id: string }>(
+    `select e.seq, e.body, e.received_at, m.payment_id from bank_entry_matches m join bank_entries e on e.seq = m.entry_seq
       where m.payment_id = any($1::text[]) and e.${BEFORE_THIS_TRANSACTION}`,
     [paymentIds],
   );
-  const bankFacts = entries.rows.map(toBankFact);
+  const bankFacts = entries.rows.map((row) => {
+    const entry = toBankFact(row);
+    groupOf.get(row.payment_id)?.entryKeys.push(entryKey(entry));
+    return entry;
+  });
   const stored = await loadMatches(
     db,
     bankFacts.map((entry) => entry.seq),
@@ -63,6 +82,7 @@ export async function loadEvictedGroups(
     [paymentIds],
   );
   return {
+    groups: [...groups.values()],
     facts: {
       versions: versions.rows.map(toVersion),
       events: events.rows.map(toGatewayFact),

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { BatchState } from "../../../src/reconcile/batchSettlement.js";
-import type { EvictedGroup } from "../../../src/reconcile/evicted.js";
+import { EvictedIndex, type StoredGroup } from "../../../src/reconcile/evicted.js";
 import { type DesiredException, exceptionKey } from "../../../src/reconcile/exceptions.js";
 import type { EntryMatch } from "../../../src/reconcile/matching.js";
 import type { PaymentOutcome } from "../../../src/reconcile/paymentStatus.js";
@@ -69,8 +69,8 @@ describe("the working set equals reconcileWorld after every batch", () => {
 
 /**
  * Bounded memory (docs/architecture.md §4 step 4): the same deliveries, with random groups of final payments
- * evicted between batches and loaded back from the fact log (PostgreSQL's part, simulated) whenever `toReload`
- * names them. The writer's stored state — what each `apply` re-evaluated, written as the writer writes it —
+ * evicted between batches and loaded back from the fact log (PostgreSQL's part, simulated) whenever what
+ * `reloadQuery` asks for names them (answered by an EvictedIndex of what `evict` returned). The writer's stored state — what each `apply` re-evaluated, written as the writer writes it —
  * must equal reconcileWorld after every batch, for what is in memory and for what was evicted alike.
  */
 interface Stored {
@@ -107,7 +107,7 @@ function storedResult(stored: Stored): WorldResult {
 }
 
 /** What the reconciler's loader reads from PostgreSQL for evicted groups: their facts and their entries' matches. */
-function loadGroups(log: WorldFacts, groups: EvictedGroup[], stored: Stored) {
+function loadGroups(log: WorldFacts, groups: StoredGroup[], stored: Stored) {
   const ids = new Set(groups.flatMap((group) => group.paymentIds));
   const refs = new Set(groups.map((group) => group.referenceKey));
   const entries = new Set(groups.flatMap((group) => group.entryKeys));
@@ -131,6 +131,9 @@ describe("the working set with evictions and reloads equals reconcileWorld after
       fc.property(worldPlan.map(buildWorld), fc.gen(), (world, g) => {
         const all = deliveries(g, duplicateSome(g, world.facts));
         const set = new WorkingSet(world.policy);
+        const index = new EvictedIndex(world.policy);
+        const toReload = (facts: Partial<WorldFacts>) =>
+          index.take(set.reloadQuery(facts), (ref) => set.holdsGroup(ref));
         const stored: Stored = {
           payments: new Map(),
           entryMatches: new Map(),
@@ -141,7 +144,7 @@ describe("the working set with evictions and reloads equals reconcileWorld after
         let delivered = 0;
         // `before`: what PostgreSQL held before this batch's transaction: the loader leaves out the rows it stored.
         const step = (facts: Partial<WorldFacts>, before: WorldFacts, log: WorldFacts, at: number) => {
-          for (let group = set.toReload(facts); group.length > 0; group = set.toReload(facts)) {
+          for (let group = toReload(facts); group.length > 0; group = toReload(facts)) {
             reloaded += group.length;
             set.restore(group, loadGroups(before, group, stored));
           }
@@ -151,7 +154,7 @@ describe("the working set with evictions and reloads equals reconcileWorld after
             .evictable(at, g(fc.constantFrom, 0, 0, 6 * HOUR, 48 * HOUR), g(fc.integer, { min: 1, max: 20 }))
             .filter(() => g(fc.integer, { min: 0, max: 3 }) > 0);
           evicted += leaving.length;
-          set.evict(leaving);
+          for (const group of set.evict(leaving)) index.add(group);
           expect(project(storedResult(stored))).toEqual(project(reconcileWorld(log, at, world.policy)));
         };
         while (delivered < all.length) {
