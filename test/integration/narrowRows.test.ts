@@ -1,10 +1,9 @@
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { loadMigrations, migrate } from "../../src/db/migrate.js";
 import { isoDaysFromNow } from "../support/clock.js";
-import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { createTestDatabase, emptyDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
+import { ingestAll } from "../support/ingest.js";
 import { bankEntry, expectedPayment, gatewayEvent } from "../support/facts.js";
 
 /**
@@ -24,14 +23,7 @@ describe("narrower payment and status change rows", () => {
     await db?.drop();
   });
 
-  const ingest = async (topic: string, messages: object[]) => {
-    const response = await api(daemon.baseUrl, "ingester")(`/api/v1/ingest/${topic}`, {
-      method: "POST",
-      body: messages.map((m) => JSON.stringify(m)).join("\n"),
-    });
-    expect(response.status).toBe(200);
-    expect(response.body.rejected, JSON.stringify(response.body)).toBe(0);
-  };
+  const ingest = (topic: string, messages: object[]) => ingestAll(daemon.baseUrl, topic, messages);
   const get = (path: string) => api(daemon.baseUrl, "viewer")(path);
 
   it("keeps a payment's installments in its row and shows them as before; no copy of the body", async () => {
@@ -129,16 +121,8 @@ describe("narrower payment and status change rows", () => {
 
 describe("migration 000130 on a database with payments", () => {
   it("moves each payment's installments out of its body, and drops the body", async () => {
-    const adminUrl = inject("adminDatabaseUrl");
-    const name = `m130_${Math.random().toString(36).slice(2, 10)}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
-    pool.on("error", () => {});
+    const db = await emptyDatabase();
+    const pool = db.pool();
     try {
       const all = loadMigrations();
       await migrate(
@@ -169,11 +153,7 @@ describe("migration 000130 on a database with payments", () => {
       );
       expect(body.rowCount).toBe(0);
     } finally {
-      await pool.end();
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      await client.query(`drop database ${name} with (force)`);
-      await client.end();
+      await db.drop();
     }
   });
 });
