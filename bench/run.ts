@@ -546,14 +546,14 @@ async function reportVersusGroupBy(pool: pg.Pool) {
     await pool.query(
       `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
                              created_at, due_at, cancelled, status, settled_amount_minor, at_risk_minor, status_since,
-                             overdue_since, body, updated_at)
+                             overdue_since, updated_at)
        select 'synth_' || g, 'SYN-' || g, 'SYN-' || g, (array['stripe','adyen','paypal'])[1 + g % 3],
               case when g % 3 = 0 then 'payout' else 'collection' end, (array['EUR','USD','GBP','JPY','KWD'])[1 + g % 5],
               1000 + g % 100000, 'cp_' || (g % 5000), now() - (g % 30) * interval '1 day',
               now() - (g % 30 - 5) * interval '1 day', false, s.status,
               case when s.status = 'settled' then 1000 + g % 100000 else 0 end,
               case when s.status in ('failed','held','delayed') then 1000 + g % 100000 else 0 end, now(),
-              case when s.status = 'delayed' then now() - (g % 10) * interval '1 day' end, '{}'::jsonb, now()
+              case when s.status = 'delayed' then now() - (g % 10) * interval '1 day' end, now()
          from generate_series(1, $1::int) g,
               lateral (select (array['settled','settled','settled','settled','in_flight','failed','delayed','held','pending'])[1 + g % 9] as status) s`,
       [missing],

@@ -32,7 +32,7 @@ describe("query plans on a filled payments table", () => {
     await db.pool.query(
       `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
                              created_at, due_at, cancelled, status, settled_amount_minor, at_risk_minor, status_since,
-                             overdue_since, next_deadline, fx_line_currency, body, updated_at)
+                             overdue_since, next_deadline, fx_line_currency, updated_at)
        select 'pay_' || g, 'REF-' || g, 'REF-' || g, (array['stripe','adyen','paypal'])[1 + g % 3],
               case when g % 3 = 0 then 'payout' else 'collection' end, (array['EUR','USD','GBP','JPY','KWD'])[1 + g % 5],
               1000 + g % 100000, 'cp_' || (g % 5000), $2::timestamptz - (g % 365) * interval '1 day' - g * interval '1 ms',
@@ -41,7 +41,7 @@ describe("query plans on a filled payments table", () => {
               case when s.status in ('failed','held','delayed') then 1000 + g % 100000 else 0 end, $2,
               case when s.status = 'delayed' then $2::timestamptz - (g % 10) * interval '1 day' end,
               case when s.status in ('pending', 'in_flight') then $2::timestamptz + (g % 10) * interval '1 day' end,
-              case when g % 97 = 0 then 'USD' end, '{}'::jsonb, $2
+              case when g % 97 = 0 then 'USD' end, $2
          from generate_series(1, $1::int) g,
               lateral (select case when g % 50 = 0 then (array['in_flight','failed','delayed','held','pending'])[1 + g / 50 % 5]
                                    else 'settled' end as status) s`,

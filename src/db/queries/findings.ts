@@ -1,4 +1,5 @@
 import type { Db } from "../pool.js";
+import { fullStatusChangeDetail } from "./paymentState.js";
 
 /**
  * Findings as rows already written (000090): status changes and exception audit rows carrying a `finding`,
@@ -92,7 +93,7 @@ export async function findingsAfterCursor(db: Db, limit: number): Promise<Findin
             fromStatus: row.from_status,
             toStatus: row.to_status!,
             reason: row.reason!,
-            detail: row.detail ?? {},
+            detail: fullStatusChangeDetail(row.detail),
             fields: statusChangeFields(row.finding, row),
           }
         : {

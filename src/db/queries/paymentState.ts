@@ -230,6 +230,12 @@ export async function replaceInstallments(
 }
 
 /**
+ * What a payment row keeps of its version's body (000130): the installments, for the API; the version itself is in
+ * expected_payment_versions, its other fields in the row's columns.
+ */
+const INSTALLMENTS_SQL = `case when jsonb_typeof(t.body->'installments') = 'array' then t.body->'installments' end`;
+
+/**
  * Rewrites the identity columns (amount, dates, body…) of existing payments whose version in force changed.
  * Their status changes not yet published read that identity from this row (writer/findings.ts
  * paymentIdentityFields): the same statement first copies the identity they were committed with into them
@@ -254,18 +260,18 @@ export async function saveIdentities(
           and s.finding is not null and not s.finding ? 'reference'
           and (s.at, s.id) > (c.status_change_at, c.status_change_id))
      insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
-                           counterparty_name, created_at, due_at, cancelled, status, status_since, body, updated_at,
-                           identity_hash)
+                           counterparty_name, created_at, due_at, cancelled, status, status_since, installments,
+                           updated_at, identity_hash)
      select t.id, t.body->>'reference', ${referenceKeySql("t.body->>'reference'")}, t.body->>'gateway', t.body->>'direction',
             t.body->>'currency', (t.body->>'amount_minor')::bigint, t.body->>'counterparty',
             t.body->'metadata'->>'counterparty_name', (t.body->>'created_at')::timestamptz,
-            (t.body->>'due_at')::timestamptz, t.cancelled, 'pending', $4, t.body, $4, t.identity_hash
+            (t.body->>'due_at')::timestamptz, t.cancelled, 'pending', $4, ${INSTALLMENTS_SQL}, $4, t.identity_hash
        from unnest($1::text[], $2::jsonb[], $3::bool[], $5::text[]) as t(id, body, cancelled, identity_hash)
      on conflict (id) do update set reference = excluded.reference, reference_key = excluded.reference_key,
        gateway = excluded.gateway, direction = excluded.direction, currency = excluded.currency,
        amount_minor = excluded.amount_minor, counterparty = excluded.counterparty,
        counterparty_name = excluded.counterparty_name, created_at = excluded.created_at, due_at = excluded.due_at,
-       cancelled = excluded.cancelled, body = excluded.body, identity_hash = excluded.identity_hash`,
+       cancelled = excluded.cancelled, installments = excluded.installments, identity_hash = excluded.identity_hash`,
     [
       rows.map((row) => row.id),
       rows.map((row) => JSON.stringify(row.payment)),
@@ -410,7 +416,7 @@ export async function insertPayments(
   if (rows.length === 0) return;
   await db.query(
     `insert into payments (id, reference, reference_key, gateway, direction, currency, amount_minor, counterparty,
-                           counterparty_name, created_at, due_at, cancelled, body, identity_hash, status,
+                           counterparty_name, created_at, due_at, cancelled, installments, identity_hash, status,
                            settled_amount_minor, at_risk_minor, failure_category, failure_code, failure_message,
                            retry_advice, hold_reason, settled_late, settled_on, accepted_at, overdue_since, flags,
                            status_reason, status_since, next_deadline, outcome_signature, updated_at,
@@ -418,7 +424,8 @@ export async function insertPayments(
      select t.id, t.body->>'reference', ${referenceKeySql("t.body->>'reference'")}, t.body->>'gateway', t.body->>'direction',
             t.body->>'currency', (t.body->>'amount_minor')::bigint, t.body->>'counterparty',
             t.body->'metadata'->>'counterparty_name', (t.body->>'created_at')::timestamptz,
-            (t.body->>'due_at')::timestamptz, t.cancelled, t.body, t.identity_hash, t.status, t.settled, t.at_risk,
+            (t.body->>'due_at')::timestamptz, t.cancelled, ${INSTALLMENTS_SQL}, t.identity_hash, t.status, t.settled,
+            t.at_risk,
             t.failure_category, t.failure_code, t.failure_message, t.retry_advice, t.hold_reason, t.settled_late,
             t.settled_on, t.accepted_at, t.overdue_since, coalesce(t.flags, '{}'), t.reason,
             coalesce(t.status_since, $2), t.next_deadline, t.signature, $2,
@@ -448,6 +455,32 @@ export interface StatusChangeRow {
   finding: Record<string, unknown> | null;
 }
 
+/**
+ * A status change's timeline detail (writer/findings.ts statusChangeDetail) as most changes have it: a row keeps only
+ * the fields that differ (000130, issue 15: ~100 of a row's ~200 bytes were these four defaults), and its readers (the
+ * timeline, the findings publisher, the trends) put them back. Rows written before keep every field: the same.
+ */
+export const STATUS_CHANGE_DETAIL_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
+  failure_category: null,
+  failure_code: null,
+  settled_amount_minor: 0,
+  settled_late: false,
+});
+
+/** The fields of a status change's detail that differ from STATUS_CHANGE_DETAIL_DEFAULTS. */
+export function storedStatusChangeDetail(detail: Record<string, unknown>): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(detail)) {
+    if (!(key in STATUS_CHANGE_DETAIL_DEFAULTS) || STATUS_CHANGE_DETAIL_DEFAULTS[key] !== value) kept[key] = value;
+  }
+  return kept;
+}
+
+/** A stored status change's detail with the defaults storedStatusChangeDetail left out. */
+export function fullStatusChangeDetail(stored: Record<string, unknown> | null): Record<string, unknown> {
+  return { ...STATUS_CHANGE_DETAIL_DEFAULTS, ...stored };
+}
+
 export async function insertStatusChanges(db: Db, rows: StatusChangeRow[], at: Date): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
@@ -462,7 +495,7 @@ export async function insertStatusChanges(db: Db, rows: StatusChangeRow[], at: D
           from_status: row.fromStatus,
           to_status: row.toStatus,
           reason: row.reason,
-          detail: row.detail,
+          detail: storedStatusChangeDetail(row.detail),
           finding: row.finding,
         })),
       ),

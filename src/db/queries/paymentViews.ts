@@ -1,4 +1,5 @@
 import type { Db } from "../pool.js";
+import { STATUS_CHANGE_DETAIL_DEFAULTS } from "./paymentState.js";
 
 /** Read models of payments for the API: one payment with its timeline, and filtered pages. */
 
@@ -28,7 +29,8 @@ export interface PaymentRow {
   status_reason: string;
   status_since: Date;
   next_deadline: Date | null;
-  body: { installments?: Array<{ amount_minor: number; due_at: string }>; metadata?: Record<string, unknown> };
+  /** The version in force's installments; null without (000130: the row no longer keeps the whole body). */
+  installments: Array<{ amount_minor: number; due_at: string }> | null;
   updated_at: Date;
   fx_line_currency?: string | null;
   fx_line_amount_minor?: number | null;
@@ -79,10 +81,16 @@ export async function paymentTimeline(db: Db, payment: PaymentRow): Promise<Time
       where m.kind = 'payment' and m.payment_id = $1
      union all
      select at, 'payrecon', 'status.' || to_status,
-            jsonb_build_object('from', from_status, 'to', to_status, 'reason', reason) || detail, 3
+            jsonb_build_object('from', from_status, 'to', to_status, 'reason', reason) || $4::jsonb || detail, 3
        from status_changes where payment_id = $1
      order by at, ord`,
-    [payment.id, payment.reference.trim().toUpperCase(), payment.gateway],
+    [
+      payment.id,
+      payment.reference.trim().toUpperCase(),
+      payment.gateway,
+      // A change's row keeps only the detail fields that differ from these (000130).
+      JSON.stringify(STATUS_CHANGE_DETAIL_DEFAULTS),
+    ],
   );
   return result.rows;
 }

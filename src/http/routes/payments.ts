@@ -55,7 +55,7 @@ export function paymentSummary(row: PaymentRow) {
     counterparty: row.counterparty,
     created_at: row.created_at.toISOString(),
     due_at: row.due_at.toISOString(),
-    installments: row.body.installments ?? null,
+    installments: row.installments,
     accepted_at: row.accepted_at?.toISOString() ?? null,
     overdue_since: row.overdue_since?.toISOString() ?? null,
     status_reason: row.status_reason,
