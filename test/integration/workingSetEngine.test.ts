@@ -4,7 +4,7 @@ import { generateScenario, seededRandom, shuffled } from "../../src/simulate/sce
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
 import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
-import { bankEntry } from "../support/facts.js";
+import { bankEntry, expectedPayment } from "../support/facts.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
 
 /**
@@ -251,6 +251,46 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     ]);
     expect(repaired.rows[0]!.status).toBe("settled");
   }, 180_000);
+
+  it("a group applied ahead while the one before it fails: applied again after the reload, exactly the committed facts", async () => {
+    const db = await setUp();
+    const engine = await daemon({ DATABASE_URL: db.url, ...MEMORY });
+    expect(await post(engine, TOPIC.expected, [expectedPayment(1), expectedPayment(2)])).toBe(200);
+
+    // The first group fails after its write phase, slowly (freshness is written last, under the lock): while it
+    // sleeps the second group stores its facts and applies them ahead, on a working set holding the first one's.
+    await db.pool.query(`
+      create function refuse_boom() returns trigger language plpgsql as $$
+        begin if new.source = 'boom_bank' then perform pg_sleep(1); raise exception 'injected failure'; end if;
+        return new; end $$;
+      create trigger refuse_boom before insert on source_freshness for each row execute function refuse_boom();`);
+    const failing = post(engine, TOPIC.bank, [bankEntry(1, { bank: "boom_bank", entry_id: "BOOM-1" })]);
+    await waitUntil(
+      async () => {
+        const sleeping = await db.pool.query("select 1 from pg_stat_activity where wait_event = 'PgSleep'");
+        return (sleeping.rowCount ?? 0) > 0;
+      },
+      10_000,
+      "the failing group sleeping under the lock",
+    );
+    const aheadBefore = await metric(engine, "payrecon_working_set_applied_ahead_total", 'result="redone"');
+    // The same payment's line from the bank: in memory beside the failing group's, exp_1 was paid twice.
+    const next = post(engine, TOPIC.bank, [bankEntry(1), bankEntry(2)]);
+    expect(await failing).not.toBe(200);
+    expect(await next).toBe(200);
+
+    expect((await db.pool.query("select 1 from bank_entries where bank = 'boom_bank'")).rowCount).toBe(0);
+    const statuses = await db.pool.query<{ id: string; status: string }>("select id, status from payments order by id");
+    expect(statuses.rows).toEqual([
+      { id: "exp_1", status: "settled" },
+      { id: "exp_2", status: "settled" },
+    ]);
+    const policy = loadConfig({}).policy;
+    expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
+    // The second group was applied ahead and redone on the working set loaded again.
+    expect(await metric(engine, "payrecon_working_set_applied_ahead_total", 'result="redone"')).toBe(aheadBefore + 1);
+    expect(await loads(engine)).toEqual({ start: 1, rolled_back: 1 });
+  }, 120_000);
 
   it("drops its working set with a transaction that does not commit, and the next one loads it again exactly", async () => {
     const db = await setUp();
