@@ -396,7 +396,14 @@ export class WorkingSetReconciler {
     const stage = this.written.begin();
     run.stage = stage;
     const fresh = firstFacts(workingSet, facts);
-    let reevaluated = workingSet.apply(facts, nowMs);
+    // In slices, giving the event loop back between them: the transaction holding the lock meanwhile gets its
+    // statements' results and sends the next at once, instead of after the whole apply (one thread runs both). The
+    // state after the slices is the state after one apply of them all (the property tests deliver facts in any batches).
+    let reevaluated: Reevaluated = { payments: new Set(), entries: new Set(), batches: new Set(), events: new Set() };
+    for (const slice of factSlices(facts, AHEAD_SLICE)) {
+      addReevaluated(reevaluated, workingSet.apply(slice, nowMs));
+      await yieldToIo();
+    }
     const verifying = this.nextToVerify();
     if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
     this.memoryClock = nowMs;
@@ -549,7 +556,10 @@ export class WorkingSetReconciler {
     const all: PaymentChange[] = [];
     const changed: PaymentChange[] = [];
     const changedIdentities = [];
+    let compared = 0;
     for (const id of ids) {
+      // Signatures hash each changed outcome: a stretch long enough to hold up the transaction holding the lock.
+      if (++compared % AHEAD_SLICE === 0) await yieldToIo();
       const outcome = workingSet.outcomeOf(id);
       const identity = workingSet.identityOf(id);
       if (!outcome || !identity) continue;
@@ -711,6 +721,43 @@ const VERIFY_CHUNK = 10_000;
 
 function unverifiedCount(keys: { payments: string[]; entries: string[]; batches: string[]; events: string[] }): number {
   return keys.payments.length + keys.entries.length + keys.batches.length + keys.events.length;
+}
+
+/** Facts applied ahead per slice: a few milliseconds of the event loop each. */
+const AHEAD_SLICE = 250;
+
+/** The facts in slices of at most `size` (one slice, the same object, when they fit; at least one, for time). */
+function factSlices(facts: WorldFacts, size: number): WorldFacts[] {
+  const fields = ["versions", "events", "batches", "entries", "decisions", "paymentDecisions"] as const;
+  const total = fields.reduce((sum, field) => sum + facts[field].length, 0);
+  if (total <= size) return [facts];
+  const slices: WorldFacts[] = [];
+  let current = noFacts();
+  let count = 0;
+  for (const field of fields) {
+    for (const fact of facts[field]) {
+      (current[field] as unknown[]).push(fact);
+      if (++count === size) {
+        slices.push(current);
+        current = noFacts();
+        count = 0;
+      }
+    }
+  }
+  if (count > 0) slices.push(current);
+  return slices;
+}
+
+/** Lets I/O callbacks waiting behind a long stretch of work run (setImmediate runs after the poll phase). */
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function addReevaluated(into: Reevaluated, from: Reevaluated): void {
+  for (const key of from.payments) into.payments.add(key);
+  for (const key of from.entries) into.entries.add(key);
+  for (const key of from.batches) into.batches.add(key);
+  for (const key of from.events) into.events.add(key);
 }
 
 function mergeReevaluated(a: Reevaluated, b: Reevaluated): Reevaluated {

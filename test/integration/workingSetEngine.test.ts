@@ -256,6 +256,8 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     const db = await setUp();
     const engine = await daemon({ DATABASE_URL: db.url, ...MEMORY });
     expect(await post(engine, TOPIC.expected, [expectedPayment(1), expectedPayment(2)])).toBe(200);
+    // Applied before the lock, and the lock found nothing else committed since: its rows were the ones written.
+    expect(await metric(engine, "payrecon_working_set_applied_ahead_total", 'result="used"')).toBeGreaterThan(0);
 
     // The first group fails after its write phase, slowly (freshness is written last, under the lock): while it
     // sleeps the second group stores its facts and applies them ahead, on a working set holding the first one's.
