@@ -72,8 +72,8 @@ export class WorkingSetReconciler {
   private memoryClock: number | undefined;
   /** Reconciliations begun (their order: `turn`'s and the lock's). */
   private started = 0;
-  /** The last reconciliation (by that order) done with the working set: its stage checked, or its transaction ended. */
-  private settledThrough = 0;
+  /** Reconciliations not done with the working set yet (their stage checked under the lock, or their transaction ended). */
+  private readonly unsettled = new Set<number>();
   /**
    * The working set was loaded again while stages begun up to this one may have gone ahead on the one before: none
    * goes ahead until they are settled (each applies its facts again under the lock, on the new one, in order).
@@ -214,6 +214,12 @@ export class WorkingSetReconciler {
     return chunk;
   }
 
+  /** Whether a reconciliation begun before the working set was last loaded again is not done with it yet. */
+  private staleLeft(): boolean {
+    for (const sequence of this.unsettled) if (sequence <= this.staleThrough) return true;
+    return false;
+  }
+
   /**
    * Takes the memory turn only to block stages from going ahead, and gives it back: the caller works on the working
    * set under the lock once the transactions before it ended. Stages that went ahead before it are done by then.
@@ -238,13 +244,14 @@ export class WorkingSetReconciler {
   async reconcile(tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date): Promise<ReconcileEffects> {
     const began = performance.now();
     const sequence = ++this.started;
+    this.unsettled.add(sequence);
     let release: (() => void) | undefined;
     // What the end hook needs: the time this transaction set the clock to, and what it staged.
     const run: { nowMs: number; stage?: WrittenStage } = { nowMs: Number.NaN };
     // Whoever runs the transaction (ingest, the sweeper, an operator's decision) and however it ends — a retry
     // after a deadlock included — the next reconciliation waits for it, then finds the working set right.
     onTransactionEnd(tx, (committed) => {
-      this.settledThrough = Math.max(this.settledThrough, sequence);
+      this.unsettled.delete(sequence);
       if (committed) {
         this.clockLeft = run.nowMs;
         if (run.stage) this.written.commit(run.stage);
@@ -302,7 +309,7 @@ export class WorkingSetReconciler {
       }
       prepared ??= await this.applyUnderLock(tx, touched, clock, run);
     } finally {
-      this.settledThrough = Math.max(this.settledThrough, sequence);
+      this.unsettled.delete(sequence);
       if (blocked) this.aheadBlocked--;
     }
     const now = new Date(run.nowMs);
@@ -339,7 +346,7 @@ export class WorkingSetReconciler {
       this.workingSet !== undefined &&
       this.memoryClock !== undefined &&
       this.aheadBlocked === 0 &&
-      this.settledThrough >= this.staleThrough &&
+      !this.staleLeft() &&
       (touched.stored !== undefined || isEmpty(touched))
     );
   }

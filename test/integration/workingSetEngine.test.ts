@@ -117,6 +117,9 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     // The leader loaded its working set once, at start; the other writers' facts came from the journal. The
     // second memory engine is a standby (it never won the writer lock): it reconciled with the sql engine.
     expect(await loads(first)).toEqual({ start: 1 });
+    // The other writers' transactions between the leader's moved the clock under its stages applied ahead: redone by
+    // applying the journaled facts after them, never by loading the working set again.
+    expect(await metric(first, "payrecon_working_set_applied_ahead_total", 'result="redone"')).toBeGreaterThan(0);
     expect(await loads(second)).toEqual({});
     const journal = await db.pool.query<{ rows: number }>("select count(*)::int as rows from reconcile_journal");
     expect(journal.rows[0]!.rows).toBeGreaterThan(10);
