@@ -14,7 +14,9 @@ import type { IngestResult } from "./ingest.js";
  *
  * Up to `concurrency` groups are stored at once (a pipeline): while one
  * reconciles under the reconcile lock, the next decodes and inserts its facts,
- * then waits for the lock — as two instances do, with the same results. A
+ * then waits for the lock — as two instances do, with the same results (the
+ * memory engine also applies it in memory before the lock, docs/architecture.md
+ * §4 step 8, and runs 3 groups at once). A
  * partition is never in two groups at once (its handler waits for its group
  * before the next batch is fetched), so each partition's facts are still
  * inserted in offset order, and offsets of different groups never overlap.

@@ -48,7 +48,10 @@ export interface ReconcileEffects {
   changed?: number;
 }
 
-/** `clock` is read once the reconciliation holds its lock (see reconcileTouched). */
+/**
+ * `clock` is read once the reconciliation holds its lock (see reconcileTouched); the memory engine's apply-ahead reads
+ * it before, and takes a time after the last one applied (the lock then checks nothing was committed in between).
+ */
 export type FactReconciler = (tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date) => Promise<ReconcileEffects>;
 
 export interface IngestDeps {

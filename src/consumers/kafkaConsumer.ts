@@ -94,6 +94,11 @@ export class KafkaIngest {
         },
       },
       options.chunkSize ?? 2_000,
+      undefined,
+      // The memory engine applies a group ahead while the one before it writes (apply-ahead): a third group stores
+      // its facts meanwhile, so one is ready to apply when the lock frees. The sql engine reconciles whole under the
+      // lock, where a third group would only wait.
+      options.writer ? 3 : 2,
     );
   }
 

@@ -27,6 +27,7 @@ export interface Metrics {
   reconcileDuration: Histogram<string>;
   reconcileLockHeld: Histogram<string>;
   workingSetLoads: Counter<string>;
+  appliedAhead: Counter<string>;
   workingSetItems: Gauge<string>;
   workingSetEvictions: Counter<string>;
   workingSetReloads: Counter<string>;
@@ -192,6 +193,15 @@ export function createMetrics(options: {
         "RECONCILE_ENGINE=memory: times the working set was loaded whole from PostgreSQL — at start, after a transaction " +
         "that did not commit, or when other processes' facts were older than the reconcile journal keeps.",
       labelNames: ["reason"],
+      registers: [registry],
+    }),
+    appliedAhead: new Counter({
+      name: "payrecon_working_set_applied_ahead_total",
+      help:
+        "RECONCILE_ENGINE=memory: reconciliations whose facts were applied in memory before taking the reconciliation " +
+        "lock (apply-ahead): `used` when the lock found nothing else committed since, `redone` when a transaction " +
+        "before it did not commit or another writer committed between (the working set is then loaded again).",
+      labelNames: ["result"],
       registers: [registry],
     }),
     workingSetItems: new Gauge({

@@ -1,7 +1,12 @@
 import type pg from "pg";
 import type { FactReconciler, ReconcileEffects } from "../consumers/ingest.js";
 import { loadMatches, saveBatchStates, saveMatches, upsertBatchesFromEvents } from "../db/queries/matching.js";
-import { advanceReconcileClock, reconcileClock, storedReconcileClock } from "../db/queries/reconcileClock.js";
+import {
+  advanceReconcileClock,
+  reconcileClock,
+  setReconcileClock,
+  storedReconcileClock,
+} from "../db/queries/reconcileClock.js";
 import { loadStoredPayments, type StoredPayment } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts, readWorldFacts } from "../db/queries/worldFacts.js";
 import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
@@ -9,12 +14,21 @@ import { findStoredGroups } from "../db/queries/evictedKeys.js";
 import { matchWindowDays } from "../reconcile/evicted.js";
 import { entryKey, type WorldFacts } from "../reconcile/world.js";
 import type { DesiredException } from "../reconcile/exceptions.js";
+import type { EntryMatch } from "../reconcile/matching.js";
+import type { ExpectedPayment } from "../messages/schemas.js";
 import { emptyTouched, parseBatchKey, type TouchedFacts } from "../reconcile/touched.js";
 import { journalTouched, touchedSince } from "../db/queries/reconcileJournal.js";
 import { onTransactionEnd, withTransaction } from "../db/transaction.js";
 import { FINAL_STATUSES, type Reevaluated, WorkingSet } from "../reconcile/workingSet.js";
 import { syncExceptions } from "./exceptionSync.js";
-import { sameIdentity, sameOutcome, sameWrittenMatch, writtenPayment, WrittenRows } from "./writtenRows.js";
+import {
+  sameIdentity,
+  sameOutcome,
+  sameWrittenMatch,
+  writtenPayment,
+  WrittenRows,
+  type WrittenStage,
+} from "./writtenRows.js";
 import {
   exceptionFindings,
   type PaymentChange,
@@ -41,12 +55,39 @@ import {
 export class WorkingSetReconciler {
   private workingSet: WorkingSet | undefined;
   /** Why the working set is not in memory: not loaded yet, or dropped with a transaction that did not commit. */
-  private dropped: "start" | "rolled_back" = "start";
+  private dropped: "start" | "rolled_back" | "other_writer" = "start";
   /** The reconcile clock this engine's last committed transaction left. */
   private clockLeft: number | undefined;
+  /** Transactions in the order they began to reconcile: each takes the lock once the one before it ended. */
   private turn: Promise<void> = Promise.resolve();
+  /**
+   * The in-memory stages (apply, compare, evict) in the same order, one at a time: a stage may run ahead of the
+   * transactions before it while they send their statements and commit (step 8, apply-ahead).
+   */
+  private memoryTurn: Promise<void> = Promise.resolve();
+  /**
+   * Reconciliations that will use the working set under the lock (not ahead, or redoing an ahead stage): while any
+   * is waiting or working, no stage goes ahead, so the one under the lock has the working set to itself.
+   */
+  private aheadBlocked = 0;
+  /** The reconcile time the working set was last brought to (committed or not): an ahead stage's starting point. */
+  private memoryClock: number | undefined;
+  /** Reconciliations begun (their order: `turn`'s and the lock's). */
+  private started = 0;
+  /** Reconciliations not done with the working set yet (their stage checked under the lock, or their transaction ended). */
+  private readonly unsettled = new Set<number>();
+  /**
+   * The working set was loaded again while stages begun up to this one may have gone ahead on the one before: none
+   * goes ahead until they are settled (each applies its facts again under the lock, on the new one, in order).
+   */
+  private staleThrough = 0;
+  /**
+   * Reconciliations whose stage evicted groups and whose transaction has not ended: an ahead stage finds evicted
+   * groups in PostgreSQL, which does not show it what those transactions wrote, so none goes ahead meanwhile.
+   */
+  private readonly evictingUnsettled = new Set<number>();
   /** How long the load in the running transaction took, for its log line. */
-  private loadTimes: { readMs: number; applyMs: number } | undefined;
+  private loadTimes: { reason: string; ms: { readMs: number; applyMs: number } } | undefined;
   /** Keys `loadNow` loaded that are not compared with their stored rows yet. */
   private unverified: { payments: string[]; entries: string[]; batches: string[]; events: string[] } | undefined;
   private everLoaded = false;
@@ -72,6 +113,7 @@ export class WorkingSetReconciler {
     this.turn = new Promise((resolve) => {
       release = resolve;
     });
+    await this.blockAhead();
     await previous;
     try {
       this.workingSet = undefined;
@@ -99,6 +141,8 @@ export class WorkingSetReconciler {
       this.workingSet = workingSet;
       this.everLoaded = true;
       this.clockLeft = at;
+      this.memoryClock = at;
+      this.staleThrough = this.started;
       this.unverified = {
         payments: [...keys.payments],
         entries: [...keys.entries],
@@ -119,6 +163,7 @@ export class WorkingSetReconciler {
         "working set loaded",
       );
     } finally {
+      this.aheadBlocked--;
       release();
     }
   }
@@ -176,20 +221,53 @@ export class WorkingSetReconciler {
     return chunk;
   }
 
+  /** Whether a reconciliation begun before the working set was last loaded again is not done with it yet. */
+  private staleLeft(): boolean {
+    for (const sequence of this.unsettled) if (sequence <= this.staleThrough) return true;
+    return false;
+  }
+
+  /**
+   * Takes the memory turn only to block stages from going ahead, and gives it back: the caller works on the working
+   * set under the lock once the transactions before it ended. Stages that went ahead before it are done by then.
+   */
+  private async blockAhead(): Promise<void> {
+    const releaseMemory = await this.takeMemoryTurn();
+    this.aheadBlocked++;
+    releaseMemory();
+  }
+
+  private async takeMemoryTurn(): Promise<() => void> {
+    const previous = this.memoryTurn;
+    let release: () => void = () => {};
+    this.memoryTurn = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    return release;
+  }
+
   /** Implements FactReconciler: the facts of `touched` are stored in `tx` already. */
   async reconcile(tx: pg.PoolClient, touched: TouchedFacts, clock: () => Date): Promise<ReconcileEffects> {
     const began = performance.now();
+    const sequence = ++this.started;
+    this.unsettled.add(sequence);
     let release: (() => void) | undefined;
-    let nowMs = Number.NaN;
+    // What the end hook needs: the time this transaction set the clock to, and what it staged.
+    const run: { nowMs: number; stage?: WrittenStage } = { nowMs: Number.NaN };
     // Whoever runs the transaction (ingest, the sweeper, an operator's decision) and however it ends — a retry
     // after a deadlock included — the next reconciliation waits for it, then finds the working set right.
     onTransactionEnd(tx, (committed) => {
+      this.unsettled.delete(sequence);
+      this.evictingUnsettled.delete(sequence);
       if (committed) {
-        this.clockLeft = nowMs;
-        this.written.commit();
+        this.clockLeft = run.nowMs;
+        if (run.stage) this.written.commit(run.stage);
       } else {
+        // Stages applied ahead on this working set are dropped with it: they find it gone when their turn comes.
         this.written.clear();
         this.workingSet = undefined;
+        this.memoryClock = undefined;
         this.dropped = "rolled_back";
         // The next load compares whole.
         this.unverified = undefined;
@@ -201,10 +279,173 @@ export class WorkingSetReconciler {
     this.turn = new Promise((resolve) => {
       release = resolve;
     });
-    await previous;
-    // A throw below rolls the transaction back: its end hook drops the working set and lets the next one go.
-    await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
-    const locked = performance.now();
+    // Apply-ahead: the facts are applied and the rows compared while the transactions before this one still send
+    // their statements and commit; then this one takes the lock, checks the clock is where they left it, and writes.
+    let prepared: Prepared | undefined;
+    let blocked = false;
+    const releaseMemory = await this.takeMemoryTurn();
+    try {
+      if (this.mayGoAhead(touched)) prepared = await this.applyAhead(tx, touched, clock, run);
+      if (prepared?.evicted) this.evictingUnsettled.add(sequence);
+      if (!prepared) {
+        this.aheadBlocked++;
+        blocked = true;
+      }
+    } finally {
+      releaseMemory();
+    }
+    let locked = Number.NaN;
+    try {
+      await previous;
+      // A throw below rolls the transaction back: its end hook drops the working set and lets the next one go.
+      await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
+      locked = performance.now();
+      if (prepared) {
+        const at = await reconcileClock(tx);
+        const same = this.workingSet === prepared.workingSet;
+        if (same && at === prepared.basisMs) {
+          // Nothing else committed since the stage's starting point: its rows are the ones to write.
+          run.nowMs = prepared.nowMs;
+          await setReconcileClock(tx, new Date(prepared.nowMs));
+          await journalTouched(tx, new Date(prepared.nowMs), touched);
+          this.deps.metrics.appliedAhead.inc({ result: "used" });
+        } else {
+          // No stage goes ahead until this one has worked on the working set again.
+          this.aheadBlocked++;
+          blocked = true;
+          prepared = await this.redo(tx, touched, clock, run, prepared);
+        }
+      }
+      prepared ??= await this.applyUnderLock(tx, touched, clock, run);
+      if (prepared.evicted) this.evictingUnsettled.add(sequence);
+    } finally {
+      this.unsettled.delete(sequence);
+      if (blocked) this.aheadBlocked--;
+    }
+    const now = new Date(run.nowMs);
+    await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
+    const writing = performance.now();
+    const { statusChanges, changed } = await this.send(tx, prepared.rows, now);
+    const reconcileMs = performance.now() - began;
+    if (this.loadTimes) {
+      this.deps.log.info(
+        { reason: this.loadTimes.reason, ...this.loadTimes.ms, compareMs: Math.round(performance.now() - writing) },
+        "working set loaded",
+      );
+      this.loadTimes = undefined;
+    }
+    const { metrics } = this.deps;
+    return {
+      afterCommit: () => {
+        metrics.reconcileDuration.observe(reconcileMs / 1000);
+        // Held until the commit just made.
+        metrics.reconcileLockHeld.observe((performance.now() - locked) / 1000);
+        recordStatusMetrics(this.deps, statusChanges, run.nowMs);
+      },
+      changed,
+    };
+  }
+
+  /**
+   * Whether this reconciliation may apply its facts before it holds the lock: the working set is loaded, nobody is
+   * waiting to use it under the lock, and the facts are the ones the caller just stored (read nowhere) — an
+   * operator's decision, whose facts are read back, waits for the lock as before.
+   */
+  private mayGoAhead(touched: TouchedFacts): boolean {
+    return (
+      this.workingSet !== undefined &&
+      this.memoryClock !== undefined &&
+      this.aheadBlocked === 0 &&
+      !this.staleLeft() &&
+      (touched.stored !== undefined || isEmpty(touched))
+    );
+  }
+
+  /**
+   * An ahead stage the lock found invalid: a transaction before it did not commit (the working set was dropped) or
+   * the set was loaded again since (a later stage's facts may be in the one it applied to), or another writer
+   * committed between (the clock moved). It blocks new stages, waits for those ahead of it, then, on a working set
+   * holding exactly the committed facts and its own, computes its rows again: when its stage was the last applied
+   * and evicted nothing, the other writer's facts are applied after its own (the working set's state depends on the
+   * facts and the time, not their order: the property tests deliver facts in any order) and both sets of keys are
+   * compared again; otherwise the set is loaded whole in this transaction (its facts included) or, if already loaded
+   * again by the transactions before, its facts are applied to that.
+   */
+  private async redo(
+    tx: pg.PoolClient,
+    touched: TouchedFacts,
+    clock: () => Date,
+    run: { nowMs: number; stage?: WrittenStage },
+    prepared: Prepared,
+  ): Promise<Prepared> {
+    this.deps.metrics.appliedAhead.inc({ result: "redone" });
+    if (run.stage) this.written.abandon(run.stage);
+    run.stage = undefined;
+    // Stages that went ahead before this one finish (new ones are blocked by the caller).
+    await this.memoryTurn;
+    if (this.workingSet !== prepared.workingSet) return this.applyUnderLock(tx, touched, clock, run);
+    if (this.memoryClock === prepared.nowMs && !prepared.evicted) {
+      return this.applyUnderLock(tx, touched, clock, run, prepared);
+    }
+    this.workingSet = undefined;
+    this.dropped = "other_writer";
+    return this.applyUnderLock(tx, touched, clock, run);
+  }
+
+  /**
+   * The in-memory stage before the lock, holding the memory turn: the facts applied at a time after the last stage's
+   * (the clock is monotonic in commit order), the rows compared with what the stages before staged (not yet
+   * committed), unknown rows read (no transaction before this one wrote them: each stages every row it writes), and
+   * what is final evicted. Undefined, having changed nothing, when the facts could touch evicted groups: reloading
+   * them reads stored rows, which must include what the transactions before wrote.
+   */
+  private async applyAhead(
+    tx: pg.PoolClient,
+    touched: TouchedFacts,
+    clock: () => Date,
+    run: { stage?: WrittenStage },
+  ): Promise<Prepared | undefined> {
+    const workingSet = this.workingSet!;
+    const basisMs = this.memoryClock!;
+    const facts: WorldFacts = touched.stored ? { decisions: [], paymentDecisions: [], ...touched.stored() } : noFacts();
+    const query = workingSet.reloadQuery(facts);
+    if (query) {
+      // Facts that could touch evicted groups wait for the lock, where reloading them reads what the transactions
+      // before wrote. Found here in PostgreSQL, less the groups in memory: what the unsettled transactions wrote is
+      // in memory, unless one of them evicted it (then this stage waits too).
+      if (this.evictingUnsettled.size > 0) return undefined;
+      const stored = await findStoredGroups(tx, query, matchWindowDays(this.deps.policy));
+      if (stored.some((ref) => !workingSet.holdsGroup(ref))) return undefined;
+    }
+    const nowMs = Math.max(clock().getTime(), basisMs + 1);
+    const stage = this.written.begin();
+    run.stage = stage;
+    const fresh = firstFacts(workingSet, facts);
+    // In slices, giving the event loop back between them: the transaction holding the lock meanwhile gets its
+    // statements' results and sends the next at once, instead of after the whole apply (one thread runs both). The
+    // state after the slices is the state after one apply of them all (the property tests deliver facts in any batches).
+    let reevaluated: Reevaluated = { payments: new Set(), entries: new Set(), batches: new Set(), events: new Set() };
+    for (const slice of factSlices(facts, AHEAD_SLICE)) {
+      addReevaluated(reevaluated, workingSet.apply(slice, nowMs));
+      await yieldToIo();
+    }
+    const verifying = this.nextToVerify();
+    if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
+    this.memoryClock = nowMs;
+    const rows = await this.prepare(tx, workingSet, reevaluated, nowMs, fresh, stage);
+    const evicted = this.evictAfterWrite(workingSet, nowMs);
+    return { workingSet, basisMs, nowMs, rows, reevaluated, evicted };
+  }
+
+  /** The in-memory stage under the lock, with the working set to itself (as every stage ran before step 8). */
+  private async applyUnderLock(
+    tx: pg.PoolClient,
+    touched: TouchedFacts,
+    clock: () => Date,
+    run: { nowMs: number; stage?: WrittenStage },
+    /** An ahead stage whose facts are in the working set already (`redo`): only the others' are applied, after it. */
+    already?: Prepared,
+  ): Promise<Prepared> {
     // Facts other processes committed since this engine's last commit, if the journal still reaches back.
     const othersWrote =
       this.workingSet !== undefined && this.clockLeft !== undefined && (await reconcileClock(tx)) !== this.clockLeft;
@@ -220,8 +461,10 @@ export class WorkingSetReconciler {
         : othersTouchEvicted(this.workingSet, others)
           ? "other_writer"
           : undefined;
-    const now = await advanceReconcileClock(tx, clock());
-    nowMs = now.getTime();
+    // Not before the time the working set was brought to already.
+    const now = await advanceReconcileClock(tx, new Date(Math.max(clock().getTime(), already?.nowMs ?? 0)));
+    const nowMs = now.getTime();
+    run.nowMs = nowMs;
     await journalTouched(tx, now, touched);
     let workingSet = this.workingSet;
     let reevaluated: Reevaluated;
@@ -237,65 +480,70 @@ export class WorkingSetReconciler {
       workingSet.load(facts, nowMs);
       // Everything is compared whole with the stored rows, read back.
       this.written.clear();
+      // Stages begun so far may have gone ahead on the set this replaces.
+      this.staleThrough = this.started;
       // A restart does not start every late-truth window again.
       workingSet.backdateFinal(await finalSinceStored(tx, FINAL_STATUSES));
       reevaluated = workingSet.everything();
       this.workingSet = workingSet;
       this.everLoaded = true;
       this.unverified = undefined;
-      this.loadTimes = { readMs: applying - reading, applyMs: performance.now() - applying };
+      this.loadTimes = {
+        reason: reloadReason ?? "start",
+        ms: { readMs: applying - reading, applyMs: performance.now() - applying },
+      };
     } else {
       // The facts the caller just stored, unless other writers' facts must be read anyway.
-      const facts: WorldFacts =
-        touched.stored && isEmpty(others)
+      const facts: WorldFacts = already
+        ? isEmpty(others)
+          ? noFacts()
+          : await loadTouchedFacts(tx, others)
+        : touched.stored && isEmpty(others)
           ? { decisions: [], paymentDecisions: [], ...touched.stored() }
           : await loadTouchedFacts(tx, mergeTouched(others, touched));
       await reloadEvicted(tx, workingSet, facts, this.deps);
       // Only while this engine is the only writer: another writer's facts come with its rows.
       if (!othersWrote) fresh = firstFacts(workingSet, facts);
       reevaluated = workingSet.apply(facts, nowMs);
+      if (already) reevaluated = mergeReevaluated(reevaluated, already.reevaluated);
       const verifying = this.nextToVerify();
       if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
     }
-    await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
-    const writing = performance.now();
-    const { statusChanges, changed } = await this.write(tx, workingSet, reevaluated, now, fresh);
-    // Written: what is final past the late-truth window may leave memory (a bounded look per transaction).
-    // Not while keys loaded at start are still to be compared: an evicted group is restored as stored.
-    if (this.eviction.evictAfterMs !== undefined && !this.unverifiedLeft()) {
-      evictFinal(workingSet, nowMs, this.eviction.evictAfterMs, this.deps, this.written);
-    }
-    const reconcileMs = performance.now() - began;
-    if (this.loadTimes) {
-      this.deps.log.info(
-        { reason: reloadReason ?? "start", ...this.loadTimes, compareMs: Math.round(performance.now() - writing) },
-        "working set loaded",
-      );
-      this.loadTimes = undefined;
-    }
-    const { metrics } = this.deps;
-    return {
-      afterCommit: () => {
-        metrics.reconcileDuration.observe(reconcileMs / 1000);
-        // Held until the commit just made.
-        metrics.reconcileLockHeld.observe((performance.now() - locked) / 1000);
-        recordStatusMetrics(this.deps, statusChanges, nowMs);
-      },
-      changed,
-    };
+    this.memoryClock = nowMs;
+    const stage = this.written.begin();
+    run.stage = stage;
+    const rows = await this.prepare(tx, workingSet, reevaluated, nowMs, fresh, stage);
+    const evicted = this.evictAfterWrite(workingSet, nowMs);
+    return { workingSet, basisMs: nowMs, nowMs, rows, reevaluated, evicted };
   }
 
-  /** Writes what the re-evaluated keys say where it differs from the stored rows; returns the status changes. */
-  private async write(tx: pg.PoolClient, workingSet: WorkingSet, keys: Reevaluated, now: Date, fresh: Fresh) {
+  /**
+   * Once its rows are computed, what is final past the late-truth window may leave memory (a bounded look per
+   * transaction). Not while keys loaded at start are still to be compared: an evicted group is restored as stored.
+   */
+  private evictAfterWrite(workingSet: WorkingSet, nowMs: number): boolean {
+    if (this.eviction.evictAfterMs === undefined || this.unverifiedLeft()) return false;
+    return evictFinal(workingSet, nowMs, this.eviction.evictAfterMs, this.deps, this.written);
+  }
+
+  /**
+   * The rows the re-evaluated keys say, where they differ from the stored ones (compared with what the transactions
+   * before staged or committed; rows no one knows are read back), staged in `stage`. Nothing is written here.
+   */
+  private async prepare(
+    tx: pg.PoolClient,
+    workingSet: WorkingSet,
+    keys: Reevaluated,
+    nowMs: number,
+    fresh: Fresh,
+    stage: WrittenStage,
+  ): Promise<WriteRows> {
     const { policy } = this.deps;
-    const nowMs = now.getTime();
     const desired = new Map<string, DesiredException[]>();
 
     // Matches, and the grace deadline of unmatched entries (as the sql engine stores them).
-    // Compared with what this engine last wrote; rows it does not know are read (and known from then on).
-    const { written } = this;
     const entries = [...keys.entries].map((key) => ({ key, ...workingSet.entryOf(key) }));
-    const unknown = entries.filter(({ key }) => !written.match(key) && !fresh.entries.has(key));
+    const unknown = entries.filter(({ key }) => !stage.match(key) && !fresh.entries.has(key));
     const read = await loadMatches(
       tx,
       unknown.map(({ entry }) => entry.seq),
@@ -305,11 +553,11 @@ export class WorkingSetReconciler {
       desired.set(`entry:${key}`, workingSet.exceptionsOf(`entry:${key}`));
       const deadline = entry.receivedAt + policy.unmatchedGraceMs;
       const unmatchedDeadline = match.kind === "none" && nowMs < deadline ? deadline : null;
-      written.stageMatch(key, { match, unmatchedDeadline });
-      if (sameWrittenMatch(written.match(key) ?? read.get(entry.seq), match, unmatchedDeadline)) continue;
+      const before = stage.match(key) ?? read.get(entry.seq);
+      stage.stageMatch(key, { match, unmatchedDeadline });
+      if (sameWrittenMatch(before, match, unmatchedDeadline)) continue;
       matchRows.push({ entrySeq: entry.seq, match, unmatchedDeadline });
     }
-    await saveMatches(tx, matchRows, now);
 
     // Batch states (a state written again is the same row: cheap next to finding out whether it changed).
     const batchRows = [...keys.batches].map((key) => {
@@ -322,25 +570,27 @@ export class WorkingSetReconciler {
         differenceMinor: state.state === "mismatch" ? state.differenceMinor : null,
       };
     });
-    await saveBatchStates(tx, batchRows);
 
     // Payments: identity and status rows where they differ from the stored ones.
     const ids = [...keys.payments];
     const readPayments = await loadStoredPayments(
       tx,
-      ids.filter((id) => !written.payment(id) && !fresh.payments.has(id)),
+      ids.filter((id) => !stage.payment(id) && !fresh.payments.has(id)),
     );
     const storedPayments = new Map<string, StoredPayment>();
     const all: PaymentChange[] = [];
     const changed: PaymentChange[] = [];
     const changedIdentities = [];
+    let compared = 0;
     for (const id of ids) {
+      // Signatures hash each changed outcome: a stretch long enough to hold up the transaction holding the lock.
+      if (++compared % AHEAD_SLICE === 0) await yieldToIo();
       const outcome = workingSet.outcomeOf(id);
       const identity = workingSet.identityOf(id);
       if (!outcome || !identity) continue;
       desired.set(`payment:${id}`, workingSet.exceptionsOf(`payment:${id}`));
       const read = readPayments.get(id);
-      const before = written.payment(id) ?? (read ? { stored: read } : undefined);
+      const before = stage.payment(id) ?? (read ? { stored: read } : undefined);
       const previous = before?.stored;
       if (previous) storedPayments.set(id, previous);
       const change = { outcome, previous };
@@ -351,18 +601,35 @@ export class WorkingSetReconciler {
       };
       if (differs.outcome) changed.push(change);
       if (differs.identity) changedIdentities.push({ id, payment: identity.payment, cancelled: identity.cancelled });
-      written.stagePayment(id, writtenPayment(before, outcome, identity, differs));
+      stage.stagePayment(id, writtenPayment(before, outcome, identity, differs));
     }
-    const paymentRows = await writePaymentRows(tx, { all, changed }, changedIdentities, storedPayments, now);
 
     // Gateway events naming no payment (the working set keys them gateway\0event id; owners say gateway/event id).
     for (const key of keys.events) {
       const event = workingSet.eventOf(key);
       desired.set(`event:${event.gateway}/${event.eventId}`, workingSet.exceptionsOf(`event:${key}`));
     }
+    return { matchRows, batchRows, all, changed, changedIdentities, storedPayments, desired };
+  }
+
+  /**
+   * Sends the prepared rows under the lock. Exceptions are compared here, not ahead: operators change their rows
+   * without the lock, so they are read in this transaction after it is taken, as they stand when it writes.
+   */
+  private async send(tx: pg.PoolClient, rows: WriteRows, now: Date) {
+    const { policy } = this.deps;
+    await saveMatches(tx, rows.matchRows, now);
+    await saveBatchStates(tx, rows.batchRows);
+    const paymentRows = await writePaymentRows(
+      tx,
+      { all: rows.all, changed: rows.changed },
+      rows.changedIdentities,
+      rows.storedPayments,
+      now,
+    );
     const exceptionChanges = await syncExceptions(
       tx,
-      desired,
+      rows.desired,
       now,
       policy.priorityTiers,
       policy.priorityScale,
@@ -371,9 +638,37 @@ export class WorkingSetReconciler {
     const statusChanges = await recordStatusChanges(tx, paymentRows, now, this.deps);
     return {
       statusChanges,
-      changed: matchRows.length + changed.length + exceptionChanges.length + changedIdentities.length,
+      changed: rows.matchRows.length + rows.changed.length + exceptionChanges.length + rows.changedIdentities.length,
     };
   }
+}
+
+/** A reconciliation's in-memory stage done: the working set it applied to, at what time, from what clock. */
+interface Prepared {
+  workingSet: WorkingSet;
+  /** The reconcile clock the stage started from: the lock must find it there. */
+  basisMs: number;
+  nowMs: number;
+  rows: WriteRows;
+  /** The keys its facts re-evaluated (compared again if it is redone). */
+  reevaluated: Reevaluated;
+  /** Whether it evicted groups (a redo then loads the working set whole: their keys are not in memory any more). */
+  evicted: boolean;
+}
+
+function noFacts(): WorldFacts {
+  return { versions: [], events: [], batches: [], entries: [], decisions: [], paymentDecisions: [] };
+}
+
+/** The rows a transaction writes, computed before its statements. */
+interface WriteRows {
+  matchRows: Array<{ entrySeq: number; match: EntryMatch; unmatchedDeadline: number | null }>;
+  batchRows: Parameters<typeof saveBatchStates>[1];
+  all: PaymentChange[];
+  changed: PaymentChange[];
+  changedIdentities: Array<{ id: string; payment: ExpectedPayment; cancelled: boolean }>;
+  storedPayments: Map<string, StoredPayment>;
+  desired: Map<string, DesiredException[]>;
 }
 
 interface Fresh {
@@ -433,7 +728,7 @@ function evictFinal(
   evictAfterMs: number,
   deps: ReconcileDeps,
   written: WrittenRows,
-): void {
+): boolean {
   const before = workingSet.memoryCounts().evictedPayments;
   const refs = workingSet.evictable(nowMs, evictAfterMs, EVICTION_LOOK);
   for (const group of workingSet.evict(refs)) written.forget(group.paymentIds, group.entryKeys);
@@ -444,6 +739,7 @@ function evictFinal(
   items.set({ kind: "payment", state: "evicted" }, counts.evictedPayments);
   items.set({ kind: "bank_entry", state: "open" }, counts.entries);
   items.set({ kind: "bank_entry", state: "evicted" }, counts.evictedEntries);
+  return refs.length > 0;
 }
 
 /**
@@ -460,6 +756,43 @@ const VERIFY_CHUNK = 10_000;
 
 function unverifiedCount(keys: { payments: string[]; entries: string[]; batches: string[]; events: string[] }): number {
   return keys.payments.length + keys.entries.length + keys.batches.length + keys.events.length;
+}
+
+/** Facts applied ahead per slice: a few milliseconds of the event loop each. */
+const AHEAD_SLICE = 250;
+
+/** The facts in slices of at most `size` (one slice, the same object, when they fit; at least one, for time). */
+function factSlices(facts: WorldFacts, size: number): WorldFacts[] {
+  const fields = ["versions", "events", "batches", "entries", "decisions", "paymentDecisions"] as const;
+  const total = fields.reduce((sum, field) => sum + facts[field].length, 0);
+  if (total <= size) return [facts];
+  const slices: WorldFacts[] = [];
+  let current = noFacts();
+  let count = 0;
+  for (const field of fields) {
+    for (const fact of facts[field]) {
+      (current[field] as unknown[]).push(fact);
+      if (++count === size) {
+        slices.push(current);
+        current = noFacts();
+        count = 0;
+      }
+    }
+  }
+  if (count > 0) slices.push(current);
+  return slices;
+}
+
+/** Lets I/O callbacks waiting behind a long stretch of work run (setImmediate runs after the poll phase). */
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function addReevaluated(into: Reevaluated, from: Reevaluated): void {
+  for (const key of from.payments) into.payments.add(key);
+  for (const key of from.entries) into.entries.add(key);
+  for (const key of from.batches) into.batches.add(key);
+  for (const key of from.events) into.events.add(key);
 }
 
 function mergeReevaluated(a: Reevaluated, b: Reevaluated): Reevaluated {

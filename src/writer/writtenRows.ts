@@ -21,12 +21,54 @@ export interface WrittenMatch {
 }
 
 /**
+ * What one transaction wrote or read, kept only if it commits. With apply-ahead (docs/architecture.md §4, step 8)
+ * several may be pending at once, in commit order: a transaction's compare looks in the stages before its own
+ * (newest first), then in what is committed — the rows as they will be when the ones before it commit.
+ */
+export class WrittenStage {
+  readonly payments = new Map<string, WrittenPayment>();
+  readonly matches = new Map<string, WrittenMatch>();
+
+  constructor(
+    private readonly rows: WrittenRows,
+    /** The stages pending when this one began, oldest first (emptied once committed: the rows are kept then). */
+    readonly earlier: WrittenStage[],
+  ) {}
+
+  /** The payment's row as the transactions before this one leave it (undefined: not known, read it). */
+  payment(id: string): WrittenPayment | undefined {
+    for (let i = this.earlier.length - 1; i >= 0; i--) {
+      const row = this.earlier[i]!.payments.get(id);
+      if (row) return row;
+    }
+    return this.rows.payment(id);
+  }
+
+  match(entryKey: string): WrittenMatch | undefined {
+    for (let i = this.earlier.length - 1; i >= 0; i--) {
+      const row = this.earlier[i]!.matches.get(entryKey);
+      if (row) return row;
+    }
+    return this.rows.match(entryKey);
+  }
+
+  stagePayment(id: string, row: WrittenPayment): void {
+    this.payments.set(id, row);
+  }
+
+  stageMatch(entryKey: string, row: WrittenMatch): void {
+    this.matches.set(entryKey, row);
+  }
+}
+
+/**
  * What the memory engine last wrote to `payments` and `bank_entry_matches`, per key, so its write phase compares
  * the working set with memory instead of reading the rows back (docs/architecture.md §4, step 6). A read-through
  * cache: a key not in it is read from PostgreSQL and then kept. Valid only while this engine is the only writer of
  * those rows: the reconciler clears it when another writer held the reconciliation lock since its last commit (the
  * reconcile clock moved), when the working set is loaded again, and when a transaction does not commit. What a
- * transaction writes or reads is staged and kept only when it commits (`commit`), so a rollback leaves nothing.
+ * transaction writes or reads is staged (`begin`) and kept only when it commits (`commit`), so a rollback leaves
+ * nothing.
  *
  * Exceptions are not kept: operators change their rows directly (resolve, acknowledge, reopen; escalation and
  * dunning raise priorities) without the reconciliation lock, so the stored rows are the only truth for them.
@@ -34,8 +76,8 @@ export interface WrittenMatch {
 export class WrittenRows {
   private readonly payments = new Map<string, WrittenPayment>();
   private readonly matches = new Map<string, WrittenMatch>();
-  private readonly stagedPayments = new Map<string, WrittenPayment>();
-  private readonly stagedMatches = new Map<string, WrittenMatch>();
+  /** Stages of transactions not ended yet, in the order they began (their commit order). */
+  private pending: WrittenStage[] = [];
 
   payment(id: string): WrittenPayment | undefined {
     return this.payments.get(id);
@@ -45,39 +87,50 @@ export class WrittenRows {
     return this.matches.get(entryKey);
   }
 
-  stagePayment(id: string, row: WrittenPayment): void {
-    this.stagedPayments.set(id, row);
+  /** A transaction's stage: it sees what the pending ones before it staged. */
+  begin(): WrittenStage {
+    const stage = new WrittenStage(this, [...this.pending]);
+    this.pending.push(stage);
+    return stage;
   }
 
-  stageMatch(entryKey: string, row: WrittenMatch): void {
-    this.stagedMatches.set(entryKey, row);
+  /** The stage's transaction committed: what it wrote and read is what PostgreSQL holds now. */
+  commit(stage: WrittenStage): void {
+    if (!this.pending.includes(stage)) return; // cleared meanwhile: nothing it staged is known to be stored
+    for (const [id, row] of stage.payments) this.payments.set(id, row);
+    for (const [key, row] of stage.matches) this.matches.set(key, row);
+    this.abandon(stage);
   }
 
-  /** The running transaction committed: what it wrote and read is what PostgreSQL holds now. */
-  commit(): void {
-    for (const [id, row] of this.stagedPayments) this.payments.set(id, row);
-    for (const [key, row] of this.stagedMatches) this.matches.set(key, row);
-    this.stagedPayments.clear();
-    this.stagedMatches.clear();
+  /** The stage will not commit (its transaction redoes its work in a new one): forgotten. */
+  abandon(stage: WrittenStage): void {
+    this.pending = this.pending.filter((pending) => pending !== stage);
+    // Later stages still list it: empty, they read what it held from the committed rows (no chain kept alive).
+    stage.payments.clear();
+    stage.matches.clear();
+    stage.earlier.length = 0;
   }
 
   /** Forgets everything, staged or kept (another writer, a reload, a transaction that did not commit). */
   clear(): void {
     this.payments.clear();
     this.matches.clear();
-    this.stagedPayments.clear();
-    this.stagedMatches.clear();
+    for (const stage of this.pending) {
+      stage.payments.clear();
+      stage.matches.clear();
+    }
+    this.pending = [];
   }
 
   /** Keys that left memory with an evicted group: a reload reads their rows again, memory stays bounded. */
   forget(paymentIds: Iterable<string>, entryKeys: Iterable<string>): void {
     for (const id of paymentIds) {
       this.payments.delete(id);
-      this.stagedPayments.delete(id);
+      for (const stage of this.pending) stage.payments.delete(id);
     }
     for (const key of entryKeys) {
       this.matches.delete(key);
-      this.stagedMatches.delete(key);
+      for (const stage of this.pending) stage.matches.delete(key);
     }
   }
 

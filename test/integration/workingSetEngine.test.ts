@@ -4,7 +4,7 @@ import { generateScenario, seededRandom, shuffled } from "../../src/simulate/sce
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
 import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
-import { bankEntry } from "../support/facts.js";
+import { bankEntry, expectedPayment } from "../support/facts.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
 
 /**
@@ -117,6 +117,9 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     // The leader loaded its working set once, at start; the other writers' facts came from the journal. The
     // second memory engine is a standby (it never won the writer lock): it reconciled with the sql engine.
     expect(await loads(first)).toEqual({ start: 1 });
+    // The other writers' transactions between the leader's moved the clock under its stages applied ahead: redone by
+    // applying the journaled facts after them, never by loading the working set again.
+    expect(await metric(first, "payrecon_working_set_applied_ahead_total", 'result="redone"')).toBeGreaterThan(0);
     expect(await loads(second)).toEqual({});
     const journal = await db.pool.query<{ rows: number }>("select count(*)::int as rows from reconcile_journal");
     expect(journal.rows[0]!.rows).toBeGreaterThan(10);
@@ -251,6 +254,53 @@ describe("the memory engine (RECONCILE_ENGINE=memory)", () => {
     ]);
     expect(repaired.rows[0]!.status).toBe("settled");
   }, 180_000);
+
+  it("groups applied ahead while the one before them fails: applied again after one reload, exactly the committed facts", async () => {
+    const db = await setUp();
+    // Nothing evicted (whatever TEST_WORKING_SET_EVICT_AFTER says): facts that could reach evicted groups are not
+    // applied ahead (their reload reads stored rows), and this is about the ones that are.
+    const engine = await daemon({ DATABASE_URL: db.url, ...MEMORY, WORKING_SET_EVICT_AFTER: "24h" });
+    expect(await post(engine, TOPIC.expected, [expectedPayment(1), expectedPayment(2)])).toBe(200);
+    // Applied before the lock, and the lock found nothing else committed since: its rows were the ones written.
+    expect(await metric(engine, "payrecon_working_set_applied_ahead_total", 'result="used"')).toBeGreaterThan(0);
+
+    // The first group fails after its write phase, slowly (freshness is written last, under the lock): while it
+    // sleeps two more groups store their facts and apply them ahead, on a working set holding the first one's.
+    await db.pool.query(`
+      create function refuse_boom() returns trigger language plpgsql as $$
+        begin if new.source = 'boom_bank' then perform pg_sleep(2); raise exception 'injected failure'; end if;
+        return new; end $$;
+      create trigger refuse_boom before insert on source_freshness for each row execute function refuse_boom();`);
+    const failing = post(engine, TOPIC.bank, [bankEntry(1, { bank: "boom_bank", entry_id: "BOOM-1" })]);
+    await waitUntil(
+      async () => {
+        const sleeping = await db.pool.query("select 1 from pg_stat_activity where wait_event = 'PgSleep'");
+        return (sleeping.rowCount ?? 0) > 0;
+      },
+      10_000,
+      "the failing group sleeping under the lock",
+    );
+    const aheadBefore = await metric(engine, "payrecon_working_set_applied_ahead_total", 'result="redone"');
+    // The same payment's line from the bank: in memory beside the failing group's, exp_1 was paid twice. The third
+    // group, ahead on the same working set, is redone on the one the second loads (no second load).
+    const next = post(engine, TOPIC.bank, [bankEntry(1)]);
+    const third = post(engine, TOPIC.bank, [bankEntry(2)]);
+    expect(await failing).not.toBe(200);
+    expect(await next).toBe(200);
+    expect(await third).toBe(200);
+
+    expect((await db.pool.query("select 1 from bank_entries where bank = 'boom_bank'")).rowCount).toBe(0);
+    const statuses = await db.pool.query<{ id: string; status: string }>("select id, status from payments order by id");
+    expect(statuses.rows).toEqual([
+      { id: "exp_1", status: "settled" },
+      { id: "exp_2", status: "settled" },
+    ]);
+    const policy = loadConfig({}).policy;
+    expect((await differencesFromWorld(db.pool, policy, Date.now())).slice(0, 20)).toEqual([]);
+    // Both were applied ahead and redone: one on the working set loaded again, the other on that one.
+    expect(await metric(engine, "payrecon_working_set_applied_ahead_total", 'result="redone"')).toBe(aheadBefore + 2);
+    expect(await loads(engine)).toEqual({ start: 1, rolled_back: 1 });
+  }, 120_000);
 
   it("drops its working set with a transaction that does not commit, and the next one loads it again exactly", async () => {
     const db = await setUp();

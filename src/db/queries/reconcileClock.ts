@@ -13,6 +13,14 @@ export async function advanceReconcileClock(tx: pg.ClientBase, clock: Date): Pro
   return result.rows[0]!.at;
 }
 
+/**
+ * Sets the clock to a time chosen before the lock was taken (the memory engine's apply-ahead): only after reading,
+ * under the lock, that the clock is still where that time was chosen after, so it is later than it.
+ */
+export async function setReconcileClock(tx: pg.ClientBase, at: Date): Promise<void> {
+  await tx.query("update reconcile_clock set at = $1", [at]);
+}
+
 /** The last reconciliation's time (epoch ms): read under the reconciliation lock, it says who reconciled last. */
 export async function reconcileClock(tx: pg.ClientBase): Promise<number> {
   const result = await tx.query<{ at: Date }>("select at from reconcile_clock");
