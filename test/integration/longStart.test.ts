@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../support/database.js";
-import { api, type ChildDaemon, spawnDaemon, waitReady, waitUntil } from "../support/daemon.js";
+import { api, type ChildDaemon, roleOf, spawnDaemon, waitReady, waitUntil } from "../support/daemon.js";
 import { bankEntry } from "../support/facts.js";
-import { connectedProducer, kafkaEnv, uniqueTopics } from "../support/kafka.js";
+import { kafkaEnv, sendOne, uniqueTopics } from "../support/kafka.js";
 
 /**
  * Issue 15: a memory-engine daemon restarting on a large database loaded its working set for 91 s; afterwards the
@@ -13,14 +13,6 @@ import { connectedProducer, kafkaEnv, uniqueTopics } from "../support/kafka.js";
  * renamed away (immediate, and independent of PostgreSQL's timeouts, which libfaketime stops).
  */
 const MEMORY = { RECONCILE_ENGINE: "memory" };
-
-async function roleOf(baseUrl: string): Promise<string | undefined> {
-  try {
-    return ((await (await fetch(`${baseUrl}/healthz`)).json()) as { role?: string }).role;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Ready, or the daemon's exit (with its output) as the failure. */
 async function readyOrExited(daemon: ChildDaemon): Promise<void> {
@@ -84,9 +76,7 @@ describe("a long start or takeover does not crash the daemon (RECONCILE_ENGINE=m
     await db.pool.query("alter table consumer_group_members rename to consumer_group_members_away");
     leader.process.kill("SIGKILL");
     await leader.exited;
-    const producer = await connectedProducer();
-    await producer.send({ topic: topics.bank, messages: [{ value: JSON.stringify(bankEntry(1)) }] });
-    await producer.disconnect();
+    await sendOne(topics.bank, bankEntry(1));
     // The dead member's partitions move once its session (6 s here) times out.
     await waitUntil(
       async () => (await db.pool.query("select 1 from bank_entries")).rowCount === 1,
