@@ -203,9 +203,26 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
           log.warn({ err: error }, "recording this instance's consumer group member failed"),
         );
       };
+      // Best-effort bookkeeping (a busy pool, a failing query must not stop a takeover, issue 15): without the
+      // recorded members the new writer takes the group over by a rejoin announcing its epoch, and a dead member's
+      // partitions move only once its session times out (KAFKA_SESSION_TIMEOUT) instead of at once.
       takeOverGroup = async (ingest) => {
-        const tried = await ingest.takeOver((self) => otherGroupMembers(database.pool, kafkaConfig.groupId, self));
-        await forgetGroupMembers(database.pool, kafkaConfig.groupId, tried);
+        const tried = await ingest.takeOver((self) =>
+          otherGroupMembers(database.pool, kafkaConfig.groupId, self).catch((error) => {
+            log.warn(
+              { err: error },
+              "reading the recorded consumer group members failed; taking the group over by a rejoin",
+            );
+            return [];
+          }),
+        );
+        if (tried.length === 0) return;
+        await forgetGroupMembers(database.pool, kafkaConfig.groupId, tried).catch((error) =>
+          log.warn(
+            { err: error },
+            "forgetting removed consumer group members failed; the next takeover tries them again",
+          ),
+        );
       };
       startConsumer = async () => {
         kafkaIngest = new KafkaIngest({
@@ -288,7 +305,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
         // announcing its epoch); an instance leading from its start joins with its epoch.
         const joinAsWriter = kafkaIngest ? takeOverGroup(kafkaIngest) : startConsumer();
         await Promise.all([leadership.loadWorkingSet(database.pool, () => new Date()), joinAsWriter]);
-        await sweeper.sweepOnce();
+        // Not a reason to stand down (and load again): the timer sweeps again.
+        await sweeper.sweepOnce().catch((error) => log.warn({ err: error }, "sweep failed; will retry"));
         sweeper.start();
         // The stored rows are compared with the loaded set in the background, a share per transaction.
         verifying = leadership
@@ -310,7 +328,9 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     });
     // A standby joins the group as a member assigned nothing, so that a takeover needs no cold join.
     if (leadership && leadership.role === "standby" && !kafkaIngest) await startConsumer();
-    await followUp.runOnce();
+    // Not fatal: after a long load the pool may be busy with the batches that waited for it (issue 15); the timer
+    // runs the follow-up again.
+    await followUp.runOnce().catch((error) => log.warn({ err: error }, "follow-up failed; will retry"));
     followUp.start();
     stack.push({ name: "follow-up", stop: () => followUp.stop() });
     deliverer.start();

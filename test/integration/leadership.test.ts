@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import {
   api,
   type ChildDaemon,
+  roleOf,
   spawnDaemon,
   startTestDaemon,
   type TestDaemon,
@@ -13,7 +14,7 @@ import {
   waitUntil,
 } from "../support/daemon.js";
 import { bankEntry } from "../support/facts.js";
-import { connectedProducer, groupCaughtUp, kafkaEnv, testKafka, uniqueTopics } from "../support/kafka.js";
+import { connectedProducer, groupCaughtUp, kafkaEnv, sendOne, testKafka, uniqueTopics } from "../support/kafka.js";
 import { storeOpenPayments } from "../support/openPayments.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
 
@@ -25,15 +26,6 @@ import { differencesFromWorld } from "../support/worldCheck.js";
 const KILLS = Number(process.env.CHAOS_KILLS ?? 3);
 const MEMORY = { RECONCILE_ENGINE: "memory" };
 const policy = loadConfig({}).policy;
-
-async function roleOf(baseUrl: string): Promise<string | undefined> {
-  try {
-    const response = await fetch(`${baseUrl}/healthz`);
-    return ((await response.json()) as { role?: string }).role;
-  } catch {
-    return undefined;
-  }
-}
 
 /** A metric's value (without labels) from an instance's /metrics; 0 when absent. */
 async function metric(baseUrl: string, name: string): Promise<number> {
@@ -179,9 +171,7 @@ describe("writer leadership (RECONCILE_ENGINE=memory)", () => {
     // Not by waiting for the dead member's session to expire: the new writer removed it from the group.
     expect(standby.output()).toContain("member removed from the consumer group for the takeover");
     // And it consumes.
-    const producer = await connectedProducer();
-    await producer.send({ topic: topics.bank, messages: [{ value: JSON.stringify(bankEntry(1)) }] });
-    await producer.disconnect();
+    await sendOne(topics.bank, bankEntry(1));
     await waitUntil(
       async () => (await db.pool.query("select 1 from bank_entries")).rowCount === 1,
       30_000,

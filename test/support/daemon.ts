@@ -112,6 +112,15 @@ export async function waitUntil<T>(
   }
 }
 
+/** An instance's writer role from /healthz (leader, standby), undefined when it does not answer. */
+export async function roleOf(baseUrl: string): Promise<string | undefined> {
+  try {
+    return ((await (await fetch(`${baseUrl}/healthz`)).json()) as { role?: string }).role;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function waitReady(baseUrl: string, timeoutMs = 60_000): Promise<number> {
   const began = Date.now();
   await waitUntil(

@@ -71,6 +71,13 @@ export async function connectedProducer(kafka = testKafka()): Promise<Producer> 
   return producer;
 }
 
+/** Sends one message (JSON) with a producer of its own. */
+export async function sendOne(topic: string, value: object): Promise<void> {
+  const producer = await connectedProducer();
+  await producer.send({ topic, messages: [{ value: JSON.stringify(value) }] });
+  await producer.disconnect();
+}
+
 export interface ReadMessage {
   key: string | null;
   value: Buffer | null;
