@@ -218,12 +218,14 @@ export function paymentTarget(
   payment: import("../messages/schemas.js").ExpectedPayment,
   cancelled: boolean,
   settlesByReference: boolean,
+  /** The payment's reference key, when the caller has it already. */
+  refKey = referenceKey(payment.reference),
 ): PaymentTarget {
   const parts = payment.installments ?? [{ amount_minor: payment.amount_minor, due_at: payment.due_at }];
   return {
     kind: "payment",
     paymentId,
-    referenceKey: referenceKey(payment.reference),
+    referenceKey: refKey,
     direction: payment.direction,
     currency: payment.currency,
     amountMinor: payment.amount_minor,

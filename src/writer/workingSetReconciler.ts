@@ -60,18 +60,13 @@ export class WorkingSetReconciler {
   /**
    * Loads the working set whole now (at start, before the daemon says ready; or when a standby takes over), afresh
    * even if loaded. It reads the facts and the reconcile clock under the reconciliation lock (no writer commits
-   * meanwhile) and evaluates them at that clock, the moment the stored rows describe; the next reconciliation applies
-   * the time since. It writes nothing: the stored rows are compared with it afterwards, a share per reconciliation
-   * (`verifyLoaded`), so a million open payments are ready in the time it takes to read and evaluate them.
+   * meanwhile) and indexes and matches them at that clock, the moment the stored rows describe; the next reconciliation
+   * applies the time since. Payments are evaluated after it, in slices (`settleLoaded`). It writes nothing: the stored
+   * rows are compared with it afterwards, a share per reconciliation (`verifyLoaded`), so a million open payments are
+   * ready in the time it takes to read and match them.
    */
   async loadNow(pool: pg.Pool, clock: () => Date): Promise<void> {
-    const previous = this.turn;
-    let release: () => void = () => {};
-    this.turn = new Promise((resolve) => {
-      release = resolve;
-    });
-    await previous;
-    try {
+    await this.inTurn(async () => {
       this.workingSet = undefined;
       this.dropped = "start";
       this.unverified = undefined;
@@ -113,9 +108,56 @@ export class WorkingSetReconciler {
           readCpuMs: Math.round((cpuRead.user + cpuRead.system) / 1000),
           applyCpuMs: Math.round((cpuApply.user + cpuApply.system - cpuRead.user - cpuRead.system) / 1000),
           keys: unverifiedCount(this.unverified),
+          pendingPayments: workingSet.pendingPayments(),
         },
         "working set loaded",
       );
+    });
+    // Not awaited: the daemon is ready now; reconciliations run between the slices.
+    this.settleLoaded(this.workingSet!).catch((error) =>
+      this.deps.log.error({ err: error }, "evaluating the loaded working set failed"),
+    );
+  }
+
+  /**
+   * Evaluates the payments `loadNow` left pending (WorkingSet.settle), SETTLE_SLICE at a time between reconciliations:
+   * a reconciliation waits for at most one slice, and one that comes first evaluates what it touches itself. Deadlines
+   * passed since the load are applied by the reconciliation after the slice that settles their payment.
+   */
+  private async settleLoaded(workingSet: WorkingSet): Promise<void> {
+    const began = performance.now();
+    const cpuBefore = process.cpuUsage();
+    const gauge = this.deps.metrics.workingSetPending;
+    gauge.set(workingSet.pendingPayments());
+    while (this.workingSet === workingSet && workingSet.pendingPayments() > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.inTurn(async () => {
+        if (this.workingSet === workingSet) workingSet.settle(SETTLE_SLICE);
+      });
+      gauge.set(this.workingSet === workingSet ? workingSet.pendingPayments() : 0);
+    }
+    if (this.workingSet !== workingSet) return;
+    const cpu = process.cpuUsage(cpuBefore);
+    this.deps.log.info(
+      {
+        evaluateMs: Math.round(performance.now() - began),
+        // This process's CPU meanwhile, reconciliations between the slices included.
+        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      },
+      "working set evaluated",
+    );
+  }
+
+  /** Runs `work` when no reconciliation, load or slice runs (they take turns). */
+  private async inTurn(work: () => Promise<void>): Promise<void> {
+    const previous = this.turn;
+    let release: () => void = () => {};
+    this.turn = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      await work();
     } finally {
       release();
     }
@@ -445,6 +487,8 @@ function othersTouchEvicted(workingSet: WorkingSet, others: TouchedFacts): boole
 
 /** Keys compared with their stored rows per reconciliation after `loadNow`: a share that keeps each one short. */
 const VERIFY_CHUNK = 10_000;
+/** Payments evaluated per slice after `loadNow` (~30 µs each): what a reconciliation may wait for. */
+const SETTLE_SLICE = 2_000;
 
 function unverifiedCount(keys: { payments: string[]; entries: string[]; batches: string[]; events: string[] }): number {
   return keys.payments.length + keys.entries.length + keys.batches.length + keys.events.length;
