@@ -123,7 +123,9 @@ async function gaugeZero(daemon: Started, name: string, began: number): Promise<
       (response) => response.text(),
       () => "",
     );
-    if (zero.test(text)) return (performance.now() - began) / 1000;
+    // A build without the gauge (one that evaluates every payment before ready) counts as 0.
+    if (zero.test(text) || (text.includes("payrecon_build_info") && !text.includes(`${name} `)))
+      return (performance.now() - began) / 1000;
     if (daemon.child.exitCode !== null) throw new Error(`payrecon exited (${daemon.child.exitCode})`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -314,10 +314,9 @@ export class WorkingSet {
    * facts reaches (property-tested), built in one pass — every fact indexed, then each target built once, each entry
    * matched once, each batch settled once — without the bookkeeping of what each fact touches that `apply` needs.
    * Payments are left pending: each is evaluated at `now` when first asked for, touched, or settled (`settle`), so a
-   * restart is ready before a million outcomes are worked out. Returns every key, as a writer compares them all
-   * after a load.
+   * restart is ready before a million outcomes are worked out. A writer compares every key after it (`keyLists`).
    */
-  load(facts: Partial<WorldFacts>, now: number): Reevaluated {
+  load(facts: Partial<WorldFacts>, now: number): void {
     this.addBeforeLoad(facts);
     const dirty = { payments: DISCARD, targets: DISCARD, entries: DISCARD, batches: DISCARD, events: DISCARD };
     this.now = now;
@@ -328,7 +327,6 @@ export class WorkingSet {
     } finally {
       this.loading = false;
     }
-    return this.everything();
   }
 
   private evaluateLoaded(dirty: Dirty): void {
@@ -371,11 +369,22 @@ export class WorkingSet {
 
   /** Every key the state holds: what a writer compares once after loading the working set whole. */
   everything(): Reevaluated {
+    const keys = this.keyLists();
     return {
-      payments: new Set(this.paymentRefs.keys()),
-      entries: new Set(this.entries.keys()),
-      batches: new Set(this.batches.keys()),
-      events: new Set(this.events.keys()),
+      payments: new Set(keys.payments),
+      entries: new Set(keys.entries),
+      batches: new Set(keys.batches),
+      events: new Set(keys.events),
+    };
+  }
+
+  /** `everything` as lists (a writer takes a share at a time: no Set of a million keys built to be copied). */
+  keyLists(): { payments: string[]; entries: string[]; batches: string[]; events: string[] } {
+    return {
+      payments: [...this.paymentRefs.keys()],
+      entries: [...this.entries.keys()],
+      batches: [...this.batches.keys()],
+      events: [...this.events.keys()],
     };
   }
 

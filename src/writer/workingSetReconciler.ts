@@ -43,6 +43,8 @@ export class WorkingSetReconciler {
   /** The reconcile clock this engine's last committed transaction left. */
   private clockLeft: number | undefined;
   private turn: Promise<void> = Promise.resolve();
+  /** The slices evaluating what the last `loadNow` left pending; resolves when done (or the set was dropped). */
+  private settling: Promise<void> = Promise.resolve();
   /** How long the load in the running transaction took, for its log line. */
   private loadTimes: { readMs: number; applyMs: number } | undefined;
   /** Keys `loadNow` loaded that are not compared with their stored rows yet. */
@@ -84,7 +86,7 @@ export class WorkingSetReconciler {
       });
       const applying = performance.now();
       const cpuRead = process.cpuUsage(cpuBefore);
-      const keys = workingSet.load({}, at);
+      workingSet.load({}, at);
       // A restart does not start every late-truth window again.
       workingSet.backdateFinal(finalSince);
       const cpuApply = process.cpuUsage(cpuBefore);
@@ -92,12 +94,7 @@ export class WorkingSetReconciler {
       this.workingSet = workingSet;
       this.everLoaded = true;
       this.clockLeft = at;
-      this.unverified = {
-        payments: [...keys.payments],
-        entries: [...keys.entries],
-        batches: [...keys.batches],
-        events: [...keys.events],
-      };
+      this.unverified = workingSet.keyLists();
       this.deps.metrics.workingSetUnverified.set(unverifiedCount(this.unverified));
       this.deps.log.info(
         {
@@ -114,7 +111,7 @@ export class WorkingSetReconciler {
       );
     });
     // Not awaited: the daemon is ready now; reconciliations run between the slices.
-    this.settleLoaded(this.workingSet!).catch((error) =>
+    this.settling = this.settleLoaded(this.workingSet!).catch((error) =>
       this.deps.log.error({ err: error }, "evaluating the loaded working set failed"),
     );
   }
@@ -129,6 +126,7 @@ export class WorkingSetReconciler {
     const cpuBefore = process.cpuUsage();
     const gauge = this.deps.metrics.workingSetPending;
     gauge.set(workingSet.pendingPayments());
+    if (workingSet.pendingPayments() === 0) return;
     while (this.workingSet === workingSet && workingSet.pendingPayments() > 0) {
       await new Promise((resolve) => setImmediate(resolve));
       await this.inTurn(async () => {
@@ -166,7 +164,8 @@ export class WorkingSetReconciler {
   /**
    * Compares the loaded working set with the stored rows whole, VERIFY_CHUNK keys per transaction (each also applies
    * the time passed, as a sweep does), writing where they differ: a read model another engine left behind (the sql
-   * engine applies deadlines only when it sweeps) is brought to the working set's. Resolves when done or `stopped()`.
+   * engine applies deadlines only when it sweeps) is brought to the working set's. Starts once the payments `loadNow`
+   * left pending are evaluated. Resolves when done or `stopped()`.
    */
   async verifyLoaded(
     pool: pg.Pool,
@@ -175,6 +174,8 @@ export class WorkingSetReconciler {
     /** The path every write of this engine takes (the writer's fence, with leadership). */
     reconcile: FactReconciler = (tx, touched, at) => this.reconcile(tx, touched, at),
   ): Promise<void> {
+    // After the payments are evaluated: a comparison's transaction between two slices would hold each back a while.
+    await this.settling;
     while (this.unverifiedLeft() && !stopped()) {
       let effects: ReconcileEffects | undefined;
       await withTransaction(pool, async (tx) => {
@@ -294,7 +295,8 @@ export class WorkingSetReconciler {
       // Only while this engine is the only writer: another writer's facts come with its rows.
       if (!othersWrote) fresh = firstFacts(workingSet, facts);
       reevaluated = workingSet.apply(facts, nowMs);
-      const verifying = this.nextToVerify();
+      // Not while payments are pending: a comparison would evaluate a whole share of them inside this transaction.
+      const verifying = workingSet.pendingPayments() === 0 ? this.nextToVerify() : undefined;
       if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
     }
     await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
