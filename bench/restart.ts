@@ -1,7 +1,9 @@
 /**
  * Restart to ready with the memory engine (issue 15): N open payments stored in bulk (SQL generate_series,
  * not through Kafka), then the daemon (RECONCILE_ENGINE=memory) started and timed from spawn to /readyz 200
- * with its working set loaded; its RSS against the same daemon's on an empty database gives bytes per open item.
+ * with its working set loaded (payments are evaluated after that, in slices: the time until
+ * payrecon_working_set_unevaluated_payments is 0 is printed too); its RSS against the same daemon's on an empty
+ * database gives bytes per open item.
  *
  * Run alone (`npm run build && npm run bench:restart`, embedded PostgreSQL, no Kafka) or as a phase of
  * `npm run bench` with BENCH_ENGINE=memory.
