@@ -338,7 +338,8 @@ export class WorkingSet {
     for (const key of this.batches.keys()) this.resettle(key, dirty);
     // Evaluated later, at this instant (settleOne); the outcome of no entry, batch or event depends on them.
     this.loadedAt = this.now;
-    for (const paymentId of this.versionsByPayment.keys()) this.pending.add(paymentId);
+    // Only payments with a version in force: evaluating one without is a no-op at a load.
+    for (const paymentId of this.paymentRefs.keys()) this.pending.add(paymentId);
     for (const key of this.entries.keys()) this.entryOwned(key);
     for (const [key, event] of this.events) this.eventOwned(key, event);
   }

@@ -105,6 +105,8 @@ describe("a bulk-loaded working set", () => {
         // the load and writes what each apply returns (and what it asks for) holds every evaluated payment's outcome.
         const lazy = new WorkingSet(world.policy);
         lazy.load(loaded, now);
+        // Pending: exactly the payments with a version in force (a writer's comparison of them settles them all).
+        expect(lazy.pendingPayments()).toBe(lazy.everything().payments.size);
         // As `load` was before it left payments pending: all evaluated at once.
         const eager = new WorkingSet(world.policy);
         eager.load(loaded, now);
