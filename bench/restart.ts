@@ -1,18 +1,21 @@
 /**
  * Restart to ready with the memory engine (issue 15): N open payments stored in bulk (SQL generate_series,
  * not through Kafka), then the daemon (RECONCILE_ENGINE=memory) started and timed from spawn to /readyz 200
- * with its working set loaded; its RSS against the same daemon's on an empty database gives bytes per open item.
+ * with its working set loaded (payments are evaluated after that, in slices: the time until
+ * payrecon_working_set_unevaluated_payments is 0 is printed too); its RSS against the same daemon's on an empty
+ * database gives bytes per open item.
  *
  * Run alone (`npm run build && npm run bench:restart`, embedded PostgreSQL, no Kafka) or as a phase of
  * `npm run bench` with BENCH_ENGINE=memory.
  *
  *   BENCH_RESTART_PAYMENTS  open payments stored (default 1,000,000)
  *   BENCH_CPU_PROF=1        profile the timed start (--cpu-prof) and print its hottest functions
+ *   BENCH_CPU_PROF_KEEP=DIR the timed start's .cpuprofile is kept in DIR (for a tree view: DevTools, speedscope)
  *   BENCH_DAEMON_LOG=FILE   the daemons' info-level logs (the working set's load times), appended to FILE
  *   BENCH_RESTART_WAIT_VERIFIED=0  stop at ready, without timing the background comparison with the stored rows
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +30,7 @@ import { storeOpenPayments } from "../test/support/openPayments.js";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const RESTART_PAYMENTS = Number(process.env.BENCH_RESTART_PAYMENTS ?? 1_000_000);
 const CPU_PROF = process.env.BENCH_CPU_PROF === "1";
+const CPU_PROF_KEEP = process.env.BENCH_CPU_PROF_KEEP;
 const DAEMON_LOG = process.env.BENCH_DAEMON_LOG;
 const WAIT_VERIFIED = process.env.BENCH_RESTART_WAIT_VERIFIED !== "0";
 const TARGET_SECONDS = 30;
@@ -110,14 +114,25 @@ async function settledRss(pid: number): Promise<number> {
 
 /** Waits until the daemon has compared its loaded working set with the stored rows whole; seconds it took. */
 export async function verified(daemon: Started): Promise<number> {
-  const began = performance.now();
+  return gaugeZero(daemon, "payrecon_working_set_unverified_keys", performance.now());
+}
+
+/**
+ * Waits until the daemon's gauge `name` is 0 (payrecon_working_set_unevaluated_payments: every loaded payment
+ * evaluated; payrecon_working_set_unverified_keys: the loaded working set compared with the stored rows whole);
+ * seconds it took from `began`.
+ */
+async function gaugeZero(daemon: Started, name: string, began: number): Promise<number> {
+  const zero = new RegExp(`^${name} 0$`, "m");
   for (;;) {
     // A scrape may fail while the daemon is busy: scraped again.
     const text = await fetch(`${daemon.base}/metrics`).then(
       (response) => response.text(),
       () => "",
     );
-    if (/^payrecon_working_set_unverified_keys 0$/m.test(text)) return (performance.now() - began) / 1000;
+    // A build without the gauge (one that evaluates every payment before ready) counts as 0.
+    if (zero.test(text) || (text.includes("payrecon_build_info") && !text.includes(`${name} `)))
+      return (performance.now() - began) / 1000;
     if (daemon.child.exitCode !== null) throw new Error(`payrecon exited (${daemon.child.exitCode})`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -133,6 +148,9 @@ export interface RestartResult {
   entries: number;
   readySeconds: number;
   cpuSeconds: number;
+  /** After ready, until every loaded payment was evaluated (in the background), and the daemon's CPU from spawn to then. */
+  evaluatedSeconds: number;
+  evaluatedCpuSeconds: number;
   /** After ready, until the stored rows were compared with the working set whole (in the background); NaN: not waited. */
   verifiedSeconds: number;
   rssEmptyBytes: number;
@@ -163,9 +181,15 @@ export async function restartPhase(superuserUrl: string, url: string, payments: 
     // At ready: the working set and what loading it left for the collector (the comparison starts now).
     const rssLoadedBytes = rssBytes(timed.child.pid!);
     if ((await loadsAtStart(timed)) < 1) throw new Error("ready before its working set was loaded");
-    const verifiedSeconds = WAIT_VERIFIED ? await verified(timed) : Number.NaN;
+    const ready = performance.now();
+    const evaluatedSeconds = await gaugeZero(timed, "payrecon_working_set_unevaluated_payments", ready);
+    const evaluatedCpuSeconds = cpuSeconds(timed.child.pid!);
+    const verifiedSeconds = WAIT_VERIFIED
+      ? await gaugeZero(timed, "payrecon_working_set_unverified_keys", ready)
+      : Number.NaN;
     await stopDaemon(timed);
     const profile = profileDir ? hottest(profileDir, root) : [];
+    if (profileDir && CPU_PROF_KEEP) cpSync(profileDir, CPU_PROF_KEEP, { recursive: true });
     if (profileDir) rmSync(profileDir, { recursive: true, force: true });
     const items = payments + entries;
     const result = {
@@ -173,6 +197,8 @@ export async function restartPhase(superuserUrl: string, url: string, payments: 
       entries,
       readySeconds: timed.readySeconds,
       cpuSeconds: timed.cpuSeconds,
+      evaluatedSeconds,
+      evaluatedCpuSeconds,
       verifiedSeconds,
       rssEmptyBytes,
       rssLoadedBytes,
@@ -180,7 +206,8 @@ export async function restartPhase(superuserUrl: string, url: string, payments: 
       profile,
     };
     say(
-      `  ready in ${result.readySeconds.toFixed(1)} s, stored rows compared ${verifiedSeconds.toFixed(1)} s later; ` +
+      `  ready in ${result.readySeconds.toFixed(1)} s, every payment evaluated ${evaluatedSeconds.toFixed(1)} s later, ` +
+        `stored rows compared ${verifiedSeconds.toFixed(1)} s later; ` +
         `${Math.round(result.bytesPerItem)} bytes per open item`,
     );
     return result;
@@ -202,6 +229,14 @@ export function restartRows(result: RestartResult): string[][] {
       result.readySeconds <= TARGET_SECONDS ? "yes" : "no",
     ],
     [
+      "every loaded payment evaluated (after ready, in slices between reconciliations)",
+      `${result.evaluatedSeconds.toFixed(1)} s after ready (daemon CPU from spawn ${result.evaluatedCpuSeconds.toFixed(1)} s)`,
+      "",
+      "",
+      "",
+      "",
+    ],
+    [
       `bytes per open item (${result.payments} payments + ${result.entries} bank lines)`,
       `${Math.round(result.bytesPerItem)} B`,
       `RSS ${mib(result.rssEmptyBytes)} empty → ${mib(result.rssLoadedBytes)}`,
@@ -220,6 +255,10 @@ async function main() {
   try {
     const result = await restartPhase(database.adminUrl, database.url, RESTART_PAYMENTS);
     for (const row of restartRows(result)) process.stdout.write(`${row.join(" | ")}\n`);
+    process.stdout.write(
+      `every loaded payment evaluated ${result.evaluatedSeconds.toFixed(1)} s after ready, in the background ` +
+        `(daemon CPU from spawn ${result.evaluatedCpuSeconds.toFixed(1)} s)\n`,
+    );
     process.stdout.write(
       `stored rows compared with the working set (here: every payment's row written) ${result.verifiedSeconds.toFixed(1)} s after ready, in the background\n`,
     );

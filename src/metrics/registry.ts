@@ -32,6 +32,7 @@ export interface Metrics {
   workingSetEvictions: Counter<string>;
   workingSetReloads: Counter<string>;
   workingSetUnverified: Gauge<string>;
+  workingSetPending: Gauge<string>;
   buildInfo: Gauge<"version" | "commit">;
   ready: Gauge<string>;
   writerLeader: Gauge<string>;
@@ -227,6 +228,13 @@ export function createMetrics(options: {
       help:
         "RECONCILE_ENGINE=memory: keys of the working set loaded at start not yet compared with their stored rows " +
         "(each reconciliation compares up to 10,000 and writes what differs); 0 once the read model is checked whole.",
+      registers: [registry],
+    }),
+    workingSetPending: new Gauge({
+      name: "payrecon_working_set_unevaluated_payments",
+      help:
+        "RECONCILE_ENGINE=memory: payments of the working set loaded at start not evaluated yet (evaluated in slices " +
+        "after ready, or when a fact touches them); 0 once every outcome is known.",
       registers: [registry],
     }),
     buildInfo: new Gauge({

@@ -261,6 +261,15 @@ export class WorkingSet {
   /** While `load` evaluates: every owner for the first time, so there is no exception or deadline of it to drop. */
   private loading = false;
   private now = Number.NEGATIVE_INFINITY;
+  /**
+   * Payments `load` indexed and matched but has not evaluated yet (docs/architecture.md §4 step 3 "Restart"): the
+   * facts of each are as loaded (a fact that touches one evaluates it), so its outcome is the one at `loadedAt`,
+   * worked out when asked for (`outcomeOf`), in slices (`settle`), or by `apply` when a fact touches it.
+   */
+  private readonly pending = new Set<string>();
+  private loadedAt = Number.NEGATIVE_INFINITY;
+  /** Stored final-since times `backdateFinal` was given while payments were pending: applied as they are settled. */
+  private storedFinal: Map<string, number> | undefined;
 
   private readonly lookup: TargetLookup = {
     byReference: (key) => [...(this.targetsByRef.get(key) ?? [])].map((id) => this.targets.get(id)!),
@@ -285,8 +294,9 @@ export class WorkingSet {
       events: new Set<string>(),
     };
     this.addFacts(facts, dirty);
-    if (now > this.now) this.timePassed(now, dirty);
+    // Also when time stands still: a payment settled since the last apply may have a deadline already passed.
     this.now = Math.max(this.now, now);
+    this.timePassed(this.now, dirty);
 
     for (const id of dirty.targets) this.refreshTarget(id, dirty);
     for (const key of dirty.entries) this.rematch(key, dirty);
@@ -295,16 +305,18 @@ export class WorkingSet {
     this.noteFinal(dirty.payments);
     for (const key of dirty.entries) this.entryOwned(key);
     for (const key of dirty.events) this.eventOwned(key);
+    this.settledAll();
     return { payments: dirty.payments, entries: dirty.entries, batches: dirty.batches, events: dirty.events };
   }
 
   /**
    * Loads facts into an empty working set at `now` (a restart, a standby's takeover): the state `apply` of the same
    * facts reaches (property-tested), built in one pass — every fact indexed, then each target built once, each entry
-   * matched once, each batch settled once, each payment evaluated once — without the bookkeeping of what each fact
-   * touches that `apply` needs. Returns every key, as a writer compares them all after a load.
+   * matched once, each batch settled once — without the bookkeeping of what each fact touches that `apply` needs.
+   * Payments are left pending: each is evaluated at `now` when first asked for, touched, or settled (`settle`), so a
+   * restart is ready before a million outcomes are worked out. A writer compares every key after it (`keyLists`).
    */
-  load(facts: Partial<WorldFacts>, now: number): Reevaluated {
+  load(facts: Partial<WorldFacts>, now: number): void {
     this.addBeforeLoad(facts);
     const dirty = { payments: DISCARD, targets: DISCARD, entries: DISCARD, batches: DISCARD, events: DISCARD };
     this.now = now;
@@ -315,21 +327,36 @@ export class WorkingSet {
     } finally {
       this.loading = false;
     }
-    return this.everything();
   }
 
   private evaluateLoaded(dirty: Dirty): void {
     // Every target once; no entry is matched yet, so none needs re-matching because of it.
-    for (const paymentId of this.versionsByPayment.keys())
-      this.placeTarget(`payment:${paymentId}`, this.paymentTargetOf(paymentId, dirty));
+    for (const [paymentId, versions] of this.versionsByPayment)
+      this.placeTarget(`payment:${paymentId}`, this.loadedTargetOf(paymentId, versions));
     for (const key of this.batches.keys()) this.placeTarget(`batch:${key}`, this.batchTargetOf(key));
     for (const key of this.entries.keys()) this.rematch(key, dirty);
     for (const key of this.batches.keys()) this.resettle(key, dirty);
-    for (const paymentId of this.versionsByPayment.keys()) this.evaluate(paymentId);
-    // Final from now, as apply would note them (a writer backdates them to their stored status times).
-    this.noteFinal(this.versionsByPayment.keys());
+    // Evaluated later, at this instant (settleOne); the outcome of no entry, batch or event depends on them.
+    this.loadedAt = this.now;
+    // Only payments with a version in force: evaluating one without is a no-op at a load.
+    for (const paymentId of this.paymentRefs.keys()) this.pending.add(paymentId);
     for (const key of this.entries.keys()) this.entryOwned(key);
-    for (const key of this.events.keys()) this.eventOwned(key);
+    for (const [key, event] of this.events) this.eventOwned(key, event);
+  }
+
+  /**
+   * `load`'s paymentTargetOf: the payment's first reference and target, in a set with no reference of it yet (so no
+   * event to re-check either), its versions given (a million lookups fewer).
+   */
+  private loadedTargetOf(paymentId: string, versions: VersionFact[]): MatchTarget | undefined {
+    const effective = effectiveExpected(versions);
+    if (!effective) return undefined;
+    const { payment } = effective;
+    const ref = referenceKey(payment.reference);
+    this.paymentRefs.set(paymentId, { gateway: payment.gateway, referenceKey: ref });
+    addTo(this.paymentsByRef, ref, paymentId);
+    const named = this.tokenCounts.has(ref) || this.batchedRefCounts.has(ref);
+    return paymentTarget(paymentId, payment, effective.cancelled, named, ref);
   }
 
   /**
@@ -343,16 +370,86 @@ export class WorkingSet {
 
   /** Every key the state holds: what a writer compares once after loading the working set whole. */
   everything(): Reevaluated {
+    const keys = this.keyLists();
     return {
-      payments: new Set(this.paymentRefs.keys()),
-      entries: new Set(this.entries.keys()),
-      batches: new Set(this.batches.keys()),
-      events: new Set(this.events.keys()),
+      payments: new Set(keys.payments),
+      entries: new Set(keys.entries),
+      batches: new Set(keys.batches),
+      events: new Set(keys.events),
+    };
+  }
+
+  /** `everything` as lists (a writer takes a share at a time: no Set of a million keys built to be copied). */
+  keyLists(): { payments: string[]; entries: string[]; batches: string[]; events: string[] } {
+    return {
+      payments: [...this.paymentRefs.keys()],
+      entries: [...this.entries.keys()],
+      batches: [...this.batches.keys()],
+      events: [...this.events.keys()],
     };
   }
 
   outcomeOf(paymentId: string): PaymentOutcome | undefined {
+    if (this.pending.has(paymentId)) this.catchUp(paymentId);
     return this.outcomes.get(paymentId);
+  }
+
+  /** How many payments `load` left to evaluate. */
+  pendingPayments(): number {
+    return this.pending.size;
+  }
+
+  /** Whether `load` left the payment to evaluate still (`result` looks without evaluating it). */
+  isPending(paymentId: string): boolean {
+    return this.pending.has(paymentId);
+  }
+
+  /**
+   * Evaluates up to `budget` payments `load` left pending, at the load's instant, as `load` would have: their
+   * deadlines since then are due at the next `apply`, which re-evaluates and returns them (a slice between
+   * reconciliations, so that deadlines are not held back longer than it takes to settle them all). Returns how many.
+   */
+  settle(budget: number): number {
+    let done = 0;
+    for (const paymentId of this.pending) {
+      if (done >= budget) break;
+      this.settleOne(paymentId);
+      done++;
+    }
+    this.settledAll();
+    return done;
+  }
+
+  /** A pending payment's outcome at the load's instant, its deadline and final-since noted as `load` would have. */
+  private settleOne(paymentId: string): void {
+    const now = this.now;
+    this.now = this.loadedAt;
+    this.loading = true;
+    try {
+      this.evaluate(paymentId);
+      this.noteFinal([paymentId]);
+    } finally {
+      this.now = now;
+      this.loading = false;
+    }
+  }
+
+  /** A pending payment settled and brought to now (a deadline passed since the load), for a caller asking for it. */
+  private catchUp(paymentId: string): void {
+    this.settleOne(paymentId);
+    const deadline = this.outcomes.get(paymentId)?.nextDeadline ?? null;
+    if (deadline !== null && deadline <= this.now) {
+      this.evaluate(paymentId);
+      this.noteFinal([paymentId]);
+    }
+    this.settledAll();
+  }
+
+  /** Once nothing is pending: final-since times in order again (settled payments were noted out of order). */
+  private settledAll(): void {
+    if (this.pending.size > 0 || this.storedFinal === undefined) return;
+    this.sortFinal(this.storedFinal);
+    this.storedFinal = undefined;
   }
 
   /** The version in force and whether it cancels the payment. */
@@ -374,6 +471,7 @@ export class WorkingSet {
 
   /** Owners: `payment:<id>`, `entry:<entryKey>`, `batch:<batchKey>`, `event:<gateway>\u0000<event id>`. */
   exceptionsOf(owner: string): DesiredException[] {
+    if (this.pending.size > 0 && owner.startsWith("payment:")) this.outcomeOf(owner.slice("payment:".length));
     return this.exceptionsByOwner.get(owner) ?? [];
   }
 
@@ -383,8 +481,16 @@ export class WorkingSet {
     for (const owned of this.exceptionsByOwner.values()) {
       for (const exception of owned) exceptions.set(exceptionKey(exception), exception);
     }
+    // Pending payments as they are now, without settling them (looking changes nothing).
+    const outcomes = new Map(this.outcomes);
+    for (const paymentId of this.pending) {
+      const outcome = this.outcomeAt(paymentId, this.now);
+      if (!outcome) continue;
+      outcomes.set(paymentId, outcome);
+      for (const exception of paymentExceptions(outcome)) exceptions.set(exceptionKey(exception), exception);
+    }
     return {
-      payments: new Map(this.outcomes),
+      payments: outcomes,
       entryMatches: new Map(this.matches),
       batchStates: new Map(this.batchStates),
       exceptions,
@@ -655,10 +761,24 @@ export class WorkingSet {
   }
 
   private evaluate(paymentId: string): void {
+    if (this.pending.size > 0) this.pending.delete(paymentId);
     // One owner string per payment (a million at a load): each new one is hashed again by every map it meets.
     const owner = `payment:${paymentId}`;
+    const outcome = this.outcomeAt(paymentId, this.now, owner);
+    this.deadline(owner, outcome?.nextDeadline ?? null);
+    if (outcome) {
+      this.outcomes.set(paymentId, outcome);
+      this.own(owner, paymentExceptions(outcome));
+    } else {
+      this.outcomes.delete(paymentId);
+      this.exceptionsByOwner.delete(owner);
+    }
+  }
+
+  /** A payment's outcome at `now` from the facts held; stores nothing. */
+  private outcomeAt(paymentId: string, now: number, owner = `payment:${paymentId}`): PaymentOutcome | undefined {
     const ref = this.paymentRefs.get(paymentId);
-    const outcome = ref
+    return ref
       ? reconcilePayment(
           {
             paymentId,
@@ -673,18 +793,10 @@ export class WorkingSet {
               .filter((view): view is BatchView => view !== undefined && view.batch.gateway === ref.gateway),
             decisions: [...(this.paymentDecisions.get(paymentId)?.values() ?? [])],
           },
-          this.now,
+          now,
           this.policy,
         )
       : undefined;
-    this.deadline(owner, outcome?.nextDeadline ?? null);
-    if (outcome) {
-      this.outcomes.set(paymentId, outcome);
-      this.own(owner, paymentExceptions(outcome));
-    } else {
-      this.outcomes.delete(paymentId);
-      this.exceptionsByOwner.delete(owner);
-    }
   }
 
   private deadline(owner: string, at: number | null): void {
@@ -706,9 +818,7 @@ export class WorkingSet {
     this.deadline(owner, match.kind === "none" && graceEnds > this.now ? graceEnds : null);
   }
 
-  private eventOwned(key: string): void {
-    const event = this.events.get(key)!;
-    const owner = `event:${key}`;
+  private eventOwned(key: string, event = this.events.get(key)!): void {
     let known = false;
     for (const paymentId of this.paymentsByRef.get(event.referenceKey) ?? []) {
       if (this.paymentRefs.get(paymentId)?.gateway === event.gateway) {
@@ -717,9 +827,13 @@ export class WorkingSet {
       }
     }
     const desired = unmatchedEvent(event, known, this.now, this.policy);
-    this.own(owner, desired ? [desired] : []);
     const graceEnds = event.receivedAt + this.policy.unmatchedGraceMs;
-    this.deadline(owner, !known && graceEnds > this.now ? graceEnds : null);
+    const deadline = !known && graceEnds > this.now ? graceEnds : null;
+    // A load keeps nothing of an event with neither (no owner string for most of a million events).
+    if (this.loading && !desired && deadline === null) return;
+    const owner = `event:${key}`;
+    this.own(owner, desired ? [desired] : []);
+    this.deadline(owner, deadline);
   }
   // ---------------------------------------------------------------- bounded memory (docs/architecture.md §4 step 4)
   //
@@ -759,7 +873,8 @@ export class WorkingSet {
     for (const id of paymentIds) {
       const outcome = this.outcomes.get(id);
       if (outcome && FINAL_STATUSES.has(outcome.status) && outcome.nextDeadline === null) {
-        if (!this.finalSince.has(id)) this.finalSince.set(id, this.now);
+        if (!this.finalSince.has(id))
+          this.finalSince.set(id, Math.min(this.now, this.storedFinal?.get(id) ?? this.now));
       } else this.finalSince.delete(id);
     }
   }
@@ -771,6 +886,8 @@ export class WorkingSet {
    * stops at the first one inside the window; one that cannot leave yet is looked at again a window later.
    */
   evictable(now: number, evictAfterMs: number, budget: number): string[] {
+    // Final-since times are known (and in order) only once nothing is pending.
+    for (const paymentId of this.pending) this.catchUp(paymentId);
     const out = new Set<string>();
     const examined = new Set<string>();
     const blocked: string[] = [];
@@ -795,6 +912,12 @@ export class WorkingSet {
    * not start every late-truth window again. Only moves times back.
    */
   backdateFinal(stored: Map<string, number>): void {
+    // Payments still pending are noted final later: backdated then (settledAll puts the times in order).
+    if (this.pending.size > 0) this.storedFinal = stored;
+    this.sortFinal(stored);
+  }
+
+  private sortFinal(stored: Map<string, number>): void {
     const times = [...this.finalSince].map(([id, since]): [string, number] => [
       id,
       Math.min(since, stored.get(id) ?? since),
@@ -866,6 +989,7 @@ export class WorkingSet {
           this.deadlines.set(`entry:${key}`, null);
         }
         this.entriesByMatch.drop(`payment:${id}`);
+        this.pending.delete(id);
         this.versionsByPayment.delete(id);
         this.paymentRefs.delete(id);
         this.outcomes.delete(id);

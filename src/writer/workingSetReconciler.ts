@@ -86,6 +86,8 @@ export class WorkingSetReconciler {
    * groups in PostgreSQL, which does not show it what those transactions wrote, so none goes ahead meanwhile.
    */
   private readonly evictingUnsettled = new Set<number>();
+  /** The slices evaluating what the last `loadNow` left pending; resolves when done (or the set was dropped). */
+  private settling: Promise<void> = Promise.resolve();
   /** How long the load in the running transaction took, for its log line. */
   private loadTimes: { reason: string; ms: { readMs: number; applyMs: number } } | undefined;
   /** Keys `loadNow` loaded that are not compared with their stored rows yet. */
@@ -103,67 +105,118 @@ export class WorkingSetReconciler {
   /**
    * Loads the working set whole now (at start, before the daemon says ready; or when a standby takes over), afresh
    * even if loaded. It reads the facts and the reconcile clock under the reconciliation lock (no writer commits
-   * meanwhile) and evaluates them at that clock, the moment the stored rows describe; the next reconciliation applies
-   * the time since. It writes nothing: the stored rows are compared with it afterwards, a share per reconciliation
-   * (`verifyLoaded`), so a million open payments are ready in the time it takes to read and evaluate them.
+   * meanwhile) and indexes and matches them at that clock, the moment the stored rows describe; the next reconciliation
+   * applies the time since. Payments are evaluated after it, in slices (`settleLoaded`). It writes nothing: the stored
+   * rows are compared with it afterwards, a share per reconciliation (`verifyLoaded`), so a million open payments are
+   * ready in the time it takes to read and match them.
    */
   async loadNow(pool: pg.Pool, clock: () => Date): Promise<void> {
+    // No stage goes ahead while the working set is replaced.
+    await this.inTurn(
+      async () => {
+        this.workingSet = undefined;
+        this.dropped = "start";
+        this.unverified = undefined;
+        this.written.clear();
+        const reading = performance.now();
+        const cpuBefore = process.cpuUsage();
+        const { workingSet, at, finalSince } = await withTransaction(pool, async (tx) => {
+          await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
+          // Never reconciled (a fresh database): this load starts the clock.
+          const at = (await storedReconcileClock(tx)) ?? (await advanceReconcileClock(tx, clock())).getTime();
+          // Each page indexed while PostgreSQL reads the next (the read waits on it); an attempt again starts afresh.
+          const workingSet = new WorkingSet(this.deps.policy);
+          await readWorldFacts(tx, (page) => workingSet.addBeforeLoad(page));
+          return { workingSet, at, finalSince: await finalSinceStored(tx, FINAL_STATUSES) };
+        });
+        const applying = performance.now();
+        const cpuRead = process.cpuUsage(cpuBefore);
+        workingSet.load({}, at);
+        // A restart does not start every late-truth window again.
+        workingSet.backdateFinal(finalSince);
+        const cpuApply = process.cpuUsage(cpuBefore);
+        this.deps.metrics.workingSetLoads.inc({ reason: "start" });
+        this.workingSet = workingSet;
+        this.everLoaded = true;
+        this.clockLeft = at;
+        this.memoryClock = at;
+        this.staleThrough = this.started;
+        this.unverified = workingSet.keyLists();
+        this.deps.metrics.workingSetUnverified.set(unverifiedCount(this.unverified));
+        this.deps.log.info(
+          {
+            reason: "start",
+            readMs: Math.round(applying - reading),
+            applyMs: Math.round(performance.now() - applying),
+            // This process's CPU in each (the machine may be shared: wall time alone says little).
+            readCpuMs: Math.round((cpuRead.user + cpuRead.system) / 1000),
+            applyCpuMs: Math.round((cpuApply.user + cpuApply.system - cpuRead.user - cpuRead.system) / 1000),
+            keys: unverifiedCount(this.unverified),
+            pendingPayments: workingSet.pendingPayments(),
+          },
+          "working set loaded",
+        );
+      },
+      { blockAhead: true },
+    );
+    // Not awaited: the daemon is ready now; reconciliations run between the slices.
+    this.settling = this.settleLoaded(this.workingSet!).catch((error) =>
+      this.deps.log.error({ err: error }, "evaluating the loaded working set failed"),
+    );
+  }
+
+  /**
+   * Evaluates the payments `loadNow` left pending (WorkingSet.settle), SETTLE_SLICE at a time between reconciliations:
+   * a reconciliation waits for at most one slice, and one that comes first evaluates what it touches itself. Deadlines
+   * passed since the load are applied by the reconciliation after the slice that settles their payment.
+   */
+  private async settleLoaded(workingSet: WorkingSet): Promise<void> {
+    const began = performance.now();
+    const cpuBefore = process.cpuUsage();
+    const gauge = this.deps.metrics.workingSetPending;
+    gauge.set(workingSet.pendingPayments());
+    if (workingSet.pendingPayments() === 0) return;
+    while (this.workingSet === workingSet && workingSet.pendingPayments() > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.inTurn(async () => {
+        // Not in the middle of a stage applied ahead (it holds the memory turn through its apply and compare).
+        const releaseMemory = await this.takeMemoryTurn();
+        try {
+          if (this.workingSet === workingSet) workingSet.settle(SETTLE_SLICE);
+        } finally {
+          releaseMemory();
+        }
+      });
+      gauge.set(this.workingSet === workingSet ? workingSet.pendingPayments() : 0);
+    }
+    if (this.workingSet !== workingSet) return;
+    const cpu = process.cpuUsage(cpuBefore);
+    this.deps.log.info(
+      {
+        evaluateMs: Math.round(performance.now() - began),
+        // This process's CPU meanwhile, reconciliations between the slices included.
+        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      },
+      "working set evaluated",
+    );
+  }
+
+  /**
+   * Runs `work` when the reconciliations, loads and slices before it have ended (they take turns); with `blockAhead`,
+   * no stage goes ahead from the moment it asks until `work` is done.
+   */
+  private async inTurn(work: () => Promise<void>, options: { blockAhead?: boolean } = {}): Promise<void> {
     const previous = this.turn;
     let release: () => void = () => {};
     this.turn = new Promise((resolve) => {
       release = resolve;
     });
-    await this.blockAhead();
+    if (options.blockAhead) await this.blockAhead();
     await previous;
     try {
-      this.workingSet = undefined;
-      this.dropped = "start";
-      this.unverified = undefined;
-      this.written.clear();
-      const reading = performance.now();
-      const cpuBefore = process.cpuUsage();
-      const { workingSet, at, finalSince } = await withTransaction(pool, async (tx) => {
-        await tx.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
-        // Never reconciled (a fresh database): this load starts the clock.
-        const at = (await storedReconcileClock(tx)) ?? (await advanceReconcileClock(tx, clock())).getTime();
-        // Each page indexed while PostgreSQL reads the next (the read waits on it); an attempt again starts afresh.
-        const workingSet = new WorkingSet(this.deps.policy);
-        await readWorldFacts(tx, (page) => workingSet.addBeforeLoad(page));
-        return { workingSet, at, finalSince: await finalSinceStored(tx, FINAL_STATUSES) };
-      });
-      const applying = performance.now();
-      const cpuRead = process.cpuUsage(cpuBefore);
-      const keys = workingSet.load({}, at);
-      // A restart does not start every late-truth window again.
-      workingSet.backdateFinal(finalSince);
-      const cpuApply = process.cpuUsage(cpuBefore);
-      this.deps.metrics.workingSetLoads.inc({ reason: "start" });
-      this.workingSet = workingSet;
-      this.everLoaded = true;
-      this.clockLeft = at;
-      this.memoryClock = at;
-      this.staleThrough = this.started;
-      this.unverified = {
-        payments: [...keys.payments],
-        entries: [...keys.entries],
-        batches: [...keys.batches],
-        events: [...keys.events],
-      };
-      this.deps.metrics.workingSetUnverified.set(unverifiedCount(this.unverified));
-      this.deps.log.info(
-        {
-          reason: "start",
-          readMs: Math.round(applying - reading),
-          applyMs: Math.round(performance.now() - applying),
-          // This process's CPU in each (the machine may be shared: wall time alone says little).
-          readCpuMs: Math.round((cpuRead.user + cpuRead.system) / 1000),
-          applyCpuMs: Math.round((cpuApply.user + cpuApply.system - cpuRead.user - cpuRead.system) / 1000),
-          keys: unverifiedCount(this.unverified),
-        },
-        "working set loaded",
-      );
+      await work();
     } finally {
-      this.aheadBlocked--;
+      if (options.blockAhead) this.aheadBlocked--;
       release();
     }
   }
@@ -171,7 +224,8 @@ export class WorkingSetReconciler {
   /**
    * Compares the loaded working set with the stored rows whole, VERIFY_CHUNK keys per transaction (each also applies
    * the time passed, as a sweep does), writing where they differ: a read model another engine left behind (the sql
-   * engine applies deadlines only when it sweeps) is brought to the working set's. Resolves when done or `stopped()`.
+   * engine applies deadlines only when it sweeps) is brought to the working set's. Starts once the payments `loadNow`
+   * left pending are evaluated. Resolves when done or `stopped()`.
    */
   async verifyLoaded(
     pool: pg.Pool,
@@ -180,6 +234,8 @@ export class WorkingSetReconciler {
     /** The path every write of this engine takes (the writer's fence, with leadership). */
     reconcile: FactReconciler = (tx, touched, at) => this.reconcile(tx, touched, at),
   ): Promise<void> {
+    // After the payments are evaluated: a comparison's transaction between two slices would hold each back a while.
+    await this.settling;
     while (this.unverifiedLeft() && !stopped()) {
       let effects: ReconcileEffects | undefined;
       await withTransaction(pool, async (tx) => {
@@ -429,7 +485,8 @@ export class WorkingSetReconciler {
       addReevaluated(reevaluated, workingSet.apply(slice, nowMs));
       await yieldToIo();
     }
-    const verifying = this.nextToVerify();
+    // Not while payments are pending (see applyUnderLock).
+    const verifying = workingSet.pendingPayments() === 0 ? this.nextToVerify() : undefined;
     if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
     this.memoryClock = nowMs;
     const rows = await this.prepare(tx, workingSet, reevaluated, nowMs, fresh, stage);
@@ -506,7 +563,8 @@ export class WorkingSetReconciler {
       if (!othersWrote) fresh = firstFacts(workingSet, facts);
       reevaluated = workingSet.apply(facts, nowMs);
       if (already) reevaluated = mergeReevaluated(reevaluated, already.reevaluated);
-      const verifying = this.nextToVerify();
+      // Not while payments are pending: a comparison would evaluate a whole share of them inside this transaction.
+      const verifying = workingSet.pendingPayments() === 0 ? this.nextToVerify() : undefined;
       if (verifying) reevaluated = mergeReevaluated(reevaluated, verifying);
     }
     this.memoryClock = nowMs;
@@ -753,6 +811,8 @@ function othersTouchEvicted(workingSet: WorkingSet, others: TouchedFacts): boole
 
 /** Keys compared with their stored rows per reconciliation after `loadNow`: a share that keeps each one short. */
 const VERIFY_CHUNK = 10_000;
+/** Payments evaluated per slice after `loadNow` (~30 µs each): what a reconciliation may wait for. */
+const SETTLE_SLICE = 2_000;
 
 function unverifiedCount(keys: { payments: string[]; entries: string[]; batches: string[]; events: string[] }): number {
   return keys.payments.length + keys.entries.length + keys.batches.length + keys.events.length;

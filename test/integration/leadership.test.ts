@@ -236,8 +236,9 @@ describe("writer leadership (RECONCILE_ENGINE=memory)", () => {
   it("keeps the writer lock through a working-set load that blocks its pings for longer than WRITER_LOCK_TIMEOUT", async () => {
     const db = await createTestDatabase();
     cleanups.push(() => db.drop());
-    // Enough open payments that evaluating them (synchronous) takes longer than the lock's 1 s timeout.
-    await storeOpenPayments(db.pool, 100_000);
+    // Enough open payments that loading them (indexed and matched, synchronous; evaluated later in slices) takes
+    // longer than the lock's 1 s timeout.
+    await storeOpenPayments(db.pool, 300_000);
     const leader = await spawnDaemon({
       DATABASE_URL: db.url,
       ...MEMORY,

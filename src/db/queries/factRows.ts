@@ -3,6 +3,10 @@ import { remittanceTokens } from "../../reconcile/references.js";
 import type { BankFact, BatchFact, ExpectedVersion, GatewayFact } from "../../reconcile/types.js";
 import { referenceKey } from "../../reconcile/references.js";
 
+function receivedMs(receivedAt: Date | number): number {
+  return typeof receivedAt === "number" ? receivedAt : receivedAt.getTime();
+}
+
 /** Stored fact rows → the pure core's fact types (times as epoch ms, tokens recomputed the same way as on insert). */
 
 export interface VersionRow {
@@ -11,7 +15,8 @@ export interface VersionRow {
   version: number | null;
   cancelled: boolean;
   body: ExpectedMessage;
-  received_at: Date;
+  /** Epoch ms where a whole-table read selects it so (receivedMs): no timestamp text to parse per row. */
+  received_at: Date | number;
 }
 
 export function toVersion(row: VersionRow): ExpectedVersion & { paymentId: string } {
@@ -22,7 +27,7 @@ export function toVersion(row: VersionRow): ExpectedVersion & { paymentId: strin
     cancelled: row.cancelled,
     payment:
       row.cancelled || row.body.cancelled === true ? null : (row.body as Exclude<ExpectedMessage, { cancelled: true }>),
-    receivedAt: row.received_at.getTime(),
+    receivedAt: receivedMs(row.received_at),
   };
 }
 
@@ -30,7 +35,7 @@ export interface GatewayEventDbRow {
   seq: number;
   body: GatewayEvent;
   reference_key: string | null;
-  received_at: Date;
+  received_at: Date | number;
 }
 
 export function toGatewayFact(row: GatewayEventDbRow): GatewayFact {
@@ -47,7 +52,7 @@ export function toGatewayFact(row: GatewayEventDbRow): GatewayFact {
     failureCode: event.failure_code ?? null,
     failureMessage: event.failure_message ?? null,
     holdReason: event.hold_reason ?? null,
-    receivedAt: row.received_at.getTime(),
+    receivedAt: receivedMs(row.received_at),
   };
 }
 
@@ -66,14 +71,14 @@ export function toBatchFact(row: GatewayEventDbRow): BatchFact {
     expectedArrival: event.expected_arrival,
     occurredAt: Date.parse(event.occurred_at),
     referenceKeys: [...new Set(event.references.map(referenceKey))],
-    receivedAt: row.received_at.getTime(),
+    receivedAt: receivedMs(row.received_at),
   };
 }
 
 export interface BankEntryDbRow {
   seq: number;
   body: BankEntry;
-  received_at: Date;
+  received_at: Date | number;
 }
 
 export function toBankFact(row: BankEntryDbRow): BankFact {
@@ -92,7 +97,7 @@ export function toBankFact(row: BankEntryDbRow): BankFact {
     tokens: remittanceTokens(entry.end_to_end_id, entry.remittance_info),
     counterpartyName: entry.counterparty_name ?? null,
     returnReason: entry.return_reason ?? null,
-    receivedAt: row.received_at.getTime(),
+    receivedAt: receivedMs(row.received_at),
     instructedAmountMinor: entry.instructed_amount_minor ?? null,
     instructedCurrency: entry.instructed_currency ?? null,
     fxRate: entry.fx_rate ?? null,

@@ -77,10 +77,12 @@ export async function readWorldFacts(
   each: (page: Partial<WorldFacts>) => void,
   pageRows = PAGE_ROWS,
 ): Promise<void> {
+  // Arrival times as epoch ms (float8, whole: exact), not timestamptz text parsed into a Date per row.
+  const receivedMs = "floor(extract(epoch from received_at) * 1000)::float8 as received_at";
   const fields = {
-    versions: "seq, payment_id, version, cancelled, body, received_at",
-    events: "seq, body, reference_key, received_at, type",
-    entries: "seq, body, received_at",
+    versions: `seq, payment_id, version, cancelled, body, ${receivedMs}`,
+    events: `seq, body, reference_key, ${receivedMs}, type`,
+    entries: `seq, body, ${receivedMs}`,
   };
   await eachPage<VersionRow>(db, fields.versions, "expected_payment_versions", pageRows, (rows) =>
     each({ versions: rows.map(toVersion) }),

@@ -5,7 +5,7 @@ import type { ExpectedPayment } from "../../../src/messages/schemas.js";
 import { RETRY_ADVICE } from "../../../src/reconcile/failureCodes.js";
 import { convertMinor, fxRateFor, instructedIn } from "../../../src/reconcile/fx.js";
 import { PAYMENT_STATUSES } from "../../../src/reconcile/types.js";
-import { reconcileWorld, type WorldFacts } from "../../../src/reconcile/world.js";
+import { reconcileWorld, utcDateOf, type WorldFacts } from "../../../src/reconcile/world.js";
 import { at, isoDate, settling, type VersionFact } from "./builders.js";
 import { type BuiltWorld, buildWorld, duplicateSome, permuteSeqs, project, shuffleAll, worldPlan } from "./worlds.js";
 
@@ -271,5 +271,14 @@ describe("invariants of every reconciled world (CONTRACT §2)", () => {
       }),
       { numRuns: NUM_RUNS },
     );
+  });
+});
+
+describe("a target's due dates", () => {
+  it("are the UTC date of the due time, read off the text when it is in UTC already", () => {
+    expect(utcDateOf("2026-11-21T00:00:00Z")).toBe("2026-11-21");
+    expect(utcDateOf("2026-11-21T23:59:59.999999z")).toBe("2026-11-21");
+    expect(utcDateOf("2026-11-21T23:30:00-02:00")).toBe("2026-11-22");
+    expect(utcDateOf("2026-11-21T01:30:00+02:00")).toBe("2026-11-20");
   });
 });
