@@ -10,6 +10,7 @@
  *   BENCH_REPORT_PAYMENTS payments in the report phase (default 1,000,000)
  *   BENCH_PARTITIONS      partitions per input topic (default 48; the mock keeps ~5 MB each)
  *   BENCH_CPU_PROF=1      run the daemon with --cpu-prof and print its hottest functions
+ *   BENCH_CPU_PROF_STEADY=1 the same for the daemon of the steady loads (c)+(e)
  *   BENCH_PG_PROFILE=1    load pg_stat_statements and print the statements that took PostgreSQL's time
  *   BENCH_PROFILE_TOP     how many functions and statements those two print (default 15)
  *                         during (b), with their WAL, and the WAL written per message
@@ -42,8 +43,7 @@ import { generateScenario } from "../src/simulate/scenario.js";
 import { startKafkaMock } from "../test/support/kafkaMock.js";
 import { freshDatabase } from "./database.js";
 import { TAKEOVER_KAFKA_ENV, type TakeoverResult, takeoverPhase } from "./takeover.js";
-import { createOwnedDatabase } from "./database.js";
-import { hottest } from "./profile.js";
+import { hottest, hottestModules } from "./profile.js";
 import { RESTART_PAYMENTS, restartPhase, restartRows } from "./restart.js";
 import { type FlatResult, flatPhase, flatRows } from "./flat.js";
 
@@ -55,6 +55,7 @@ const SOAK_SECONDS = env("BENCH_SOAK_SECONDS", 600);
 const REPORT_PAYMENTS = env("BENCH_REPORT_PAYMENTS", 1_000_000);
 const PARTITIONS = env("BENCH_PARTITIONS", 48);
 const CPU_PROF = process.env.BENCH_CPU_PROF === "1";
+const CPU_PROF_STEADY = process.env.BENCH_CPU_PROF_STEADY === "1";
 const PG_PROFILE = process.env.BENCH_PG_PROFILE === "1";
 const PROFILE_TOP = Number(process.env.BENCH_PROFILE_TOP ?? 15);
 /** `name=value,name=value`: PostgreSQL settings for the bench's server (e.g. wal_compression=on). */
@@ -255,7 +256,12 @@ async function startDaemon(
   const port = await freePort();
   const profileDir = path.join(root, "bench/results/profiles");
   mkdirSync(profileDir, { recursive: true });
-  const args = [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "dist/src/main.js", "start"];
+  const args = [
+    ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : []),
+    ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
+    "dist/src/main.js",
+    "start",
+  ];
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: ["ignore", DAEMON_LOG ? "pipe" : "ignore", "inherit"],
@@ -878,8 +884,9 @@ async function main() {
     profiled.child.kill("SIGTERM");
     await new Promise((resolve) => profiled.child.once("exit", resolve));
     const profile = CPU_PROF ? hottest(profiled.profileDir, root, PROFILE_TOP) : [];
+    const profileModules = CPU_PROF ? hottestModules(profiled.profileDir, root, PROFILE_TOP) : [];
     const startSingle = async () => {
-      daemon ??= await startDaemon(database.url, brokers);
+      daemon ??= await startDaemon(database.url, brokers, { profile: CPU_PROF_STEADY });
     };
 
     // Before the steady loads: the topics hold exactly (b)'s messages.
@@ -921,6 +928,12 @@ async function main() {
     single.child.kill("SIGTERM");
     await new Promise((resolve) => single.child.once("exit", resolve));
     daemon = undefined;
+    if (CPU_PROF_STEADY) {
+      process.stdout.write(
+        `\nhottest functions of the daemon during the steady loads (self time):\n${hottest(single.profileDir, root, PROFILE_TOP).join("\n")}\n` +
+          `\nby package or file:\n${hottestModules(single.profileDir, root, PROFILE_TOP).join("\n")}\n`,
+      );
+    }
 
     say("(d) reconciliation report versus a bare GROUP BY");
     const report = await reportVersusGroupBy(pool);
@@ -1090,6 +1103,10 @@ async function main() {
       );
     if (profile.length)
       process.stdout.write(`\nhottest functions of the daemon during (b) (self time):\n${profile.join("\n")}\n`);
+    if (profileModules.length)
+      process.stdout.write(
+        `\nthe daemon's main thread during (b) by package or file (self time):\n${profileModules.join("\n")}\n`,
+      );
     if (statements)
       process.stdout.write(
         `\nPostgreSQL during (b), statements by share of execution time:\n${formatStatementProfile(statements)}\n`,
