@@ -20,6 +20,12 @@ import type { IngestResult } from "./ingest.js";
  * partition is never in two groups at once (its handler waits for its group
  * before the next batch is fetched), so each partition's facts are still
  * inserted in offset order, and offsets of different groups never overlap.
+ *
+ * At a steady rate one fetch is one group, and kafkajs fetches again only when
+ * it is stored: the pipeline would hold one group at a time, each paying its
+ * whole cost in series. So a group flushed while pipeline slots are idle is
+ * split into up to that many groups of whole partitions (at least
+ * `minSplitMessages` each), which overlap as a backlog's groups do.
  */
 export interface PartitionOffset {
   topic: string;
@@ -59,6 +65,7 @@ export class GroupCommit {
     private readonly maxMessages = 2_000,
     private readonly lingerMs = 5,
     private readonly concurrency = 2,
+    private readonly minSplitMessages = 200,
   ) {}
 
   /** Resolves once these messages are stored and their partition's offset committed. */
@@ -75,10 +82,13 @@ export class GroupCommit {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const group = this.waiting;
+    const size = this.size;
     this.waiting = [];
     this.size = 0;
     if (group.length === 0) return;
-    this.ready.push(group);
+    const idle = this.concurrency - this.active - this.ready.length;
+    const parts = Math.min(idle, Math.floor(size / this.minSplitMessages));
+    this.ready.push(...(parts > 1 ? splitByPartition(group, parts) : [group]));
     this.pump();
   }
 
@@ -113,4 +123,30 @@ export class GroupCommit {
       for (const item of group) item.reject(error);
     }
   }
+}
+
+/**
+ * The batches in up to `parts` groups, balanced by messages, each partition's batches together (its facts stay in
+ * offset order: a partition is in one group in flight). Fewer parts when there are fewer partitions.
+ */
+export function splitByPartition<T extends { raws: unknown[]; offset: { topic: string; partition: number } }>(
+  items: T[],
+  parts: number,
+): T[][] {
+  const byPartition = new Map<string, T[]>();
+  for (const item of items) {
+    const key = `${item.offset.topic}\u0000${item.offset.partition}`;
+    const list = byPartition.get(key);
+    if (list) list.push(item);
+    else byPartition.set(key, [item]);
+  }
+  const size = (list: T[]) => list.reduce((sum, item) => sum + item.raws.length, 0);
+  const groups = Array.from({ length: Math.min(parts, byPartition.size) }, () => ({ items: [] as T[], size: 0 }));
+  // Largest partitions first, each to the smallest group so far.
+  for (const list of [...byPartition.values()].sort((a, b) => size(b) - size(a))) {
+    const smallest = groups.reduce((min, group) => (group.size < min.size ? group : min));
+    smallest.items.push(...list);
+    smallest.size += size(list);
+  }
+  return groups.map((group) => group.items);
 }

@@ -506,10 +506,20 @@ export async function recordStatusChanges(
   now: Date,
   deps: ReconcileDeps,
 ): Promise<StatusChange[]> {
-  const rows = deps.findingsTopic ? written.statusRows : written.statusRows.map((row) => ({ ...row, finding: null }));
-  await insertStatusChanges(tx, rows, now);
+  await insertStatusRows(tx, written, now, deps);
   await applyTotals(tx, written.totals);
   return written.statusChanges;
+}
+
+/** The status changes' timeline rows alone (the memory engine writes some before it holds the lock, totals after). */
+export async function insertStatusRows(
+  tx: pg.PoolClient,
+  written: WrittenPayments,
+  now: Date,
+  deps: ReconcileDeps,
+): Promise<void> {
+  const rows = deps.findingsTopic ? written.statusRows : written.statusRows.map((row) => ({ ...row, finding: null }));
+  await insertStatusChanges(tx, rows, now);
 }
 
 /** What an exception change's audit row keeps for its finding, when findings are published (syncExceptions). */

@@ -7,7 +7,7 @@ import {
   setReconcileClock,
   storedReconcileClock,
 } from "../db/queries/reconcileClock.js";
-import { loadStoredPayments, type StoredPayment } from "../db/queries/paymentState.js";
+import { applyTotals, loadStoredPayments, type StoredPayment, sumTotals } from "../db/queries/paymentState.js";
 import { loadTouchedFacts, loadWorldFacts, readWorldFacts } from "../db/queries/worldFacts.js";
 import { finalSinceStored, loadEvictedGroups } from "../db/queries/evictedGroups.js";
 import { findStoredGroups } from "../db/queries/evictedKeys.js";
@@ -33,9 +33,10 @@ import {
   exceptionFindings,
   type PaymentChange,
   RECONCILE_LOCK,
+  insertStatusRows,
   type ReconcileDeps,
-  recordStatusChanges,
   recordStatusMetrics,
+  type WrittenPayments,
   writePaymentRows,
 } from "./reconcileTouched.js";
 
@@ -350,6 +351,8 @@ export class WorkingSetReconciler {
     } finally {
       releaseMemory();
     }
+    // Outside the memory turn: the next stage computes while these rows are sent.
+    if (prepared) await this.writeAhead(tx, prepared);
     let locked = Number.NaN;
     try {
       await previous;
@@ -369,6 +372,8 @@ export class WorkingSetReconciler {
           // No stage goes ahead until this one has worked on the working set again.
           this.aheadBlocked++;
           blocked = true;
+          // What it wrote ahead is undone: the redo reads stored rows and writes its own.
+          if (prepared.writtenAhead) await tx.query("rollback to savepoint payrecon_ahead");
           prepared = await this.redo(tx, touched, clock, run, prepared);
         }
       }
@@ -381,7 +386,7 @@ export class WorkingSetReconciler {
     const now = new Date(run.nowMs);
     await upsertBatchesFromEvents(tx, [...touched.gatewayEventSeqs]);
     const writing = performance.now();
-    const { statusChanges, changed } = await this.send(tx, prepared.rows, now);
+    const { statusChanges, changed } = await this.send(tx, prepared, now);
     const reconcileMs = performance.now() - began;
     if (this.loadTimes) {
       this.deps.log.info(
@@ -606,15 +611,18 @@ export class WorkingSetReconciler {
       tx,
       unknown.map(({ entry }) => entry.seq),
     );
-    const matchRows = [];
+    // Rows a pending transaction before this one staged too are written under the lock; the others may go ahead.
+    const free = paymentRows();
+    const contended = paymentRows();
     for (const { key, entry, match } of entries) {
       desired.set(`entry:${key}`, workingSet.exceptionsOf(`entry:${key}`));
       const deadline = entry.receivedAt + policy.unmatchedGraceMs;
       const unmatchedDeadline = match.kind === "none" && nowMs < deadline ? deadline : null;
       const before = stage.match(key) ?? read.get(entry.seq);
+      const part = stage.matchStagedBefore(key) ? contended : free;
       stage.stageMatch(key, { match, unmatchedDeadline });
       if (sameWrittenMatch(before, match, unmatchedDeadline)) continue;
-      matchRows.push({ entrySeq: entry.seq, match, unmatchedDeadline });
+      part.matchRows.push({ entrySeq: entry.seq, match, unmatchedDeadline });
     }
 
     // Batch states (a state written again is the same row: cheap next to finding out whether it changed).
@@ -635,10 +643,6 @@ export class WorkingSetReconciler {
       tx,
       ids.filter((id) => !stage.payment(id) && !fresh.payments.has(id)),
     );
-    const storedPayments = new Map<string, StoredPayment>();
-    const all: PaymentChange[] = [];
-    const changed: PaymentChange[] = [];
-    const changedIdentities = [];
     let compared = 0;
     for (const id of ids) {
       // Signatures hash each changed outcome: a stretch long enough to hold up the transaction holding the lock.
@@ -650,15 +654,18 @@ export class WorkingSetReconciler {
       const read = readPayments.get(id);
       const before = stage.payment(id) ?? (read ? { stored: read } : undefined);
       const previous = before?.stored;
-      if (previous) storedPayments.set(id, previous);
+      const part = stage.paymentStagedBefore(id) ? contended : free;
+      if (previous) part.storedPayments.set(id, previous);
       const change = { outcome, previous };
-      all.push(change);
+      part.all.push(change);
       const differs = {
         outcome: !before || !sameOutcome(before, outcome),
         identity: !before || !sameIdentity(before, identity.payment, identity.cancelled),
       };
-      if (differs.outcome) changed.push(change);
-      if (differs.identity) changedIdentities.push({ id, payment: identity.payment, cancelled: identity.cancelled });
+      if (differs.outcome) part.changed.push(change);
+      if (differs.identity) {
+        part.changedIdentities.push({ id, payment: identity.payment, cancelled: identity.cancelled });
+      }
       stage.stagePayment(id, writtenPayment(before, outcome, identity, differs));
     }
 
@@ -667,24 +674,50 @@ export class WorkingSetReconciler {
       const event = workingSet.eventOf(key);
       desired.set(`event:${event.gateway}/${event.eventId}`, workingSet.exceptionsOf(`event:${key}`));
     }
-    return { matchRows, batchRows, all, changed, changedIdentities, storedPayments, desired };
+    return { free, contended, batchRows, desired };
   }
 
   /**
-   * Sends the prepared rows under the lock. Exceptions are compared here, not ahead: operators change their rows
-   * without the lock, so they are read in this transaction after it is taken, as they stand when it writes.
+   * An ahead stage's uncontended rows (payments, their status changes, matches), sent before the lock: PostgreSQL
+   * writes them while the transactions before hold it. In a savepoint, undone if the stage is redone.
    */
-  private async send(tx: pg.PoolClient, rows: WriteRows, now: Date) {
-    const { policy } = this.deps;
+  private async writeAhead(tx: pg.PoolClient, prepared: Prepared): Promise<void> {
+    const { free } = prepared.rows;
+    if (free.matchRows.length === 0 && free.changed.length === 0 && free.changedIdentities.length === 0) return;
+    await tx.query("savepoint payrecon_ahead");
+    try {
+      prepared.writtenAhead = await this.writePayments(tx, free, new Date(prepared.nowMs));
+    } catch (error) {
+      // Another writer's rows in the way (a standby's write: a row it inserted, a deadlock with it). Its commit moved
+      // the clock, so the lock finds this stage stale and redoes it; otherwise the rows are sent under the lock.
+      await tx.query("rollback to savepoint payrecon_ahead");
+      this.deps.log.info({ err: error }, "rows written ahead undone: written under the reconciliation lock");
+    }
+  }
+
+  private async writePayments(tx: pg.PoolClient, rows: PaymentRows, now: Date): Promise<WrittenPayments> {
     await saveMatches(tx, rows.matchRows, now);
-    await saveBatchStates(tx, rows.batchRows);
-    const paymentRows = await writePaymentRows(
+    const written = await writePaymentRows(
       tx,
       { all: rows.all, changed: rows.changed },
       rows.changedIdentities,
       rows.storedPayments,
       now,
     );
+    await insertStatusRows(tx, written, now, this.deps);
+    return written;
+  }
+
+  /**
+   * Sends the prepared rows under the lock. Exceptions are compared here, not ahead: operators change their rows
+   * without the lock, so they are read in this transaction after it is taken, as they stand when it writes.
+   */
+  private async send(tx: pg.PoolClient, prepared: Prepared, now: Date) {
+    const { policy } = this.deps;
+    const { rows, writtenAhead } = prepared;
+    const written = writtenAhead ? [writtenAhead] : [await this.writePayments(tx, rows.free, now)];
+    written.push(await this.writePayments(tx, rows.contended, now));
+    await saveBatchStates(tx, rows.batchRows);
     const exceptionChanges = await syncExceptions(
       tx,
       rows.desired,
@@ -693,10 +726,17 @@ export class WorkingSetReconciler {
       policy.priorityScale,
       exceptionFindings(this.deps),
     );
-    const statusChanges = await recordStatusChanges(tx, paymentRows, now, this.deps);
+    // The totals rows every transaction updates: under the lock only.
+    await applyTotals(tx, sumTotals(written.flatMap((part) => part.totals)));
+    const parts = [rows.free, rows.contended];
     return {
-      statusChanges,
-      changed: rows.matchRows.length + rows.changed.length + exceptionChanges.length + rows.changedIdentities.length,
+      statusChanges: written.flatMap((part) => part.statusChanges),
+      changed:
+        exceptionChanges.length +
+        parts.reduce(
+          (sum, part) => sum + part.matchRows.length + part.changed.length + part.changedIdentities.length,
+          0,
+        ),
     };
   }
 }
@@ -712,6 +752,8 @@ interface Prepared {
   reevaluated: Reevaluated;
   /** Whether it evicted groups (a redo then loads the working set whole: their keys are not in memory any more). */
   evicted: boolean;
+  /** What `writeAhead` sent of `rows.free` (in savepoint payrecon_ahead), if anything. */
+  writtenAhead?: WrittenPayments;
 }
 
 function noFacts(): WorldFacts {
@@ -720,13 +762,25 @@ function noFacts(): WorldFacts {
 
 /** The rows a transaction writes, computed before its statements. */
 interface WriteRows {
-  matchRows: Array<{ entrySeq: number; match: EntryMatch; unmatchedDeadline: number | null }>;
+  /** Payments and matches no pending transaction before this one staged: they may be written before the lock. */
+  free: PaymentRows;
+  /** Those a pending transaction before this one staged too: written under the lock, when it has ended. */
+  contended: PaymentRows;
   batchRows: Parameters<typeof saveBatchStates>[1];
+  desired: Map<string, DesiredException[]>;
+}
+
+/** Payment rows (with their status changes and installments) and match rows to write. */
+interface PaymentRows {
+  matchRows: Array<{ entrySeq: number; match: EntryMatch; unmatchedDeadline: number | null }>;
   all: PaymentChange[];
   changed: PaymentChange[];
   changedIdentities: Array<{ id: string; payment: ExpectedPayment; cancelled: boolean }>;
   storedPayments: Map<string, StoredPayment>;
-  desired: Map<string, DesiredException[]>;
+}
+
+function paymentRows(): PaymentRows {
+  return { matchRows: [], all: [], changed: [], changedIdentities: [], storedPayments: new Map() };
 }
 
 interface Fresh {

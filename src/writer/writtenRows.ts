@@ -52,6 +52,18 @@ export class WrittenStage {
     return this.rows.match(entryKey);
   }
 
+  /**
+   * Whether a transaction before this one, not ended yet, staged the payment's row: until it ends, its writes hold
+   * that row's locks, so this one writes the row only after it holds the reconciliation lock (they have ended then).
+   */
+  paymentStagedBefore(id: string): boolean {
+    return this.earlier.some((stage) => stage.payments.has(id));
+  }
+
+  matchStagedBefore(entryKey: string): boolean {
+    return this.earlier.some((stage) => stage.matches.has(entryKey));
+  }
+
   stagePayment(id: string, row: WrittenPayment): void {
     this.payments.set(id, row);
   }

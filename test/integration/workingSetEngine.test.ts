@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { generateScenario, seededRandom, shuffled } from "../../src/simulate/scenario.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
+import { api, metricSum, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
 import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
 import { bankEntry, expectedPayment } from "../support/facts.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
@@ -58,10 +58,7 @@ async function loads(daemon: TestDaemon): Promise<Record<string, number>> {
 
 /** A counter or gauge of /metrics, summed over the series whose labels contain `labels`. */
 async function metric(daemon: TestDaemon, name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`${daemon.baseUrl}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "gm"))]
-    .filter((m) => (m[1] ?? "").includes(labels))
-    .reduce((sum, m) => sum + Number(m[2]), 0);
+  return metricSum(daemon.baseUrl, name, labels);
 }
 
 describe("the memory engine (RECONCILE_ENGINE=memory)", () => {

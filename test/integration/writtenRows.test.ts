@@ -3,8 +3,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { dateDaysFromNow, isoDaysFromNow } from "../support/clock.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { api, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
+import { api, metricSum, startTestDaemon, type TestDaemon, waitUntil } from "../support/daemon.js";
 import { bankEntry, expectedPayment } from "../support/facts.js";
+import { advanceReconcileClock } from "../../src/db/queries/reconcileClock.js";
+import { RECONCILE_LOCK } from "../../src/writer/reconcileTouched.js";
 import { differencesFromWorld } from "../support/worldCheck.js";
 
 /**
@@ -191,6 +193,46 @@ describe("the memory engine's rows last written (compared instead of read back)"
         { ...expectedPayment(3), version: 2, due_at: isoDaysFromNow(8) },
       ]),
     ).toBe(200);
+    await expectConsistent(db);
+  }, 120_000);
+
+  it("writes a group's payment rows before it waits for the lock, and undoes them when another writer moved the clock meanwhile", async () => {
+    const db = await setUp();
+    const engine = await daemon(db);
+    expect(await post(engine, "payments.expected", [expectedPayment(1), expectedPayment(2)])).toBe(200);
+
+    // Another writer holds the reconciliation lock: the next group applies ahead, writes its rows, then waits.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pg_advisory_xact_lock($1)", [RECONCILE_LOCK]);
+      const posted = post(engine, "payments.expected", [expectedPayment(3), { ...expectedPayment(1), version: 2 }]);
+      const locksOfWaiter = async () =>
+        (
+          await db.pool.query<{ relation: string }>(
+            `select c.relname as relation
+               from pg_stat_activity a
+               join pg_locks l on l.pid = a.pid and l.mode = 'RowExclusiveLock' and l.granted
+               join pg_class c on c.oid = l.relation
+              where a.wait_event_type = 'Lock' and a.wait_event = 'advisory' and a.pid <> pg_backend_pid()`,
+          )
+        ).rows.map((row) => row.relation);
+      await waitUntil(
+        async () => (await locksOfWaiter()).includes("status_changes"),
+        20_000,
+        "the group waiting for the lock with its status changes written",
+      );
+      // The new payment's row and the amended one's: written, not committed, before the lock.
+      expect(await locksOfWaiter()).toEqual(expect.arrayContaining(["payments", "status_changes"]));
+      // The holder moves the reconcile clock, as any writer does: the waiting group's stage is stale and is redone
+      // from the rows as stored — its rows written ahead undone first, or it would take them for stored ones.
+      await advanceReconcileClock(holder, new Date());
+      await holder.query("commit");
+      expect(await posted).toBe(200);
+    } finally {
+      holder.release();
+    }
+    expect(await metricSum(engine.baseUrl, "payrecon_working_set_applied_ahead_total", 'result="redone"')).toBe(1);
     await expectConsistent(db);
   }, 120_000);
 });

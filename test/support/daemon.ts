@@ -150,3 +150,11 @@ export function api(baseUrl: string, role: keyof typeof TOKENS | null = "viewer"
     return { status: response.status, body: body as any };
   };
 }
+
+/** A metric's value in /metrics, summed over the series whose labels include `labels` (all when ""). */
+export async function metricSum(baseUrl: string, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return [...text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "gm"))]
+    .filter((m) => (m[1] ?? "").includes(labels))
+    .reduce((sum, m) => sum + Number(m[2]), 0);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RawMessage } from "../../src/consumers/decode.js";
-import { GroupCommit, type PartitionOffset } from "../../src/consumers/groupCommit.js";
+import { GroupCommit, type PartitionOffset, splitByPartition } from "../../src/consumers/groupCommit.js";
 import type { IngestResult } from "../../src/consumers/ingest.js";
 
 const raws = (n: number): RawMessage[] =>
@@ -122,5 +122,66 @@ describe("group commit", () => {
     ]);
     expect(stored).toEqual([[offset(0, 20, 10), offset(1, 5)]]);
     expect(committed).toEqual(["0@20,1@5"]);
+  });
+
+  it("a group flushed while the pipeline is idle is split into groups of whole partitions that are stored at once", async () => {
+    const r = recorder();
+    // Up to 3 groups at once, split into parts of at least 10 messages.
+    const groups = new GroupCommit(r, 1_000, 1, 3, 10);
+    const done = [
+      groups.add(raws(12), offset(0, 12)),
+      groups.add(raws(8), offset(1, 8)),
+      groups.add(raws(6), offset(2, 6)),
+      groups.add(raws(5), offset(3, 5)),
+    ];
+    // 31 messages: three groups, all stored at once, none smaller than 10 messages' worth of split.
+    await logReaches(r.log, 3);
+    const sizes = r.log.map((line) => Number(line.split(" ")[1]));
+    expect(sizes.reduce((sum, n) => sum + n, 0)).toBe(31);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(12);
+    expect(r.maxActive()).toBe(3);
+    for (const release of r.release.splice(0)) release();
+    await Promise.all(done);
+    // Each partition committed once, with its own group.
+    expect(
+      r.log
+        .filter((line) => line.startsWith("commit"))
+        .flatMap((line) => line.slice(7).split(","))
+        .sort(),
+    ).toEqual(["0@12", "1@8", "2@6", "3@5"]);
+
+    // Busy: a group flushed while every slot is taken is not split (it waits whole for a slot).
+    const busy = recorder();
+    const pipeline = new GroupCommit(busy, 1_000, 1, 2, 10);
+    const first = [pipeline.add(raws(10), offset(0, 10)), pipeline.add(raws(10), offset(1, 10))];
+    await logReaches(busy.log, 2);
+    const second = [pipeline.add(raws(10), offset(0, 20, 10)), pipeline.add(raws(10), offset(1, 20, 10))];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(busy.log).toEqual(["store 10", "store 10"]);
+    busy.release.shift()!();
+    await logReaches(busy.log, 4);
+    expect(busy.log[3]).toBe("store 20");
+    for (const release of busy.release.splice(0)) release();
+    await Promise.all([...first, ...second]);
+  });
+
+  it("splits by partition: a partition's batches stay together, parts balanced by messages, never more parts than partitions", () => {
+    const item = (partition: number, messages: number, topic = "t") => ({
+      raws: new Array(messages).fill(0),
+      offset: { topic, partition },
+    });
+    const items = [item(0, 5), item(1, 9), item(0, 4), item(2, 3), item(1, 1, "u"), item(3, 2)];
+    const parts = splitByPartition(items, 3);
+    expect(parts).toHaveLength(3);
+    expect(parts.flat()).toHaveLength(items.length);
+    for (const part of parts) {
+      // Partition 0's two batches are in the same part.
+      expect(part.includes(items[0]!)).toBe(part.includes(items[2]!));
+    }
+    // Balanced as largest-first placement guarantees: no part exceeds another by more than the largest partition.
+    const sizes = parts.map((part) => part.reduce((sum, i) => sum + i.raws.length, 0));
+    expect(sizes.reduce((sum, n) => sum + n, 0)).toBe(24);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(9);
+    expect(splitByPartition([item(0, 5), item(0, 6)], 3)).toHaveLength(1);
   });
 });

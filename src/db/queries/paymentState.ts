@@ -513,6 +513,20 @@ export interface TotalsDelta {
   atRiskMinor: number;
 }
 
+/** Deltas summed per key (one statement may not update a totals row twice). */
+export function sumTotals(deltas: TotalsDelta[]): TotalsDelta[] {
+  const summed = new Map<string, TotalsDelta>();
+  for (const delta of deltas) {
+    const key = [delta.status, delta.direction, delta.gateway, delta.currency].join("\u0000");
+    const current = summed.get(key);
+    if (current) {
+      current.count += delta.count;
+      current.atRiskMinor += delta.atRiskMinor;
+    } else summed.set(key, { ...delta });
+  }
+  return [...summed.values()];
+}
+
 /** Applies count / amount deltas, already summed per key by the caller. */
 export async function applyTotals(db: Db, deltas: TotalsDelta[]): Promise<void> {
   const nonZero = deltas.filter((delta) => delta.count !== 0 || delta.atRiskMinor !== 0);

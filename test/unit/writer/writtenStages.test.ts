@@ -49,6 +49,33 @@ describe("WrittenRows' stages", () => {
     expect(rows.payment("p1")?.stored.status).toBe("refunded");
   });
 
+  it("a row a pending stage before staged is contended (written under the lock); committed or later ones are not", () => {
+    const rows = new WrittenRows();
+    const committed = rows.begin();
+    committed.stagePayment("p0", row("p0", "settled"));
+    rows.commit(committed);
+    const pending = rows.begin();
+    pending.stagePayment("p1", row("p1", "pending"));
+    pending.stageMatch("e1", { match: { kind: "none" }, unmatchedDeadline: 5 });
+    const next = rows.begin();
+    next.stagePayment("p2", row("p2", "pending"));
+    const last = rows.begin();
+    // Its row locks are the pending transaction's until it ends.
+    expect(last.paymentStagedBefore("p1")).toBe(true);
+    expect(last.paymentStagedBefore("p2")).toBe(true);
+    expect(last.matchStagedBefore("e1")).toBe(true);
+    // Committed: no lock held.
+    expect(last.paymentStagedBefore("p0")).toBe(false);
+    // A stage after this one, or this one's own rows, do not count.
+    expect(pending.paymentStagedBefore("p2")).toBe(false);
+    expect(pending.paymentStagedBefore("p1")).toBe(false);
+    rows.commit(pending);
+    expect(last.paymentStagedBefore("p1")).toBe(false);
+    expect(last.matchStagedBefore("e1")).toBe(false);
+    rows.abandon(next);
+    expect(last.paymentStagedBefore("p2")).toBe(false);
+  });
+
   it("cleared (a rollback, another writer, a reload): pending stages are forgotten and commit nothing", () => {
     const rows = new WrittenRows();
     const before = rows.begin();
