@@ -53,7 +53,7 @@ export function hottestModules(profileDir: string, root: string, top = 15): stri
     (frame) => {
       if (!frame.url) return frame.functionName || "(native)";
       const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url);
-      if (pkg) return pkg[1];
+      if (pkg?.[1]) return pkg[1];
       if (frame.url.startsWith("node:")) return frame.url;
       return frame.url.replace(/^file:\/\//, "").replace(root, "");
     },
