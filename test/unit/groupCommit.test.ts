@@ -150,14 +150,14 @@ describe("group commit", () => {
         .sort(),
     ).toEqual(["0@12", "1@8", "2@6", "3@5"]);
 
-    // Busy: a group flushed while every slot is taken is not split (it waits whole for a slot).
+    // Busy: a group flushed while every slot is taken is not split (it waits whole for a slot). Groups of 20 flush
+    // as their second batch arrives: the first, with both slots idle, splits in two; the second finds none idle.
     const busy = recorder();
-    const pipeline = new GroupCommit(busy, 1_000, 1, 2, 10);
+    const pipeline = new GroupCommit(busy, 20, 1_000, 2, 10);
     const first = [pipeline.add(raws(10), offset(0, 10)), pipeline.add(raws(10), offset(1, 10))];
     await logReaches(busy.log, 2);
-    const second = [pipeline.add(raws(10), offset(0, 20, 10)), pipeline.add(raws(10), offset(1, 20, 10))];
-    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(busy.log).toEqual(["store 10", "store 10"]);
+    const second = [pipeline.add(raws(10), offset(0, 20, 10)), pipeline.add(raws(10), offset(1, 20, 10))];
     busy.release.shift()!();
     await logReaches(busy.log, 4);
     expect(busy.log[3]).toBe("store 20");
