@@ -11,7 +11,7 @@
  *   BENCH_PARTITIONS      partitions per input topic (default 48; the mock keeps ~5 MB each)
  *   BENCH_CPU_PROF=1      run the daemon with --cpu-prof and print its hottest functions
  *   BENCH_CPU_PROF_STEADY=1 the same for the daemon of the steady loads (c)+(e)
- *   BENCH_PG_PROFILE=1    load pg_stat_statements and print the statements that took PostgreSQL's time
+ *   BENCH_PG_PROFILE=1    load pg_stat_statements and print the statements that took PostgreSQL's time (planning too)
  *   BENCH_PROFILE_TOP     how many functions and statements those two print (default 15)
  *                         during (b), with their WAL, and the WAL written per message
  *   BENCH_PARTITIONS_CONCURRENCY  the daemon's KAFKA_PARTITIONS_CONCURRENCY (default: every input partition, so
@@ -718,6 +718,9 @@ async function scaleOut(
 
 interface StatementProfile {
   walBytesPerMessage: number;
+  /** PostgreSQL's time in all statements, planning and execution, in seconds. */
+  planSeconds: number;
+  execSeconds: number;
   statements: Array<{ share: number; calls: number; meanMs: number; rows: number; walBytes: number; query: string }>;
   /** Row updates of the reconciler's most written tables, and how many were HOT (no index entry written). */
   updates: Array<{ table: string; inserts: number; updates: number; hot: number }>;
@@ -751,6 +754,10 @@ async function statementProfile(pool: pg.Pool, walBefore: bigint, messages: numb
       order by total_exec_time desc limit $1`,
     [PROFILE_TOP],
   );
+  const time = await pool.query<{ plan: number; exec: number }>(
+    `select coalesce(sum(total_plan_time), 0) / 1000 as plan, coalesce(sum(total_exec_time), 0) / 1000 as exec
+       from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())`,
+  );
   // Table counters reach pg_stat_user_tables when each backend flushes them (at most a second after its commit).
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   const tables = await pool.query<{ relname: string; ins: string; upd: string; hot: string }>(
@@ -766,6 +773,8 @@ async function statementProfile(pool: pg.Pool, walBefore: bigint, messages: numb
       hot: Number(row.hot),
     })),
     walBytesPerMessage: Number(walAfter - walBefore) / messages,
+    planSeconds: Number(time.rows[0]?.plan ?? 0),
+    execSeconds: Number(time.rows[0]?.exec ?? 0),
     statements: rows.rows.map((row) => ({
       share: row.share,
       calls: Number(row.calls),
@@ -788,7 +797,8 @@ function formatStatementProfile(profile: StatementProfile): string {
       `${table.table.padEnd(22)} ${String(table.inserts).padStart(8)} inserts ${String(table.updates).padStart(8)} updates, ` +
       `${String(table.hot).padStart(8)} HOT (${table.updates ? ((100 * table.hot) / table.updates).toFixed(0) : "-"}%)`,
   );
-  return `WAL per message: ${Math.round(profile.walBytesPerMessage)} bytes\n${lines.join("\n")}\n\nrows written during (b):\n${updates.join("\n")}`;
+  const planning = `statements' time: planning ${profile.planSeconds.toFixed(1)} s, execution ${profile.execSeconds.toFixed(1)} s`;
+  return `WAL per message: ${Math.round(profile.walBytesPerMessage)} bytes\n${planning}\n${lines.join("\n")}\n\nrows written during (b):\n${updates.join("\n")}`;
 }
 
 async function main() {
@@ -800,7 +810,10 @@ async function main() {
     database: "bench",
     settings: {
       ...PG_SETTINGS,
-      ...(PG_PROFILE ? { shared_preload_libraries: "pg_stat_statements" } : {}),
+      // Planning timed too: every statement is planned afresh (unnamed prepared statements).
+      ...(PG_PROFILE
+        ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track_planning": "on" }
+        : {}),
     },
   });
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
@@ -915,11 +928,27 @@ async function main() {
     await startSingle();
     const single = daemon!;
     say(`(c)+(e) steady ${RATE} events/s for ${SOAK_SECONDS}s: detection latency and memory`);
+    const steadyLockBefore = await lockHeldSeconds([single]);
+    const steadyCpuBefore = cpuSplit(single.child.pid!);
+    const benchCpuBefore = process.cpuUsage();
+    const steadyBegan = performance.now();
     const steady = await steadyLoad(kafka, single, RATE, SOAK_SECONDS, "a");
     // Above its throughput the steady load leaves a backlog: drained first, or the next phase would time the queue.
     await untilCommitted(admin, "bench-payrecon", "draining the steady load's backlog: ");
     // From the soak's end, including the watchers' wait for the last failures (the backlog drained meanwhile too).
     const drainSeconds = (performance.now() - steady.soakEndedAt) / 1000;
+    // What paces a steady rate: the lock's share and each process's share of a core, over the soak and its drain.
+    const steadySeconds = (performance.now() - steadyBegan) / 1000;
+    const steadyCpuAfter = cpuSplit(single.child.pid!);
+    const benchCpu = Object.values(process.cpuUsage(benchCpuBefore)).reduce((sum, us) => sum + us, 0);
+    const steadyLockShare = ((await lockHeldSeconds([single])) - steadyLockBefore) / steadySeconds;
+    const coreShare = (key: "daemon" | "postgres" | "broker") =>
+      `${((100 * (steadyCpuAfter[key] - steadyCpuBefore[key])) / 1000 / steadySeconds).toFixed(0)} %`;
+    say(
+      `  over the soak and its drain (${steadySeconds.toFixed(1)} s): lock held ${(100 * steadyLockShare).toFixed(0)} %; ` +
+        `a core's time used: daemon ${coreShare("daemon")}, PostgreSQL ${coreShare("postgres")}, broker mock ${coreShare("broker")}, ` +
+        `this bench (producer, watchers) ${(benchCpu / 10_000 / steadySeconds).toFixed(0)} %`,
+    );
     // Above its throughput, latency only measures the queue: time detection at a rate it sustains, too.
     const sustainable = Math.max(100, Math.floor(Math.min(RATE, e2eRate) * 0.5));
     say(`(c) detection latency at a sustainable ${sustainable} events/s for 60s`);
